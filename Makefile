@@ -1,0 +1,49 @@
+# lmeff: the two commands on a fresh machine are `make setup` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+ENV_FILE := env/lmeff.env
+# Every cargo/lmeff recipe runs with libtorch's paths from env/lmeff.env (written by make setup).
+WITH_ENV = if [[ ! -f $(ENV_FILE) ]]; then echo "$(ENV_FILE) missing: run 'make setup' first" >&2; exit 1; fi; source $(ENV_FILE) &&
+
+.PHONY: setup build release test lint fmt plan doctor slurm-up gpu-check clean help
+
+help:
+	@echo "make setup      install Debian packages, libtorch 2.11 (torch wheel) and the local Slurm cluster"
+	@echo "make test       lint (fmt, clippy -D warnings) and every unit and end-to-end test"
+	@echo "make release    build target/release/lmeff"
+	@echo "make plan       print the runs of configs/configs.csv"
+	@echo "make doctor     check that libtorch links and trains here"
+	@echo "make gpu-check  on a GPU machine: run the CUDA paths of a carried binary (builds nothing)"
+
+setup:
+	bash env/setup.sh
+
+build:
+	$(WITH_ENV) cargo build
+
+release:
+	$(WITH_ENV) cargo build --release
+
+lint:
+	$(WITH_ENV) cargo fmt --check && cargo clippy --all-targets -- -D warnings
+
+fmt:
+	$(WITH_ENV) cargo fmt
+
+test: lint
+	$(WITH_ENV) cargo test
+
+plan:
+	$(WITH_ENV) cargo run --release --quiet -- plan
+
+doctor:
+	$(WITH_ENV) cargo run --release --quiet -- doctor
+
+slurm-up:
+	bash env/slurm-up.sh
+
+gpu-check:
+	bash env/gpu-check.sh
+
+clean:
+	cargo clean

@@ -1,0 +1,118 @@
+//! Command-line interface: clap types live here and only here. Each subcommand's file turns its
+//! arguments into validated library configuration and calls the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{ArgAction, Args, Parser, Subcommand};
+use lmeff::config::{Settings, SettingsOverrides};
+use lmeff::device::Device;
+
+mod doctor;
+mod plan;
+
+/// lmeff: train small LLaMA-style models at token anchors, score them on BLiMP, and measure how
+/// early the ranking of runs predicts the final ranking.
+#[derive(Debug, Parser)]
+#[command(
+    name = "lmeff",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Settings file (TOML); default: configs/lmeff.toml when present.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// More log output (-v debug, -vv trace).
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+    /// Less log output (-q warnings only, -qq errors only).
+    #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "verbose")]
+    pub quiet: u8,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Settings that every subcommand accepts as flags (the last settings layer).
+#[derive(Debug, Args)]
+pub struct SettingsArgs {
+    /// Root of the datasets [setting data_dir].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Root of checkpoints [setting output_dir].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+    /// Root of results and reports [setting results_dir].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub results_dir: Option<PathBuf>,
+    /// Folder of the BLiMP .jsonl files [setting blimp_dir].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub blimp_dir: Option<PathBuf>,
+    /// Folder of model presets [setting models_dir].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub models_dir: Option<PathBuf>,
+    /// Compute device: cpu, cuda or cuda:N [setting device].
+    #[arg(long, global = true, value_name = "DEVICE")]
+    pub device: Option<Device>,
+    /// libtorch threads, 0 = all cores [setting threads].
+    #[arg(long, global = true, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Expand configs.csv into runs: ids, steps, milestone steps and output folders.
+    Plan(plan::PlanArgs),
+    /// Check that libtorch links and trains on this machine (and on CUDA with --device cuda).
+    Doctor(doctor::DoctorArgs),
+}
+
+/// Sets the log level from -v/-q (`RUST_LOG` wins when set); logs go to stderr.
+pub fn init_tracing(verbose: u8, quiet: u8) {
+    let level = match (verbose, quiet) {
+        (0, 0) => "info",
+        (1, _) => "debug",
+        (v, _) if v >= 2 => "trace",
+        (_, 1) => "warn",
+        _ => "error",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let overrides = SettingsOverrides {
+        data_dir: cli.settings.data_dir,
+        output_dir: cli.settings.output_dir,
+        results_dir: cli.settings.results_dir,
+        blimp_dir: cli.settings.blimp_dir,
+        models_dir: cli.settings.models_dir,
+        device: cli.settings.device,
+        threads: cli.settings.threads,
+        ..Default::default()
+    };
+    let settings = |extra: SettingsOverrides| {
+        Settings::load(
+            cli.config.as_deref(),
+            &SettingsOverrides {
+                configs: extra.configs,
+                seeds: extra.seeds,
+                ..overrides.clone()
+            },
+        )
+    };
+    match cli.command {
+        Command::Plan(args) => plan::run(args, settings),
+        Command::Doctor(args) => doctor::run(args, settings),
+    }
+}

@@ -1,0 +1,112 @@
+//! `lmeff plan`: print the runs configs.csv expands to.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use lmeff::config::{read_matrix, Plan, Presets, Settings, SettingsOverrides};
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The experiment matrix [setting configs].
+    #[arg(long, value_name = "FILE")]
+    pub configs: Option<PathBuf>,
+    /// Seeds for every row, e.g. 0,1,2 (default: each row's `seeds`, else the setting).
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub seeds: Option<Vec<u64>>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    /// Aligned columns for reading.
+    Table,
+    /// A JSON array, one object per run.
+    Json,
+}
+
+pub fn run(
+    args: PlanArgs,
+    settings: impl FnOnce(SettingsOverrides) -> Result<Settings>,
+) -> Result<ExitCode> {
+    let settings = settings(SettingsOverrides {
+        configs: args.configs,
+        seeds: args.seeds.clone(),
+        ..Default::default()
+    })?;
+    let plan = load_plan(&settings, args.seeds.as_deref())?;
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
+        Format::Table => print!("{}", table(&plan)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads presets and configs.csv named by the settings and expands the plan.
+pub fn load_plan(settings: &Settings, seeds: Option<&[u64]>) -> Result<Plan> {
+    let presets = Presets::load_dir(&settings.models_dir)?;
+    let rows = read_matrix(&settings.configs, &presets, settings)?;
+    Plan::build(&settings.configs, &rows, &presets, settings, seeds)
+        .with_context(|| format!("planning {}", settings.configs.display()))
+}
+
+fn table(plan: &Plan) -> String {
+    let header = [
+        "#",
+        "run_id",
+        "model",
+        "dataset",
+        "vocab",
+        "seq",
+        "seed",
+        "anchor",
+        "tok/step",
+        "steps",
+        "milestones",
+        "output_dir",
+    ];
+    let rows: Vec<[String; 12]> = plan
+        .runs
+        .iter()
+        .map(|r| {
+            [
+                r.task_index.to_string(),
+                r.run_id.to_string(),
+                r.model.clone(),
+                r.dataset.clone(),
+                r.vocab_size.to_string(),
+                r.seq_len.to_string(),
+                r.seed.to_string(),
+                r.anchor.clone(),
+                r.tokens_per_step.to_string(),
+                r.max_steps.map_or("epochs".into(), |s| s.to_string()),
+                r.milestone_steps
+                    .iter()
+                    .map(|m| format!("{}M@{}", m.millions, m.step))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                r.output_dir.display().to_string(),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: &mut dyn Iterator<Item = &str>| {
+        let text: Vec<String> = cells.zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        out.push_str(text.join("  ").trim_end());
+        out.push('\n');
+    };
+    line(&mut header.iter().copied());
+    for row in &rows {
+        line(&mut row.iter().map(String::as_str));
+    }
+    out
+}

@@ -1,0 +1,353 @@
+//! The plan: configs.csv rows × seeds × anchors expanded into runs, each with its exact token
+//! arithmetic (tokens per step, last step, the step of every milestone) and its output folder.
+//!
+//! `batch_size` is the global batch of one micro-step, split evenly over the run's ranks
+//! (`gpus × nodes`), so `tokens_per_step = per_rank_batch × grad_accum × seq_len × world
+//! = batch_size × grad_accum × seq_len` and a run's training does not depend on its world size.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Result};
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+
+use super::matrix::MatrixRow;
+use super::preset::Presets;
+use super::settings::Settings;
+use super::units::{Anchor, Millions, TokenCount};
+
+/// A run's stable identifier, e.g. `tinystories_20m_v16000_seed0_full` or `…_budget25M`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct RunId(String);
+
+impl RunId {
+    fn new(dataset: &str, model: &str, vocab: u32, seed: u64, anchor: Anchor) -> RunId {
+        let tail = match anchor {
+            Anchor::Full => "full".to_owned(),
+            Anchor::Budget(m) => format!("budget{m}M"),
+        };
+        RunId(format!("{dataset}_{model}_v{vocab}_seed{seed}_{tail}"))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RunId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A checkpoint milestone of a run: after `tokens` tokens, i.e. at optimizer step `step`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Milestone {
+    /// The milestone in millions of tokens (its label).
+    pub millions: Millions,
+    /// Tokens that define it.
+    pub tokens: TokenCount,
+    /// ceil(tokens / tokens_per_step).
+    pub step: u64,
+}
+
+/// Serialises milestones as an ordered JSON object `{"25": 382, "50": 763, …}`.
+fn milestones_as_map<S: Serializer>(ms: &[Milestone], s: S) -> Result<S::Ok, S::Error> {
+    let mut map = s.serialize_map(Some(ms.len()))?;
+    for m in ms {
+        map.serialize_entry(&m.millions.to_string(), &m.step)?;
+    }
+    map.end()
+}
+
+/// One training run: what to train, how long, where its checkpoints go.
+#[derive(Debug, Clone, Serialize)]
+pub struct Run {
+    pub run_id: RunId,
+    /// Position in the plan: the Slurm array index.
+    pub task_index: usize,
+    /// configs.csv line the run comes from.
+    pub source_line: u64,
+    pub model: String,
+    pub dataset: String,
+    pub vocab_size: u32,
+    pub seq_len: u32,
+    pub seed: u64,
+    /// `full` or e.g. `25M`.
+    pub anchor: String,
+    /// The budget in tokens; `null` for a full run.
+    pub anchor_tokens: Option<TokenCount>,
+    /// Epochs over the training data (full runs).
+    pub epochs: u32,
+    /// Global sequences per micro-step.
+    pub batch_size: u32,
+    pub grad_accum: u32,
+    /// Ranks per node (GPUs) and nodes; `world = gpus × nodes`.
+    pub gpus: u32,
+    pub nodes: u32,
+    pub world: u32,
+    /// Sequences per rank per micro-step.
+    pub per_rank_batch: u32,
+    pub tokens_per_step: u64,
+    /// The last optimizer step of a budget run; `null` for a full run.
+    pub max_steps: Option<u64>,
+    #[serde(serialize_with = "milestones_as_map")]
+    pub milestone_steps: Vec<Milestone>,
+    pub learning_rate: f64,
+    pub weight_decay: f64,
+    pub warmup_steps: u64,
+    /// Slurm time limit, if the row gives one.
+    pub time: Option<String>,
+    /// Checkpoint folder of the run.
+    pub output_dir: PathBuf,
+    #[serde(skip)]
+    pub anchor_kind: Anchor,
+}
+
+/// Every run of a matrix, in task-index order (row, then seed, then anchor).
+#[derive(Debug, Clone, Serialize)]
+#[serde(transparent)]
+pub struct Plan {
+    pub runs: Vec<Run>,
+}
+
+/// The checkpoint folder of a run: `<output>/models/<dataset>/llama-<size>/tokenizer-<V>-seed-<S>`
+/// plus `budget-<M>M` for budget runs (the study's layout).
+pub fn run_output_dir(
+    output_dir: &Path,
+    dataset: &str,
+    model: &str,
+    vocab: u32,
+    seed: u64,
+    anchor: Anchor,
+) -> PathBuf {
+    let dir = output_dir
+        .join("models")
+        .join(dataset)
+        .join(format!("llama-{model}"))
+        .join(format!("tokenizer-{vocab}-seed-{seed}"));
+    match anchor {
+        Anchor::Full => dir,
+        Anchor::Budget(m) => dir.join(format!("budget-{m}M")),
+    }
+}
+
+impl Plan {
+    /// Expands validated rows. `seeds` (from `--seeds`) replaces every row's seeds when given.
+    /// A world size that does not divide the batch, or two rows planning the same run, is an error.
+    pub fn build(
+        matrix_file: &Path,
+        rows: &[MatrixRow],
+        presets: &Presets,
+        settings: &Settings,
+        seeds: Option<&[u64]>,
+    ) -> Result<Plan> {
+        let mut runs: Vec<Run> = Vec::new();
+        for row in rows {
+            let Some(preset) = presets.get(&row.model) else {
+                bail!(
+                    "{}:{}: unknown model preset `{}`",
+                    matrix_file.display(),
+                    row.line,
+                    row.model
+                );
+            };
+            let t = &preset.training;
+            let batch_size = row.batch_size.unwrap_or(t.batch_size);
+            let grad_accum = row.grad_accum.unwrap_or(t.grad_accum);
+            let world = row.gpus * row.nodes;
+            if batch_size % world != 0 {
+                bail!(
+                    "{}:{}: batch_size {batch_size} is not divisible by the run's {world} ranks (gpus {} × nodes {})",
+                    matrix_file.display(), row.line, row.gpus, row.nodes
+                );
+            }
+            let tokens_per_step = batch_size as u64 * grad_accum as u64 * row.seq_length as u64;
+            let row_seeds = seeds
+                .map(<[u64]>::to_vec)
+                .or_else(|| row.seeds.clone())
+                .unwrap_or_else(|| settings.seeds.clone());
+            for &seed in &row_seeds {
+                for &anchor in &row.anchors {
+                    let max_steps = anchor
+                        .budget_tokens()
+                        .map(|t| t.step_reached(tokens_per_step));
+                    let milestone_steps = settings
+                        .milestones
+                        .iter()
+                        .map(|&millions| Milestone {
+                            millions,
+                            tokens: millions.tokens(),
+                            step: millions.tokens().step_reached(tokens_per_step),
+                        })
+                        .filter(|m| max_steps.is_none_or(|end| m.step <= end))
+                        .collect();
+                    let run_id = RunId::new(&row.dataset, &row.model, row.vocab_size, seed, anchor);
+                    if let Some(other) = runs.iter().find(|r| r.run_id == run_id) {
+                        bail!(
+                            "{}:{}: duplicate run {run_id} (also planned by line {}); runs are identified by dataset, model, vocab size, seed and anchor",
+                            matrix_file.display(), row.line, other.source_line
+                        );
+                    }
+                    runs.push(Run {
+                        task_index: runs.len(),
+                        source_line: row.line,
+                        model: row.model.clone(),
+                        dataset: row.dataset.clone(),
+                        vocab_size: row.vocab_size,
+                        seq_len: row.seq_length,
+                        seed,
+                        anchor: anchor.to_string(),
+                        anchor_tokens: anchor.budget_tokens(),
+                        epochs: row.epochs,
+                        batch_size,
+                        grad_accum,
+                        gpus: row.gpus,
+                        nodes: row.nodes,
+                        world,
+                        per_rank_batch: batch_size / world,
+                        tokens_per_step,
+                        max_steps,
+                        milestone_steps,
+                        learning_rate: t.learning_rate,
+                        weight_decay: t.weight_decay,
+                        warmup_steps: t.warmup_steps,
+                        time: row.time.clone(),
+                        output_dir: run_output_dir(
+                            &settings.output_dir,
+                            &row.dataset,
+                            &row.model,
+                            row.vocab_size,
+                            seed,
+                            anchor,
+                        ),
+                        anchor_kind: anchor,
+                        run_id,
+                    });
+                }
+            }
+        }
+        Ok(Plan { runs })
+    }
+
+    /// The run with this id.
+    pub fn by_id(&self, id: &str) -> Option<&Run> {
+        self.runs.iter().find(|r| r.run_id.as_str() == id)
+    }
+
+    /// The run at this Slurm array index.
+    pub fn by_task_index(&self, index: usize) -> Option<&Run> {
+        self.runs.get(index)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::matrix::parse_matrix;
+
+    fn plan(body: &str, seeds: Option<&[u64]>) -> Result<Plan> {
+        let presets =
+            Presets::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/models"))?;
+        let settings = Settings::default();
+        let text = format!("model_config,dataset,epochs,batch_size,grad_accum,seq_length,anchors,tokenizer_vocab_size,gpus\n{body}");
+        let rows =
+            parse_matrix(&text, &presets, &settings).map_err(|p| anyhow::anyhow!("{p:?}"))?;
+        Plan::build(Path::new("configs.csv"), &rows, &presets, &settings, seeds)
+    }
+
+    #[test]
+    fn sixty_m_token_arithmetic() {
+        let p = plan("60m,babylm,10,0,0,256,\"[25]\",16000,\n", Some(&[0])).unwrap();
+        let r = &p.runs[0];
+        assert_eq!((r.batch_size, r.grad_accum), (128, 2));
+        assert_eq!(r.tokens_per_step, 65_536);
+        // ceil(25e6 / 65536) = 382; the budget run ends there and keeps only milestone 25.
+        assert_eq!(r.max_steps, Some(382));
+        assert_eq!(r.milestone_steps.len(), 1);
+        assert_eq!(
+            (
+                r.milestone_steps[0].millions.get(),
+                r.milestone_steps[0].step
+            ),
+            (25.0, 382)
+        );
+        assert_eq!(r.run_id.as_str(), "babylm_60m_v16000_seed0_budget25M");
+        assert_eq!(
+            r.output_dir,
+            PathBuf::from("output/models/babylm/llama-60m/tokenizer-16000-seed-0/budget-25M")
+        );
+    }
+
+    #[test]
+    fn full_runs_keep_every_milestone() {
+        let p = plan(
+            "20m,tinystories,50,64,1,256,\"[-1]\",16000,\n",
+            Some(&[0, 1]),
+        )
+        .unwrap();
+        assert_eq!(p.runs.len(), 2);
+        let r = &p.runs[1];
+        assert_eq!((r.seed, r.task_index, r.max_steps), (1, 1, None));
+        assert_eq!(r.tokens_per_step, 16_384);
+        let steps: Vec<u64> = r.milestone_steps.iter().map(|m| m.step).collect();
+        // ceil(M·1e6 / 16384) for the study's milestones.
+        assert_eq!(
+            steps,
+            [1526, 3052, 4578, 6104, 15259, 30518, 45777, 61036, 76294, 91553, 106812, 122071]
+        );
+        assert_eq!(
+            r.output_dir,
+            PathBuf::from("output/models/tinystories/llama-20m/tokenizer-16000-seed-1")
+        );
+    }
+
+    #[test]
+    fn ranks_split_the_global_batch() {
+        let p = plan("20m,web,1,64,1,256,\"[100]\",8000,4\n", Some(&[0])).unwrap();
+        let r = &p.runs[0];
+        assert_eq!(
+            (r.world, r.per_rank_batch, r.tokens_per_step),
+            (4, 16, 16_384)
+        );
+        let err = plan("20m,web,1,64,1,256,\"[100]\",8000,3\n", Some(&[0])).unwrap_err();
+        assert!(err.to_string().contains("not divisible"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_runs_are_refused() {
+        let err = plan(
+            "20m,web,1,64,1,256,\"[100,-1]\",8000,\n20m,web,2,32,2,128,\"[-1]\",8000,\n",
+            Some(&[0]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("configs.csv:3") && err.contains("line 2"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn seeds_come_from_flag_row_or_settings() {
+        let p = plan("20m,web,1,64,1,256,\"[-1]\",8000,\n", None).unwrap();
+        let seeds: Vec<u64> = p.runs.iter().map(|r| r.seed).collect();
+        assert_eq!(seeds, Settings::default().seeds);
+    }
+
+    #[test]
+    fn json_shape() {
+        let p = plan("60m,babylm,10,0,0,256,\"[-1]\",16000,\n", Some(&[0])).unwrap();
+        let v = serde_json::to_value(&p).unwrap();
+        let run = &v[0];
+        assert!(run["anchor_tokens"].is_null() && run["max_steps"].is_null());
+        assert_eq!(run["milestone_steps"]["25"], 382);
+        // Milestones keep numeric order in the emitted text.
+        let text = serde_json::to_string(&p).unwrap();
+        let at = |k: &str| text.find(&format!("\"{k}\":")).unwrap();
+        assert!(at("25") < at("50") && at("100") < at("250") && at("1750") < at("2000"));
+    }
+}

@@ -1,0 +1,232 @@
+//! Settings: compiled-in defaults ← `configs/lmeff.toml` (or `--config FILE`) ← `LMEFF_*`
+//! environment variables ← command-line flags, merged with figment.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+use super::units::Millions;
+use crate::device::Device;
+
+/// The settings file read when `--config` is not given (skipped if absent).
+pub const DEFAULT_CONFIG_FILE: &str = "configs/lmeff.toml";
+
+/// The study's milestones, in millions of tokens.
+pub const STUDY_MILESTONES: [f64; 12] = [
+    25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 1250.0, 1500.0, 1750.0, 2000.0,
+];
+
+/// Every setting lmeff reads; each key is also `LMEFF_<KEY>` in the environment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Root of the datasets: `<data_dir>/<dataset>/{train,dev,tokens,…}`.
+    pub data_dir: PathBuf,
+    /// Root of checkpoints: `<output_dir>/models/<dataset>/llama-<size>/…`.
+    pub output_dir: PathBuf,
+    /// Root of evaluation results and reports.
+    pub results_dir: PathBuf,
+    /// Folder holding the 67 BLiMP `.jsonl` paradigms.
+    pub blimp_dir: PathBuf,
+    /// Folder of model presets (`<size>.yaml`).
+    pub models_dir: PathBuf,
+    /// The experiment matrix read by `plan`, `train`, `launch`.
+    pub configs: PathBuf,
+    /// Compute device: `cpu`, `cuda` or `cuda:N`.
+    pub device: Device,
+    /// libtorch intra-op threads; 0 = all cores.
+    pub threads: usize,
+    /// Seeds each configs.csv row is run with, unless the row or `--seeds` says otherwise.
+    pub seeds: Vec<u64>,
+    /// Checkpoint milestones in millions of tokens (fractions allowed for tiny runs).
+    pub milestones: Vec<Millions>,
+    /// Tokenizer vocabulary sizes a configs.csv row may ask for.
+    pub vocab_sizes: Vec<u32>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            data_dir: "data".into(),
+            output_dir: "output".into(),
+            results_dir: "results".into(),
+            blimp_dir: "data/blimp".into(),
+            models_dir: "configs/models".into(),
+            configs: "configs/configs.csv".into(),
+            device: Device::Cpu,
+            threads: 0,
+            seeds: vec![0, 1, 2],
+            milestones: STUDY_MILESTONES
+                .iter()
+                .map(|&m| Millions::new(m).expect("study milestones are valid"))
+                .collect(),
+            vocab_sizes: vec![8000, 16000, 32000, 50257],
+        }
+    }
+}
+
+/// Setting keys, for filtering the environment (other `LMEFF_*` variables are not settings).
+const KEYS: [&str; 11] = [
+    "data_dir",
+    "output_dir",
+    "results_dir",
+    "blimp_dir",
+    "models_dir",
+    "configs",
+    "device",
+    "threads",
+    "seeds",
+    "milestones",
+    "vocab_sizes",
+];
+
+/// Settings given as command-line flags (the last layer); `None` leaves the lower layers in force.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SettingsOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub results_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blimp_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub models_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub configs: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<Device>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threads: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seeds: Option<Vec<u64>>,
+}
+
+impl Settings {
+    /// Merges the four layers. `config_file` is `--config`: it must exist; without it the default
+    /// file is read when present.
+    pub fn load(config_file: Option<&Path>, overrides: &SettingsOverrides) -> Result<Settings> {
+        Self::load_with_env(config_file, overrides, Env::prefixed("LMEFF_"))
+    }
+
+    fn load_with_env(
+        config_file: Option<&Path>,
+        overrides: &SettingsOverrides,
+        env: Env,
+    ) -> Result<Settings> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        match config_file {
+            Some(path) if !path.is_file() => bail!("settings file {} not found", path.display()),
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None if Path::new(DEFAULT_CONFIG_FILE).is_file() => {
+                figment = figment.merge(Toml::file_exact(DEFAULT_CONFIG_FILE))
+            }
+            None => {}
+        }
+        let settings: Settings = figment
+            .merge(env.only(&KEYS))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .context("invalid settings (defaults ← settings file ← LMEFF_* environment ← flags)")?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks what serde cannot: non-empty, ordered, unique lists.
+    fn validate(&self) -> Result<()> {
+        if self.seeds.is_empty() {
+            bail!("settings: `seeds` must not be empty");
+        }
+        if self.milestones.is_empty() {
+            bail!("settings: `milestones` must not be empty");
+        }
+        if let Some(w) = self.milestones.windows(2).find(|w| w[0] >= w[1]) {
+            bail!(
+                "settings: `milestones` must be strictly increasing ({} then {})",
+                w[0],
+                w[1]
+            );
+        }
+        if let Some(v) = self.vocab_sizes.iter().find(|&&v| v <= 3) {
+            bail!("settings: vocab size {v} cannot hold the special tokens <pad> <s> </s>");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment's Jail closures return figment::Error
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    fn load_in_jail(
+        config: Option<&str>,
+        overrides: &SettingsOverrides,
+    ) -> std::result::Result<Settings, String> {
+        Settings::load_with_env(config.map(Path::new), overrides, Env::prefixed("LMEFF_"))
+            .map_err(|e| format!("{e:#}"))
+    }
+
+    #[test]
+    fn defaults_are_the_study_settings() {
+        Jail::expect_with(|_| {
+            let s = load_in_jail(None, &Default::default()).unwrap();
+            assert_eq!(s.milestones.len(), 12);
+            assert_eq!(s.milestones[0].get(), 25.0);
+            assert_eq!(s.milestones[11].get(), 2000.0);
+            assert_eq!(s.device, Device::Cpu);
+            assert_eq!(s.data_dir, PathBuf::from("data"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn layers_override_in_order() {
+        Jail::expect_with(|jail| {
+            std::fs::create_dir_all("configs").unwrap();
+            jail.create_file(
+                DEFAULT_CONFIG_FILE,
+                "data_dir = \"from-file\"\noutput_dir = \"out-file\"\nresults_dir = \"res-file\"\nmilestones = [0.02, 0.05]\n",
+            )?;
+            jail.set_env("LMEFF_OUTPUT_DIR", "out-env");
+            jail.set_env("LMEFF_RESULTS_DIR", "res-env");
+            jail.set_env("LMEFF_ROOT", "/not/a/setting");
+            let flags = SettingsOverrides {
+                results_dir: Some("res-flag".into()),
+                ..Default::default()
+            };
+            let s = load_in_jail(None, &flags).unwrap();
+            assert_eq!(s.data_dir, PathBuf::from("from-file"));
+            assert_eq!(s.output_dir, PathBuf::from("out-env"));
+            assert_eq!(s.results_dir, PathBuf::from("res-flag"));
+            assert_eq!(s.milestones[1].tokens().0, 50_000);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_settings_are_errors() {
+        Jail::expect_with(|jail| {
+            jail.create_file("typo.toml", "data_dri = \"x\"\n")?;
+            let err = load_in_jail(Some("typo.toml"), &Default::default()).unwrap_err();
+            assert!(err.contains("data_dri"), "{err}");
+
+            jail.create_file("order.toml", "milestones = [50, 25]\n")?;
+            let err = load_in_jail(Some("order.toml"), &Default::default()).unwrap_err();
+            assert!(err.contains("strictly increasing"), "{err}");
+
+            let err = load_in_jail(Some("missing.toml"), &Default::default()).unwrap_err();
+            assert!(err.contains("missing.toml"), "{err}");
+
+            jail.set_env("LMEFF_DEVICE", "tpu");
+            let err = load_in_jail(None, &Default::default()).unwrap_err();
+            assert!(err.contains("tpu"), "{err}");
+            Ok(())
+        });
+    }
+}

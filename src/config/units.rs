@@ -1,0 +1,159 @@
+//! Token amounts and anchors: the units every later stage counts in.
+//!
+//! The study writes milestones and anchors in *millions* of tokens (`25` = 25M; fractions such as
+//! `0.05` let tests run tiny studies). Inside lmeff every amount is an exact [`TokenCount`].
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// An exact number of training tokens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TokenCount(pub u64);
+
+impl TokenCount {
+    /// The first optimizer step at which `self` tokens have been seen: ceil(tokens / tokens_per_step).
+    pub fn step_reached(self, tokens_per_step: u64) -> u64 {
+        assert!(tokens_per_step > 0, "tokens_per_step must be positive");
+        self.0.div_ceil(tokens_per_step)
+    }
+}
+
+impl fmt::Display for TokenCount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A positive token amount in millions that is a whole number of tokens (`25`, `0.05`).
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd)]
+pub struct Millions(f64);
+
+impl Millions {
+    /// Validates a millions value: finite, positive and a whole number of tokens.
+    pub fn new(value: f64) -> Result<Self, String> {
+        if !value.is_finite() || value <= 0.0 {
+            return Err(format!(
+                "{value} is not a positive number of millions of tokens"
+            ));
+        }
+        let tokens = value * 1e6;
+        if (tokens - tokens.round()).abs() > 1e-3 || tokens.round() > u64::MAX as f64 {
+            return Err(format!("{value}M is not a whole number of tokens"));
+        }
+        Ok(Self(value))
+    }
+
+    /// The value in millions.
+    pub fn get(self) -> f64 {
+        self.0
+    }
+
+    /// The exact token count.
+    pub fn tokens(self) -> TokenCount {
+        TokenCount((self.0 * 1e6).round() as u64)
+    }
+}
+
+impl fmt::Display for Millions {
+    /// The study's label: `25`, `0.05` (shortest form that reads back to the same value).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl Serialize for Millions {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Millions {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Millions::new(f64::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A run's anchor: a token budget with its own schedule, or the full run (`-1` in configs.csv).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Anchor {
+    /// Train for the configured epochs (with early stopping), saving every milestone.
+    Full,
+    /// Train for exactly this many tokens (rounded up to whole steps); the schedule ends there.
+    Budget(Millions),
+}
+
+impl Anchor {
+    /// Reads the configs.csv value: `-1` is the full run, anything else a budget in millions.
+    pub fn from_value(value: f64) -> Result<Self, String> {
+        if value == -1.0 {
+            Ok(Anchor::Full)
+        } else {
+            Millions::new(value)
+                .map(Anchor::Budget)
+                .map_err(|e| format!("{e} (use -1 for a full run)"))
+        }
+    }
+
+    /// The budget in tokens, `None` for a full run.
+    pub fn budget_tokens(self) -> Option<TokenCount> {
+        match self {
+            Anchor::Full => None,
+            Anchor::Budget(m) => Some(m.tokens()),
+        }
+    }
+}
+
+impl fmt::Display for Anchor {
+    /// `full` or `25M`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Anchor::Full => write!(f, "full"),
+            Anchor::Budget(m) => write!(f, "{m}M"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn millions_are_exact_tokens() {
+        assert_eq!(
+            Millions::new(25.0).unwrap().tokens(),
+            TokenCount(25_000_000)
+        );
+        assert_eq!(Millions::new(0.05).unwrap().tokens(), TokenCount(50_000));
+        assert_eq!(Millions::new(0.02).unwrap().to_string(), "0.02");
+        assert_eq!(Millions::new(1250.0).unwrap().to_string(), "1250");
+        assert!(Millions::new(0.0).is_err());
+        assert!(Millions::new(-3.0).is_err());
+        assert!(Millions::new(f64::NAN).is_err());
+        assert!(
+            Millions::new(1e-7).is_err(),
+            "0.1 tokens is not a token count"
+        );
+    }
+
+    #[test]
+    fn step_reached_rounds_up() {
+        // 60m preset: 128 x 2 x 256 = 65,536 tokens/step; 25M tokens -> 381.47 -> step 382.
+        assert_eq!(TokenCount(25_000_000).step_reached(65_536), 382);
+        assert_eq!(TokenCount(65_536).step_reached(65_536), 1);
+        assert_eq!(TokenCount(65_537).step_reached(65_536), 2);
+    }
+
+    #[test]
+    fn anchors_parse_and_print() {
+        assert_eq!(Anchor::from_value(-1.0).unwrap(), Anchor::Full);
+        assert_eq!(Anchor::from_value(25.0).unwrap().to_string(), "25M");
+        assert_eq!(
+            Anchor::from_value(0.05).unwrap().budget_tokens(),
+            Some(TokenCount(50_000))
+        );
+        assert!(Anchor::from_value(-2.0).is_err());
+        assert!(Anchor::from_value(0.0).is_err());
+    }
+}

@@ -6,4 +6,6 @@
 //! [`device`] makes libtorch's CPU or CUDA backend ready for the stages that compute.
 
 pub mod config;
+pub mod data;
 pub mod device;
+pub mod io;

@@ -9,6 +9,7 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 use lmeff::config::{Settings, SettingsOverrides};
 use lmeff::device::Device;
 
+mod data;
 mod doctor;
 mod plan;
 
@@ -67,6 +68,8 @@ pub struct SettingsArgs {
 pub enum Command {
     /// Expand configs.csv into runs: ids, steps, milestone steps and output folders.
     Plan(plan::PlanArgs),
+    /// Fetch, clean, train tokenizers and tokenize datasets.
+    Data(data::DataArgs),
     /// Check that libtorch links and trains on this machine (and on CUDA with --device cuda).
     Doctor(doctor::DoctorArgs),
 }
@@ -114,5 +117,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Plan(args) => plan::run(args, settings),
         Command::Doctor(args) => doctor::run(args, settings),
+        Command::Data(args) => data::run(args, settings),
     }
 }

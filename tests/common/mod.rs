@@ -80,3 +80,127 @@ pub fn run(cmd: &mut Command) -> (bool, String, String) {
         String::from_utf8_lossy(&stderr).into_owned(),
     )
 }
+
+/// The read-only shared test data (`../shared/data`, or `LMEFF_SHARED_DATA`).
+pub fn shared_data() -> PathBuf {
+    std::env::var_os("LMEFF_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("../shared/data"))
+}
+
+/// The Python of the project's venv (torch, transformers, tokenizers, pyarrow).
+pub fn python() -> PathBuf {
+    let venv = std::env::var_os("LMEFF_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("env/.venv"));
+    let py = venv.join("bin/python");
+    assert!(py.exists(), "{} missing: run `make setup`", py.display());
+    py
+}
+
+/// Copies a folder tree (files made writable) into `to`.
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let dest = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_tree(&path, &dest);
+        } else {
+            std::fs::write(&dest, std::fs::read(&path).unwrap()).unwrap();
+        }
+    }
+}
+
+pub mod http {
+    //! A minimal HTTP/1.1 file server on 127.0.0.1 for fetch tests: real sockets, `Range`
+    //! support, and paths whose first response is cut off half-way.
+
+    use std::collections::HashSet;
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+    use std::path::PathBuf;
+    use std::sync::{Arc, Mutex};
+
+    /// A request as the server saw it: path and `Range` header.
+    #[derive(Debug, Clone)]
+    pub struct Seen {
+        pub path: String,
+        pub range: Option<String>,
+    }
+
+    pub struct Server {
+        pub base: String,
+        pub seen: Arc<Mutex<Vec<Seen>>>,
+    }
+
+    /// Serves files below `root`; the first GET of each path in `cut` stops after half the body.
+    pub fn serve(root: PathBuf, cut: &[&str]) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let cut: Arc<Mutex<HashSet<String>>> =
+            Arc::new(Mutex::new(cut.iter().map(|s| s.to_string()).collect()));
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let (root, log, cut) = (root.clone(), log.clone(), cut.clone());
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut request = String::new();
+                    reader.read_line(&mut request).unwrap_or(0);
+                    let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
+                    let mut range = None;
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                            break;
+                        }
+                        if let Some((k, v)) = line.split_once(':') {
+                            if k.eq_ignore_ascii_case("range") {
+                                range = Some(v.trim().to_string());
+                            }
+                        }
+                    }
+                    log.lock().unwrap().push(Seen {
+                        path: path.clone(),
+                        range: range.clone(),
+                    });
+                    let Ok(body) = std::fs::read(root.join(path.trim_start_matches('/'))) else {
+                        let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                        return;
+                    };
+                    let start = range
+                        .as_deref()
+                        .and_then(|r| r.strip_prefix("bytes="))
+                        .and_then(|r| r.trim_end_matches('-').parse::<usize>().ok())
+                        .unwrap_or(0);
+                    let head = if range.is_some() {
+                        format!(
+                            "HTTP/1.1 206 Partial Content\r\nContent-Length: {}\r\nContent-Range: bytes {start}-{}/{}\r\nConnection: close\r\n\r\n",
+                            body.len() - start,
+                            body.len() - 1,
+                            body.len()
+                        )
+                    } else {
+                        format!(
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            body.len()
+                        )
+                    };
+                    let _ = stream.write_all(head.as_bytes());
+                    let rest = &body[start..];
+                    if cut.lock().unwrap().remove(&path) {
+                        let _ = stream.write_all(&rest[..rest.len() / 2]);
+                        let _ = stream.flush();
+                        let _ = stream.shutdown(std::net::Shutdown::Both);
+                        return;
+                    }
+                    let _ = stream.write_all(rest);
+                });
+            }
+        });
+        Server { base, seen }
+    }
+}

@@ -1,0 +1,13 @@
+//! Data: fetching the study's corpora, cleaning them, training BPE tokenizers and encoding
+//! memory-mapped token files, laid out as the study did under `data_dir`.
+
+pub mod blimp_paradigms;
+pub mod clean;
+pub mod fetch;
+pub mod layout;
+pub mod prepare;
+pub mod tokenizer;
+pub mod tokens;
+
+pub use layout::{DatasetDir, Split};
+pub use tokens::TokenFile;

@@ -1,0 +1,364 @@
+//! Token files: cleaned text encoded once into flat little-endian `u16`/`u32` arrays
+//! (`tokens/<V>/{train,dev}.bin`) with a JSON sidecar (`train.json`) recording what made them, and
+//! [`TokenFile`], the memory-mapped reader the trainer draws its batches from.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use memmap2::Mmap;
+use serde::{Deserialize, Serialize};
+use tokenizers::Tokenizer;
+
+use crate::io::{sha256_file, write_atomic, write_json_atomic};
+
+/// Element type of a token file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dtype {
+    U16,
+    U32,
+}
+
+impl Dtype {
+    /// `u16` when every id fits (V ≤ 65,536), else `u32`.
+    pub fn for_vocab(vocab: u32) -> Dtype {
+        if vocab <= 1 << 16 {
+            Dtype::U16
+        } else {
+            Dtype::U32
+        }
+    }
+
+    /// Bytes per token.
+    pub fn width(self) -> usize {
+        match self {
+            Dtype::U16 => 2,
+            Dtype::U32 => 4,
+        }
+    }
+}
+
+/// One input of a token file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceFile {
+    pub file: PathBuf,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// The sidecar `<split>.json` of a token file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenHeader {
+    /// Always `lmeff-tokens-1`.
+    pub format: String,
+    pub dtype: Dtype,
+    /// Number of tokens in the `.bin`.
+    pub tokens: u64,
+    pub vocab_size: u32,
+    /// SHA-256 of the tokenizer JSON that encoded the file.
+    pub tokenizer_sha256: String,
+    pub sources: Vec<SourceFile>,
+    pub lmeff_version: String,
+}
+
+const FORMAT: &str = "lmeff-tokens-1";
+/// Lines handed to the tokenizer at once (encoded in parallel).
+const BATCH_BYTES: usize = 8 << 20;
+
+/// The sidecar path of a `.bin` token file.
+pub fn header_path(bin: &Path) -> PathBuf {
+    bin.with_extension("json")
+}
+
+/// Encodes `files` (cleaned, one document per line) into `bin` plus its sidecar, in one streaming
+/// pass; each batch of lines is encoded in parallel. `on_bytes` reports progress.
+pub fn encode_files(
+    tokenizer: &Tokenizer,
+    tokenizer_sha256: &str,
+    files: &[PathBuf],
+    bin: &Path,
+    mut on_bytes: impl FnMut(u64),
+) -> Result<TokenHeader> {
+    let vocab = tokenizer.get_vocab_size(true) as u32;
+    let dtype = Dtype::for_vocab(vocab);
+    let mut tokens = 0u64;
+    write_atomic(bin, |out| {
+        for path in files {
+            let mut reader = BufReader::with_capacity(
+                1 << 20,
+                File::open(path).with_context(|| format!("opening {}", path.display()))?,
+            );
+            let mut batch: Vec<String> = Vec::new();
+            let mut batch_bytes = 0usize;
+            let mut line = String::new();
+            loop {
+                line.clear();
+                let n = reader
+                    .read_line(&mut line)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                if n > 0 {
+                    let text = line.trim_end_matches(['\n', '\r']);
+                    if !text.is_empty() {
+                        batch.push(text.to_owned());
+                    }
+                    batch_bytes += n;
+                }
+                if (n == 0 || batch_bytes >= BATCH_BYTES) && !batch.is_empty() {
+                    let encodings = tokenizer
+                        .encode_batch_fast(std::mem::take(&mut batch), false)
+                        .map_err(|e| anyhow!("encoding {}: {e}", path.display()))?;
+                    let mut bytes = Vec::new();
+                    for enc in &encodings {
+                        let ids = enc.get_ids();
+                        tokens += ids.len() as u64;
+                        match dtype {
+                            Dtype::U16 => ids.iter().for_each(|&id| {
+                                bytes.extend_from_slice(&(id as u16).to_le_bytes())
+                            }),
+                            Dtype::U32 => ids
+                                .iter()
+                                .for_each(|&id| bytes.extend_from_slice(&id.to_le_bytes())),
+                        }
+                    }
+                    out.write_all(&bytes)?;
+                    on_bytes(batch_bytes as u64);
+                    batch_bytes = 0;
+                }
+                if n == 0 {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    })?;
+    let sources = files
+        .iter()
+        .map(|f| {
+            Ok(SourceFile {
+                file: f.file_name().map(PathBuf::from).unwrap_or_default(),
+                bytes: f.metadata()?.len(),
+                sha256: sha256_file(f)?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let header = TokenHeader {
+        format: FORMAT.into(),
+        dtype,
+        tokens,
+        vocab_size: vocab,
+        tokenizer_sha256: tokenizer_sha256.to_owned(),
+        sources,
+        lmeff_version: env!("CARGO_PKG_VERSION").into(),
+    };
+    write_json_atomic(&header_path(bin), &header)?;
+    Ok(header)
+}
+
+/// A memory-mapped token file, checked against its sidecar.
+pub struct TokenFile {
+    path: PathBuf,
+    header: TokenHeader,
+    map: Mmap,
+}
+
+impl TokenFile {
+    /// Opens `bin`; its size must match the sidecar, and when `tokenizer_sha256` is given the file
+    /// must have been encoded by that tokenizer.
+    pub fn open(bin: &Path, tokenizer_sha256: Option<&str>) -> Result<TokenFile> {
+        let hp = header_path(bin);
+        let header: TokenHeader = serde_json::from_slice(
+            &std::fs::read(&hp)
+                .with_context(|| format!("reading token header {}", hp.display()))?,
+        )
+        .with_context(|| format!("parsing token header {}", hp.display()))?;
+        if header.format != FORMAT {
+            bail!(
+                "{}: unknown token file format `{}`",
+                hp.display(),
+                header.format
+            );
+        }
+        let file = File::open(bin).with_context(|| format!("opening {}", bin.display()))?;
+        let size = file.metadata()?.len();
+        let expected = header.tokens * header.dtype.width() as u64;
+        if size != expected {
+            bail!(
+                "{}: {size} bytes, but its header says {} {:?} tokens ({expected} bytes); re-run `lmeff data tokenize`",
+                bin.display(), header.tokens, header.dtype
+            );
+        }
+        if let Some(want) = tokenizer_sha256 {
+            if want != header.tokenizer_sha256 {
+                bail!(
+                    "{}: encoded by tokenizer sha256 {}, but the tokenizer asked for has sha256 {want}; re-run `lmeff data tokenize`",
+                    bin.display(), header.tokenizer_sha256
+                );
+            }
+        }
+        // SAFETY: token files are written once (atomic rename) and only read afterwards.
+        let map =
+            unsafe { Mmap::map(&file) }.with_context(|| format!("mapping {}", bin.display()))?;
+        Ok(TokenFile {
+            path: bin.to_owned(),
+            header,
+            map,
+        })
+    }
+
+    /// The sidecar.
+    pub fn header(&self) -> &TokenHeader {
+        &self.header
+    }
+
+    /// The `.bin` path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Number of tokens.
+    pub fn len(&self) -> u64 {
+        self.header.tokens
+    }
+
+    /// True when the file holds no tokens.
+    pub fn is_empty(&self) -> bool {
+        self.header.tokens == 0
+    }
+
+    /// The token at `i`.
+    pub fn get(&self, i: u64) -> u32 {
+        let i = i as usize;
+        match self.header.dtype {
+            Dtype::U16 => u16::from_le_bytes([self.map[2 * i], self.map[2 * i + 1]]) as u32,
+            Dtype::U32 => {
+                u32::from_le_bytes(self.map[4 * i..4 * i + 4].try_into().expect("4 bytes"))
+            }
+        }
+    }
+
+    /// Appends `len` tokens starting at `start` to `out`, widened to i64 (libtorch's index type).
+    pub fn window_into(&self, start: u64, len: usize, out: &mut Vec<i64>) {
+        assert!(
+            start + len as u64 <= self.len(),
+            "window past the end of {}",
+            self.path.display()
+        );
+        out.extend((start..start + len as u64).map(|i| self.get(i) as i64));
+    }
+
+    /// A batch of `batch` random contiguous windows of `len` tokens, a pure function of
+    /// (`seed`, `step`, `first`): row `r` of the global batch is `first + r`, so ranks reading
+    /// disjoint row ranges of one step together read exactly the single-process batch.
+    pub fn random_windows(
+        &self,
+        seed: u64,
+        step: u64,
+        first: u64,
+        batch: usize,
+        len: usize,
+    ) -> Result<Vec<i64>> {
+        if (len as u64) > self.len() {
+            bail!(
+                "{} has {} tokens, fewer than one window of {len}",
+                self.path.display(),
+                self.len()
+            );
+        }
+        let starts = self.len() - len as u64 + 1;
+        let mut out = Vec::with_capacity(batch * len);
+        for r in 0..batch as u64 {
+            let start = mix64(seed, step, first + r) % starts;
+            self.window_into(start, len, &mut out);
+        }
+        Ok(out)
+    }
+
+    /// Start offsets of consecutive windows of `len` tokens overlapping by one (each token is a
+    /// target exactly once), for evaluation; a last partial window is dropped.
+    pub fn sequential_starts(&self, len: usize) -> impl Iterator<Item = u64> {
+        let stride = (len as u64).saturating_sub(1).max(1);
+        let total = self.len();
+        let last = total.saturating_sub(len as u64);
+        (0..)
+            .map(move |k| k * stride)
+            .take_while(move |&s| len as u64 <= total && s <= last)
+    }
+}
+
+/// A counter-based 64-bit hash (SplitMix64 finaliser over three words): the same inputs always give
+/// the same draw, so data order depends only on (seed, step, row) — the basis of exact resume.
+pub fn mix64(a: u64, b: u64, c: u64) -> u64 {
+    let mut z = a
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add(b.wrapping_mul(0xC2B2_AE3D_27D4_EB4F))
+        .wrapping_add(c.wrapping_mul(0x1656_67B1_9E37_79F9))
+        .wrapping_add(0x27D4_EB2F_1656_67C5);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::write_bytes_atomic;
+
+    fn fake(dir: &Path, tokens: &[u16]) -> PathBuf {
+        let bin = dir.join("train.bin");
+        let bytes: Vec<u8> = tokens.iter().flat_map(|t| t.to_le_bytes()).collect();
+        write_bytes_atomic(&bin, &bytes).unwrap();
+        let header = TokenHeader {
+            format: FORMAT.into(),
+            dtype: Dtype::U16,
+            tokens: tokens.len() as u64,
+            vocab_size: 1000,
+            tokenizer_sha256: "abc".into(),
+            sources: vec![],
+            lmeff_version: "test".into(),
+        };
+        write_json_atomic(&header_path(&bin), &header).unwrap();
+        bin
+    }
+
+    #[test]
+    fn windows_are_deterministic_and_shardable() {
+        let dir = tempfile::tempdir().unwrap();
+        let toks: Vec<u16> = (0..500).collect();
+        let tf = TokenFile::open(&fake(dir.path(), &toks), Some("abc")).unwrap();
+        let a = tf.random_windows(7, 3, 0, 4, 9).unwrap();
+        assert_eq!(a, tf.random_windows(7, 3, 0, 4, 9).unwrap());
+        assert_ne!(a, tf.random_windows(7, 4, 0, 4, 9).unwrap());
+        // Two ranks reading rows 0-1 and 2-3 read the same global batch.
+        let mut shards = tf.random_windows(7, 3, 0, 2, 9).unwrap();
+        shards.extend(tf.random_windows(7, 3, 2, 2, 9).unwrap());
+        assert_eq!(a, shards);
+        // Windows are contiguous runs of the file.
+        for w in a.chunks(9) {
+            assert!(w.windows(2).all(|p| p[1] == p[0] + 1), "{w:?}");
+        }
+    }
+
+    #[test]
+    fn sequential_windows_cover_each_target_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let tf = TokenFile::open(&fake(dir.path(), &(0..10).collect::<Vec<_>>()), None).unwrap();
+        assert_eq!(tf.sequential_starts(4).collect::<Vec<_>>(), [0, 3, 6]);
+        assert_eq!(tf.get(9), 9);
+    }
+
+    #[test]
+    fn mismatched_size_or_tokenizer_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = fake(dir.path(), &[1, 2, 3, 4]);
+        let err = TokenFile::open(&bin, Some("other"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("sha256 other"), "{err}");
+        std::fs::write(&bin, [0u8; 7]).unwrap();
+        let err = TokenFile::open(&bin, None).err().unwrap().to_string();
+        assert!(err.contains("7 bytes") && err.contains("4"), "{err}");
+    }
+}

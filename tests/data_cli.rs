@@ -1,0 +1,303 @@
+//! End-to-end: `lmeff data` on the real sample corpora, cross-checked with Python `tokenizers`,
+//! and `lmeff data fetch` against a loopback HTTP server.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{copy_tree, http, python, run, shared_data, Scratch};
+
+/// Re-encodes every cleaned dev line with Python `tokenizers` and compares with dev.bin; prints
+/// `ok <tokens>` or the first difference.
+const PY_CHECK: &str = r#"
+import json, sys, numpy as np
+from tokenizers import Tokenizer
+tok_path, clean_dir, bin_path = sys.argv[1:4]
+t = Tokenizer.from_file(tok_path)
+import glob
+ids = []
+for f in sorted(glob.glob(clean_dir + "/*")):
+    for line in open(f, encoding="utf-8"):
+        line = line.rstrip("\n")
+        if line:
+            ids.extend(t.encode(line, add_special_tokens=False).ids)
+header = json.load(open(bin_path[:-4] + ".json"))
+dtype = "<u2" if header["dtype"] == "u16" else "<u4"
+got = np.fromfile(bin_path, dtype=dtype)
+assert header["tokens"] == len(ids), (header["tokens"], len(ids))
+assert len(got) == len(ids), (len(got), len(ids))
+bad = np.nonzero(got != np.array(ids))[0]
+assert len(bad) == 0, f"first difference at {bad[0]}"
+assert t.token_to_id("<pad>") == 0 and t.token_to_id("<s>") == 1 and t.token_to_id("</s>") == 2
+print("ok", len(ids))
+"#;
+
+fn prepare_and_check(dataset: &str, vocab: u32, expect_files: &[&str]) {
+    let s = Scratch::new();
+    let data = s.path().join("data");
+    copy_tree(
+        &shared_data().join("corpora").join(dataset),
+        &data.join(dataset),
+    );
+    let (ok, _, err) = run(s.lmeff().args([
+        "--data-dir",
+        "data",
+        "data",
+        "prepare",
+        "--dataset",
+        dataset,
+        "--vocab-sizes",
+        &vocab.to_string(),
+    ]));
+    assert!(ok, "prepare {dataset} failed: {err}");
+    let root = data.join(dataset);
+    for f in expect_files {
+        assert!(root.join(f).is_file(), "{dataset}: missing {f}");
+    }
+    let tok = root.join(format!("tokenizers/tokenizer_{vocab}.json"));
+    for split in ["train", "dev"] {
+        let bin = root.join(format!("tokens/{vocab}/{split}.bin"));
+        let out = Command::new(python())
+            .args(["-c", PY_CHECK])
+            .arg(&tok)
+            .arg(root.join(format!("{split}_clean")))
+            .arg(&bin)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.starts_with("ok "),
+            "{dataset} {split}: Python re-encode differs:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let n: u64 = stdout.trim()[3..].parse().unwrap();
+        assert!(n > 10_000, "{dataset} {split}: only {n} tokens");
+    }
+    // Every cleaned line is one <s>…</s> document.
+    for split in ["train_clean", "dev_clean"] {
+        for entry in std::fs::read_dir(root.join(split)).unwrap() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            assert!(text
+                .lines()
+                .all(|l| l.starts_with("<s>") && l.ends_with("</s>")));
+        }
+    }
+}
+
+#[test]
+fn prepare_tinystories_matches_python_tokenizers() {
+    prepare_and_check(
+        "tinystories",
+        8000,
+        &[
+            "train_clean/TinyStories-sample.txt",
+            "dev_clean/TinyStories-valid-sample.txt",
+            "tokenizers/tokenizer_8000.json",
+            "tokens/8000/train.bin",
+            "tokens/8000/train.json",
+            "tokens/8000/dev.bin",
+        ],
+    );
+}
+
+#[test]
+fn prepare_babylm_with_per_source_cleaners() {
+    prepare_and_check(
+        "babylm",
+        4000,
+        &[
+            "train_clean/childes.train",
+            "train_clean/gutenberg.train",
+            "train_clean/switchboard.train",
+            "dev_clean/switchboard.dev",
+        ],
+    );
+}
+
+#[test]
+fn prepare_web() {
+    prepare_and_check("web", 4000, &["train_clean/wikitext-2-raw.test.txt"]);
+}
+
+#[test]
+fn bad_data_is_a_clear_error_with_no_partial_output() {
+    let s = Scratch::new();
+    // Missing dataset folder.
+    let (ok, _, err) =
+        run(s
+            .lmeff()
+            .args(["--data-dir", "data", "data", "clean", "--dataset", "nope"]));
+    assert!(!ok && err.contains("data/nope/train"), "{err}");
+    // Invalid UTF-8: named with its byte offset; nothing cleaned is left behind.
+    s.write("data/bad/train/a.txt", "good line\n");
+    std::fs::write(
+        s.path().join("data/bad/train/b.txt"),
+        b"ok\nthen \xc3\x28 here\n",
+    )
+    .unwrap();
+    s.write("data/bad/dev/c.txt", "dev line\n");
+    let (ok, _, err) =
+        run(s
+            .lmeff()
+            .args(["--data-dir", "data", "data", "clean", "--dataset", "bad"]));
+    assert!(
+        !ok && err.contains("b.txt") && err.contains("byte offset 8"),
+        "{err}"
+    );
+    assert!(!s.path().join("data/bad/train_clean").exists());
+    let (ok, _, err) = run(s.lmeff().args([
+        "--data-dir",
+        "data",
+        "data",
+        "clean",
+        "--dataset",
+        "bad",
+        "--lossy",
+    ]));
+    assert!(ok, "{err}");
+    // A jsonl line without `text`.
+    s.write(
+        "data/j/train/x.jsonl",
+        "{\"text\": \"fine\"}\n{\"txt\": \"oops\"}\n",
+    );
+    s.write("data/j/dev/y.jsonl", "{\"text\": \"fine\"}\n");
+    let (ok, _, err) =
+        run(s
+            .lmeff()
+            .args(["--data-dir", "data", "data", "clean", "--dataset", "j"]));
+    assert!(
+        !ok && err.contains("x.jsonl:2") && err.contains("`text`"),
+        "{err}"
+    );
+    // Vocabulary too small for the specials and bytes.
+    let (ok, _, err) = run(s.lmeff().args([
+        "--data-dir",
+        "data",
+        "data",
+        "tokenizer",
+        "--dataset",
+        "bad",
+        "--vocab-sizes",
+        "100",
+    ]));
+    assert!(!ok && err.contains("vocab size 100"), "{err}");
+    // Tokenizing without a tokenizer.
+    let (ok, _, err) = run(s.lmeff().args([
+        "--data-dir",
+        "data",
+        "data",
+        "tokenize",
+        "--dataset",
+        "bad",
+        "--vocab-sizes",
+        "8000",
+    ]));
+    assert!(!ok && err.contains("tokenizer_8000.json"), "{err}");
+    assert!(!s.path().join("data/bad/tokens").exists());
+}
+
+fn fetch(s: &Scratch, args: &[&str]) -> (bool, String, String) {
+    run(s.lmeff().args(["data", "fetch"]).args(args))
+}
+
+#[test]
+fn fetch_blimp_from_a_mirror() {
+    let server = http::serve(shared_data(), &[]);
+    let s = Scratch::new();
+    let sources = common::repo().join("configs/sources.toml");
+    let (ok, out, err) = fetch(
+        &s,
+        &[
+            "blimp",
+            "--dest",
+            "dl",
+            "--sources",
+            sources.to_str().unwrap(),
+            "--mirror",
+            &server.base,
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("fetched 67 file(s)"), "{out}");
+    for name in ["adjunct_island", "wh_vs_that_with_gap_long_distance"] {
+        let f = format!("{name}.jsonl");
+        assert_eq!(
+            std::fs::read(s.path().join("dl/blimp").join(&f)).unwrap(),
+            std::fs::read(shared_data().join("blimp").join(&f)).unwrap()
+        );
+    }
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(s.path().join("dl/fetch-manifest-blimp.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(manifest.as_array().unwrap().len(), 67);
+    assert_eq!(manifest[0]["sha256"].as_str().unwrap().len(), 64);
+}
+
+fn sample_sources(s: &Scratch, base: &str, sha: &str) -> String {
+    let path = s.write(
+        "sources.toml",
+        &format!("[[tiny]]\nurl = \"{base}/corpora/tinystories/train/TinyStories-sample.txt\"\ndest = \"tiny/train\"\nsha256 = \"{sha}\"\n"),
+    );
+    path.to_str().unwrap().to_owned()
+}
+
+fn sha_of(path: &Path) -> String {
+    let out = Command::new("sha256sum").arg(path).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn interrupted_fetch_resumes_with_range() {
+    let path = "/corpora/tinystories/train/TinyStories-sample.txt";
+    let server = http::serve(shared_data(), &[path]);
+    let s = Scratch::new();
+    let original = shared_data().join(&path[1..]);
+    let sources = sample_sources(&s, &server.base, &sha_of(&original));
+    let (ok, _, err) = fetch(&s, &["tiny", "--dest", "dl", "--sources", &sources]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        std::fs::read(s.path().join("dl/tiny/train/TinyStories-sample.txt")).unwrap(),
+        std::fs::read(&original).unwrap()
+    );
+    let seen = server.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(seen[0].range.is_none());
+    let half = std::fs::metadata(&original).unwrap().len() / 2;
+    assert_eq!(
+        seen[1].range.as_deref(),
+        Some(format!("bytes={half}-").as_str()),
+        "{seen:?}"
+    );
+    assert!(err.contains("attempt 2"), "the retry is logged: {err}");
+    assert!(!s
+        .path()
+        .join("dl/tiny/train/.TinyStories-sample.txt.part")
+        .exists());
+}
+
+#[test]
+fn checksum_mismatch_is_refused() {
+    let server = http::serve(shared_data(), &[]);
+    let s = Scratch::new();
+    let sources = sample_sources(&s, &server.base, &"0".repeat(64));
+    let (ok, _, err) = fetch(&s, &["tiny", "--dest", "dl", "--sources", &sources]);
+    assert!(!ok);
+    assert!(
+        err.contains("sha256 mismatch") && err.contains(&"0".repeat(64)),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_dir(s.path().join("dl/tiny/train"))
+            .unwrap()
+            .count(),
+        0,
+        "nothing placed"
+    );
+    assert!(!s.path().join("dl/fetch-manifest-tiny.json").exists());
+}

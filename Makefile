@@ -5,7 +5,7 @@ ENV_FILE := env/lmeff.env
 # Every cargo/lmeff recipe runs with libtorch's paths from env/lmeff.env (written by make setup).
 WITH_ENV = if [[ ! -f $(ENV_FILE) ]]; then echo "$(ENV_FILE) missing: run 'make setup' first" >&2; exit 1; fi; source $(ENV_FILE) &&
 
-.PHONY: setup build release test lint fmt plan doctor slurm-up gpu-check clean help
+.PHONY: setup build release test lint fmt plan doctor slurm-up gpu-check clean help bench-data
 
 help:
 	@echo "make setup      install Debian packages, libtorch 2.11 (torch wheel) and the local Slurm cluster"
@@ -47,3 +47,6 @@ gpu-check:
 
 clean:
 	cargo clean
+
+bench-data: release
+	bash tests/bench/data_bench.sh

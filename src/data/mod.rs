@@ -3,6 +3,7 @@
 
 pub mod blimp_paradigms;
 pub mod clean;
+pub mod encode;
 pub mod fetch;
 pub mod layout;
 pub mod prepare;

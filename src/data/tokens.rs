@@ -6,11 +6,12 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use memmap2::Mmap;
 use serde::{Deserialize, Serialize};
 use tokenizers::Tokenizer;
 
+use super::encode::FastEncoder;
 use crate::io::{sha256_file, write_atomic, write_json_atomic};
 
 /// Element type of a token file.
@@ -84,6 +85,7 @@ pub fn encode_files(
     let vocab = tokenizer.get_vocab_size(true) as u32;
     let dtype = Dtype::for_vocab(vocab);
     let mut tokens = 0u64;
+    let encoder = FastEncoder::new(tokenizer)?;
     write_atomic(bin, |out| {
         for path in files {
             let mut reader = BufReader::with_capacity(
@@ -106,21 +108,16 @@ pub fn encode_files(
                     batch_bytes += n;
                 }
                 if (n == 0 || batch_bytes >= BATCH_BYTES) && !batch.is_empty() {
-                    let encodings = tokenizer
-                        .encode_batch_fast(std::mem::take(&mut batch), false)
-                        .map_err(|e| anyhow!("encoding {}: {e}", path.display()))?;
-                    let mut bytes = Vec::new();
-                    for enc in &encodings {
-                        let ids = enc.get_ids();
-                        tokens += ids.len() as u64;
-                        match dtype {
-                            Dtype::U16 => ids.iter().for_each(|&id| {
-                                bytes.extend_from_slice(&(id as u16).to_le_bytes())
-                            }),
-                            Dtype::U32 => ids
-                                .iter()
-                                .for_each(|&id| bytes.extend_from_slice(&id.to_le_bytes())),
-                        }
+                    let ids = encoder.encode_lines(&std::mem::take(&mut batch))?;
+                    tokens += ids.len() as u64;
+                    let mut bytes = Vec::with_capacity(ids.len() * dtype.width());
+                    match dtype {
+                        Dtype::U16 => ids
+                            .iter()
+                            .for_each(|&id| bytes.extend_from_slice(&(id as u16).to_le_bytes())),
+                        Dtype::U32 => ids
+                            .iter()
+                            .for_each(|&id| bytes.extend_from_slice(&id.to_le_bytes())),
                     }
                     out.write_all(&bytes)?;
                     on_bytes(batch_bytes as u64);

@@ -301,3 +301,59 @@ fn checksum_mismatch_is_refused() {
     );
     assert!(!s.path().join("dl/fetch-manifest-tiny.json").exists());
 }
+
+#[test]
+fn mix_then_prepare() {
+    let s = Scratch::new();
+    let corpora = shared_data().join("corpora");
+    let src =
+        |d: &str, frac: &str| format!("{}={}:{frac}", d, corpora.join(d).join("train").display());
+    let (ok, out, err) = run(s.lmeff().args([
+        "--data-dir",
+        "data",
+        "data",
+        "mix",
+        "--name",
+        "hybrid",
+        "--words",
+        "60000",
+        "--source",
+        &src("web", "0.5"),
+        "--source",
+        &src("tinystories", "0.5"),
+    ]));
+    assert!(ok, "{err}");
+    let counts: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for c in counts.as_array().unwrap() {
+        let words = c["words"].as_u64().unwrap();
+        assert!((30_000..32_000).contains(&words), "{c}");
+        assert!(c["dev_examples"].as_u64().unwrap() > 0);
+    }
+    let (ok, _, err) = run(s.lmeff().args([
+        "--data-dir",
+        "data",
+        "data",
+        "prepare",
+        "--dataset",
+        "hybrid",
+        "--vocab-sizes",
+        "2000",
+    ]));
+    assert!(ok, "{err}");
+    assert!(s.path().join("data/hybrid/tokens/2000/train.bin").is_file());
+    // An existing dataset is not replaced without --force.
+    let (ok, _, err) = run(s.lmeff().args([
+        "--data-dir",
+        "data",
+        "data",
+        "mix",
+        "--name",
+        "hybrid",
+        "--words",
+        "100",
+        "--source",
+        &src("web", "1"),
+    ]));
+    assert!(!ok && err.contains("--force"), "{err}");
+    assert!(s.path().join("data/hybrid/tokens/2000/train.bin").is_file());
+}

@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use lmeff::config::{Settings, SettingsOverrides};
 use lmeff::data::clean::CleanOptions;
 use lmeff::data::prepare::{self, DEFAULT_VOCAB_SIZES};
-use lmeff::data::{fetch, DatasetDir};
+use lmeff::data::{fetch, mix, DatasetDir};
 
 #[derive(Debug, Args)]
 pub struct DataArgs {
@@ -52,6 +52,27 @@ pub enum Step {
         /// Fetch every file from MIRROR/<name>/<file name> instead.
         #[arg(long)]
         mirror: Option<String>,
+    },
+    /// Build a composite corpus (the study's hybrid) from local sources by word-budget fractions.
+    Mix {
+        /// Name of the new dataset folder under data_dir.
+        #[arg(long)]
+        name: String,
+        /// A source as NAME=DIR:FRACTION (repeat; fractions sum to 1), e.g. wikipedia=/src/wiki:0.15.
+        #[arg(long = "source", required = true)]
+        sources: Vec<mix::MixSource>,
+        /// Total words of the mix.
+        #[arg(long)]
+        words: u64,
+        /// Seed of the dev split and file order.
+        #[arg(long, default_value_t = 1337)]
+        seed: u64,
+        /// Fraction of examples for dev.
+        #[arg(long, default_value_t = 0.05)]
+        dev_fraction: f64,
+        /// Replace an existing dataset folder of that name.
+        #[arg(long)]
+        force: bool,
     },
     /// Clean raw text into <dataset>/{train,dev}_clean/.
     Clean {
@@ -111,6 +132,29 @@ pub fn run(
                 root.display(),
                 fetch::manifest_path(&root, name).display()
             );
+        }
+        Step::Mix {
+            name,
+            sources,
+            words,
+            seed,
+            dev_fraction,
+            force,
+        } => {
+            let dest = DatasetDir::new(&settings.data_dir, name);
+            if dest.root().exists() && !force {
+                anyhow::bail!(
+                    "{} exists; pass --force to replace it",
+                    dest.root().display()
+                );
+            }
+            let spec = mix::MixSpec {
+                seed: *seed,
+                dev_fraction: *dev_fraction,
+                ..mix::MixSpec::study(sources.clone(), *words)
+            };
+            let report = mix::mix(&spec, dest.root())?;
+            println!("{}", serde_json::to_string_pretty(&report.per_source)?);
         }
         Step::Clean { dataset, lossy } => {
             prepare::clean(&ds(dataset), CleanOptions { lossy: lossy.lossy })?;

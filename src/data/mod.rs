@@ -6,6 +6,7 @@ pub mod clean;
 pub mod encode;
 pub mod fetch;
 pub mod layout;
+pub mod mix;
 pub mod prepare;
 pub mod tokenizer;
 pub mod tokens;

@@ -2,7 +2,7 @@
 //! (temp file + rename), staged folders replaced in one rename, and SHA-256 digests.
 
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -131,14 +131,6 @@ pub fn sha256_file(path: &Path) -> Result<String> {
 /// Lower-case hex of bytes.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// True when `err` (anywhere in its chain) is an I/O "not found".
-pub fn is_not_found(err: &anyhow::Error) -> bool {
-    err.chain().any(|e| {
-        e.downcast_ref::<io::Error>()
-            .is_some_and(|e| e.kind() == io::ErrorKind::NotFound)
-    })
 }
 
 #[cfg(test)]

@@ -260,10 +260,7 @@ pub fn clean_file(src: &Path, dest: &Path, opts: CleanOptions) -> Result<CleanSt
             line_no += 1;
             let text = match std::str::from_utf8(&raw) {
                 Ok(t) => std::borrow::Cow::Borrowed(t),
-                Err(e) if opts.lossy => {
-                    let _ = e;
-                    String::from_utf8_lossy(&raw)
-                }
+                Err(_) if opts.lossy => String::from_utf8_lossy(&raw),
                 Err(e) => bail!(
                     "{}: invalid UTF-8 at byte offset {} (line {line_no}); fix the file or pass --lossy",
                     src.display(),

@@ -357,3 +357,146 @@ fn mix_then_prepare() {
     assert!(!ok && err.contains("--force"), "{err}");
     assert!(s.path().join("data/hybrid/tokens/2000/train.bin").is_file());
 }
+
+/// Sorted file names in `dir` (none when it does not exist).
+fn names(dir: &Path) -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+/// Zips the files of `dir` under a top folder `top` (plus macOS debris that must be skipped).
+fn zip_dir(dir: &Path, top: &str, zip: &Path) {
+    let script = r#"
+import os, sys, zipfile
+src, top, out = sys.argv[1:]
+with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+    z.writestr(top + "/", "")
+    for name in sorted(os.listdir(src)):
+        z.write(os.path.join(src, name), top + "/" + name)
+    z.writestr("__MACOSX/" + top + "/._junk", "x")
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .arg(dir)
+        .arg(top)
+        .arg(zip)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn fetch_babylm_zips_unpacks_them_and_prepares() {
+    let s = Scratch::new();
+    let mirror = s.path().join("mirror/babylm3");
+    std::fs::create_dir_all(&mirror).unwrap();
+    let babylm = shared_data().join("corpora/babylm");
+    zip_dir(
+        &babylm.join("train"),
+        "train_100M",
+        &mirror.join("train_100M.zip"),
+    );
+    zip_dir(&babylm.join("dev"), "dev", &mirror.join("dev.zip"));
+    zip_dir(
+        &babylm.join("train"),
+        "train_10M",
+        &mirror.join("train_10M.zip"),
+    );
+    let server = http::serve(s.path().join("mirror"), &[]);
+    let sources = common::repo().join("configs/sources.toml");
+    let (ok, out, err) = fetch(
+        &s,
+        &[
+            "babylm3",
+            "--dest",
+            "data",
+            "--sources",
+            sources.to_str().unwrap(),
+            "--mirror",
+            &server.base,
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("fetched 3 file(s)"), "{out}");
+    for (split, want) in [("train", "train"), ("dev", "dev")] {
+        let expect = names(&babylm.join(want));
+        assert_eq!(
+            names(&s.path().join("data/babylm").join(split)),
+            expect,
+            "{split}"
+        );
+        for name in &expect {
+            assert_eq!(
+                std::fs::read(s.path().join("data/babylm").join(split).join(name)).unwrap(),
+                std::fs::read(babylm.join(want).join(name)).unwrap(),
+                "{name}"
+            );
+        }
+    }
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(s.path().join("data/fetch-manifest-babylm3.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        manifest[1]["extracted"].as_array().unwrap().len(),
+        3,
+        "{manifest}"
+    );
+    // The unpacked folders are a dataset `prepare` accepts as is.
+    let (ok, _, err) = run(s.lmeff().args([
+        "--data-dir",
+        "data",
+        "data",
+        "prepare",
+        "--dataset",
+        "babylm",
+        "--vocab-sizes",
+        "1000",
+    ]));
+    assert!(ok, "{err}");
+    assert!(s.path().join("data/babylm/tokens/1000/train.bin").is_file());
+}
+
+#[test]
+fn a_corrupt_archive_is_refused_and_places_nothing() {
+    let s = Scratch::new();
+    let served = s.path().join("served");
+    std::fs::create_dir_all(&served).unwrap();
+    std::fs::write(
+        served.join("broken.zip"),
+        b"PK\x03\x04 this is not really a zip",
+    )
+    .unwrap();
+    let server = http::serve(served, &[]);
+    let sources = s.write(
+        "sources.toml",
+        &format!(
+            "[[odd]]\nurl = \"{}/broken.zip\"\ndest = \"odd/train\"\nunzip = true\n",
+            server.base
+        ),
+    );
+    let (ok, _, err) = fetch(
+        &s,
+        &[
+            "odd",
+            "--dest",
+            "data",
+            "--sources",
+            sources.to_str().unwrap(),
+        ],
+    );
+    assert!(!ok);
+    assert!(err.contains("broken.zip is not a zip archive"), "{err}");
+    assert!(names(&s.path().join("data/odd/train")).is_empty());
+    assert!(!s.path().join("data/fetch-manifest-odd.json").exists());
+}

@@ -3,13 +3,12 @@
 //! an `Encoding` and its offset alignments per line: split on the special tokens, NFKC only where
 //! the text is not ASCII (NFKC leaves ASCII unchanged), the prefix space, GPT-2's pre-tokenizer
 //! pattern (its `\s+(?!\S)` look-ahead done by hand), then one BPE run per distinct word,
-//! remembered in a per-thread cache. Lines are encoded in parallel.
+//! remembered in a per-thread cache.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 
 use anyhow::{anyhow, Result};
-use rayon::prelude::*;
 use regex::Regex;
 use tokenizers::{Model, NormalizedString, Normalizer, Tokenizer};
 
@@ -25,8 +24,65 @@ pub struct FastEncoder<'a> {
     tokenizer: &'a Tokenizer,
     specials: Vec<(&'static str, u32)>,
     key: usize,
-    words: Regex,
+    words: ByteLevelWords,
+}
+
+/// The ByteLevel pre-tokenizer (with `add_prefix_space`) of the study's tokenizers, done directly:
+/// GPT-2's word split and the byte → printable-char mapping.
+pub struct ByteLevelWords {
+    re: Regex,
     byte_chars: [char; 256],
+}
+
+impl Default for ByteLevelWords {
+    fn default() -> Self {
+        let mut byte_chars = ['\0'; 256];
+        for (b, c) in byte_level_chars() {
+            byte_chars[b as usize] = c;
+        }
+        ByteLevelWords {
+            re: Regex::new(WORDS).expect("valid pattern"),
+            byte_chars,
+        }
+    }
+}
+
+impl ByteLevelWords {
+    /// Calls `each` with every pre-token of normalized `text` in byte-level form (`Ġthe`), the
+    /// prefix space added as the pre-tokenizer does.
+    pub fn for_each(&self, text: &str, mapped: &mut String, mut each: impl FnMut(&str, &str)) {
+        let prefixed;
+        let text = if text.starts_with(' ') {
+            text
+        } else {
+            prefixed = format!(" {text}");
+            &prefixed
+        };
+        for word in self.split(text) {
+            mapped.clear();
+            mapped.extend(word.bytes().map(|b| self.byte_chars[b as usize]));
+            each(word, mapped);
+        }
+    }
+
+    /// GPT-2 pre-tokenization: the pattern's matches, where a whitespace run followed by a
+    /// non-space gives its last character to the next word (`\s+(?!\S)`).
+    pub fn split<'t>(&self, text: &'t str) -> impl Iterator<Item = &'t str> + use<'t, '_> {
+        let mut pos = 0;
+        std::iter::from_fn(move || {
+            let m = self.re.find_at(text, pos)?;
+            let (start, mut end) = (m.start(), m.end());
+            let word = m.as_str();
+            if end < text.len() && word.chars().all(char::is_whitespace) {
+                let last = word.char_indices().last().map_or(0, |(i, _)| i);
+                if last > 0 {
+                    end = start + last;
+                }
+            }
+            pos = end;
+            Some(&text[start..end])
+        })
+    }
 }
 
 /// GPT-2's pattern without its look-ahead alternative `\s+(?!\S)` (see [`FastEncoder::split`]).
@@ -44,32 +100,12 @@ impl<'a> FastEncoder<'a> {
                     .ok_or_else(|| anyhow!("tokenizer has no special token {t}"))
             })
             .collect::<Result<Vec<_>>>()?;
-        let mut byte_chars = ['\0'; 256];
-        for (b, c) in byte_level_chars() {
-            byte_chars[b as usize] = c;
-        }
         Ok(FastEncoder {
             tokenizer,
             specials,
             key: tokenizer as *const Tokenizer as usize,
-            words: Regex::new(WORDS).expect("valid pattern"),
-            byte_chars,
+            words: ByteLevelWords::default(),
         })
-    }
-
-    /// Ids of all `lines`, concatenated in order.
-    pub fn encode_lines(&self, lines: &[String]) -> Result<Vec<u32>> {
-        let parts: Vec<Vec<u32>> = lines
-            .par_chunks(256)
-            .map(|chunk| {
-                let mut ids = Vec::new();
-                for line in chunk {
-                    self.encode_into(line, &mut ids)?;
-                }
-                Ok(ids)
-            })
-            .collect::<Result<_>>()?;
-        Ok(parts.concat())
     }
 
     /// Appends the ids of `text` to `out`.
@@ -107,14 +143,6 @@ impl<'a> FastEncoder<'a> {
                     .map_err(|e| anyhow!("normalizing: {e}"))?;
             }
         }
-        let text = normalized.get();
-        let prefixed;
-        let text = if text.starts_with(' ') {
-            text
-        } else {
-            prefixed = format!(" {text}");
-            &prefixed
-        };
         let model = self.tokenizer.get_model();
         WORDS_CACHE.with(|cell| {
             let mut cache = cell.borrow_mut();
@@ -122,44 +150,28 @@ impl<'a> FastEncoder<'a> {
                 *cache = (self.key, HashMap::new());
             }
             let mut mapped = String::new();
-            for word in self.split(text) {
-                if let Some(ids) = cache.1.get(word) {
-                    out.extend_from_slice(ids);
-                    continue;
-                }
-                mapped.clear();
-                mapped.extend(word.bytes().map(|b| self.byte_chars[b as usize]));
-                let ids: Vec<u32> = model
-                    .tokenize(&mapped)
-                    .map_err(|e| anyhow!("BPE on {word:?}: {e}"))?
-                    .iter()
-                    .map(|t| t.id)
-                    .collect();
-                out.extend_from_slice(&ids);
-                if cache.1.len() < 1_000_000 {
-                    cache.1.insert(word.to_owned(), ids);
-                }
-            }
-            Ok(())
-        })
-    }
-
-    /// GPT-2 pre-tokenization: the pattern's matches, where a whitespace run followed by a
-    /// non-space gives its last character to the next word (`\s+(?!\S)`).
-    fn split<'t>(&self, text: &'t str) -> impl Iterator<Item = &'t str> + use<'t, '_> {
-        let mut pos = 0;
-        std::iter::from_fn(move || {
-            let m = self.words.find_at(text, pos)?;
-            let (start, mut end) = (m.start(), m.end());
-            let word = m.as_str();
-            if end < text.len() && word.chars().all(char::is_whitespace) {
-                let last = word.char_indices().last().map_or(0, |(i, _)| i);
-                if last > 0 {
-                    end = start + last;
-                }
-            }
-            pos = end;
-            Some(&text[start..end])
+            let mut result = Ok(());
+            self.words
+                .for_each(normalized.get(), &mut mapped, |word, mapped| {
+                    if result.is_err() {
+                        return;
+                    }
+                    if let Some(ids) = cache.1.get(word) {
+                        out.extend_from_slice(ids);
+                        return;
+                    }
+                    match model.tokenize(mapped) {
+                        Ok(toks) => {
+                            let ids: Vec<u32> = toks.iter().map(|t| t.id).collect();
+                            out.extend_from_slice(&ids);
+                            if cache.1.len() < 1_000_000 {
+                                cache.1.insert(word.to_owned(), ids);
+                            }
+                        }
+                        Err(e) => result = Err(anyhow!("BPE on {word:?}: {e}")),
+                    }
+                });
+            result
         })
     }
 }

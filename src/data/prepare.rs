@@ -111,6 +111,8 @@ pub fn tokenize(ds: &DatasetDir, vocab: u32) -> Result<Vec<TokenHeader>> {
             vocab,
             %split,
             tokens = header.tokens,
+            bytes = total,
+            secs = format!("{secs:.3}"),
             mb_per_s = format!("{:.1}", total as f64 / 1e6 / secs.max(1e-9)),
             "encoded {}",
             ds.token_file(vocab, split).display()

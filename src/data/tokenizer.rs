@@ -4,20 +4,25 @@
 //! all 256 byte symbols in the initial alphabet. The saved JSON loads in Python's `tokenizers`.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
+
+use ahash::AHashMap;
+use compact_str::CompactString;
+use memmap2::Mmap;
+use rayon::prelude::*;
 
 use anyhow::{anyhow, bail, Context, Result};
 use tokenizers::models::bpe::{BpeTrainerBuilder, BPE};
-use tokenizers::models::TrainerWrapper;
 use tokenizers::normalizers::unicode::NFKC;
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::{
-    AddedToken, DecoderWrapper, ModelWrapper, NormalizerWrapper, PostProcessorWrapper,
-    PreTokenizerWrapper, Tokenizer, TokenizerBuilder,
+    AddedToken, DecoderWrapper, ModelWrapper, NormalizedString, Normalizer, NormalizerWrapper,
+    PostProcessorWrapper, PreTokenizerWrapper, Tokenizer, TokenizerBuilder,
 };
 
 use super::clean::{BOS, EOS};
+use super::encode::ByteLevelWords;
+use super::tokens::{line_chunks, utf8};
 use crate::io::write_bytes_atomic;
 
 /// Special tokens in id order.
@@ -33,20 +38,68 @@ pub fn check_vocab(vocab: u64) -> Result<u32> {
     u32::try_from(vocab).map_err(|_| anyhow!("vocab size {vocab} does not fit in u32 token ids"))
 }
 
-/// Reads cleaned lines for training, without the document markers (they are special tokens).
-fn training_lines(files: Vec<PathBuf>) -> impl Iterator<Item = String> + Send {
-    files.into_iter().flat_map(|path| {
-        let reader = File::open(&path)
-            .map(|f| BufReader::with_capacity(1 << 20, f))
-            .unwrap_or_else(|e| panic!("opening {}: {e}", path.display()));
-        reader.lines().map_while(|l| l.ok()).map(|line| {
-            line.strip_prefix(BOS)
-                .and_then(|l| l.strip_suffix(EOS))
-                .unwrap_or(&line)
-                .trim()
-                .to_owned()
-        })
-    })
+/// Counts the pre-tokenized words of cleaned `files` for BPE training, exactly as
+/// `Tokenizer::train` would (each line without its document markers, trimmed, NFKC-normalized,
+/// ByteLevel pre-tokenized), but in parallel over chunks of memory-mapped files.
+fn count_words(files: &[PathBuf]) -> Result<AHashMap<CompactString, u64>> {
+    let words = ByteLevelWords::default();
+    let nfkc = NFKC;
+    let mut total: AHashMap<CompactString, u64> = AHashMap::new();
+    for path in files {
+        let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        // SAFETY: the cleaned files are lmeff's own outputs, not modified while we read them.
+        let map =
+            unsafe { Mmap::map(&file) }.with_context(|| format!("mapping {}", path.display()))?;
+        let text = utf8(&map, path)?;
+        let counts = line_chunks(text, 256 << 10)
+            .par_iter()
+            .map(|chunk| -> Result<AHashMap<CompactString, u64>> {
+                let mut counts = AHashMap::new();
+                let mut mapped = String::new();
+                for line in chunk.lines() {
+                    let line = line
+                        .strip_prefix(BOS)
+                        .and_then(|l| l.strip_suffix(EOS))
+                        .unwrap_or(line)
+                        .trim();
+                    if line.is_empty() {
+                        continue;
+                    }
+                    let mut normalized = NormalizedString::from(line);
+                    if !line.is_ascii() {
+                        nfkc.normalize(&mut normalized)
+                            .map_err(|e| anyhow!("{}: normalizing: {e}", path.display()))?;
+                    }
+                    if normalized.get().is_empty() {
+                        continue;
+                    }
+                    words.for_each(normalized.get(), &mut mapped, |_, w| {
+                        match counts.get_mut(w) {
+                            Some(n) => *n += 1,
+                            None => {
+                                counts.insert(CompactString::from(w), 1);
+                            }
+                        }
+                    });
+                }
+                Ok(counts)
+            })
+            .try_reduce(AHashMap::new, |mut a, b| {
+                let (big, small) = if a.len() >= b.len() {
+                    (&mut a, b)
+                } else {
+                    (&mut { b }, a)
+                };
+                for (k, v) in small {
+                    *big.entry(k).or_default() += v;
+                }
+                Ok(std::mem::take(big))
+            })?;
+        for (k, v) in counts {
+            *total.entry(k).or_default() += v;
+        }
+    }
+    Ok(total)
 }
 
 /// Trains a BPE tokenizer of `vocab` tokens on `files` and writes it atomically to `dest`.
@@ -69,7 +122,7 @@ pub fn train_tokenizer(files: &[PathBuf], vocab: u32, dest: &Path) -> Result<Tok
     .with_decoder(Some(ByteLevel::default().into()))
     .build()
     .map_err(|e| anyhow!("building the tokenizer: {e}"))?;
-    let mut trainer: TrainerWrapper = BpeTrainerBuilder::new()
+    let trainer = BpeTrainerBuilder::new()
         .show_progress(false)
         .vocab_size(vocab as usize)
         .min_frequency(2)
@@ -80,11 +133,14 @@ pub fn train_tokenizer(files: &[PathBuf], vocab: u32, dest: &Path) -> Result<Tok
                 .collect(),
         )
         .initial_alphabet(ByteLevel::alphabet().into_iter().collect())
-        .build()
-        .into();
-    builder
-        .train(&mut trainer, training_lines(files.to_vec()))
+        .build();
+    let counts = count_words(files)?;
+    let mut bpe = BPE::default();
+    let specials = trainer
+        .do_train(&counts, &mut bpe)
         .map_err(|e| anyhow!("training the tokenizer: {e}"))?;
+    builder.with_model(bpe);
+    builder.add_special_tokens(&specials);
     let tokenizer: Tokenizer = builder.into();
     for (id, tok) in SPECIAL_TOKENS.iter().enumerate() {
         if tokenizer.token_to_id(tok) != Some(id as u32) {
@@ -122,6 +178,77 @@ mod tests {
         assert!(check_vocab(100).is_err());
         assert!(check_vocab(5_000_000_000).is_err());
         assert_eq!(check_vocab(8000).unwrap(), 8000);
+    }
+
+    /// Training the reference way: `Tokenizer::train` over the lines without their markers.
+    fn reference(files: &[PathBuf], vocab: u32) -> String {
+        use std::io::{BufRead, BufReader};
+        let mut builder = TokenizerBuilder::<
+            ModelWrapper,
+            NormalizerWrapper,
+            PreTokenizerWrapper,
+            PostProcessorWrapper,
+            DecoderWrapper,
+        >::new()
+        .with_model(BPE::default().into())
+        .with_normalizer(Some(NFKC.into()))
+        .with_pre_tokenizer(Some(ByteLevel::default().add_prefix_space(true).into()))
+        .with_post_processor(Some(ByteLevel::default().trim_offsets(true).into()))
+        .with_decoder(Some(ByteLevel::default().into()))
+        .build()
+        .unwrap();
+        let mut trainer: tokenizers::models::TrainerWrapper = BpeTrainerBuilder::new()
+            .show_progress(false)
+            .vocab_size(vocab as usize)
+            .min_frequency(2)
+            .special_tokens(
+                SPECIAL_TOKENS
+                    .iter()
+                    .map(|t| AddedToken::from(*t, true))
+                    .collect(),
+            )
+            .initial_alphabet(ByteLevel::alphabet().into_iter().collect())
+            .build()
+            .into();
+        let lines = files.iter().flat_map(|p| {
+            BufReader::new(File::open(p).unwrap())
+                .lines()
+                .map(|l| {
+                    let l = l.unwrap();
+                    l.strip_prefix(BOS)
+                        .and_then(|x| x.strip_suffix(EOS))
+                        .unwrap_or(&l)
+                        .trim()
+                        .to_owned()
+                })
+                .collect::<Vec<_>>()
+        });
+        builder.train(&mut trainer, lines).unwrap();
+        Tokenizer::from(builder).to_string(false).unwrap()
+    }
+
+    #[test]
+    fn parallel_word_counts_train_the_reference_tokenizer() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut files = vec![dir.path().join("a.txt")];
+        let text: String = (0..400)
+            .map(|i| format!("<s>The cat's {i} naïve ﬁsh  sat, on the mat!\tYes  </s>\n\n<s></s>\n  lone\u{3000}line {}\n", i % 7))
+            .collect();
+        std::fs::write(&files[0], text).unwrap();
+        let shared = std::env::var_os("LMEFF_SHARED_DATA")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
+        if let Ok(dir) = std::fs::read_dir(shared.join("corpora/tinystories/dev")) {
+            files.extend(dir.map(|e| e.unwrap().path()));
+        }
+        for vocab in [300, 2000] {
+            let ours = train_tokenizer(&files, vocab, &dir.path().join("t.json")).unwrap();
+            assert_eq!(
+                ours.to_string(false).unwrap(),
+                reference(&files, vocab),
+                "vocab {vocab}"
+            );
+        }
     }
 
     #[test]

@@ -3,16 +3,18 @@
 //! [`TokenFile`], the memory-mapped reader the trainer draws its batches from.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use memmap2::Mmap;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use tokenizers::Tokenizer;
 
 use super::encode::FastEncoder;
-use crate::io::{sha256_file, write_atomic, write_json_atomic};
+use crate::io::{hex, write_atomic, write_json_atomic};
 
 /// Element type of a token file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +40,20 @@ impl Dtype {
             Dtype::U16 => 2,
             Dtype::U32 => 4,
         }
+    }
+
+    /// `ids` as little-endian bytes of this width (ids must fit).
+    pub fn to_le_bytes(self, ids: &[u32]) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(ids.len() * self.width());
+        match self {
+            Dtype::U16 => ids
+                .iter()
+                .for_each(|&id| bytes.extend_from_slice(&(id as u16).to_le_bytes())),
+            Dtype::U32 => ids
+                .iter()
+                .for_each(|&id| bytes.extend_from_slice(&id.to_le_bytes())),
+        }
+        bytes
     }
 }
 
@@ -65,16 +81,20 @@ pub struct TokenHeader {
 }
 
 const FORMAT: &str = "lmeff-tokens-1";
-/// Lines handed to the tokenizer at once (encoded in parallel).
-const BATCH_BYTES: usize = 8 << 20;
+/// Bytes of text per parallel encoding task.
+const CHUNK_BYTES: usize = 256 << 10;
+/// Chunks encoded before their ids are written (bounds memory to about 32 MB of text).
+const GROUP_CHUNKS: usize = 128;
 
 /// The sidecar path of a `.bin` token file.
 pub fn header_path(bin: &Path) -> PathBuf {
     bin.with_extension("json")
 }
 
-/// Encodes `files` (cleaned, one document per line) into `bin` plus its sidecar, in one streaming
-/// pass; each batch of lines is encoded in parallel. `on_bytes` reports progress.
+/// Encodes `files` (cleaned, one document per line) into `bin` plus its sidecar in one pass: each
+/// file is memory-mapped, cut at line ends into chunks that are encoded in parallel and written in
+/// order (a bounded group at a time), while its SHA-256 is computed alongside. `on_bytes` reports
+/// progress.
 pub fn encode_files(
     tokenizer: &Tokenizer,
     tokenizer_sha256: &str,
@@ -85,61 +105,50 @@ pub fn encode_files(
     let vocab = tokenizer.get_vocab_size(true) as u32;
     let dtype = Dtype::for_vocab(vocab);
     let mut tokens = 0u64;
+    let mut sources = Vec::with_capacity(files.len());
     let encoder = FastEncoder::new(tokenizer)?;
     write_atomic(bin, |out| {
         for path in files {
-            let mut reader = BufReader::with_capacity(
-                1 << 20,
-                File::open(path).with_context(|| format!("opening {}", path.display()))?,
-            );
-            let mut batch: Vec<String> = Vec::new();
-            let mut batch_bytes = 0usize;
-            let mut line = String::new();
-            loop {
-                line.clear();
-                let n = reader
-                    .read_line(&mut line)
-                    .with_context(|| format!("reading {}", path.display()))?;
-                if n > 0 {
-                    let text = line.trim_end_matches(['\n', '\r']);
-                    if !text.is_empty() {
-                        batch.push(text.to_owned());
+            let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+            // SAFETY: the cleaned files are lmeff's own outputs, not modified while we read them.
+            let map = unsafe { Mmap::map(&file) }
+                .with_context(|| format!("mapping {}", path.display()))?;
+            let text = utf8(&map, path)?;
+            let (sha, written) = std::thread::scope(|scope| {
+                let sha = scope.spawn(|| hex(&Sha256::digest(text.as_bytes())));
+                let written = (|| -> Result<u64> {
+                    let mut written = 0u64;
+                    let chunks = line_chunks(text, CHUNK_BYTES);
+                    for group in chunks.chunks(GROUP_CHUNKS) {
+                        let encoded: Vec<(Vec<u8>, u64)> = group
+                            .par_iter()
+                            .map(|chunk| {
+                                let mut ids = Vec::with_capacity(chunk.len() / 3);
+                                for line in chunk.lines().filter(|l| !l.is_empty()) {
+                                    encoder.encode_into(line, &mut ids)?;
+                                }
+                                Ok((dtype.to_le_bytes(&ids), ids.len() as u64))
+                            })
+                            .collect::<Result<_>>()?;
+                        for ((bytes, n), chunk) in encoded.iter().zip(group) {
+                            out.write_all(bytes)?;
+                            written += n;
+                            on_bytes(chunk.len() as u64);
+                        }
                     }
-                    batch_bytes += n;
-                }
-                if (n == 0 || batch_bytes >= BATCH_BYTES) && !batch.is_empty() {
-                    let ids = encoder.encode_lines(&std::mem::take(&mut batch))?;
-                    tokens += ids.len() as u64;
-                    let mut bytes = Vec::with_capacity(ids.len() * dtype.width());
-                    match dtype {
-                        Dtype::U16 => ids
-                            .iter()
-                            .for_each(|&id| bytes.extend_from_slice(&(id as u16).to_le_bytes())),
-                        Dtype::U32 => ids
-                            .iter()
-                            .for_each(|&id| bytes.extend_from_slice(&id.to_le_bytes())),
-                    }
-                    out.write_all(&bytes)?;
-                    on_bytes(batch_bytes as u64);
-                    batch_bytes = 0;
-                }
-                if n == 0 {
-                    break;
-                }
-            }
+                    Ok(written)
+                })();
+                (sha.join().expect("hashing thread"), written)
+            });
+            tokens += written?;
+            sources.push(SourceFile {
+                file: path.file_name().map(PathBuf::from).unwrap_or_default(),
+                bytes: map.len() as u64,
+                sha256: sha,
+            });
         }
         Ok(())
     })?;
-    let sources = files
-        .iter()
-        .map(|f| {
-            Ok(SourceFile {
-                file: f.file_name().map(PathBuf::from).unwrap_or_default(),
-                bytes: f.metadata()?.len(),
-                sha256: sha256_file(f)?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
     let header = TokenHeader {
         format: FORMAT.into(),
         dtype,
@@ -151,6 +160,37 @@ pub fn encode_files(
     };
     write_json_atomic(&header_path(bin), &header)?;
     Ok(header)
+}
+
+/// `bytes` of the cleaned file `path` as text, or an error naming the first invalid byte.
+pub(crate) fn utf8<'b>(bytes: &'b [u8], path: &Path) -> Result<&'b str> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let at = e.valid_up_to();
+        let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+        anyhow!(
+            "{}: invalid UTF-8 at byte {at} (line {line}); re-run `lmeff data clean`",
+            path.display()
+        )
+    })
+}
+
+/// `text` cut into pieces of about `size` bytes, each ending at a line end (or the text's end).
+pub(crate) fn line_chunks(text: &str, size: usize) -> Vec<&str> {
+    let mut chunks = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let cut = if rest.len() <= size {
+            rest.len()
+        } else {
+            rest.as_bytes()[size..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(rest.len(), |i| size + i + 1)
+        };
+        chunks.push(&rest[..cut]);
+        rest = &rest[cut..];
+    }
+    chunks
 }
 
 /// A memory-mapped token file, checked against its sidecar.
@@ -301,6 +341,20 @@ pub fn mix64(a: u64, b: u64, c: u64) -> u64 {
 mod tests {
     use super::*;
     use crate::io::write_bytes_atomic;
+
+    #[test]
+    fn line_chunks_cut_at_line_ends_and_cover_the_text() {
+        let text = "aaa\nbb\n\ncccccc\nd";
+        for size in [1, 2, 4, 7, 100] {
+            let chunks = line_chunks(text, size);
+            assert_eq!(chunks.concat(), text, "size {size}");
+            for c in &chunks[..chunks.len() - 1] {
+                assert!(c.ends_with('\n'), "{c:?} at size {size}");
+            }
+        }
+        assert_eq!(line_chunks(text, 4), ["aaa\nbb\n", "\ncccccc\n", "d"]);
+        assert!(line_chunks("", 4).is_empty());
+    }
 
     fn fake(dir: &Path, tokens: &[u16]) -> PathBuf {
         let bin = dir.join("train.bin");

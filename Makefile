@@ -5,7 +5,7 @@ ENV_FILE := env/lmeff.env
 # Every cargo/lmeff recipe runs with libtorch's paths from env/lmeff.env (written by make setup).
 WITH_ENV = if [[ ! -f $(ENV_FILE) ]]; then echo "$(ENV_FILE) missing: run 'make setup' first" >&2; exit 1; fi; source $(ENV_FILE) &&
 
-.PHONY: setup build release test lint fmt plan doctor slurm-up gpu-check clean help bench-data
+.PHONY: setup build release test lint fmt plan doctor slurm-up gpu-check clean help bench-data bench-train
 
 help:
 	@echo "make setup      install Debian packages, libtorch 2.11 (torch wheel) and the local Slurm cluster"
@@ -14,6 +14,8 @@ help:
 	@echo "make plan       print the runs of configs/configs.csv"
 	@echo "make doctor     check that libtorch links and trains here"
 	@echo "make gpu-check  on a GPU machine: run the CUDA paths of a carried binary (builds nothing)"
+	@echo "make bench-data  tokenizing and BPE training vs the study's Python path"
+	@echo "make bench-train training tokens/s vs HF transformers on this CPU (fp32 and bf16)"
 
 setup:
 	bash env/setup.sh
@@ -50,3 +52,6 @@ clean:
 
 bench-data: release
 	bash tests/bench/data_bench.sh
+
+bench-train: release
+	bash tests/bench/train_bench.sh

@@ -31,5 +31,25 @@ cat "$OUT/machine.txt"
 step ldd bash -c "ldd '$BIN' | grep -E 'torch|c10|not found'"
 step doctor-cpu "$BIN" doctor --device cpu --steps 100
 step doctor-cuda "$BIN" doctor --device cuda --steps 300
-for f in "$OUT"/doctor-*.out; do echo "== $(basename "$f")"; cat "$f"; done
+# A tiny end-to-end training run on CUDA (bf16 autocast): data prepared from the sample corpus when
+# it is around (LMEFF_SAMPLE_DATA or ../shared/data/corpora), milestones, final checkpoint.
+SAMPLE="${LMEFF_SAMPLE_DATA:-$ROOT/../shared/data/corpora}"
+export LMEFF_MODELS_DIR="$ROOT/configs/models"
+if [[ -d "$SAMPLE/tinystories" ]]; then
+  W="$OUT/work"; mkdir -p "$W/data"; cp -r "$SAMPLE/tinystories" "$W/data/"; chmod -R u+w "$W/data"
+  step prepare "$BIN" -q --data-dir "$W/data" data prepare --dataset tinystories --vocab-sizes 1000
+  step train-cuda env LMEFF_MILESTONES="[0.05,0.1]" LMEFF_TRAIN__EVAL_TOKENS=20000 "$BIN" --device cuda \
+    --data-dir "$W/data" --output-dir "$W/output" train --dataset tinystories --model tiny --vocab 1000 \
+    --seq-len 128 --anchor 0.2 --seed 0 --batch-size 32
+  find "$W/output" -name milestone_meta.json -exec sh -c 'echo "== $1"; cat "$1"' _ {} \; >"$OUT/train-cuda-meta.txt" 2>&1
+  rm -rf "$W/data"
+fi
+# Throughput at the study's batch settings (20m 64x1, 60m 128x2, 180m 256x2; seq 256, vocab 16000),
+# lmeff (bf16 autocast, fused AdamW) beside the study's HF stack, eager and torch.compile.
+step bench-lmeff "$BIN" bench train --device cuda --sizes 20m,60m,180m --steps 30 --precision bf16
+HF_BENCH="$ROOT/../shared/bench/hf_train_bench.py"
+if [[ -f "$HF_BENCH" ]]; then
+  step bench-hf env STEPS=30 "$VENV/bin/python3" "$HF_BENCH" 20m,60m,180m eager,compile
+fi
+for f in "$OUT"/doctor-*.out "$OUT"/bench-*.out "$OUT"/train-cuda.out; do [[ -f "$f" ]] && { echo "== $(basename "$f")"; cat "$f"; }; done
 exit $status

@@ -9,3 +9,5 @@ pub mod config;
 pub mod data;
 pub mod device;
 pub mod io;
+pub mod model;
+pub mod train;

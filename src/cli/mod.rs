@@ -9,9 +9,11 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 use lmeff::config::{Settings, SettingsOverrides};
 use lmeff::device::Device;
 
+mod bench;
 mod data;
 mod doctor;
 mod plan;
+mod train;
 
 /// lmeff: train small LLaMA-style models at token anchors, score them on BLiMP, and measure how
 /// early the ranking of runs predicts the final ranking.
@@ -70,6 +72,10 @@ pub enum Command {
     Plan(plan::PlanArgs),
     /// Fetch, clean, train tokenizers and tokenize datasets.
     Data(data::DataArgs),
+    /// Train one run (by id, by Slurm array index, or given by flags); resumable, exit 75 on SIGUSR1.
+    Train(Box<train::TrainArgs>),
+    /// Benchmarks of lmeff's own hot paths (JSON lines).
+    Bench(bench::BenchArgs),
     /// Check that libtorch links and trains on this machine (and on CUDA with --device cuda).
     Doctor(doctor::DoctorArgs),
 }
@@ -119,5 +125,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Plan(args) => plan::run(args, settings),
         Command::Doctor(args) => doctor::run(args, settings),
         Command::Data(args) => data::run(args, settings),
+        Command::Train(args) => train::run(*args, settings),
+        Command::Bench(args) => bench::run(args, settings),
     }
 }

@@ -8,7 +8,7 @@ pub mod settings;
 pub mod units;
 
 pub use matrix::{read_matrix, MatrixError, MatrixRow};
-pub use plan::{Plan, Run, RunId};
-pub use preset::{ModelPreset, Presets};
+pub use plan::{run_output_dir, Milestone, Plan, Run, RunId};
+pub use preset::{ModelPreset, ModelShape, Presets, TrainingDefaults};
 pub use settings::{Settings, SettingsOverrides};
 pub use units::{Anchor, Millions, TokenCount};

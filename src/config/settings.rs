@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::units::Millions;
 use crate::device::Device;
+use crate::train::TrainSettings;
 
 /// The settings file read when `--config` is not given (skipped if absent).
 pub const DEFAULT_CONFIG_FILE: &str = "configs/lmeff.toml";
@@ -45,6 +46,8 @@ pub struct Settings {
     pub milestones: Vec<Millions>,
     /// Tokenizer vocabulary sizes a configs.csv row may ask for.
     pub vocab_sizes: Vec<u32>,
+    /// The trainer's section (`[train]`).
+    pub train: TrainSettings,
 }
 
 impl Default for Settings {
@@ -64,6 +67,7 @@ impl Default for Settings {
                 .map(|&m| Millions::new(m).expect("study milestones are valid"))
                 .collect(),
             vocab_sizes: vec![8000, 16000, 32000, 50257],
+            train: TrainSettings::default(),
         }
     }
 }
@@ -127,8 +131,12 @@ impl Settings {
             }
             None => {}
         }
+        let env = env.split("__").filter(|k| {
+            KEYS.iter().any(|key| k == *key)
+                || k.as_str().to_ascii_lowercase().starts_with("train.")
+        });
         let settings: Settings = figment
-            .merge(env.only(&KEYS))
+            .merge(env)
             .merge(Serialized::defaults(overrides))
             .extract()
             .context("invalid settings (defaults ← settings file ← LMEFF_* environment ← flags)")?;
@@ -205,6 +213,9 @@ mod tests {
             assert_eq!(s.output_dir, PathBuf::from("out-env"));
             assert_eq!(s.results_dir, PathBuf::from("res-flag"));
             assert_eq!(s.milestones[1].tokens().0, 50_000);
+            assert_eq!(s.train.save_every, 500);
+            jail.set_env("LMEFF_TRAIN__SAVE_EVERY", "7");
+            assert_eq!(load_in_jail(None, &flags).unwrap().train.save_every, 7);
             Ok(())
         });
     }

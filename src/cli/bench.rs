@@ -1,0 +1,138 @@
+//! `lmeff bench train`: training throughput of the trainer's own step (model, fused AdamW,
+//! clipping) on fixed random tokens, one JSON line per model size — the figure `make bench-train`
+//! and `make gpu-check` set beside the study's Python stack.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use lmeff::config::{Presets, Settings, SettingsOverrides};
+use lmeff::model::{weights, Llama, LlamaConfig};
+use lmeff::train::optim::{AdamW, AdamWConfig};
+use lmeff::train::step::{train_step, StepOptions};
+use lmeff::train::Precision;
+use tch::{nn, Kind, Tensor};
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub what: BenchWhat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchWhat {
+    /// Tokens per second of training steps.
+    Train(TrainBench),
+}
+
+#[derive(Debug, Args)]
+pub struct TrainBench {
+    /// Model presets, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "20m")]
+    pub sizes: Vec<String>,
+    /// Sequences per micro-step (default: the preset's).
+    #[arg(long)]
+    pub batch: Option<u32>,
+    /// Micro-steps per optimizer step (default: the preset's).
+    #[arg(long)]
+    pub grad_accum: Option<u32>,
+    #[arg(long, default_value_t = 256)]
+    pub seq_len: u32,
+    #[arg(long, default_value_t = 16000)]
+    pub vocab: u32,
+    /// Timed steps (after the warm-up steps).
+    #[arg(long, default_value_t = 20)]
+    pub steps: u32,
+    #[arg(long, default_value_t = 3)]
+    pub warmup_steps: u32,
+    /// fp32 | bf16 | auto.
+    #[arg(long, default_value = "auto", value_parser = super::train::parse_precision)]
+    pub precision: Precision,
+}
+
+pub fn run(
+    args: BenchArgs,
+    settings: impl FnOnce(SettingsOverrides) -> Result<Settings>,
+) -> Result<ExitCode> {
+    let settings = settings(SettingsOverrides::default())?;
+    let BenchWhat::Train(b) = args.what;
+    lmeff::device::set_threads(settings.threads);
+    let device = settings.device.activate()?;
+    let cuda = device.is_cuda();
+    let bf16 = match b.precision {
+        Precision::Auto => cuda,
+        Precision::Fp32 => false,
+        Precision::Bf16 => true,
+    };
+    let presets = Presets::load_dir(&settings.models_dir)?;
+    for size in &b.sizes {
+        let preset = presets.get(size).with_context(|| {
+            format!(
+                "no model preset {size} in {}",
+                settings.models_dir.display()
+            )
+        })?;
+        let t = &preset.training;
+        let (batch, accum) = (
+            b.batch.unwrap_or(t.batch_size),
+            b.grad_accum.unwrap_or(t.grad_accum),
+        );
+        tch::manual_seed(0);
+        let vs = nn::VarStore::new(device);
+        let model = Llama::new(&vs, &LlamaConfig::from_shape(&preset.model, b.vocab))?;
+        let params = weights::variables(&vs);
+        let n_params: i64 = params.values().map(|p| p.numel() as i64).sum();
+        let mut opt = AdamW::new(
+            &params,
+            AdamWConfig {
+                beta1: t.adam_beta1,
+                beta2: t.adam_beta2,
+                eps: t.adam_epsilon,
+                weight_decay: t.weight_decay,
+            },
+            |n| !n.ends_with("norm.weight"),
+        );
+        opt.set_lr(3e-4);
+        let ids = Tensor::randint_low(
+            3,
+            b.vocab as i64,
+            [batch as i64, b.seq_len as i64 + 1],
+            (Kind::Int64, device),
+        );
+        let loss_sum = Tensor::zeros([], (Kind::Float, device));
+        let options = StepOptions {
+            bf16,
+            cuda,
+            max_grad_norm: t.max_grad_norm,
+        };
+        let mut step = |n: u32| -> Result<()> {
+            for _ in 0..n {
+                let batches = (0..accum).map(|_| Ok(ids.shallow_clone()));
+                let _ = train_step(&model, &mut opt, batches, &loss_sum, options)?;
+            }
+            Ok(())
+        };
+        let t0 = Instant::now();
+        step(b.warmup_steps)?;
+        let _ = loss_sum.double_value(&[]);
+        let warm = t0.elapsed().as_secs_f64();
+        let _ = loss_sum.shallow_clone().zero_();
+        let t0 = Instant::now();
+        step(b.steps)?;
+        let loss = loss_sum.double_value(&[]) / b.steps as f64;
+        let secs = t0.elapsed().as_secs_f64();
+        let tokens = batch as f64 * accum as f64 * b.seq_len as f64 * b.steps as f64;
+        println!(
+            "{}",
+            serde_json::json!({
+                "bench": "train", "impl": "lmeff", "size": size, "device": format!("{device:?}"),
+                "precision": if bf16 { "bf16" } else { "fp32" }, "params_M": (n_params as f64 / 1e4).round() / 100.0,
+                "batch": batch, "grad_accum": accum, "seq_len": b.seq_len, "steps": b.steps,
+                "tokens_per_s": (tokens / secs).round(), "warmup_s": (warm * 10.0).round() / 10.0,
+                "loss": (loss * 1e6).round() / 1e6,
+            })
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,192 @@
+//! `lmeff train`: train one run of the plan (by id or Slurm array index) or one given by flags.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::Args;
+use lmeff::config::{read_matrix, Anchor, MatrixRow, Plan, Presets, Settings, SettingsOverrides};
+use lmeff::train::{train, Outcome, Precision, TrainConfig};
+
+/// Exit code of a run stopped by SIGUSR1/SIGTERM with its state saved (Slurm requeues it).
+pub const EXIT_REQUEUE: u8 = 75;
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// The experiment matrix [setting configs].
+    #[arg(long, value_name = "FILE")]
+    pub configs: Option<PathBuf>,
+    /// The run to train, as `lmeff plan` names it.
+    #[arg(long, value_name = "ID", conflicts_with_all = ["task_index", "dataset"])]
+    pub run_id: Option<String>,
+    /// The run at this index of the plan (a Slurm array index).
+    #[arg(long, value_name = "I", conflicts_with = "dataset")]
+    pub task_index: Option<usize>,
+    /// Seeds for every configs.csv row when expanding the plan.
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub seeds: Option<Vec<u64>>,
+
+    /// A run given by flags instead of configs.csv: the dataset folder.
+    #[arg(long, requires_all = ["model", "vocab"])]
+    pub dataset: Option<String>,
+    /// Model preset (with --dataset).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Tokenizer vocabulary size (with --dataset).
+    #[arg(long)]
+    pub vocab: Option<u32>,
+    /// Tokens per sequence (with --dataset).
+    #[arg(long, default_value_t = 256)]
+    pub seq_len: u32,
+    /// Token budget in millions, or -1 for a full run (with --dataset).
+    #[arg(long, default_value = "-1", allow_hyphen_values = true)]
+    pub anchor: f64,
+    /// Seed (with --dataset).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Passes over the data for a full run (with --dataset).
+    #[arg(long, default_value_t = 1)]
+    pub epochs: u32,
+
+    /// Global batch in sequences (default: configs.csv or the preset).
+    #[arg(long)]
+    pub batch_size: Option<u32>,
+    /// Gradient-accumulation micro-steps.
+    #[arg(long)]
+    pub grad_accum: Option<u32>,
+    /// Peak learning rate.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// End the run after this many optimizer steps (its schedule ends there too).
+    #[arg(long)]
+    pub max_steps: Option<u64>,
+    /// fp32 | bf16 | auto [setting train.precision].
+    #[arg(long, value_parser = parse_precision)]
+    pub precision: Option<Precision>,
+    /// Write the random initialisation to `<run>/init/` and stop.
+    #[arg(long)]
+    pub init_only: bool,
+}
+
+pub fn parse_precision(s: &str) -> Result<Precision, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        .map_err(|_| format!("unknown precision {s:?} (fp32, bf16, auto)"))
+}
+
+pub fn run(
+    args: TrainArgs,
+    settings: impl FnOnce(SettingsOverrides) -> Result<Settings>,
+) -> Result<ExitCode> {
+    let mut settings = settings(SettingsOverrides {
+        configs: args.configs.clone(),
+        seeds: args.seeds.clone(),
+        ..Default::default()
+    })?;
+    if let Some(p) = args.precision {
+        settings.train.precision = p;
+    }
+    let presets = Presets::load_dir(&settings.models_dir)?;
+    let (source, mut rows) = match &args.dataset {
+        Some(dataset) => {
+            let anchor = Anchor::from_value(args.anchor).map_err(|e| anyhow!("--anchor: {e}"))?;
+            let row = MatrixRow {
+                line: 0,
+                model: args.model.clone().expect("clap requires --model"),
+                dataset: dataset.clone(),
+                epochs: args.epochs,
+                batch_size: None,
+                grad_accum: None,
+                seq_length: args.seq_len,
+                anchors: vec![anchor],
+                vocab_size: args.vocab.expect("clap requires --vocab"),
+                gpus: 1,
+                nodes: 1,
+                time: None,
+                seeds: Some(vec![args.seed]),
+            };
+            (PathBuf::from("<command line>"), vec![row])
+        }
+        None => {
+            if args.run_id.is_none() && args.task_index.is_none() {
+                bail!("say which run: --run-id ID, --task-index I, or --dataset/--model/--vocab");
+            }
+            let rows = read_matrix(&settings.configs, &presets, &settings)?;
+            (settings.configs.clone(), rows)
+        }
+    };
+    for row in &mut rows {
+        row.batch_size = args.batch_size.or(row.batch_size);
+        row.grad_accum = args.grad_accum.or(row.grad_accum);
+    }
+    let seeds = if args.dataset.is_some() {
+        None
+    } else {
+        args.seeds.as_deref()
+    };
+    let plan = Plan::build(&source, &rows, &presets, &settings, seeds)
+        .with_context(|| format!("planning {}", source.display()))?;
+    let mut run = match (&args.run_id, args.task_index) {
+        (Some(id), _) => plan.by_id(id).cloned().ok_or_else(|| {
+            anyhow!(
+                "{}: no run {id} in the plan (see `lmeff plan`)",
+                source.display()
+            )
+        })?,
+        (None, Some(i)) => plan.by_task_index(i).cloned().ok_or_else(|| {
+            anyhow!(
+                "{}: task index {i} is out of range: the plan has {} runs",
+                source.display(),
+                plan.runs.len()
+            )
+        })?,
+        (None, None) => plan.runs[0].clone(),
+    };
+    if let Some(lr) = args.lr {
+        run.learning_rate = lr;
+    }
+    if let Some(max) = args.max_steps {
+        run.max_steps = Some(run.max_steps.map_or(max, |m| m.min(max)));
+        run.milestone_steps.retain(|m| m.step <= max);
+    }
+    let preset = presets
+        .get(&run.model)
+        .cloned()
+        .expect("the plan checked the preset");
+    lmeff::device::set_threads(settings.threads);
+    let cfg = TrainConfig {
+        run,
+        preset,
+        settings: settings.train.clone(),
+        data_dir: settings.data_dir.clone(),
+        device: settings.device,
+        init_only: args.init_only,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGUSR1, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop))
+            .context("installing signal handlers")?;
+    }
+    match train(&cfg, &stop)? {
+        Outcome::Finished(dir) => println!("trained {}: {}", cfg.run.run_id, show(&dir)),
+        Outcome::AlreadyDone(dir) => {
+            println!("{} is already trained: {}", cfg.run.run_id, show(&dir))
+        }
+        Outcome::Initialized(dir) => {
+            println!("initial weights of {}: {}", cfg.run.run_id, show(&dir))
+        }
+        Outcome::Interrupted { step } => {
+            println!(
+                "{} stopped at step {step}; run the same command to resume",
+                cfg.run.run_id
+            );
+            return Ok(ExitCode::from(EXIT_REQUEUE));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show(p: &Path) -> String {
+    p.display().to_string()
+}

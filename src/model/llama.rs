@@ -1,0 +1,312 @@
+//! A LLaMA decoder with `LlamaForCausalLM`'s forward pass: embeddings; per layer RMSNorm →
+//! attention (RoPE in the rotate-half layout, causal SDPA, no biases) → residual, RMSNorm → SwiGLU
+//! MLP → residual; final RMSNorm and the (optionally tied) LM head. Variables live in a tch
+//! `VarStore` under their HF names (`model.layers.0.self_attn.q_proj.weight`, …).
+
+use anyhow::Result;
+use tch::nn::{self, Init};
+use tch::{Device, Kind, Tensor};
+
+use super::LlamaConfig;
+
+/// One `nn.Linear` without bias: its weight is `[out, in]`.
+fn linear(p: &nn::Path, name: &str, in_dim: i64, out_dim: i64, std: f64) -> Tensor {
+    (p / name).var(
+        "weight",
+        &[out_dim, in_dim],
+        Init::Randn {
+            mean: 0.0,
+            stdev: std,
+        },
+    )
+}
+
+fn norm(p: &nn::Path, name: &str, dim: i64) -> Tensor {
+    (p / name).var("weight", &[dim], Init::Const(1.0))
+}
+
+struct Attention {
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    o: Tensor,
+    heads: i64,
+    head_dim: i64,
+}
+
+struct Mlp {
+    gate: Tensor,
+    up: Tensor,
+    down: Tensor,
+}
+
+struct Block {
+    input_norm: Tensor,
+    attn: Attention,
+    post_norm: Tensor,
+    mlp: Mlp,
+}
+
+/// The model; `forward` gives logits for every position.
+pub struct Llama {
+    pub config: LlamaConfig,
+    embed: Tensor,
+    layers: Vec<Block>,
+    norm: Tensor,
+    lm_head: Option<Tensor>,
+    cos: Tensor,
+    sin: Tensor,
+}
+
+impl Llama {
+    /// Creates the variables in `vs` with HF's initialisation: normal(0, initializer_range) for
+    /// embeddings and projections (the `<pad>` row zeroed), ones for norms. Seed tch first for a
+    /// reproducible draw.
+    pub fn new(vs: &nn::VarStore, config: &LlamaConfig) -> Result<Llama> {
+        let c = config;
+        let (h, i, std) = (
+            c.hidden_size as i64,
+            c.intermediate_size as i64,
+            c.initializer_range,
+        );
+        let root = vs.root();
+        let model = &root / "model";
+        let embed = (&model / "embed_tokens").var(
+            "weight",
+            &[c.vocab_size as i64, h],
+            Init::Randn {
+                mean: 0.0,
+                stdev: std,
+            },
+        );
+        if let Some(pad) = c.pad_token_id.filter(|&p| p < c.vocab_size) {
+            let _ = tch::no_grad(|| embed.get(pad as i64).zero_());
+        }
+        let layers = (0..c.num_hidden_layers)
+            .map(|l| {
+                let p = &model / "layers" / l;
+                let a = &p / "self_attn";
+                let m = &p / "mlp";
+                Block {
+                    input_norm: norm(&p, "input_layernorm", h),
+                    attn: Attention {
+                        q: linear(&a, "q_proj", h, h, std),
+                        k: linear(&a, "k_proj", h, h, std),
+                        v: linear(&a, "v_proj", h, h, std),
+                        o: linear(&a, "o_proj", h, h, std),
+                        heads: c.num_attention_heads as i64,
+                        head_dim: c.head_dim(),
+                    },
+                    post_norm: norm(&p, "post_attention_layernorm", h),
+                    mlp: Mlp {
+                        gate: linear(&m, "gate_proj", h, i, std),
+                        up: linear(&m, "up_proj", h, i, std),
+                        down: linear(&m, "down_proj", i, h, std),
+                    },
+                }
+            })
+            .collect();
+        let norm = norm(&model, "norm", h);
+        let lm_head =
+            (!c.tie_word_embeddings).then(|| linear(&root, "lm_head", h, c.vocab_size as i64, std));
+        let (cos, sin) = rope_tables(c, vs.device());
+        Ok(Llama {
+            config: c.clone(),
+            embed,
+            layers,
+            norm,
+            lm_head,
+            cos,
+            sin,
+        })
+    }
+
+    /// Loads a checkpoint folder (`config.json` + `model.safetensors`, lmeff's or any HF Llama's
+    /// of the supported shape) onto `device`. The returned store owns the weights.
+    pub fn load(dir: &std::path::Path, device: Device) -> Result<(Llama, nn::VarStore)> {
+        let config = LlamaConfig::load(&dir.join("config.json"))?;
+        let mut vs = nn::VarStore::new(device);
+        let model = Llama::new(&vs, &config)?;
+        let file = dir.join("model.safetensors");
+        super::weights::copy_into(&vs, &super::weights::load(&file)?, &file)?;
+        vs.freeze();
+        Ok((model, vs))
+    }
+
+    /// Logits `[batch, time, vocab]` for token ids `[batch, time]`.
+    pub fn forward(&self, ids: &Tensor) -> Tensor {
+        let h = self.hidden(ids);
+        h.linear(self.lm_head.as_ref().unwrap_or(&self.embed), None::<Tensor>)
+    }
+
+    /// The final normalized hidden states `[batch, time, hidden]`.
+    pub fn hidden(&self, ids: &Tensor) -> Tensor {
+        let (_, t) = ids.size2().expect("ids are [batch, time]");
+        let eps = self.config.rms_norm_eps;
+        let cos = self.cos.narrow(0, 0, t);
+        let sin = self.sin.narrow(0, 0, t);
+        let mut x = Tensor::embedding(&self.embed, ids, -1, false, false);
+        for b in &self.layers {
+            let a = rms_norm(&x, &b.input_norm, eps);
+            x = &x + b.attn.forward(&a, &cos, &sin);
+            let m = rms_norm(&x, &b.post_norm, eps);
+            x = &x + b.mlp.forward(&m);
+        }
+        rms_norm(&x, &self.norm, eps)
+    }
+}
+
+impl Attention {
+    fn forward(&self, x: &Tensor, cos: &Tensor, sin: &Tensor) -> Tensor {
+        let (b, t, c) = x.size3().expect("x is [batch, time, hidden]");
+        let heads = |w: &Tensor| {
+            x.linear(w, None::<Tensor>)
+                .view([b, t, self.heads, self.head_dim])
+                .transpose(1, 2)
+        };
+        let q = apply_rope(&heads(&self.q), cos, sin);
+        let k = apply_rope(&heads(&self.k), cos, sin);
+        let v = heads(&self.v);
+        let y = Tensor::scaled_dot_product_attention(
+            &q,
+            &k,
+            &v,
+            None::<Tensor>,
+            0.0,
+            true,
+            None,
+            false,
+        );
+        y.transpose(1, 2)
+            .contiguous()
+            .view([b, t, c])
+            .linear(&self.o, None::<Tensor>)
+    }
+}
+
+impl Mlp {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let gate = x.linear(&self.gate, None::<Tensor>).silu();
+        (gate * x.linear(&self.up, None::<Tensor>)).linear(&self.down, None::<Tensor>)
+    }
+}
+
+/// HF's `LlamaRMSNorm`: `weight * x / sqrt(mean(x²) + eps)`, computed in fp32.
+fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64) -> Tensor {
+    let dim = *x.size().last().expect("x has a last dim");
+    let kind = x.kind();
+    if kind == Kind::Float {
+        x.rms_norm([dim], Some(weight), eps)
+    } else {
+        x.to_kind(Kind::Float)
+            .rms_norm([dim], None::<Tensor>, eps)
+            .to_kind(kind)
+            * weight
+    }
+}
+
+/// cos and sin `[max_positions, head_dim]` of the rotary embedding (HF's default rope, fp32).
+fn rope_tables(c: &LlamaConfig, device: Device) -> (Tensor, Tensor) {
+    let hd = c.head_dim();
+    let inv_freq = Tensor::arange_start_step(0, hd, 2, (Kind::Int64, device))
+        .to_kind(Kind::Float)
+        .divide_scalar(hd as f64);
+    let inv_freq = Tensor::from(c.rope_theta as f32)
+        .to_device(device)
+        .pow(&inv_freq)
+        .reciprocal();
+    let pos = Tensor::arange(c.max_position_embeddings as i64, (Kind::Int64, device))
+        .to_kind(Kind::Float);
+    let freqs = pos.unsqueeze(1) * inv_freq.unsqueeze(0);
+    let emb = Tensor::cat(&[&freqs, &freqs], -1);
+    (emb.cos(), emb.sin())
+}
+
+/// `x * cos + rotate_half(x) * sin` for `x` `[batch, heads, time, head_dim]`.
+fn apply_rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Tensor {
+    let half = x.size().last().copied().expect("x has a last dim") / 2;
+    let x1 = x.narrow(-1, 0, half);
+    let x2 = x.narrow(-1, half, half);
+    let rotated = Tensor::cat(&[&x2.neg(), &x1], -1);
+    let (cos, sin) = (cos.to_kind(x.kind()), sin.to_kind(x.kind()));
+    x * cos + rotated * sin
+}
+
+/// Mean next-token cross-entropy of `logits` `[batch, time, vocab]` against `targets`
+/// `[batch, time]`, in fp32.
+pub fn next_token_loss(logits: &Tensor, targets: &Tensor) -> Tensor {
+    let v = *logits.size().last().expect("logits have a vocab dim");
+    logits
+        .to_kind(Kind::Float)
+        .reshape([-1, v])
+        .cross_entropy_for_logits(&targets.reshape([-1]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny() -> LlamaConfig {
+        let mut c = LlamaConfig::from_shape(
+            &crate::config::ModelShape {
+                hidden_size: 16,
+                intermediate_size: 32,
+                num_attention_heads: 2,
+                num_hidden_layers: 2,
+                max_position_embeddings: 32,
+                rms_norm_eps: 1e-6,
+                rope_theta: 10000.0,
+                tie_word_embeddings: false,
+            },
+            50,
+        );
+        c.initializer_range = 0.02;
+        c
+    }
+
+    #[test]
+    fn names_shapes_and_causality() {
+        tch::manual_seed(0);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let m = Llama::new(&vs, &tiny()).unwrap();
+        let vars = vs.variables();
+        assert_eq!(vars.len(), 2 * 9 + 3);
+        assert_eq!(vars["model.layers.1.mlp.gate_proj.weight"].size(), [32, 16]);
+        assert_eq!(vars["lm_head.weight"].size(), [50, 16]);
+        assert_eq!(
+            vars["model.embed_tokens.weight"]
+                .get(0)
+                .abs()
+                .sum(Kind::Float)
+                .double_value(&[]),
+            0.0
+        );
+        let ids = Tensor::from_slice(&[5i64, 9, 3, 7, 11, 4]).view([1, 6]);
+        let full = m.forward(&ids);
+        assert_eq!(full.size(), [1, 6, 50]);
+        // Position 2's logits do not depend on later tokens.
+        let prefix = m.forward(&ids.narrow(1, 0, 3));
+        let diff = (full.narrow(1, 0, 3) - prefix)
+            .abs()
+            .max()
+            .double_value(&[]);
+        assert!(diff < 1e-6, "{diff}");
+    }
+
+    #[test]
+    fn rope_rotates_pairs_half_apart() {
+        let c = tiny();
+        let (cos, sin) = rope_tables(&c, Device::Cpu);
+        // Position 0 is the identity; cos² + sin² = 1 everywhere.
+        assert_eq!(cos.get(0).mean(Kind::Float).double_value(&[]), 1.0);
+        let one = (&cos * &cos + &sin * &sin - 1.0)
+            .abs()
+            .max()
+            .double_value(&[]);
+        assert!(one < 1e-6);
+        // First frequency is 1 rad per position, in both halves.
+        let hd = c.head_dim();
+        assert!((sin.double_value(&[1, 0]) - 1f64.sin()).abs() < 1e-6);
+        assert!((sin.double_value(&[1, hd / 2]) - 1f64.sin()).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,133 @@
+//! Weights as safetensors with HF names and `format=pt` metadata, written deterministically (same
+//! tensors → same bytes) and atomically; and loading them back into a `VarStore` by name.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context, Result};
+use safetensors::tensor::{Dtype, TensorView};
+use safetensors::SafeTensors;
+use tch::{Device, Kind, Tensor};
+
+use crate::io::write_bytes_atomic;
+
+/// Serialises named fp32 tensors (copied to the CPU) to safetensors bytes.
+pub fn to_safetensors(tensors: &BTreeMap<String, Tensor>) -> Result<Vec<u8>> {
+    let mut data: Vec<(String, Vec<u8>, Vec<usize>)> = Vec::with_capacity(tensors.len());
+    for (name, t) in tensors {
+        let t = t
+            .detach()
+            .to_device(Device::Cpu)
+            .to_kind(Kind::Float)
+            .contiguous();
+        let shape: Vec<usize> = t.size().iter().map(|&d| d as usize).collect();
+        let n = t.numel();
+        let mut bytes = vec![0u8; n * 4];
+        t.f_copy_data_u8(&mut bytes, n)
+            .with_context(|| format!("copying {name}"))?;
+        data.push((name.clone(), bytes, shape));
+    }
+    let views = data
+        .iter()
+        .map(|(name, bytes, shape)| {
+            TensorView::new(Dtype::F32, shape.clone(), bytes)
+                .map(|v| (name.clone(), v))
+                .map_err(|e| anyhow!("{name}: {e}"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let metadata = HashMap::from([("format".to_owned(), "pt".to_owned())]);
+    safetensors::serialize(views, Some(metadata)).map_err(|e| anyhow!("serialising: {e}"))
+}
+
+/// Writes named tensors to `path` atomically.
+pub fn save(tensors: &BTreeMap<String, Tensor>, path: &Path) -> Result<()> {
+    write_bytes_atomic(path, &to_safetensors(tensors)?)
+}
+
+/// Reads every tensor of a safetensors file (fp32, bf16 or fp16 stored) as fp32 CPU tensors.
+pub fn load(path: &Path) -> Result<BTreeMap<String, Tensor>> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let st = SafeTensors::deserialize(&bytes)
+        .map_err(|e| anyhow!("{}: not a safetensors file: {e}", path.display()))?;
+    let mut out = BTreeMap::new();
+    for (name, view) in st.tensors() {
+        let kind = match view.dtype() {
+            Dtype::F32 => Kind::Float,
+            Dtype::BF16 => Kind::BFloat16,
+            Dtype::F16 => Kind::Half,
+            other => bail!(
+                "{}: tensor {name} has unsupported dtype {other:?}",
+                path.display()
+            ),
+        };
+        let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
+        let t = Tensor::f_from_data_size(view.data(), &shape, kind)
+            .with_context(|| format!("{}: tensor {name}", path.display()))?
+            .to_kind(Kind::Float);
+        out.insert(name, t);
+    }
+    Ok(out)
+}
+
+/// Copies `tensors` into the variables of `vs` with the same names; every variable must be given,
+/// with its shape (a tied model may lack `lm_head.weight`; extra tensors are an error).
+pub fn copy_into(
+    vs: &tch::nn::VarStore,
+    tensors: &BTreeMap<String, Tensor>,
+    what: &Path,
+) -> Result<()> {
+    let mut vars = vs.variables();
+    for (name, t) in tensors {
+        let Some(var) = vars.remove(name) else {
+            bail!("{}: unexpected tensor {name}", what.display());
+        };
+        if var.size() != t.size() {
+            bail!(
+                "{}: tensor {name} has shape {:?}, the model expects {:?}",
+                what.display(),
+                t.size(),
+                var.size()
+            );
+        }
+        tch::no_grad(|| var.shallow_clone().copy_(t));
+    }
+    if let Some(name) = vars.keys().next() {
+        bail!("{}: tensor {name} is missing", what.display());
+    }
+    Ok(())
+}
+
+/// The variables of `vs` by name, in name order.
+pub fn variables(vs: &tch::nn::VarStore) -> BTreeMap<String, Tensor> {
+    vs.variables().into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_is_exact_and_deterministic() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut m = BTreeMap::new();
+        m.insert(
+            "b.weight".to_owned(),
+            Tensor::randn([3, 4], (Kind::Float, Device::Cpu)),
+        );
+        m.insert(
+            "a.weight".to_owned(),
+            Tensor::randn([5], (Kind::Float, Device::Cpu)),
+        );
+        let p = dir.path().join("m.safetensors");
+        save(&m, &p).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), to_safetensors(&m).unwrap());
+        let back = load(&p).unwrap();
+        assert_eq!(back.len(), 2);
+        for (k, v) in &m {
+            assert!(back[k].equal(v), "{k}");
+        }
+        let st_bytes = std::fs::read(&p).unwrap();
+        let st = SafeTensors::deserialize(&st_bytes).unwrap();
+        assert!(st.names().contains(&"a.weight"));
+    }
+}

@@ -1,0 +1,78 @@
+// ATen entry points tch does not bind: the fused multi-tensor AdamW, foreach grad-norm clipping and
+// the autocast dtype. Tensors arrive as tch's `C_tensor*`, which are `at::Tensor*`. Every function
+// returns null on success or an error message (valid until the next call on this thread).
+#include <ATen/ATen.h>
+#include <ATen/autocast_mode.h>
+#include <string>
+#include <vector>
+
+namespace {
+thread_local std::string last_error;
+
+std::vector<at::Tensor> list(at::Tensor **ts, size_t n) {
+  std::vector<at::Tensor> out;
+  out.reserve(n);
+  for (size_t i = 0; i < n; ++i) out.push_back(*ts[i]);
+  return out;
+}
+
+template <typename F> const char *guarded(F f) {
+  try {
+    f();
+    return nullptr;
+  } catch (const std::exception &e) {
+    last_error = e.what();
+    return last_error.c_str();
+  }
+}
+}  // namespace
+
+extern "C" {
+
+// One AdamW step over a group (decoupled weight decay), ATen's fused kernel; `lr` and the
+// per-parameter `steps` are tensors on the parameters' device, so no host synchronisation.
+const char *lmeff_fused_adamw(at::Tensor **params, at::Tensor **grads, at::Tensor **exp_avgs,
+                              at::Tensor **exp_avg_sqs, at::Tensor **steps, size_t n,
+                              at::Tensor *lr, double beta1, double beta2, double weight_decay,
+                              double eps) {
+  return guarded([&] {
+    if (n == 0) return;
+    at::NoGradGuard no_grad;
+    auto state_steps = list(steps, n);
+    at::_foreach_add_(state_steps, 1.0);  // the kernel reads the count of this step, as in torch.optim
+    at::_fused_adamw_(list(params, n), list(grads, n), list(exp_avgs, n), list(exp_avg_sqs, n),
+                      {}, state_steps, *lr, beta1, beta2, weight_decay, eps,
+                      /*amsgrad=*/false, /*maximize=*/false);
+  });
+}
+
+// Clips gradients in place to a global L2 norm of `max_norm` (torch's clip_grad_norm_ rule) and
+// writes the norm before clipping, as a 0-dim device tensor, to `*norm_out`.
+const char *lmeff_clip_grad_norm(at::Tensor **grads, size_t n, double max_norm,
+                                 at::Tensor **norm_out) {
+  return guarded([&] {
+    at::NoGradGuard no_grad;
+    auto gs = list(grads, n);
+    auto norms = at::_foreach_norm(gs, 2.0);
+    auto total = at::linalg_vector_norm(at::stack(norms), 2.0);
+    auto coef = at::clamp_max(max_norm / (total + 1e-6), 1.0);
+    at::_foreach_mul_(gs, coef);
+    *norm_out = new at::Tensor(total);
+  });
+}
+
+// Enters (`enabled` = 1) or leaves (0) a bf16 autocast region on CUDA (`cuda` = 1) or the CPU.
+const char *lmeff_autocast_bf16(int cuda, int enabled) {
+  return guarded([&] {
+    auto device = cuda ? at::kCUDA : at::kCPU;
+    if (enabled) {
+      at::autocast::set_autocast_dtype(device, at::kBFloat16);
+      at::autocast::set_autocast_enabled(device, true);
+      at::autocast::increment_nesting();
+    } else {
+      if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+      at::autocast::set_autocast_enabled(device, false);
+    }
+  });
+}
+}

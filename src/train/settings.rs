@@ -1,0 +1,51 @@
+//! The `[train]` section of the settings: how often to log, evaluate and save, the study's
+//! early-stopping rule for full runs, and the compute precision.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Millions;
+
+/// Arithmetic precision of the forward and backward passes (weights and optimizer stay fp32).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// bf16 autocast on CUDA, fp32 on CPU.
+    #[default]
+    Auto,
+    Fp32,
+    /// bf16 autocast (CUDA; on CPU, bf16 autocast where the CPU supports it).
+    Bf16,
+}
+
+/// Trainer settings (`[train]` in `configs/lmeff.toml`, `LMEFF_TRAIN__<KEY>` in the environment).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainSettings {
+    /// Log and record metrics every this many optimizer steps.
+    pub log_every: u64,
+    /// Save the resume state every this many steps (and at every milestone).
+    pub save_every: u64,
+    /// At most this many dev tokens per evaluation (0 = all of the dev file).
+    pub eval_tokens: u64,
+    /// Full runs: early stopping starts after this many million tokens (the study: 2000).
+    pub early_stopping_after: Millions,
+    /// Full runs: stop after this many evaluations without an improvement.
+    pub early_stopping_patience: u32,
+    /// Full runs: an improvement must lower the eval loss by more than this.
+    pub early_stopping_threshold: f64,
+    pub precision: Precision,
+}
+
+impl Default for TrainSettings {
+    fn default() -> Self {
+        TrainSettings {
+            log_every: 10,
+            save_every: 500,
+            eval_tokens: 1_000_000,
+            early_stopping_after: Millions::new(2000.0).expect("valid"),
+            early_stopping_patience: 10,
+            early_stopping_threshold: 0.002,
+            precision: Precision::Auto,
+        }
+    }
+}

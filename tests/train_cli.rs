@@ -1,0 +1,501 @@
+//! End-to-end tests of `lmeff train` on the real tinystories sample: milestones at exact steps,
+//! Hugging Face interoperability, exact resume after SIGKILL, SIGUSR1 → exit 75, bad input.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use common::{copy_tree, python, run, shared_data, Scratch};
+
+/// The tinystories sample prepared once per test process (vocab 1000), shared read-only.
+fn data_dir() -> &'static Path {
+    static DATA: OnceLock<PathBuf> = OnceLock::new();
+    DATA.get_or_init(|| {
+        let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("train-data-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        copy_tree(
+            &shared_data().join("corpora/tinystories"),
+            &root.join("tinystories"),
+        );
+        let s = Scratch::new();
+        let (ok, _, err) = run(s.lmeff().args(["-q", "--data-dir"]).arg(&root).args([
+            "data",
+            "prepare",
+            "--dataset",
+            "tinystories",
+            "--vocab-sizes",
+            "1000",
+        ]));
+        assert!(ok, "{err}");
+        root
+    })
+}
+
+const RUN_DIR: &str = "output/models/tinystories/llama-tiny/tokenizer-1000-seed-3/budget-0.03M";
+
+/// `lmeff train` of a tiny budget run (0.03M tokens = 59 steps of 8 × 64) with milestones at
+/// 0.01M and 0.02M, resume states every 7 steps, dev loss every 20 steps on 2,000 tokens.
+fn train_cmd(s: &Scratch, data: &Path) -> Command {
+    let mut cmd = s.lmeff();
+    cmd.env("LMEFF_MILESTONES", "[0.01,0.02]")
+        .env("LMEFF_TRAIN__SAVE_EVERY", "7")
+        .env("LMEFF_TRAIN__LOG_EVERY", "5")
+        .env("LMEFF_TRAIN__EVAL_TOKENS", "2000")
+        .env("LMEFF_THREADS", "1")
+        .arg("--data-dir")
+        .arg(data)
+        .args([
+            "train",
+            "--dataset",
+            "tinystories",
+            "--model",
+            "tiny",
+            "--vocab",
+            "1000",
+        ])
+        .args(["--seq-len", "64", "--anchor", "0.03", "--seed", "3"]);
+    cmd
+}
+
+fn metrics(s: &Scratch) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(s.path().join(RUN_DIR).join("metrics.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn read(p: impl AsRef<Path>) -> Vec<u8> {
+    std::fs::read(p.as_ref()).unwrap_or_else(|e| panic!("{}: {e}", p.as_ref().display()))
+}
+
+/// The uninterrupted reference run, trained once.
+fn reference() -> &'static Scratch {
+    static REF: OnceLock<Scratch> = OnceLock::new();
+    REF.get_or_init(|| {
+        let s = Scratch::new();
+        let (ok, out, err) = run(&mut train_cmd(&s, data_dir()));
+        assert!(ok, "{err}");
+        assert!(
+            out.contains("trained tinystories_tiny_v1000_seed3_budget0.03M"),
+            "{out}"
+        );
+        s
+    })
+}
+
+#[test]
+fn a_budget_run_writes_milestones_at_exact_steps_and_learns() {
+    let s = reference();
+    let dir = s.path().join(RUN_DIR);
+    // 10,000 / 512 → step 20; 20,000 / 512 → step 40; the budget 30,000 / 512 → step 59.
+    for (name, step, tokens) in [
+        ("milestone-0.01M", 20, 10_240),
+        ("milestone-0.02M", 40, 20_480),
+        ("final", 59, 30_208),
+    ] {
+        let meta: serde_json::Value =
+            serde_json::from_slice(&read(dir.join(name).join("milestone_meta.json"))).unwrap();
+        assert_eq!(meta["step"], step, "{name}");
+        assert_eq!(meta["tokens_seen"], tokens, "{name}");
+        for f in [
+            "model.safetensors",
+            "config.json",
+            "tokenizer.json",
+            "tokenizer_config.json",
+            "checksums.json",
+        ] {
+            assert!(dir.join(name).join(f).is_file(), "{name}/{f}");
+        }
+    }
+    let cfg: serde_json::Value =
+        serde_json::from_slice(&read(dir.join("final/config.json"))).unwrap();
+    assert_eq!(cfg["architectures"][0], "LlamaForCausalLM");
+    assert_eq!(cfg["vocab_size"], 1000);
+    assert_eq!(cfg["bos_token_id"], 1);
+    assert!(
+        !dir.join("resume").exists(),
+        "the resume state is dropped once final/ exists"
+    );
+    let m = metrics(s);
+    let losses: Vec<f64> = m.iter().filter_map(|r| r["loss"].as_f64()).collect();
+    assert!(losses.len() >= 10, "{m:?}");
+    assert!(
+        losses.last().unwrap() < &(losses[0] - 0.5),
+        "loss did not fall: {losses:?}"
+    );
+    assert_eq!(m.last().unwrap()["step"], 59);
+    assert!(
+        m.last().unwrap()["eval_loss"].as_f64().unwrap() < 6.9,
+        "{m:?}"
+    );
+    // Running it again finds it done and changes nothing.
+    let before = read(dir.join("final/model.safetensors"));
+    let s2_out = run(&mut train_cmd(s, data_dir()));
+    assert!(
+        s2_out.0 && s2_out.1.contains("already trained"),
+        "{s2_out:?}"
+    );
+    assert_eq!(read(dir.join("final/model.safetensors")), before);
+}
+
+#[test]
+fn transformers_loads_the_checkpoint_and_agrees_on_logits() {
+    let s = reference();
+    let ckpt = s.path().join(RUN_DIR).join("final");
+    let (model, _vs) = lmeff::model::Llama::load(&ckpt, tch::Device::Cpu).unwrap();
+    let tok = tokenizers::Tokenizer::from_file(ckpt.join("tokenizer.json")).unwrap();
+    let dev = std::fs::read_to_string(data_dir().join("tinystories/dev_clean"))
+        .or_else(|_| {
+            let d = std::fs::read_dir(data_dir().join("tinystories/dev_clean"))
+                .unwrap()
+                .next()
+                .unwrap()
+                .unwrap();
+            std::fs::read_to_string(d.path())
+        })
+        .unwrap();
+    let lines: Vec<String> = dev
+        .lines()
+        .filter(|l| l.len() > 200)
+        .take(4)
+        .map(str::to_owned)
+        .collect();
+    let t = 48;
+    let ids: Vec<Vec<i64>> = lines
+        .iter()
+        .map(|l| {
+            tok.encode(l.as_str(), false).unwrap().get_ids()[..t]
+                .iter()
+                .map(|&i| i as i64)
+                .collect()
+        })
+        .collect();
+    let flat: Vec<i64> = ids.concat();
+    let logits =
+        tch::no_grad(|| model.forward(&tch::Tensor::from_slice(&flat).view([4, t as i64])));
+    let logits: Vec<f32> = Vec::try_from(logits.flatten(0, -1)).unwrap();
+    let bytes: Vec<u8> = logits.iter().flat_map(|x| x.to_le_bytes()).collect();
+    let logits_file = s.path().join("lmeff_logits.f32");
+    std::fs::write(&logits_file, bytes).unwrap();
+    let dump = s.write(
+        "dump.json",
+        &serde_json::json!({"lines": lines, "ids": ids, "logits_file": logits_file}).to_string(),
+    );
+    let out = Command::new(python())
+        .arg(common::repo().join("tests/python/hf_interop.py"))
+        .arg(&ckpt)
+        .arg(&dump)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(report["same_ids"], true);
+    assert!(report["max_abs_diff"].as_f64().unwrap() <= 1e-4, "{report}");
+}
+
+/// Starts training in the background and kills it with `signal` once `ready` holds.
+fn interrupt(
+    s: &Scratch,
+    signal: &str,
+    ready: impl Fn(&Scratch) -> bool,
+) -> std::process::ExitStatus {
+    let mut child = train_cmd(s, data_dir())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !ready(s) {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("training ended ({status}) before the interruption point");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "interruption point never reached"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args([signal, &pid])
+        .status()
+        .unwrap()
+        .success());
+    child.wait().unwrap()
+}
+
+fn resume_step(s: &Scratch) -> Option<u64> {
+    let text = std::fs::read_to_string(s.path().join(RUN_DIR).join("resume/state.json")).ok()?;
+    serde_json::from_str::<serde_json::Value>(&text).ok()?["step"].as_u64()
+}
+
+#[test]
+fn killed_three_times_and_resumed_it_ends_bitwise_identical() {
+    let reference = reference();
+    let s = Scratch::new();
+    // Three different points: just after the first resume state (mid-run, before a milestone),
+    // while the first milestone is being written, and late, after the second milestone.
+    let points: [&dyn Fn(&Scratch) -> bool; 3] = [
+        &|s| resume_step(s).is_some(),
+        &|s| {
+            s.path().join(RUN_DIR).join("milestone-0.01M").exists()
+                || resume_step(s).is_some_and(|x| x >= 21)
+        },
+        &|s| resume_step(s).is_some_and(|x| x >= 42),
+    ];
+    for ready in points {
+        let status = interrupt(&s, "-KILL", ready);
+        assert!(!status.success());
+    }
+    let (ok, _, err) = run(&mut train_cmd(&s, data_dir()));
+    assert!(ok, "{err}");
+    for name in ["milestone-0.01M", "milestone-0.02M", "final"] {
+        assert!(
+            read(s.path().join(RUN_DIR).join(name).join("model.safetensors"))
+                == read(
+                    reference
+                        .path()
+                        .join(RUN_DIR)
+                        .join(name)
+                        .join("model.safetensors")
+                ),
+            "{name} differs from the uninterrupted run"
+        );
+    }
+    let losses = |s: &Scratch| {
+        metrics(s)
+            .iter()
+            .map(|r| (r["step"].clone(), r["loss"].clone(), r["eval_loss"].clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        losses(&s),
+        losses(reference),
+        "metrics.jsonl replays exactly once"
+    );
+}
+
+#[test]
+fn sigusr1_saves_and_exits_75_then_resumes_to_the_same_weights() {
+    let s = Scratch::new();
+    let status = interrupt(&s, "-USR1", |s| !metrics(s).is_empty());
+    assert_eq!(status.code(), Some(75));
+    let step = resume_step(&s).expect("a resume state");
+    assert!(step > 0 && step < 59, "{step}");
+    let (ok, _, err) = run(&mut train_cmd(&s, data_dir()));
+    assert!(ok, "{err}");
+    assert!(
+        err.contains(&format!("step={step}")) && err.contains("resuming"),
+        "{err}"
+    );
+    assert_eq!(
+        read(s.path().join(RUN_DIR).join("final/model.safetensors")),
+        read(
+            reference()
+                .path()
+                .join(RUN_DIR)
+                .join("final/model.safetensors")
+        )
+    );
+}
+
+#[test]
+fn a_corrupt_resume_state_is_refused_clearly() {
+    let s = Scratch::new();
+    let status = interrupt(&s, "-KILL", |s| resume_step(s).is_some());
+    assert!(!status.success());
+    let resume = s.path().join(RUN_DIR).join("resume");
+    let _ = std::fs::remove_dir_all(s.path().join(RUN_DIR).join("resume.prev"));
+    std::fs::write(resume.join("model.safetensors"), b"garbage").unwrap();
+    let (ok, _, err) = run(&mut train_cmd(&s, data_dir()));
+    assert!(!ok);
+    assert!(
+        err.contains("checksum mismatch") && err.contains("no usable resume state"),
+        "{err}"
+    );
+    assert!(!s.path().join(RUN_DIR).join("final").exists());
+}
+
+#[test]
+fn bad_input_is_a_clear_error() {
+    let s = Scratch::new();
+    // Unknown run id in configs.csv.
+    let csv = s.write(
+        "configs.csv",
+        "model_config,dataset,epochs,batch_size,grad_accum,seq_length,anchors,tokenizer_vocab_size\ntiny,tinystories,1,8,1,64,\"[0.03]\",1000\n",
+    );
+    let planned = |s: &Scratch| {
+        let mut cmd = s.lmeff();
+        cmd.env("LMEFF_VOCAB_SIZES", "[1000]")
+            .args(["train", "--configs"])
+            .arg(&csv)
+            .args(["--seeds", "0"]);
+        cmd
+    };
+    let (ok, _, err) = run(planned(&s).args(["--run-id", "nope"]));
+    assert!(!ok);
+    assert!(err.contains("no run nope in the plan"), "{err}");
+    let (ok, _, err) = run(planned(&s).args(["--task-index", "5"]));
+    assert!(!ok);
+    assert!(
+        err.contains("task index 5 is out of range: the plan has 1 runs"),
+        "{err}"
+    );
+
+    // Missing token files.
+    let data = s.path().join("data");
+    copy_tree(data_dir(), &data);
+    std::fs::remove_dir_all(data.join("tinystories/tokens")).unwrap();
+    let (ok, _, err) = run(&mut train_cmd(&s, &data));
+    assert!(!ok);
+    assert!(
+        err.contains("train.bin not found")
+            && err.contains("lmeff data prepare --dataset tinystories --vocab-sizes 1000"),
+        "{err}"
+    );
+
+    // Token file made by another tokenizer / with another vocabulary.
+    copy_tree(
+        &data_dir().join("tinystories/tokens"),
+        &data.join("tinystories/tokens"),
+    );
+    let header = data.join("tinystories/tokens/1000/train.json");
+    let mut h: serde_json::Value = serde_json::from_slice(&read(&header)).unwrap();
+    h["vocab_size"] = 2000.into();
+    std::fs::write(&header, h.to_string()).unwrap();
+    let (ok, _, err) = run(&mut train_cmd(&s, &data));
+    assert!(!ok);
+    assert!(
+        err.contains("encoded with a vocabulary of 2000 tokens"),
+        "{err}"
+    );
+    h["vocab_size"] = 1000.into();
+    h["tokenizer_sha256"] = "0".repeat(64).into();
+    std::fs::write(&header, h.to_string()).unwrap();
+    let (ok, _, err) = run(&mut train_cmd(&s, &data));
+    assert!(!ok);
+    assert!(err.contains("tokenizer"), "{err}");
+
+    // A diverging run stops with a clear error instead of saving NaN weights.
+    let nan = Scratch::new();
+    let (ok, _, err) = run(train_cmd(&nan, data_dir()).args(["--lr", "1e30"]));
+    assert!(!ok);
+    assert!(
+        err.contains("loss is not finite")
+            || err.contains("training loss is NaN")
+            || err.contains("training loss is inf"),
+        "{err}"
+    );
+    assert!(!nan.path().join(RUN_DIR).join("final").exists());
+
+    // An output folder holding a finished, different run.
+    let done = Scratch::new();
+    copy_tree(
+        &reference().path().join("output"),
+        &done.path().join("output"),
+    );
+    let (ok, _, err) = run(train_cmd(&done, data_dir()).args(["--lr", "0.01"]));
+    assert!(!ok);
+    assert!(
+        err.contains("trained with a different configuration"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_full_run_stops_early_and_its_final_is_the_best_evaluation() {
+    let s = Scratch::new();
+    // Early stopping from 0.01M tokens (step 20), patience 2 evaluations, and an improvement must
+    // exceed 5 nats (none will): evaluations at 20, 40, 60 → stop at 60, long before --max-steps 400.
+    let (ok, _, err) = run(s
+        .lmeff()
+        .env("LMEFF_MILESTONES", "[0.01]")
+        .env("LMEFF_TRAIN__EVAL_TOKENS", "2000")
+        .env("LMEFF_TRAIN__EARLY_STOPPING_AFTER", "0.01")
+        .env("LMEFF_TRAIN__EARLY_STOPPING_PATIENCE", "2")
+        .env("LMEFF_TRAIN__EARLY_STOPPING_THRESHOLD", "5.0")
+        .arg("--data-dir")
+        .arg(data_dir())
+        .args([
+            "train",
+            "--dataset",
+            "tinystories",
+            "--model",
+            "tiny",
+            "--vocab",
+            "1000",
+        ])
+        .args([
+            "--seq-len",
+            "64",
+            "--anchor",
+            "-1",
+            "--seed",
+            "1",
+            "--max-steps",
+            "400",
+        ]));
+    assert!(ok, "{err}");
+    assert!(err.contains("early stopping"), "{err}");
+    let dir = s
+        .path()
+        .join("output/models/tinystories/llama-tiny/tokenizer-1000-seed-1");
+    let evals: Vec<(u64, f64)> = std::fs::read_to_string(dir.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter_map(|r| Some((r["step"].as_u64()?, r["eval_loss"].as_f64()?)))
+        .collect();
+    assert_eq!(evals.iter().map(|e| e.0).collect::<Vec<_>>(), [20, 40, 60]);
+    let best = evals
+        .iter()
+        .cloned()
+        .fold((0, f64::INFINITY), |b, e| if e.1 < b.1 { e } else { b });
+    let meta: serde_json::Value =
+        serde_json::from_slice(&read(dir.join("final/milestone_meta.json"))).unwrap();
+    assert_eq!(meta["step"], best.0);
+    assert!(
+        (meta["eval_loss"].as_f64().unwrap() - best.1).abs() < 1e-12,
+        "{meta} vs {best:?}"
+    );
+    assert!(dir.join("milestone-0.01M/model.safetensors").is_file());
+}
+
+#[test]
+fn init_only_writes_the_seeded_initialisation() {
+    let a = Scratch::new();
+    let b = Scratch::new();
+    for s in [&a, &b] {
+        let (ok, out, err) = run(train_cmd(s, data_dir()).arg("--init-only"));
+        assert!(ok && out.contains("initial weights"), "{err}");
+    }
+    let init = |s: &Scratch| read(s.path().join(RUN_DIR).join("init/model.safetensors"));
+    assert_eq!(
+        init(&a),
+        init(&b),
+        "the same seed gives the same initial weights"
+    );
+    let tensors =
+        lmeff::model::weights::load(&a.path().join(RUN_DIR).join("init/model.safetensors"))
+            .unwrap();
+    let embed = &tensors["model.embed_tokens.weight"];
+    assert_eq!(embed.size(), [1000, 64]);
+    let std = embed.narrow(0, 1, 999).std(true).double_value(&[]);
+    assert!((std - 0.02).abs() < 0.002, "init std {std}");
+    assert_eq!(
+        tensors["model.norm.weight"]
+            .sum(tch::Kind::Float)
+            .double_value(&[]),
+        64.0
+    );
+}

@@ -14,9 +14,14 @@ use common::{copy_tree, python, run, shared_data, Scratch};
 fn data_dir() -> &'static Path {
     static DATA: OnceLock<PathBuf> = OnceLock::new();
     DATA.get_or_init(|| {
-        let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("train-data-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
+        // Earlier runs' copies are stale: only this test binary uses the folder.
+        let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        for old in std::fs::read_dir(&tmp).into_iter().flatten().flatten() {
+            if old.file_name().to_string_lossy().starts_with("train-data-") {
+                let _ = std::fs::remove_dir_all(old.path());
+            }
+        }
+        let root = tmp.join(format!("train-data-{}", std::process::id()));
         copy_tree(
             &shared_data().join("corpora/tinystories"),
             &root.join("tinystories"),

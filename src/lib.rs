@@ -8,6 +8,8 @@
 pub mod config;
 pub mod data;
 pub mod device;
+pub mod eval;
 pub mod io;
 pub mod model;
+pub mod results;
 pub mod train;

@@ -3,41 +3,15 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::{copy_tree, python, run, shared_data, Scratch};
+use common::{copy_tree, python, run, Scratch};
 
-/// The tinystories sample prepared once per test process (vocab 1000), shared read-only.
 fn data_dir() -> &'static Path {
-    static DATA: OnceLock<PathBuf> = OnceLock::new();
-    DATA.get_or_init(|| {
-        // Earlier runs' copies are stale: only this test binary uses the folder.
-        let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-        for old in std::fs::read_dir(&tmp).into_iter().flatten().flatten() {
-            if old.file_name().to_string_lossy().starts_with("train-data-") {
-                let _ = std::fs::remove_dir_all(old.path());
-            }
-        }
-        let root = tmp.join(format!("train-data-{}", std::process::id()));
-        copy_tree(
-            &shared_data().join("corpora/tinystories"),
-            &root.join("tinystories"),
-        );
-        let s = Scratch::new();
-        let (ok, _, err) = run(s.lmeff().args(["-q", "--data-dir"]).arg(&root).args([
-            "data",
-            "prepare",
-            "--dataset",
-            "tinystories",
-            "--vocab-sizes",
-            "1000",
-        ]));
-        assert!(ok, "{err}");
-        root
-    })
+    common::prepared_tinystories()
 }
 
 const RUN_DIR: &str = "output/models/tinystories/llama-tiny/tokenizer-1000-seed-3/budget-0.03M";

@@ -12,6 +12,7 @@ use lmeff::device::Device;
 mod bench;
 mod data;
 mod doctor;
+mod eval;
 mod plan;
 mod train;
 
@@ -74,6 +75,8 @@ pub enum Command {
     Data(data::DataArgs),
     /// Train one run (by id, by Slurm array index, or given by flags); resumable, exit 75 on SIGUSR1.
     Train(Box<train::TrainArgs>),
+    /// Evaluate checkpoints (BLiMP).
+    Eval(eval::EvalArgs),
     /// Benchmarks of lmeff's own hot paths (JSON lines).
     Bench(bench::BenchArgs),
     /// Check that libtorch links and trains on this machine (and on CUDA with --device cuda).
@@ -127,5 +130,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Data(args) => data::run(args, settings),
         Command::Train(args) => train::run(*args, settings),
         Command::Bench(args) => bench::run(args, settings),
+        Command::Eval(args) => eval::run(args, settings),
     }
 }

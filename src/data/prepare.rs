@@ -18,7 +18,24 @@ use crate::io::{sha256_file, Staged};
 /// The study's tokenizer sizes.
 pub const DEFAULT_VOCAB_SIZES: [u32; 4] = [8000, 16000, 32000, 50257];
 
-/// A byte-progress bar on a terminal; hidden otherwise (batch logs stay clean).
+/// A counting progress bar (e.g. pairs) on a terminal; hidden otherwise (batch logs stay clean).
+pub fn count_bar(total: u64, what: &str, unit: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template(&format!(
+            "{{msg}} [{{bar:30}}] {{pos}}/{{len}} {unit} {{per_sec}} eta {{eta}}"
+        ))
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_message(what.to_owned());
+    bar
+}
+
+/// A progress bar over `total` bytes (hidden when stderr is not a terminal).
 pub fn byte_bar(total: u64, what: &str) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();

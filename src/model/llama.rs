@@ -135,8 +135,17 @@ impl Llama {
 
     /// Logits `[batch, time, vocab]` for token ids `[batch, time]`.
     pub fn forward(&self, ids: &Tensor) -> Tensor {
-        let h = self.hidden(ids);
-        h.linear(self.lm_head.as_ref().unwrap_or(&self.embed), None::<Tensor>)
+        self.project(&self.hidden(ids))
+    }
+
+    /// The device holding the weights.
+    pub fn device(&self) -> Device {
+        self.embed.device()
+    }
+
+    /// Logits for final hidden states `[…, hidden]` (the LM head).
+    pub fn project(&self, hidden: &Tensor) -> Tensor {
+        hidden.linear(self.lm_head.as_ref().unwrap_or(&self.embed), None::<Tensor>)
     }
 
     /// The final normalized hidden states `[batch, time, hidden]`.

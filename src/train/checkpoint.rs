@@ -29,7 +29,14 @@ pub struct CheckpointMeta {
     pub dataset: String,
     pub model: String,
     pub seed: u64,
+    /// The run's anchor: `full` or a budget such as `25M`.
+    #[serde(default)]
+    pub anchor: String,
+    /// The tokenizer vocabulary size of the run (configs.csv; names the results folder).
     pub vocab_size: u32,
+    /// The model's vocabulary: the trained tokenizer's size (≤ `vocab_size` on small corpora).
+    #[serde(default)]
+    pub model_vocab_size: u32,
     pub tokens_seen: u64,
     pub step: u64,
     pub learning_rate: f64,
@@ -346,7 +353,9 @@ mod tests {
             dataset: "d".into(),
             model: "tiny".into(),
             seed: 0,
+            anchor: "full".into(),
             vocab_size: 10,
+            model_vocab_size: 10,
             tokens_seen: 1,
             step: 1,
             learning_rate: 0.1,

@@ -204,3 +204,31 @@ pub mod http {
         Server { base, seen }
     }
 }
+
+/// The tinystories sample prepared once per test binary (`data prepare`, vocab 1000) under
+/// `target/tmp/`, shared read-only by that binary's tests.
+pub fn prepared_tinystories() -> &'static Path {
+    static DATA: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DATA.get_or_init(|| {
+        let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        let exe = std::env::current_exe().unwrap();
+        let tag = exe.file_stem().unwrap().to_string_lossy().into_owned();
+        let root = tmp.join(format!("data-{tag}"));
+        let _ = std::fs::remove_dir_all(&root);
+        copy_tree(
+            &shared_data().join("corpora/tinystories"),
+            &root.join("tinystories"),
+        );
+        let s = Scratch::new();
+        let (ok, _, err) = run(s.lmeff().args(["-q", "--data-dir"]).arg(&root).args([
+            "data",
+            "prepare",
+            "--dataset",
+            "tinystories",
+            "--vocab-sizes",
+            "1000",
+        ]));
+        assert!(ok, "{err}");
+        root
+    })
+}

@@ -1,0 +1,95 @@
+//! `lmeff eval blimp`: score checkpoints on BLiMP.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+use clap::{Args, Subcommand};
+use lmeff::config::{Settings, SettingsOverrides};
+use lmeff::eval::{blimp_data, evaluate, run_checkpoints, EvalOptions};
+use lmeff::train::Precision;
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    #[command(subcommand)]
+    pub what: EvalWhat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvalWhat {
+    /// BLiMP minimal pairs: per-pair Parquet, per-paradigm summary, lm-eval-harness JSON.
+    Blimp(BlimpArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BlimpArgs {
+    /// One checkpoint folder (lmeff's, or any Hugging Face Llama folder with --out).
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with = "run",
+        required_unless_present = "run"
+    )]
+    pub checkpoint: Option<PathBuf>,
+    /// A run folder: every milestone-*/ and final/ checkpoint in it.
+    #[arg(long, value_name = "DIR")]
+    pub run: Option<PathBuf>,
+    /// Results folder (default: <results_dir>/blimp/<dataset>/<size>/seed-<S>/tok-<V>/…).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Only these paradigms (comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub paradigms: Option<Vec<String>>,
+    /// Tokens per forward pass.
+    #[arg(long, default_value_t = 4096)]
+    pub batch_tokens: usize,
+    /// fp32 | bf16 | auto (bf16 on CUDA, fp32 on CPU).
+    #[arg(long, default_value = "auto", value_parser = super::train::parse_precision)]
+    pub precision: Precision,
+    /// Re-evaluate checkpoints whose results are up to date.
+    #[arg(long)]
+    pub force: bool,
+}
+
+pub fn run(
+    args: EvalArgs,
+    settings: impl FnOnce(SettingsOverrides) -> Result<Settings>,
+) -> Result<ExitCode> {
+    let settings = settings(SettingsOverrides::default())?;
+    let EvalWhat::Blimp(a) = args.what;
+    if a.batch_tokens == 0 {
+        bail!("--batch-tokens must be positive");
+    }
+    lmeff::device::set_threads(settings.threads);
+    let opts = EvalOptions {
+        paradigms: blimp_data::paradigms(a.paradigms.as_deref())?,
+        blimp_dir: settings.blimp_dir.clone(),
+        results_dir: settings.results_dir.clone(),
+        out: a.out.clone(),
+        device: settings.device,
+        batch_tokens: a.batch_tokens,
+        precision: a.precision,
+        force: a.force,
+    };
+    let (checkpoints, run_layout) = match (&a.checkpoint, &a.run) {
+        (Some(c), _) => (vec![c.clone()], false),
+        (None, Some(r)) => (run_checkpoints(r)?, true),
+        (None, None) => unreachable!("clap requires one"),
+    };
+    for e in evaluate(&checkpoints, &opts, run_layout)? {
+        match e.accuracy {
+            Some(acc) => println!(
+                "{}: BLiMP accuracy {acc:.4} ({:.0} pairs/s) → {}",
+                e.checkpoint.display(),
+                e.pairs_per_s.unwrap_or(0.0),
+                e.results.display()
+            ),
+            None => println!(
+                "{}: up to date → {}",
+                e.checkpoint.display(),
+                e.results.display()
+            ),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,258 @@
+//! BLiMP evaluation of checkpoints: the study's scoring (`<s>` + sentence, summed token
+//! log-probabilities, good > bad strictly), fast (distinct sentences once, length-sorted batches
+//! without padding, only the target log-probabilities kept), written as Parquet and
+//! lm-evaluation-harness JSON by [`crate::results::blimp`].
+
+pub mod blimp_data;
+pub mod score;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use tracing::info;
+
+use crate::device::Device;
+use crate::io::sha256_file;
+use crate::model::Llama;
+use crate::results::blimp::{self as out, EvalConfig, Identity, PairScore};
+use crate::train::checkpoint::CheckpointMeta;
+use crate::train::Precision;
+use blimp_data::Pair;
+use score::{Encoded, ScoreOptions};
+
+/// What to evaluate and how.
+#[derive(Debug, Clone)]
+pub struct EvalOptions {
+    pub paradigms: Vec<String>,
+    pub blimp_dir: PathBuf,
+    /// `results_dir` of the settings: lmeff checkpoints go to their `blimp/…` folder under it.
+    pub results_dir: PathBuf,
+    /// Write here instead (a checkpoint's files; for a run, one sub-folder per checkpoint).
+    pub out: Option<PathBuf>,
+    pub device: Device,
+    pub batch_tokens: usize,
+    pub precision: Precision,
+    pub force: bool,
+}
+
+/// The outcome for one checkpoint.
+#[derive(Debug, Clone)]
+pub struct Evaluated {
+    pub checkpoint: PathBuf,
+    pub results: PathBuf,
+    /// Overall accuracy over all pairs (None when skipped).
+    pub accuracy: Option<f64>,
+    pub pairs_per_s: Option<f64>,
+}
+
+/// The checkpoints of a run folder: `milestone-<M>M/` in token order, then `final/`.
+pub fn run_checkpoints(run: &Path) -> Result<Vec<PathBuf>> {
+    let mut milestones: Vec<(f64, PathBuf)> = Vec::new();
+    for e in
+        std::fs::read_dir(run).with_context(|| format!("reading run folder {}", run.display()))?
+    {
+        let path = e?.path();
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        if let Some(m) = name
+            .strip_prefix("milestone-")
+            .and_then(|m| m.strip_suffix('M'))
+        {
+            if let Ok(v) = m.parse::<f64>() {
+                milestones.push((v, path));
+            }
+        }
+    }
+    milestones.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut out: Vec<PathBuf> = milestones.into_iter().map(|(_, p)| p).collect();
+    if run.join("final").is_dir() {
+        out.push(run.join("final"));
+    }
+    if out.is_empty() {
+        bail!(
+            "{}: no milestone-*/ or final/ checkpoint in this run folder",
+            run.display()
+        );
+    }
+    Ok(out)
+}
+
+/// The identity of a checkpoint folder from its `milestone_meta.json` (lmeff's) or only its
+/// path and hash (any other Hugging Face Llama folder).
+fn identity(dir: &Path, sha: String) -> Result<Identity> {
+    let meta_path = dir.join("milestone_meta.json");
+    let name = dir
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    let milestone = name
+        .strip_prefix("milestone-")
+        .and_then(|m| m.strip_suffix('M'))
+        .unwrap_or(&name)
+        .to_owned();
+    if !meta_path.is_file() {
+        return Ok(Identity {
+            dataset: None,
+            model_size: None,
+            vocab_size: None,
+            seed: None,
+            anchor: None,
+            milestone,
+            tokens_seen: None,
+            checkpoint: dir.to_owned(),
+            checkpoint_sha256: sha,
+        });
+    }
+    let meta: CheckpointMeta = serde_json::from_slice(&std::fs::read(&meta_path)?)
+        .with_context(|| format!("parsing {}", meta_path.display()))?;
+    Ok(Identity {
+        dataset: Some(meta.dataset),
+        model_size: Some(meta.model),
+        vocab_size: Some(meta.vocab_size),
+        seed: Some(meta.seed),
+        anchor: Some(if meta.anchor.is_empty() {
+            "full".into()
+        } else {
+            meta.anchor
+        }),
+        milestone,
+        tokens_seen: Some(meta.tokens_seen),
+        checkpoint: dir.to_owned(),
+        checkpoint_sha256: sha,
+    })
+}
+
+/// Evaluates `checkpoints` (e.g. every checkpoint of a run): BLiMP is read once and tokenized once
+/// per distinct tokenizer. `run_layout` puts each checkpoint's files in `out/<milestone>/` when
+/// `out` is given.
+pub fn evaluate(
+    checkpoints: &[PathBuf],
+    o: &EvalOptions,
+    run_layout: bool,
+) -> Result<Vec<Evaluated>> {
+    for ck in checkpoints {
+        for f in ["model.safetensors", "tokenizer.json", "config.json"] {
+            if !ck.join(f).is_file() {
+                bail!("{}: not a checkpoint folder ({f} is missing)", ck.display());
+            }
+        }
+    }
+    let pairs = blimp_data::load(&o.blimp_dir, &o.paradigms)?;
+    let device = o.device.activate()?;
+    let cuda = device.is_cuda();
+    let bf16 = match o.precision {
+        Precision::Auto => cuda,
+        Precision::Fp32 => false,
+        Precision::Bf16 => true,
+    };
+    let mut encoded: HashMap<String, Encoded> = HashMap::new();
+    let mut done = Vec::new();
+    for ck in checkpoints {
+        let weights = ck.join("model.safetensors");
+        let tok_path = ck.join("tokenizer.json");
+        let sha = sha256_file(&weights)?;
+        let tok_sha = sha256_file(&tok_path)?;
+        let id = identity(ck, sha.clone())?;
+        let dest = match (&o.out, run_layout) {
+            (Some(out), true) => out.join(&id.milestone),
+            (Some(out), false) => out.clone(),
+            (None, _) => id.results_dir(&o.results_dir).with_context(|| {
+                format!(
+                    "{} has no lmeff milestone_meta.json: say where results go with --out",
+                    ck.display()
+                )
+            })?,
+        };
+        let cfg = EvalConfig {
+            checkpoint_sha256: sha,
+            tokenizer_sha256: tok_sha.clone(),
+            paradigms: o.paradigms.clone(),
+            precision: if bf16 { "bf16".into() } else { "fp32".into() },
+        };
+        if !o.force && out::existing_config(&dest).as_ref() == Some(&cfg) {
+            info!(
+                "{}: unchanged since its last evaluation in {} (--force re-evaluates)",
+                ck.display(),
+                dest.display()
+            );
+            done.push(Evaluated {
+                checkpoint: ck.clone(),
+                results: dest,
+                accuracy: None,
+                pairs_per_s: None,
+            });
+            continue;
+        }
+        if !encoded.contains_key(&tok_sha) {
+            let tokenizer = crate::data::tokenizer::load_tokenizer(&tok_path)?;
+            encoded.insert(tok_sha.clone(), score::encode(&tokenizer, &pairs)?);
+        }
+        let enc = &encoded[&tok_sha];
+        let (model, _vs) = Llama::load(ck, device)?;
+        let start = Instant::now();
+        let bar = crate::data::prepare::count_bar(
+            pairs.len() as u64,
+            &format!("blimp {}", id.milestone),
+            "pairs",
+        );
+        let pairs_per_seq = pairs.len() as f64 / enc.seqs.len() as f64;
+        let mut seqs_done = 0usize;
+        let sums = score::score(
+            &model,
+            &enc.seqs,
+            ScoreOptions {
+                batch_tokens: o.batch_tokens,
+                bf16,
+                cuda,
+            },
+            |n| {
+                seqs_done += n;
+                bar.set_position((seqs_done as f64 * pairs_per_seq) as u64);
+            },
+        )?;
+        bar.finish_and_clear();
+        let secs = start.elapsed().as_secs_f64();
+        let scores = pair_scores(&pairs, enc, &sums);
+        let rows = out::write(&dest, &id, &cfg, &scores)?;
+        let correct: i64 = rows.iter().map(|r| r.correct).sum();
+        let accuracy = correct as f64 / pairs.len() as f64;
+        let pairs_per_s = pairs.len() as f64 / secs.max(1e-9);
+        info!(
+            checkpoint = %ck.display(),
+            accuracy = format!("{accuracy:.4}"),
+            pairs_per_s = format!("{pairs_per_s:.0}"),
+            "BLiMP → {}",
+            dest.display()
+        );
+        done.push(Evaluated {
+            checkpoint: ck.clone(),
+            results: dest,
+            accuracy: Some(accuracy),
+            pairs_per_s: Some(pairs_per_s),
+        });
+    }
+    Ok(done)
+}
+
+fn pair_scores(pairs: &[Pair], enc: &Encoded, sums: &[f64]) -> Vec<PairScore> {
+    pairs
+        .iter()
+        .enumerate()
+        .map(|(i, p)| PairScore {
+            paradigm: p.paradigm.clone(),
+            pair_id: p.pair_id.clone(),
+            field: p.field.clone(),
+            linguistics_term: p.linguistics_term.clone(),
+            logp_good: sums[enc.good[i]],
+            logp_bad: sums[enc.bad[i]],
+            n_tokens_good: enc.seqs[enc.good[i]].len() as i64 - 1,
+            n_tokens_bad: enc.seqs[enc.bad[i]].len() as i64 - 1,
+        })
+        .collect()
+}

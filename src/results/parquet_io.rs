@@ -1,0 +1,39 @@
+//! Writing and reading Arrow record batches as Parquet files (atomic writes).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use arrow_array::RecordBatch;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+
+use crate::io::write_bytes_atomic;
+
+/// Writes `batch` to `path` (Snappy-compressed Parquet) via a temporary file and a rename.
+pub fn write(path: &Path, batch: &RecordBatch) -> Result<()> {
+    let props = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .build();
+    let mut bytes = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut bytes, batch.schema(), Some(props))
+        .with_context(|| format!("encoding {}", path.display()))?;
+    writer.write(batch)?;
+    writer.close()?;
+    write_bytes_atomic(path, &bytes)
+}
+
+/// Reads every row of a Parquet file into one batch.
+pub fn read(path: &Path) -> Result<RecordBatch> {
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .with_context(|| format!("{}: not a Parquet file", path.display()))?;
+    let schema = Arc::clone(reader.schema());
+    let batches = reader
+        .build()?
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .with_context(|| format!("reading {}", path.display()))?;
+    Ok(arrow_select::concat::concat_batches(&schema, &batches)?)
+}

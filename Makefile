@@ -5,7 +5,7 @@ ENV_FILE := env/lmeff.env
 # Every cargo/lmeff recipe runs with libtorch's paths from env/lmeff.env (written by make setup).
 WITH_ENV = if [[ ! -f $(ENV_FILE) ]]; then echo "$(ENV_FILE) missing: run 'make setup' first" >&2; exit 1; fi; source $(ENV_FILE) &&
 
-.PHONY: setup build release test lint fmt plan doctor slurm-up gpu-check clean help bench-data bench-train
+.PHONY: setup build release test lint fmt plan doctor slurm-up gpu-check clean help bench-data bench-train bench-blimp
 
 help:
 	@echo "make setup      install Debian packages, libtorch 2.11 (torch wheel) and the local Slurm cluster"
@@ -16,6 +16,7 @@ help:
 	@echo "make gpu-check  on a GPU machine: run the CUDA paths of a carried binary (builds nothing)"
 	@echo "make bench-data  tokenizing and BPE training vs the study's Python path"
 	@echo "make bench-train training tokens/s vs HF transformers on this CPU (fp32 and bf16)"
+	@echo "make bench-blimp BLiMP pairs/s vs the study's transformers loop on this CPU"
 
 setup:
 	bash env/setup.sh
@@ -55,3 +56,6 @@ bench-data: release
 
 bench-train: release
 	bash tests/bench/train_bench.sh
+
+bench-blimp: release
+	bash tests/bench/blimp_bench.sh

@@ -51,5 +51,23 @@ HF_BENCH="$ROOT/../shared/bench/hf_train_bench.py"
 if [[ -f "$HF_BENCH" ]]; then
   step bench-hf env STEPS=30 "$VENV/bin/python3" "$HF_BENCH" 20m,60m,180m eager,compile
 fi
+# The whole of BLiMP on CUDA (bf16, 67 paradigms) for the seeded 20m/60m/180m initialisations,
+# beside the study's loop (hf_blimp_bench.py, random models of the same sizes, TASKS=67).
+if [[ -d "$SAMPLE/tinystories" && -d "$ROOT/../shared/data/blimp" ]]; then
+  B="$OUT/blimp"; mkdir -p "$B/data"; cp -r "$SAMPLE/tinystories" "$B/data/"; chmod -R u+w "$B/data"
+  "$BIN" -q --data-dir "$B/data" data prepare --dataset tinystories --vocab-sizes 16000 >/dev/null 2>&1
+  for size in 20m 60m 180m; do
+    "$BIN" -q --data-dir "$B/data" --output-dir "$B/output" train --dataset tinystories --model "$size" \
+      --vocab 16000 --init-only >/dev/null 2>&1
+    step "blimp-lmeff-$size" "$BIN" --device cuda --blimp-dir "$ROOT/../shared/data/blimp" eval blimp \
+      --checkpoint "$B/output/models/tinystories/llama-$size/tokenizer-16000-seed-0/init" --out "$B/res-$size" --force
+  done
+  if [[ -f "$ROOT/../shared/bench/hf_blimp_bench.py" ]]; then
+    step blimp-study env TASKS=67 "$VENV/bin/python3" "$ROOT/../shared/bench/hf_blimp_bench.py" \
+      "$ROOT/../shared/data/blimp" "$B/data/tinystories/tokenizers/tokenizer_16000.json" 20m,60m,180m
+  fi
+  rm -rf "$B/data" "$B/output"
+fi
+for f in "$OUT"/blimp-*.out; do [[ -f "$f" ]] && { echo "== $(basename "$f")"; cat "$f"; }; done
 for f in "$OUT"/doctor-*.out "$OUT"/bench-*.out "$OUT"/train-cuda.out; do [[ -f "$f" ]] && { echo "== $(basename "$f")"; cat "$f"; }; done
 exit $status

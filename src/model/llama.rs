@@ -151,13 +151,36 @@ impl Llama {
     /// The final normalized hidden states `[batch, time, hidden]`.
     pub fn hidden(&self, ids: &Tensor) -> Tensor {
         let (_, t) = ids.size2().expect("ids are [batch, time]");
-        let eps = self.config.rms_norm_eps;
         let cos = self.cos.narrow(0, 0, t);
         let sin = self.sin.narrow(0, 0, t);
+        self.layers_forward(ids, &cos, &sin, None)
+    }
+
+    /// Hidden states of packed token trees: token `i` of row `b` sits at rotary position
+    /// `positions[b, i]` and attends where `mask[b, 0, i, j]` is true (e.g. two sentences sharing
+    /// their prefix, computed once).
+    pub fn hidden_packed(&self, ids: &Tensor, positions: &Tensor, mask: &Tensor) -> Tensor {
+        let (b, t) = ids.size2().expect("ids are [batch, time]");
+        let gather = |table: &Tensor| {
+            table
+                .index_select(0, &positions.reshape([-1]))
+                .view([b, 1, t, -1])
+        };
+        self.layers_forward(ids, &gather(&self.cos), &gather(&self.sin), Some(mask))
+    }
+
+    fn layers_forward(
+        &self,
+        ids: &Tensor,
+        cos: &Tensor,
+        sin: &Tensor,
+        mask: Option<&Tensor>,
+    ) -> Tensor {
+        let eps = self.config.rms_norm_eps;
         let mut x = Tensor::embedding(&self.embed, ids, -1, false, false);
         for b in &self.layers {
             let a = rms_norm(&x, &b.input_norm, eps);
-            x = &x + b.attn.forward(&a, &cos, &sin);
+            x = &x + b.attn.forward(&a, cos, sin, mask);
             let m = rms_norm(&x, &b.post_norm, eps);
             x = &x + b.mlp.forward(&m);
         }
@@ -166,7 +189,8 @@ impl Llama {
 }
 
 impl Attention {
-    fn forward(&self, x: &Tensor, cos: &Tensor, sin: &Tensor) -> Tensor {
+    /// Causal attention, or attention under `mask` (true = attend) when given.
+    fn forward(&self, x: &Tensor, cos: &Tensor, sin: &Tensor, mask: Option<&Tensor>) -> Tensor {
         let (b, t, c) = x.size3().expect("x is [batch, time, hidden]");
         let heads = |w: &Tensor| {
             x.linear(w, None::<Tensor>)
@@ -180,9 +204,9 @@ impl Attention {
             &q,
             &k,
             &v,
-            None::<Tensor>,
+            mask,
             0.0,
-            true,
+            mask.is_none(),
             None,
             false,
         );

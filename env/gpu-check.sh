@@ -19,6 +19,14 @@ export LIBTORCH="$SITE/torch"
 nvidia_libs="$(find "$SITE/nvidia" -maxdepth 2 -type d -name lib 2>/dev/null | sort | paste -sd: -)"
 export LD_LIBRARY_PATH="$LIBTORCH/lib${nvidia_libs:+:$nvidia_libs}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
+# cudarc opens libnccl.so and libcuda.so by those names; the wheel and the driver ship *.so.2 / *.so.1.
+LINKS="$OUT/lib"; mkdir -p "$LINKS"
+nccl="$(find "$SITE/nvidia" -name 'libnccl.so*' 2>/dev/null | head -1)"
+[[ -n "$nccl" ]] && ln -sf "$nccl" "$LINKS/libnccl.so"
+libcuda="$(ldconfig -p 2>/dev/null | awk '/libcuda\.so\.1 /{print $NF; exit}')"
+[[ -n "$libcuda" ]] && ln -sf "$libcuda" "$LINKS/libcuda.so"
+export LD_LIBRARY_PATH="$LINKS:$LD_LIBRARY_PATH"
+
 status=0
 step() { # name, command...: runs one check, keeps its output, records pass/fail
   local name="$1"; shift
@@ -47,6 +55,19 @@ fi
 # Throughput at the study's batch settings (20m 64x1, 60m 128x2, 180m 256x2; seq 256, vocab 16000),
 # lmeff (bf16 autocast, fused AdamW) beside the study's HF stack, eager and torch.compile.
 step bench-lmeff "$BIN" bench train --device cuda --sizes 20m,60m,180m --steps 30 --precision bf16
+# NCCL end to end with a communicator of one rank (mpirun -np 1): the same bench with the gradient
+# all-reduce in every step, and a tiny training run through it.
+if command -v mpirun >/dev/null; then
+  step bench-nccl-1rank mpirun --allow-run-as-root -np 1 "$BIN" --device cuda bench train --sizes 20m --steps 30 --precision bf16
+  if [[ -d "$SAMPLE/tinystories" ]]; then
+    W="$OUT/work"; mkdir -p "$W/data"; cp -r "$SAMPLE/tinystories" "$W/data/"; chmod -R u+w "$W/data"
+    "$BIN" -q --data-dir "$W/data" data prepare --dataset tinystories --vocab-sizes 1000 >/dev/null 2>&1
+    step train-nccl-1rank mpirun --allow-run-as-root -np 1 -x LMEFF_MILESTONES="[0.05]" "$BIN" --device cuda \
+      --data-dir "$W/data" --output-dir "$W/output-nccl" train --dataset tinystories --model tiny --vocab 1000 \
+      --seq-len 128 --anchor 0.1 --seed 0 --batch-size 32
+    rm -rf "$W"
+  fi
+fi
 HF_BENCH="$ROOT/../shared/bench/hf_train_bench.py"
 if [[ -f "$HF_BENCH" ]]; then
   step bench-hf env STEPS=30 "$VENV/bin/python3" "$HF_BENCH" 20m,60m,180m eager,compile

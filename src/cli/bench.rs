@@ -8,6 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use lmeff::config::{Presets, Settings, SettingsOverrides};
+use lmeff::dist::World;
 use lmeff::model::{weights, Llama, LlamaConfig};
 use lmeff::train::optim::{AdamW, AdamWConfig};
 use lmeff::train::step::{train_step, StepOptions};
@@ -58,7 +59,18 @@ pub fn run(
     let settings = settings(SettingsOverrides::default())?;
     let BenchWhat::Train(b) = args.what;
     lmeff::device::set_threads(settings.threads);
-    let device = settings.device.activate()?;
+    let mut world = World::init()?;
+    let device = match settings.device {
+        lmeff::device::Device::Cuda(_) if world.is_distributed() => {
+            lmeff::device::Device::Cuda(world.local_rank())
+        }
+        d => d,
+    };
+    if let (lmeff::device::Device::Cuda(n), true) = (device, world.is_distributed()) {
+        device.activate()?;
+        world.use_nccl(n)?;
+    }
+    let device = device.activate()?;
     let cuda = device.is_cuda();
     let bf16 = match b.precision {
         Precision::Auto => cuda,
@@ -94,34 +106,54 @@ pub fn run(
             |n| !n.ends_with("norm.weight"),
         );
         opt.set_lr(3e-4);
+        if batch as usize % world.size() != 0 {
+            anyhow::bail!(
+                "--batch {batch} is not divisible by the {} ranks",
+                world.size()
+            );
+        }
+        let rank_batch = batch as i64 / world.size() as i64;
         let ids = Tensor::randint_low(
             3,
             b.vocab as i64,
-            [batch as i64, b.seq_len as i64 + 1],
+            [rank_batch, b.seq_len as i64 + 1],
             (Kind::Int64, device),
         );
         let loss_sum = Tensor::zeros([], (Kind::Float, device));
+        let mut comm_secs = 0f64;
         let options = StepOptions {
+            comm: settings.train.comm_dtype,
+            loss_scale: 1.0,
             bf16,
             cuda,
             max_grad_norm: t.max_grad_norm,
         };
-        let mut step = |n: u32| -> Result<()> {
+        let mut step = |n: u32, comm_secs: &mut f64| -> Result<()> {
             for _ in 0..n {
                 let batches = (0..accum).map(|_| Ok(ids.shallow_clone()));
-                let _ = train_step(&model, &mut opt, batches, &loss_sum, options)?;
+                let _ = train_step(
+                    &model, &mut opt, &world, batches, &loss_sum, comm_secs, options,
+                )?;
             }
             Ok(())
         };
         let t0 = Instant::now();
-        step(b.warmup_steps)?;
+        step(b.warmup_steps, &mut comm_secs)?;
         let _ = loss_sum.double_value(&[]);
         let warm = t0.elapsed().as_secs_f64();
         let _ = loss_sum.shallow_clone().zero_();
+        comm_secs = 0.0;
+        world.barrier();
         let t0 = Instant::now();
-        step(b.steps)?;
+        step(b.steps, &mut comm_secs)?;
         let loss = loss_sum.double_value(&[]) / b.steps as f64;
         let secs = t0.elapsed().as_secs_f64();
+        let mut l = [loss];
+        world.sum_f64(&mut l);
+        let loss = l[0] / world.size() as f64;
+        if !world.is_main() {
+            continue;
+        }
         let tokens = batch as f64 * accum as f64 * b.seq_len as f64 * b.steps as f64;
         println!(
             "{}",
@@ -131,6 +163,7 @@ pub fn run(
                 "batch": batch, "grad_accum": accum, "seq_len": b.seq_len, "steps": b.steps,
                 "tokens_per_s": (tokens / secs).round(), "warmup_s": (warm * 10.0).round() / 10.0,
                 "loss": (loss * 1e6).round() / 1e6,
+                "ranks": world.size(), "allreduce_share": ((comm_secs / secs) * 1000.0).round() / 1000.0,
             })
         );
     }

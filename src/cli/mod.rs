@@ -85,6 +85,12 @@ pub enum Command {
 
 /// Sets the log level from -v/-q (`RUST_LOG` wins when set); logs go to stderr.
 pub fn init_tracing(verbose: u8, quiet: u8) {
+    // Ranks other than 0 of a multi-process run only report warnings and errors.
+    let rank: u32 = ["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok()?.parse().ok())
+        .unwrap_or(0);
+    let quiet = if rank > 0 { quiet.max(1) } else { quiet };
     let level = match (verbose, quiet) {
         (0, 0) => "info",
         (1, _) => "debug",

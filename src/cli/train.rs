@@ -8,6 +8,8 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use lmeff::config::{read_matrix, Anchor, MatrixRow, Plan, Presets, Settings, SettingsOverrides};
+use lmeff::device::Device;
+use lmeff::dist::World;
 use lmeff::train::{train, Outcome, Precision, TrainConfig};
 
 /// Exit code of a run stopped by SIGUSR1/SIGTERM with its state saved (Slurm requeues it).
@@ -68,6 +70,9 @@ pub struct TrainArgs {
     /// Write the random initialisation to `<run>/init/` and stop.
     #[arg(long)]
     pub init_only: bool,
+    /// Accept a number of ranks that does not divide the global batch (unequal shares).
+    #[arg(long)]
+    pub allow_uneven: bool,
 }
 
 pub fn parse_precision(s: &str) -> Result<Precision, String> {
@@ -155,20 +160,38 @@ pub fn run(
         .cloned()
         .expect("the plan checked the preset");
     lmeff::device::set_threads(settings.threads);
+    let mut world = World::init()?;
+    // One GPU per rank: the rank's local index on its node.
+    let device = match settings.device {
+        Device::Cuda(_) if world.is_distributed() => Device::Cuda(world.local_rank()),
+        d => d,
+    };
+    if let (Device::Cuda(n), true) = (device, world.is_distributed()) {
+        device.activate()?;
+        world.use_nccl(n)?;
+    }
     let cfg = TrainConfig {
         run,
         preset,
         settings: settings.train.clone(),
         data_dir: settings.data_dir.clone(),
-        device: settings.device,
+        device,
         init_only: args.init_only,
+        allow_uneven: args.allow_uneven,
     };
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGUSR1, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop))
             .context("installing signal handlers")?;
     }
-    match train(&cfg, &stop)? {
+    let outcome = train(&cfg, &world, &stop)?;
+    if !world.is_main() {
+        return Ok(match outcome {
+            Outcome::Interrupted { .. } => ExitCode::from(EXIT_REQUEUE),
+            _ => ExitCode::SUCCESS,
+        });
+    }
+    match outcome {
         Outcome::Finished(dir) => println!("trained {}: {}", cfg.run.run_id, show(&dir)),
         Outcome::AlreadyDone(dir) => {
             println!("{} is already trained: {}", cfg.run.run_id, show(&dir))

@@ -20,6 +20,9 @@ pub struct Record {
     pub grad_norm: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tokens_per_s: Option<f64>,
+    /// Share of the training time spent in the gradient all-reduce (several ranks only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allreduce_share: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub eval_loss: Option<f64>,
 }
@@ -72,10 +75,10 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// A bar over `total` steps starting at `step`, if stderr is a terminal.
-    pub fn new(total: u64, step: u64) -> Progress {
+    /// A bar over `total` steps starting at `step`, if `show` and stderr is a terminal.
+    pub fn new(total: u64, step: u64, show: bool) -> Progress {
         use std::io::IsTerminal;
-        let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = (show && std::io::stderr().is_terminal()).then(|| {
             let style = indicatif::ProgressStyle::with_template(
                 "{bar:30} {pos}/{len} steps  {msg}  [{elapsed_precise} < {eta_precise}]",
             )

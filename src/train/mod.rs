@@ -27,6 +27,7 @@ use crate::data::layout::{DatasetDir, Split};
 use crate::data::tokenizer::load_tokenizer;
 use crate::data::tokens::TokenFile;
 use crate::device::Device;
+use crate::dist::World;
 use crate::io::{sha256_file, sha256_hex, write_json_atomic};
 use crate::model::llama::next_token_loss;
 use crate::model::{weights, Llama, LlamaConfig};
@@ -50,6 +51,9 @@ pub struct TrainConfig {
     /// Write only the initial weights (`init/`) and stop.
     #[serde(skip)]
     pub init_only: bool,
+    /// Accept a world size that does not divide the global batch (ranks get unequal shares).
+    #[serde(skip)]
+    pub allow_uneven: bool,
 }
 
 /// How a call to [`train`] ended.
@@ -150,11 +154,31 @@ fn decays(name: &str) -> bool {
     !name.ends_with("norm.weight")
 }
 
-/// Runs (or resumes) training. `stop` is set by SIGUSR1/SIGTERM.
-pub fn train(cfg: &TrainConfig, stop: &AtomicBool) -> Result<Outcome> {
+/// This rank's rows of each micro-batch: `start .. start + count` of the global batch, and the loss
+/// scale that makes the average over ranks the global mean (1 when the world divides the batch).
+fn rank_rows(batch: u32, world: &World, allow_uneven: bool) -> Result<(u64, usize, f64)> {
+    let (b, n, r) = (batch as u64, world.size() as u64, world.rank() as u64);
+    if b % n != 0 && !allow_uneven {
+        bail!(
+            "the global batch of {batch} sequences is not divisible by the {n} ranks; use a world size that divides it, or --allow-uneven"
+        );
+    }
+    if b < n {
+        bail!("the global batch of {batch} sequences is smaller than the {n} ranks");
+    }
+    let start = r * b / n;
+    let count = (r + 1) * b / n - start;
+    Ok((start, count as usize, (count * n) as f64 / b as f64))
+}
+
+/// Runs (or resumes) training as one rank of `world`. `stop` is set by SIGUSR1/SIGTERM; a stop on
+/// any rank stops all of them at the same step. Only the main rank writes.
+pub fn train(cfg: &TrainConfig, world: &World, stop: &AtomicBool) -> Result<Outcome> {
     let run = &cfg.run;
     let s = &cfg.settings;
+    let main = world.is_main();
     let data = open_data(cfg)?;
+    let (first_row, per_rank, loss_scale) = rank_rows(run.batch_size, world, cfg.allow_uneven)?;
     let total = total_steps(run, data.train.len());
     let milestones: Vec<_> = run
         .milestone_steps
@@ -194,7 +218,10 @@ pub fn train(cfg: &TrainConfig, stop: &AtomicBool) -> Result<Outcome> {
         tokenizer_sha256: &data.tokenizer_sha256,
     })?;
     let config_sha256 = sha256_hex(&identity);
-    claim_output(out, cfg, &config_sha256, total)?;
+    if main {
+        claim_output(out, cfg, &config_sha256, total)?;
+    }
+    world.barrier();
     let final_dir = out.join("final");
     if final_dir.join(checkpoint::MODEL_FILE).is_file() && !cfg.init_only {
         checkpoint::verify(&final_dir)?;
@@ -224,6 +251,9 @@ pub fn train(cfg: &TrainConfig, stop: &AtomicBool) -> Result<Outcome> {
         lmeff_version: env!("CARGO_PKG_VERSION").into(),
     };
     if cfg.init_only {
+        if !main {
+            return Ok(Outcome::Initialized(out.join("init")));
+        }
         let dir = save_checkpoint(
             &out.join("init"),
             &params,
@@ -281,11 +311,23 @@ pub fn train(cfg: &TrainConfig, stop: &AtomicBool) -> Result<Outcome> {
                 .map(|(k, v)| (k, v.to_device(device)))
                 .collect()
         });
-        info!(run = %run.run_id, step = r.state.step, "resuming from {}", r.from.display());
+        if main {
+            info!(run = %run.run_id, step = r.state.step, "resuming from {}", r.from.display());
+        }
         state = r.state;
     }
-    let mut metrics = Metrics::open(&out.join("metrics.jsonl"), state.metrics_bytes)?;
+    // Every rank has read the state before the main rank may replace it.
+    world.barrier();
+    let mut metrics = match main {
+        true => Some(Metrics::open(
+            &out.join("metrics.jsonl"),
+            state.metrics_bytes,
+        )?),
+        false => None,
+    };
     info!(
+        rank = world.rank(),
+        world = world.size(),
         run = %run.run_id,
         params = params.values().map(|p| p.numel() as u64).sum::<u64>(),
         steps = total,
@@ -298,23 +340,25 @@ pub fn train(cfg: &TrainConfig, stop: &AtomicBool) -> Result<Outcome> {
         bf16,
         cuda,
         max_grad_norm: t.max_grad_norm,
+        comm: s.comm_dtype,
+        loss_scale,
     };
     let window = run.seq_len as usize + 1;
-    let per_rank = run.per_rank_batch as usize;
+    let mut comm_secs = 0f64;
     let loss_sum = Tensor::from(state.pending_loss).to_device(device);
     let mut logged_steps = state.pending_steps;
     let mut since = Instant::now();
     let mut since_step = state.step;
     let started = Instant::now() - std::time::Duration::from_secs_f64(state.wall_time_s);
     let mut last_norm = None;
-    let progress = Progress::new(total, state.step);
+    let progress = Progress::new(if main { total } else { 0 }, state.step, main);
     while state.step < total {
         let step = state.step;
         let lr = lr_at(step, run.learning_rate, run.warmup_steps, total);
         opt.set_lr(lr);
-        // Micro-batch m of the step reads rows m·batch … of the global batch (this rank's share).
+        // Micro-batch m of the step is rows m·batch … of the global batch; this rank reads its share.
         let batches = (0..run.grad_accum).map(|micro| {
-            let first = micro as u64 * run.batch_size as u64;
+            let first = micro as u64 * run.batch_size as u64 + first_row;
             let ids = data
                 .train
                 .random_windows(run.seed, step, first, per_rank, window)?;
@@ -322,7 +366,15 @@ pub fn train(cfg: &TrainConfig, stop: &AtomicBool) -> Result<Outcome> {
                 .view([per_rank as i64, window as i64])
                 .to_device(device))
         });
-        let norm = train_step(&model, &mut opt, batches, &loss_sum, step_options)?;
+        let norm = train_step(
+            &model,
+            &mut opt,
+            world,
+            batches,
+            &loss_sum,
+            &mut comm_secs,
+            step_options,
+        )?;
         state.step += 1;
         state.tokens = state.step * run.tokens_per_step;
         logged_steps += 1;
@@ -331,7 +383,9 @@ pub fn train(cfg: &TrainConfig, stop: &AtomicBool) -> Result<Outcome> {
 
         let mut record = None;
         if step % s.log_every == 0 || last {
-            let loss = loss_sum.double_value(&[]) / logged_steps as f64;
+            let mut sum = [loss_sum.double_value(&[])];
+            world.sum_f64(&mut sum);
+            let loss = sum[0] / world.size() as f64 / logged_steps as f64;
             let _ = loss_sum.shallow_clone().zero_();
             logged_steps = 0;
             if !loss.is_finite() {
@@ -342,6 +396,8 @@ pub fn train(cfg: &TrainConfig, stop: &AtomicBool) -> Result<Outcome> {
             }
             let secs = since.elapsed().as_secs_f64();
             let tps = (step - since_step) as f64 * run.tokens_per_step as f64 / secs.max(1e-9);
+            let comm_share = world.is_distributed().then(|| comm_secs / secs.max(1e-9));
+            comm_secs = 0.0;
             since = Instant::now();
             since_step = step;
             last_norm = Some(norm.double_value(&[]));
@@ -352,13 +408,14 @@ pub fn train(cfg: &TrainConfig, stop: &AtomicBool) -> Result<Outcome> {
                     step,
                     Some(format!("{tokens} tokens  loss {loss:.4}  {tps:.0} tok/s")),
                 );
-            } else {
+            } else if main {
                 info!(
                     step,
                     tokens,
                     loss = format!("{loss:.4}"),
                     lr = format!("{lr:.3e}"),
                     tok_per_s = format!("{tps:.0}"),
+                    allreduce_share = comm_share.map(|c| format!("{c:.3}")),
                     "train"
                 );
             }
@@ -369,6 +426,7 @@ pub fn train(cfg: &TrainConfig, stop: &AtomicBool) -> Result<Outcome> {
                 lr,
                 grad_norm: last_norm,
                 tokens_per_s: Some(tps),
+                allreduce_share: comm_share,
                 eval_loss: None,
             });
         }
@@ -377,6 +435,7 @@ pub fn train(cfg: &TrainConfig, stop: &AtomicBool) -> Result<Outcome> {
             let eval = evaluate(
                 &model,
                 &data.dev,
+                world,
                 window,
                 per_rank,
                 s.eval_tokens,
@@ -385,7 +444,9 @@ pub fn train(cfg: &TrainConfig, stop: &AtomicBool) -> Result<Outcome> {
                 cuda,
             )?;
             state.last_eval_loss = Some(eval);
-            progress.suspend(|| info!(step, eval_loss = format!("{eval:.4}"), "eval"));
+            if main {
+                progress.suspend(|| info!(step, eval_loss = format!("{eval:.4}"), "eval"));
+            }
             let r = record.get_or_insert(Record {
                 step,
                 tokens: state.tokens,
@@ -393,6 +454,7 @@ pub fn train(cfg: &TrainConfig, stop: &AtomicBool) -> Result<Outcome> {
                 lr,
                 grad_norm: None,
                 tokens_per_s: None,
+                allreduce_share: None,
                 eval_loss: None,
             });
             r.eval_loss = Some(eval);
@@ -408,12 +470,12 @@ pub fn train(cfg: &TrainConfig, stop: &AtomicBool) -> Result<Outcome> {
                 }
             }
         }
-        if let Some(r) = &record {
-            metrics.write(r)?;
+        if let (Some(r), Some(m)) = (&record, metrics.as_mut()) {
+            m.write(r)?;
         }
         let wall = started.elapsed().as_secs_f64();
         let milestone = milestones.iter().find(|m| m.step == step);
-        if let Some(m) = milestone {
+        if let Some(m) = milestone.filter(|_| main) {
             let name = format!("milestone-{}M", m.millions);
             save_checkpoint(
                 &out.join(&name),
@@ -432,10 +494,13 @@ pub fn train(cfg: &TrainConfig, stop: &AtomicBool) -> Result<Outcome> {
             progress.suspend(|| info!(step, tokens = state.tokens, "saved {name}"));
         }
         progress.update(step, None);
-        let stopping = stop.load(Ordering::SeqCst);
+        let stopping = world.any(stop.load(Ordering::SeqCst));
         let save = step % s.save_every == 0 || milestone.is_some() || stopping;
         if save {
-            state.pending_loss = loss_sum.double_value(&[]) as f32;
+            // The mean over ranks (each rank restarts from it, so the next log line is exact).
+            let mut pending = [loss_sum.double_value(&[])];
+            world.sum_f64(&mut pending);
+            state.pending_loss = (pending[0] / world.size() as f64) as f32;
             state.pending_steps = logged_steps;
             if !state.pending_loss.is_finite() {
                 bail!(
@@ -443,9 +508,12 @@ pub fn train(cfg: &TrainConfig, stop: &AtomicBool) -> Result<Outcome> {
                     out.join("resume").display()
                 );
             }
-            state.metrics_bytes = metrics.bytes();
+            state.metrics_bytes = metrics.as_ref().map_or(0, Metrics::bytes);
             state.wall_time_s = wall;
-            resume.save(&state, &params, &opt.state(), best.as_ref())?;
+            if main {
+                resume.save(&state, &params, &opt.state(), best.as_ref())?;
+            }
+            world.barrier();
         }
         if save || record.as_ref().is_some_and(|r| r.eval_loss.is_some()) {
             // Evaluation and saving are not training time.
@@ -453,6 +521,9 @@ pub fn train(cfg: &TrainConfig, stop: &AtomicBool) -> Result<Outcome> {
             since_step = step;
         }
         if stopping && !last {
+            if !main {
+                return Ok(Outcome::Interrupted { step });
+            }
             warn!(
                 step,
                 "stop signal: state saved in {}; exiting with 75 to be requeued",
@@ -461,16 +532,22 @@ pub fn train(cfg: &TrainConfig, stop: &AtomicBool) -> Result<Outcome> {
             return Ok(Outcome::Interrupted { step });
         }
         if stop_early {
-            info!(
-                step,
-                best_step = state.early_stop.best_step,
-                "early stopping"
-            );
+            if main {
+                info!(
+                    step,
+                    best_step = state.early_stop.best_step,
+                    "early stopping"
+                );
+            }
             break;
         }
     }
     let wall = started.elapsed().as_secs_f64();
     progress.finish();
+    if !main {
+        world.barrier();
+        return Ok(Outcome::Finished(final_dir));
+    }
     let (final_weights, final_step) = match (&best, full) {
         (Some(b), true) => (b, state.early_stop.best_step),
         _ => (&params, state.step),
@@ -500,6 +577,7 @@ pub fn train(cfg: &TrainConfig, stop: &AtomicBool) -> Result<Outcome> {
         }
     }
     info!(run = %run.run_id, step = final_step, last_norm, "final checkpoint {}", dir.display());
+    world.barrier();
     Ok(Outcome::Finished(dir))
 }
 
@@ -566,11 +644,13 @@ fn early_stopping(
     es.bad_evals >= s.early_stopping_patience
 }
 
-/// Mean next-token loss over the first `max_tokens` of `dev` (all when 0), in consecutive windows.
+/// Mean next-token loss over the first `max_tokens` of `dev` (all when 0), in consecutive windows
+/// shared out over the ranks.
 #[allow(clippy::too_many_arguments)]
 fn evaluate(
     model: &Llama,
     dev: &TokenFile,
+    world: &World,
     window: usize,
     batch: usize,
     max_tokens: u64,
@@ -585,6 +665,9 @@ fn evaluate(
         } else {
             (max_tokens as usize).div_ceil(window - 1).max(1)
         })
+        .enumerate()
+        .filter(|(i, _)| i % world.size() == world.rank())
+        .map(|(_, s)| s)
         .collect();
     let (mut sum, mut count) = (0f64, 0u64);
     tch::no_grad(|| -> Result<()> {
@@ -610,7 +693,9 @@ fn evaluate(
         }
         Ok(())
     })?;
-    Ok(sum / count.max(1) as f64)
+    let mut totals = [sum, count as f64];
+    world.sum_f64(&mut totals);
+    Ok(totals[0] / totals[1].max(1.0))
 }
 
 #[cfg(test)]

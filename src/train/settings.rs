@@ -34,6 +34,8 @@ pub struct TrainSettings {
     /// Full runs: an improvement must lower the eval loss by more than this.
     pub early_stopping_threshold: f64,
     pub precision: Precision,
+    /// Element type of the gradient all-reduce across ranks (`bf16` needs NCCL).
+    pub comm_dtype: crate::dist::CommDtype,
 }
 
 impl Default for TrainSettings {
@@ -46,6 +48,7 @@ impl Default for TrainSettings {
             early_stopping_patience: 10,
             early_stopping_threshold: 0.002,
             precision: Precision::Auto,
+            comm_dtype: crate::dist::CommDtype::Fp32,
         }
     }
 }

@@ -1,11 +1,13 @@
 //! One optimizer step, shared by the trainer and `lmeff bench train`: forward and backward over
-//! the micro-batches (bf16 autocast when asked), global-norm clipping, fused AdamW. The loss is
-//! added to a device scalar and the gradient norm returned as one: nothing here waits on the host.
+//! this rank's micro-batches (bf16 autocast when asked), gradients averaged across ranks, global-norm
+//! clipping, fused AdamW. The loss is added to a device scalar and the gradient norm returned as
+//! one: on one GPU nothing here waits on the host.
 
 use anyhow::Result;
 use tch::Tensor;
 
 use super::optim::{self, AdamW};
+use crate::dist::{CommDtype, World};
 use crate::model::llama::next_token_loss;
 use crate::model::Llama;
 
@@ -17,15 +19,23 @@ pub struct StepOptions {
     /// The model is on a CUDA device.
     pub cuda: bool,
     pub max_grad_norm: f64,
+    /// Element type of the gradient all-reduce.
+    pub comm: CommDtype,
+    /// This rank's share of the global batch times the world size (1 for even shares): the loss
+    /// is scaled by it so that averaging across ranks gives the global mean.
+    pub loss_scale: f64,
 }
 
 /// Runs one step over `micro_batches` (token windows `[batch, seq_len + 1]` on the model's device),
-/// adding the mean loss to `loss_sum`. Returns the gradient norm before clipping.
+/// adding this rank's (scaled) mean loss to `loss_sum` and the seconds spent in the all-reduce to
+/// `comm_secs`. Returns the gradient norm before clipping.
 pub fn train_step(
     model: &Llama,
     opt: &mut AdamW,
+    world: &World,
     micro_batches: impl ExactSizeIterator<Item = Result<Tensor>>,
     loss_sum: &Tensor,
+    comm_secs: &mut f64,
     o: StepOptions,
 ) -> Result<Tensor> {
     opt.zero_grad();
@@ -40,9 +50,14 @@ pub fn train_step(
             optim::autocast_bf16(o.cuda, forward)?
         } else {
             forward()
-        } / n;
+        } * (o.loss_scale / n);
         loss.backward();
         let _ = tch::no_grad(|| loss_sum.shallow_clone().g_add_(&loss.detach()));
+    }
+    if world.is_distributed() {
+        let t0 = std::time::Instant::now();
+        world.average_gradients(&opt.grads(), o.comm)?;
+        *comm_secs += t0.elapsed().as_secs_f64();
     }
     let norm = opt.clip_grad_norm(o.max_grad_norm)?;
     opt.step()?;

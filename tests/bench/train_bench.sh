@@ -22,3 +22,12 @@ printf '%-34s %8s tok/s  (loss %s after %s steps)\n' "HF transformers eager, fp3
 printf '%-34s %8s tok/s  (loss %s, mean of the timed steps)\n' "lmeff, fp32:" "$fp_tps" "$(echo "$fp32" | field loss)"
 printf '%-34s %8s tok/s  (loss %s, mean of the timed steps)\n' "lmeff, bf16 autocast:" "$bf_tps" "$(echo "$bf16" | field loss)"
 awk -v a="$fp_tps" -v b="$bf_tps" -v h="$hf_tps" 'BEGIN{printf "ratio lmeff fp32 / HF eager:       %.2fx\nratio lmeff bf16 / HF eager fp32:  %.2fx\n", a/h, b/h}'
+
+echo "== data-parallel on this CPU: 1 rank x 2 threads vs 2 ranks x 1 thread (mpirun), same global batch"
+for np in 1 2; do
+  threads=$((2 / np))
+  r=$(mpirun --allow-run-as-root --oversubscribe --bind-to none -np "$np" "$BIN" -q --threads "$threads" bench train \
+        --sizes 20m --batch 8 --grad-accum 1 --steps "$STEPS" --precision fp32 | tail -1)
+  printf '%s rank(s) x %s thread(s): %8s tok/s, all-reduce %5.1f%% of the step time\n' "$np" "$threads" \
+    "$(echo "$r" | field tokens_per_s)" "$(echo "$r" | "$PY" -c 'import json,sys; print(100*json.loads(sys.stdin.read())["allreduce_share"])')"
+done

@@ -37,7 +37,20 @@ impl Scratch {
     /// `lmeff` with the scratch folder as working directory, the shipped presets, and no
     /// `LMEFF_*` settings inherited from the caller's environment.
     pub fn lmeff(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_lmeff"));
+        self.launch(&[])
+    }
+
+    /// `lmeff` started through a launcher, e.g. `["mpirun", "-np", "2"]` or `["srun", "-n", "2"]`,
+    /// with the same environment as [`Scratch::lmeff`].
+    pub fn launch(&self, launcher: &[&str]) -> Command {
+        let mut cmd = match launcher.split_first() {
+            None => Command::new(env!("CARGO_BIN_EXE_lmeff")),
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(env!("CARGO_BIN_EXE_lmeff"));
+                c
+            }
+        };
         cmd.current_dir(self.path());
         for (key, _) in std::env::vars_os() {
             if key.to_string_lossy().starts_with("LMEFF_") {

@@ -12,7 +12,7 @@ mod nccl;
 
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
 /// Element type gradients travel in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -53,6 +53,7 @@ fn launcher_size() -> Option<usize> {
     .find_map(|k| std::env::var(k).ok()?.parse().ok())
 }
 
+#[cfg(feature = "mpi")]
 fn local_rank_from_env() -> usize {
     [
         "SLURM_LOCALID",
@@ -221,7 +222,7 @@ impl World {
         use mpi::collective::{CommunicatorCollectives, SystemOperation};
         let host = flat
             .to_device(tch::Device::Cpu)
-            .to_kind(Kind::Float)
+            .to_kind(tch::Kind::Float)
             .contiguous();
         let send: Vec<f32> = Vec::try_from(&host)?;
         let mut recv = vec![0f32; send.len()];
@@ -257,6 +258,7 @@ fn buckets(ts: &[Tensor]) -> Vec<&[Tensor]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tch::Kind;
 
     #[test]
     fn buckets_cover_all_tensors_in_order() {

@@ -2,9 +2,13 @@
 //!
 //! The modules follow the pipeline, in the order data flows through them:
 //! [`config`] (settings, model presets, the `configs.csv` matrix and its plan of runs) →
-//! data → model → train → dist → eval → results → analysis → slurm (added issue by issue).
-//! [`device`] makes libtorch's CPU or CUDA backend ready for the stages that compute.
+//! [`data`] (fetch, clean, tokenizers, token files) → [`model`] (the LLaMA decoder, HF checkpoints)
+//! → [`train`] (the training loop, checkpoints, resume) with [`dist`] (ranks, all-reduce) →
+//! [`eval`] (BLiMP) → [`results`] (Parquet and lm-eval files) → [`analysis`] (tables,
+//! predictiveness) → slurm (to come). [`device`] makes libtorch's CPU or CUDA backend ready for the
+//! stages that compute; [`io`] holds atomic writes and hashes.
 
+pub mod analysis;
 pub mod config;
 pub mod data;
 pub mod device;

@@ -9,6 +9,7 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 use lmeff::config::{Settings, SettingsOverrides};
 use lmeff::device::Device;
 
+mod aggregate;
 mod bench;
 mod data;
 mod doctor;
@@ -77,6 +78,8 @@ pub enum Command {
     Train(Box<train::TrainArgs>),
     /// Evaluate checkpoints (BLiMP).
     Eval(eval::EvalArgs),
+    /// Reduce results into tables and predictiveness: how early the ranking predicts the final one.
+    Aggregate(aggregate::AggregateArgs),
     /// Benchmarks of lmeff's own hot paths (JSON lines).
     Bench(bench::BenchArgs),
     /// Check that libtorch links and trains on this machine (and on CUDA with --device cuda).
@@ -137,5 +140,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Train(args) => train::run(*args, settings),
         Command::Bench(args) => bench::run(args, settings),
         Command::Eval(args) => eval::run(args, settings),
+        Command::Aggregate(args) => aggregate::run(args, settings),
     }
 }

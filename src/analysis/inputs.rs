@@ -1,0 +1,458 @@
+//! Collecting BLiMP results: lmeff's `summary.parquet` files, the lm-evaluation-harness JSON tree
+//! the study used, and long tables (`dataset,model_size,milestone,vocab_size,seed,acc[,task]`, CSV
+//! or Parquet). The same result twice is an error unless the values are equal.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use arrow_array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
+
+use crate::results::parquet_io;
+
+/// A checkpoint of a run: a milestone in millions of tokens, or the run's end.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Milestone {
+    Millions(f64),
+    Final,
+}
+
+impl Milestone {
+    /// Parses `25`, `0.05`, `25M` or `final`.
+    pub fn parse(s: &str) -> Option<Milestone> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("final") || s == "-1" {
+            return Some(Milestone::Final);
+        }
+        let v: f64 = s.trim_end_matches(['M', 'm']).parse().ok()?;
+        (v.is_finite() && v > 0.0).then_some(Milestone::Millions(v))
+    }
+
+    /// Sort key: milestones by tokens, `final` last.
+    pub fn order(&self) -> f64 {
+        match self {
+            Milestone::Millions(v) => *v,
+            Milestone::Final => f64::INFINITY,
+        }
+    }
+}
+
+impl fmt::Display for Milestone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Milestone::Millions(v) => write!(f, "{v}"),
+            Milestone::Final => f.write_str("final"),
+        }
+    }
+}
+
+/// The runs a predictiveness analysis pairs up.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RunKey {
+    pub dataset: String,
+    pub model_size: String,
+    pub vocab_size: i64,
+    pub seed: i64,
+}
+
+/// One accuracy: overall (`task` = None) or of one paradigm.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub run: RunKey,
+    /// `full`, or a budget such as `25M`.
+    pub anchor: String,
+    pub milestone: Milestone,
+    pub task: Option<String>,
+    pub field: Option<String>,
+    pub phenomenon: Option<String>,
+    pub acc: f64,
+    /// Pairs behind the accuracy, when known.
+    pub n: Option<i64>,
+    /// Tokens the checkpoint had seen, when known.
+    pub tokens: Option<i64>,
+    pub source: PathBuf,
+}
+
+/// Everything collected.
+#[derive(Debug, Default)]
+pub struct Collected {
+    pub overall: Vec<Record>,
+    pub tasks: Vec<Record>,
+    /// Files that could not be read (kept only with `--skip-bad`), with the reason.
+    pub skipped: Vec<(PathBuf, String)>,
+}
+
+impl Collected {
+    fn add(&mut self, r: Record) -> Result<()> {
+        let list = if r.task.is_some() {
+            &mut self.tasks
+        } else {
+            &mut self.overall
+        };
+        if let Some(old) = list.iter().find(|o| {
+            o.run == r.run && o.anchor == r.anchor && o.milestone == r.milestone && o.task == r.task
+        }) {
+            if (old.acc - r.acc).abs() > 1e-12 {
+                bail!(
+                    "{} and {} both give {:?} {} at {}{} with different accuracies ({} vs {})",
+                    old.source.display(),
+                    r.source.display(),
+                    r.run,
+                    r.anchor,
+                    r.milestone,
+                    r.task
+                        .as_deref()
+                        .map(|t| format!(" ({t})"))
+                        .unwrap_or_default(),
+                    old.acc,
+                    r.acc
+                );
+            }
+            return Ok(());
+        }
+        list.push(r);
+        Ok(())
+    }
+}
+
+/// Reads every result under `results` and every table in `imports`; a bad file is an error unless
+/// `skip_bad` (then it is listed in `skipped`).
+pub fn collect(results: Option<&Path>, imports: &[PathBuf], skip_bad: bool) -> Result<Collected> {
+    let mut out = Collected::default();
+    let mut files = Vec::new();
+    if let Some(root) = results {
+        walk(root, &mut files)?;
+    }
+    files.sort();
+    let handle = |out: &mut Collected, path: &Path, r: Result<Vec<Record>>| -> Result<()> {
+        match r {
+            Ok(records) => records.into_iter().try_for_each(|rec| out.add(rec)),
+            Err(e) if skip_bad => {
+                out.skipped.push((path.to_owned(), format!("{e:#}")));
+                Ok(())
+            }
+            Err(e) => Err(e.context(format!(
+                "reading {} (--skip-bad skips unreadable files)",
+                path.display()
+            ))),
+        }
+    };
+    for f in &files {
+        let name = f.file_name().unwrap_or_default();
+        if name == "summary.parquet" {
+            let r = read_summary(f);
+            handle(&mut out, f, r)?;
+        } else if name == "blimp_results.json" && !f.with_file_name("summary.parquet").exists() {
+            let r = read_lm_eval(f);
+            handle(&mut out, f, r)?;
+        }
+    }
+    for f in imports {
+        let r = read_long_table(f);
+        handle(&mut out, f, r)?;
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    for e in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let p = e?.path();
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+fn strings(b: &RecordBatch, name: &str) -> Result<Vec<Option<String>>> {
+    let c = b
+        .column_by_name(name)
+        .ok_or_else(|| anyhow!("no column `{name}`"))?;
+    if let Some(s) = c.as_any().downcast_ref::<StringArray>() {
+        return Ok((0..s.len())
+            .map(|i| s.is_valid(i).then(|| s.value(i).to_owned()))
+            .collect());
+    }
+    if let Some(s) = c.as_any().downcast_ref::<Int64Array>() {
+        return Ok((0..s.len())
+            .map(|i| s.is_valid(i).then(|| s.value(i).to_string()))
+            .collect());
+    }
+    if let Some(s) = c.as_any().downcast_ref::<Float64Array>() {
+        return Ok((0..s.len())
+            .map(|i| s.is_valid(i).then(|| s.value(i).to_string()))
+            .collect());
+    }
+    bail!("column `{name}` is not text or a number")
+}
+
+fn numbers(b: &RecordBatch, name: &str) -> Result<Vec<Option<f64>>> {
+    strings(b, name)?
+        .into_iter()
+        .map(|v| {
+            v.map(|s| {
+                s.parse::<f64>()
+                    .map_err(|_| anyhow!("column `{name}`: {s:?} is not a number"))
+            })
+            .transpose()
+        })
+        .collect()
+}
+
+fn need<T>(v: Option<T>, what: &str, row: usize) -> Result<T> {
+    v.ok_or_else(|| anyhow!("row {}: `{what}` is empty", row + 1))
+}
+
+fn milestone(s: &str, path: &Path) -> Result<Milestone> {
+    Milestone::parse(s).ok_or_else(|| {
+        anyhow!(
+            "{}: milestone {s:?} is neither a number of millions of tokens nor `final`",
+            path.display()
+        )
+    })
+}
+
+/// lmeff's `summary.parquet`: one row per paradigm; the overall accuracy is Σ correct / Σ n.
+fn read_summary(path: &Path) -> Result<Vec<Record>> {
+    let b = parquet_io::read(path)?;
+    let (ds, size, vocab, seed) = (
+        strings(&b, "dataset")?,
+        strings(&b, "model_size")?,
+        numbers(&b, "vocab_size")?,
+        numbers(&b, "seed")?,
+    );
+    let (anchor, ms, task) = (
+        strings(&b, "anchor")?,
+        strings(&b, "milestone")?,
+        strings(&b, "paradigm")?,
+    );
+    let (field, term) = (strings(&b, "field")?, strings(&b, "linguistics_term")?);
+    let (n, correct, acc) = (
+        numbers(&b, "n")?,
+        numbers(&b, "correct")?,
+        numbers(&b, "accuracy")?,
+    );
+    let tokens = numbers(&b, "tokens_seen")?;
+    let mut out = Vec::new();
+    let (mut sum_n, mut sum_c) = (0i64, 0i64);
+    for i in 0..b.num_rows() {
+        let run = RunKey {
+            dataset: need(ds[i].clone(), "dataset", i)?,
+            model_size: need(size[i].clone(), "model_size", i)?,
+            vocab_size: need(vocab[i], "vocab_size", i)? as i64,
+            seed: need(seed[i], "seed", i)? as i64,
+        };
+        let rec = Record {
+            run,
+            anchor: anchor[i].clone().unwrap_or_else(|| "full".into()),
+            milestone: milestone(&need(ms[i].clone(), "milestone", i)?, path)?,
+            task: Some(need(task[i].clone(), "paradigm", i)?),
+            field: field[i].clone(),
+            phenomenon: term[i].clone(),
+            acc: need(acc[i], "accuracy", i)?,
+            n: n[i].map(|x| x as i64),
+            tokens: tokens[i].map(|x| x as i64),
+            source: path.to_owned(),
+        };
+        sum_n += rec.n.unwrap_or(0);
+        sum_c += correct[i].unwrap_or(0.0) as i64;
+        out.push(rec);
+    }
+    if let Some(first) = out.first() {
+        let overall = Record {
+            task: None,
+            field: None,
+            phenomenon: None,
+            acc: sum_c as f64 / sum_n.max(1) as f64,
+            n: Some(sum_n),
+            ..first.clone()
+        };
+        out.push(overall);
+    }
+    Ok(out)
+}
+
+/// `…/blimp/<dataset>/<size>/seed-<S>/tok-<V>/[budget-<M>M/]<milestone>/blimp_results.json`.
+fn read_lm_eval(path: &Path) -> Result<Vec<Record>> {
+    let parts: Vec<String> = path
+        .parent()
+        .map(|p| p.iter().map(|c| c.to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    let blimp = parts
+        .iter()
+        .rposition(|p| p == "blimp")
+        .ok_or_else(|| anyhow!("not under a `blimp/` folder"))?;
+    let rest = &parts[blimp + 1..];
+    let (ds, size, seed, tok) = match rest {
+        [d, s, seed, tok, ..] => (d, s, seed, tok),
+        _ => bail!("expected blimp/<dataset>/<size>/seed-<S>/tok-<V>/<milestone>/"),
+    };
+    let seed: i64 = seed
+        .strip_prefix("seed-")
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| anyhow!("{seed:?} is not seed-<S>"))?;
+    let vocab: i64 = tok
+        .strip_prefix("tok-")
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| anyhow!("{tok:?} is not tok-<V>"))?;
+    let (anchor, ms) = match &rest[4..] {
+        [m] => ("full".to_owned(), m),
+        [b, m] if b.starts_with("budget-") => (b.trim_start_matches("budget-").to_owned(), m),
+        _ => bail!("expected <milestone>/ or budget-<M>M/<milestone>/ after tok-<V>/"),
+    };
+    let ms = milestone(ms, path)?;
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path)?).context("not JSON")?;
+    let results = v
+        .get("results")
+        .and_then(|r| r.as_object())
+        .ok_or_else(|| anyhow!("no `results` object"))?;
+    let run = RunKey {
+        dataset: ds.clone(),
+        model_size: size.clone(),
+        vocab_size: vocab,
+        seed,
+    };
+    let mut out = Vec::new();
+    for (k, r) in results {
+        let Some(acc) = r.get("acc,none").and_then(|a| a.as_f64()) else {
+            continue;
+        };
+        let task = match k.as_str() {
+            "blimp" => None,
+            t => Some(t.strip_prefix("blimp_").unwrap_or(t).to_owned()),
+        };
+        out.push(Record {
+            run: run.clone(),
+            anchor: anchor.clone(),
+            milestone: ms,
+            task,
+            field: None,
+            phenomenon: None,
+            acc,
+            n: None,
+            tokens: None,
+            source: path.to_owned(),
+        });
+    }
+    if !out.iter().any(|r| r.task.is_none()) {
+        bail!("no overall `results.blimp[\"acc,none\"]`");
+    }
+    Ok(out)
+}
+
+/// The study's long tables: `dataset,model_size,milestone,vocab_size,seed,acc[,task]`.
+fn read_long_table(path: &Path) -> Result<Vec<Record>> {
+    let mut cols: BTreeMap<String, Vec<Option<String>>> = BTreeMap::new();
+    if path.extension().is_some_and(|e| e == "parquet") {
+        let b = parquet_io::read(path)?;
+        for f in b.schema().fields() {
+            cols.insert(f.name().clone(), strings(&b, f.name())?);
+        }
+    } else {
+        let mut r =
+            csv::Reader::from_path(path).with_context(|| format!("opening {}", path.display()))?;
+        let headers: Vec<String> = r.headers()?.iter().map(str::to_owned).collect();
+        for h in &headers {
+            cols.insert(h.clone(), Vec::new());
+        }
+        for (i, rec) in r.records().enumerate() {
+            let rec = rec.with_context(|| format!("{}: line {}", path.display(), i + 2))?;
+            for (h, v) in headers.iter().zip(rec.iter()) {
+                cols.get_mut(h)
+                    .expect("header")
+                    .push((!v.is_empty()).then(|| v.to_owned()));
+            }
+        }
+    }
+    for c in [
+        "dataset",
+        "model_size",
+        "milestone",
+        "vocab_size",
+        "seed",
+        "acc",
+    ] {
+        if !cols.contains_key(c) {
+            bail!("{}: no column `{c}` (expected dataset,model_size,milestone,vocab_size,seed,acc[,task])", path.display());
+        }
+    }
+    let rows = cols["acc"].len();
+    let num = |c: &str, i: usize| -> Result<f64> {
+        let v = cols[c][i]
+            .as_deref()
+            .ok_or_else(|| anyhow!("{}: line {}: `{c}` is empty", path.display(), i + 2))?;
+        v.trim().parse().map_err(|_| {
+            anyhow!(
+                "{}: line {}: `{c}` {v:?} is not a number",
+                path.display(),
+                i + 2
+            )
+        })
+    };
+    let text = |c: &str, i: usize| -> Result<String> {
+        cols[c][i]
+            .clone()
+            .ok_or_else(|| anyhow!("{}: line {}: `{c}` is empty", path.display(), i + 2))
+    };
+    let mut out = Vec::with_capacity(rows);
+    for i in 0..rows {
+        let ms = text("milestone", i)?;
+        out.push(Record {
+            run: RunKey { dataset: text("dataset", i)?, model_size: text("model_size", i)?, vocab_size: num("vocab_size", i)? as i64, seed: num("seed", i)? as i64 },
+            anchor: cols.get("anchor").and_then(|c| c[i].clone()).unwrap_or_else(|| "full".into()),
+            milestone: Milestone::parse(&ms).ok_or_else(|| anyhow!("{}: line {}: milestone {ms:?} is neither a number of millions of tokens nor `final`", path.display(), i + 2))?,
+            task: cols.get("task").and_then(|c| c[i].clone()).map(|t| t.strip_prefix("blimp_").map(str::to_owned).unwrap_or(t)),
+            field: cols.get("field").and_then(|c| c[i].clone()),
+            phenomenon: cols.get("linguistics_term").and_then(|c| c[i].clone()),
+            acc: num("acc", i)?,
+            n: None,
+            tokens: None,
+            source: path.to_owned(),
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn milestones_parse_and_order() {
+        assert_eq!(Milestone::parse("25"), Some(Milestone::Millions(25.0)));
+        assert_eq!(Milestone::parse("0.05M"), Some(Milestone::Millions(0.05)));
+        assert_eq!(Milestone::parse("final"), Some(Milestone::Final));
+        assert_eq!(Milestone::parse("best"), None);
+        assert!(Milestone::Final.order() > Milestone::Millions(2000.0).order());
+    }
+
+    #[test]
+    fn long_tables_and_duplicates() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("overall.csv");
+        std::fs::write(&f, "dataset,model_size,milestone,vocab_size,seed,acc\nts,20m,25,16000,0,0.6\nts,20m,final,16000,0,0.7\nts,20m,25,16000,0,0.6\n").unwrap();
+        let c = collect(None, std::slice::from_ref(&f), false).unwrap();
+        assert_eq!(c.overall.len(), 2, "an identical duplicate is kept once");
+        std::fs::write(&f, "dataset,model_size,milestone,vocab_size,seed,acc\nts,20m,25,16000,0,0.6\nts,20m,25,16000,0,0.61\n").unwrap();
+        let e = format!(
+            "{:#}",
+            collect(None, std::slice::from_ref(&f), false).unwrap_err()
+        );
+        assert!(e.contains("different accuracies"), "{e}");
+        std::fs::write(
+            &f,
+            "dataset,model_size,milestone,vocab_size,seed,acc\nts,20m,best,16000,0,0.6\n",
+        )
+        .unwrap();
+        let e = format!(
+            "{:#}",
+            collect(None, std::slice::from_ref(&f), false).unwrap_err()
+        );
+        assert!(e.contains("overall.csv: line 2: milestone \"best\""), "{e}");
+        let c = collect(None, std::slice::from_ref(&f), true).unwrap();
+        assert_eq!(c.skipped.len(), 1);
+    }
+}

@@ -1,0 +1,198 @@
+//! Rank statistics for predictiveness: Spearman ρ (average ranks for ties, as scipy's `spearmanr`),
+//! Kendall τ-b (as scipy's `kendalltau`), R² of the least-squares line (as scipy's `linregress`),
+//! pairwise decision accuracy, and a seeded percentile bootstrap over runs. Pure functions.
+
+/// Ranks 1..=n with ties given their average rank.
+pub fn average_ranks(x: &[f64]) -> Vec<f64> {
+    let mut idx: Vec<usize> = (0..x.len()).collect();
+    idx.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
+    let mut ranks = vec![0.0; x.len()];
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && x[idx[j + 1]] == x[idx[i]] {
+            j += 1;
+        }
+        let avg = (i + j) as f64 / 2.0 + 1.0;
+        for &k in &idx[i..=j] {
+            ranks[k] = avg;
+        }
+        i = j + 1;
+    }
+    ranks
+}
+
+/// Pearson correlation; NaN when either side is constant or n < 2.
+pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
+    let n = x.len() as f64;
+    if x.len() < 2 || x.len() != y.len() {
+        return f64::NAN;
+    }
+    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (a, b) in x.iter().zip(y) {
+        let (dx, dy) = (a - mx, b - my);
+        sxy += dx * dy;
+        sxx += dx * dx;
+        syy += dy * dy;
+    }
+    if sxx == 0.0 || syy == 0.0 {
+        return f64::NAN;
+    }
+    (sxy / (sxx * syy).sqrt()).clamp(-1.0, 1.0)
+}
+
+/// Spearman's ρ: Pearson correlation of average ranks.
+pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
+    pearson(&average_ranks(x), &average_ranks(y))
+}
+
+/// R² of the least-squares line of `y` on `x` (the square of Pearson's r).
+pub fn r_squared(x: &[f64], y: &[f64]) -> f64 {
+    pearson(x, y).powi(2)
+}
+
+/// Kendall's τ-b: (concordant − discordant) / sqrt((n0 − n1)(n0 − n2)) with tie corrections.
+pub fn kendall_tau_b(x: &[f64], y: &[f64]) -> f64 {
+    let n = x.len();
+    let (mut conc, mut disc, mut tie_x, mut tie_y) = (0i64, 0i64, 0i64, 0i64);
+    for i in 0..n {
+        for j in i + 1..n {
+            let (dx, dy) = (x[i] - x[j], y[i] - y[j]);
+            match (dx == 0.0, dy == 0.0) {
+                (true, true) => {}
+                (true, false) => tie_x += 1,
+                (false, true) => tie_y += 1,
+                (false, false) if (dx > 0.0) == (dy > 0.0) => conc += 1,
+                _ => disc += 1,
+            }
+        }
+    }
+    let denom = (((conc + disc + tie_x) * (conc + disc + tie_y)) as f64).sqrt();
+    if denom == 0.0 {
+        f64::NAN
+    } else {
+        (conc - disc) as f64 / denom
+    }
+}
+
+/// The share of run pairs ordered the same way by `x` (the anchor) and `y` (the final): pairs tied
+/// in both count as agreeing, a tie on one side only as disagreeing. NaN below two runs.
+pub fn decision_accuracy(x: &[f64], y: &[f64]) -> f64 {
+    let n = x.len();
+    let (mut same, mut pairs) = (0u64, 0u64);
+    for i in 0..n {
+        for j in i + 1..n {
+            pairs += 1;
+            if (x[i] - x[j]).signum() * ((x[i] != x[j]) as i32 as f64)
+                == (y[i] - y[j]).signum() * ((y[i] != y[j]) as i32 as f64)
+            {
+                same += 1;
+            }
+        }
+    }
+    if pairs == 0 {
+        f64::NAN
+    } else {
+        same as f64 / pairs as f64
+    }
+}
+
+/// A small counter-based generator (SplitMix64) so bootstrap draws are reproducible.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        ((self.next() as u128 * n as u128) >> 64) as usize
+    }
+}
+
+/// 95% percentile bootstrap interval of Spearman's ρ, resampling runs with replacement `draws`
+/// times from `seed`; resamples with a constant side (ρ undefined) are skipped. NaN when none is
+/// defined.
+pub fn bootstrap_spearman(x: &[f64], y: &[f64], draws: usize, seed: u64) -> (f64, f64) {
+    let n = x.len();
+    if n < 2 || draws == 0 {
+        return (f64::NAN, f64::NAN);
+    }
+    let mut rng = SplitMix(seed);
+    let (mut bx, mut by) = (vec![0.0; n], vec![0.0; n]);
+    let mut rhos = Vec::with_capacity(draws);
+    for _ in 0..draws {
+        for k in 0..n {
+            let i = rng.below(n);
+            bx[k] = x[i];
+            by[k] = y[i];
+        }
+        let r = spearman(&bx, &by);
+        if r.is_finite() {
+            rhos.push(r);
+        }
+    }
+    if rhos.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    rhos.sort_by(f64::total_cmp);
+    (percentile(&rhos, 2.5), percentile(&rhos, 97.5))
+}
+
+/// Linear-interpolated percentile of sorted values (numpy's default).
+pub fn percentile(sorted: &[f64], q: f64) -> f64 {
+    let pos = q / 100.0 * (sorted.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const X: [f64; 12] = [
+        0.61, 0.64, 0.64, 0.70, 0.58, 0.66, 0.70, 0.62, 0.59, 0.67, 0.64, 0.71,
+    ];
+    const Y: [f64; 12] = [
+        0.72, 0.75, 0.73, 0.80, 0.70, 0.79, 0.81, 0.74, 0.70, 0.78, 0.76, 0.83,
+    ];
+
+    #[test]
+    fn equal_scipy_on_a_fixed_case_with_ties() {
+        // scipy 1.x: spearmanr, kendalltau (tau-b), linregress(x, y).rvalue ** 2.
+        assert!((spearman(&X, &Y) - 0.9682220588132814).abs() < 1e-12);
+        assert!((kendall_tau_b(&X, &Y) - 0.8978883415800706).abs() < 1e-12);
+        assert!((r_squared(&X, &Y) - 0.9408215791614046).abs() < 1e-12);
+    }
+
+    #[test]
+    fn hand_worked_small_cases() {
+        // Ranks of [1, 2, 2, 3] are [1, 2.5, 2.5, 4].
+        assert_eq!(average_ranks(&[1.0, 2.0, 2.0, 3.0]), [1.0, 2.5, 2.5, 4.0]);
+        let (a, b) = ([1.0, 2.0, 2.0, 3.0], [1.0, 3.0, 2.0, 2.0]);
+        // scipy: spearmanr 0.5, kendalltau 0.4, linregress r² 0.25.
+        assert!((spearman(&a, &b) - 0.5).abs() < 1e-12);
+        assert!((kendall_tau_b(&a, &b) - 0.4).abs() < 1e-12);
+        assert!((r_squared(&a, &b) - 0.25).abs() < 1e-12);
+        // Identical orders, reversed orders, and one tie on one side only (1 of 3 pairs differs).
+        assert!((decision_accuracy(&[1.0, 2.0, 3.0], &[1.0, 2.0, 3.0]) - 1.0).abs() < 1e-12);
+        assert!((decision_accuracy(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0])).abs() < 1e-12);
+        assert!((decision_accuracy(&[1.0, 1.0, 3.0], &[1.0, 2.0, 3.0]) - 2.0 / 3.0).abs() < 1e-12);
+        assert!(spearman(&[1.0, 1.0], &[1.0, 2.0]).is_nan());
+    }
+
+    #[test]
+    fn bootstrap_is_seeded_and_brackets_the_estimate() {
+        let a = bootstrap_spearman(&X, &Y, 2000, 7);
+        assert_eq!(a, bootstrap_spearman(&X, &Y, 2000, 7));
+        assert_ne!(a, bootstrap_spearman(&X, &Y, 2000, 8));
+        let rho = spearman(&X, &Y);
+        assert!(a.0 <= rho && rho <= a.1 && a.1 <= 1.0 && a.0 > 0.5, "{a:?}");
+        assert_eq!(percentile(&[1.0, 2.0, 3.0, 4.0], 50.0), 2.5);
+    }
+}

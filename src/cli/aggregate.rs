@@ -1,0 +1,104 @@
+//! `lmeff aggregate`: results → tables and predictiveness (offline; no GPU needed).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+use clap::Args;
+use lmeff::analysis::aggregate::{aggregate, paradigm_info, AggregateOptions};
+use lmeff::config::{Settings, SettingsOverrides};
+
+#[derive(Debug, Args)]
+pub struct AggregateArgs {
+    /// Results folder to read (lmeff's summary.parquet files and lm-eval blimp_results.json)
+    /// [default: setting results_dir].
+    #[arg(long, value_name = "DIR")]
+    pub results: Option<PathBuf>,
+    /// A long table `dataset,model_size,milestone,vocab_size,seed,acc[,task]` (CSV or Parquet); repeatable.
+    #[arg(long = "import-csv", value_name = "FILE")]
+    pub imports: Vec<PathBuf>,
+    /// Output folder (tables go to <out>/data/) [default: setting results_dir].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// List unreadable result files and go on (otherwise they are an error).
+    #[arg(long)]
+    pub skip_bad: bool,
+    /// Bootstrap draws for the interval of Spearman's ρ.
+    #[arg(long, default_value_t = 10_000)]
+    pub bootstrap: usize,
+    /// Seed of the bootstrap.
+    #[arg(long, default_value_t = 0)]
+    pub bootstrap_seed: u64,
+    /// ρ (and lower bound) an anchor must reach to be called reliable.
+    #[arg(long, default_value_t = 0.9)]
+    pub threshold: f64,
+    /// The experiment matrix for the missing-results report [setting configs].
+    #[arg(long, value_name = "FILE")]
+    pub configs: Option<PathBuf>,
+    /// Seeds of the plan.
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub seeds: Option<Vec<u64>>,
+}
+
+pub fn run(
+    args: AggregateArgs,
+    settings: impl FnOnce(SettingsOverrides) -> Result<Settings>,
+) -> Result<ExitCode> {
+    let settings = settings(SettingsOverrides {
+        configs: args.configs.clone(),
+        seeds: args.seeds.clone(),
+        ..Default::default()
+    })?;
+    let results = match (&args.results, args.imports.is_empty()) {
+        (Some(r), _) => Some(r.clone()),
+        (None, true) => Some(settings.results_dir.clone()),
+        (None, false) => None,
+    };
+    if let Some(r) = &results {
+        if !r.is_dir() {
+            bail!("results folder {} not found", r.display());
+        }
+    }
+    let plan = if settings.configs.is_file() {
+        Some(super::plan::load_plan(&settings, args.seeds.as_deref())?)
+    } else {
+        tracing::info!(
+            "{} not found: no missing-results report",
+            settings.configs.display()
+        );
+        None
+    };
+    let opts = AggregateOptions {
+        results,
+        imports: args.imports,
+        out: args.out.unwrap_or_else(|| settings.results_dir.clone()),
+        skip_bad: args.skip_bad,
+        draws: args.bootstrap,
+        seed: args.bootstrap_seed,
+        threshold: args.threshold,
+        plan,
+        paradigm_info: paradigm_info(&settings.blimp_dir),
+    };
+    let s = aggregate(&opts)?;
+    for (f, why) in &s.skipped {
+        eprintln!("skipped {}: {why}", f.display());
+    }
+    println!(
+        "{} overall and {} per-paradigm results; {} planned checkpoints without results; tables in {}",
+        s.overall,
+        s.tasks,
+        s.missing,
+        s.data_dir.display()
+    );
+    for e in &s.earliest {
+        let show = |m: Option<f64>| m.map_or("no anchor".to_owned(), |m| format!("{m}M tokens"));
+        println!(
+            "{}: Spearman ρ ≥ {} from {} (its 95% lower bound from {})",
+            e.group,
+            opts.threshold,
+            show(e.by_rho),
+            show(e.by_lower_bound)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,199 @@
+//! End-to-end tests of `lmeff aggregate`: the study's long tables, lmeff's own results from real
+//! tiny runs with a missing-results report, and bad input.
+
+mod common;
+
+use common::{prepared_tinystories, run, shared_data, Scratch};
+
+fn csv_rows(path: &std::path::Path) -> Vec<std::collections::HashMap<String, String>> {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let headers: Vec<String> = r.headers().unwrap().iter().map(str::to_owned).collect();
+    r.records()
+        .map(|rec| {
+            headers
+                .iter()
+                .cloned()
+                .zip(rec.unwrap().iter().map(str::to_owned))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn imports_the_study_tables_and_finds_the_earliest_anchor() {
+    let s = Scratch::new();
+    let mut overall = String::from("dataset,model_size,milestone,vocab_size,seed,acc\n");
+    let mut tasks = String::from("dataset,model_size,milestone,vocab_size,seed,task,acc\n");
+    // Four runs: at 25M the order is scrambled (ρ = 0.2, as scipy), at 50M it is the final order (ρ = 1).
+    for (seed, a25, a50, fin) in [
+        (0, 0.60, 0.61, 0.70),
+        (1, 0.64, 0.62, 0.72),
+        (2, 0.62, 0.66, 0.74),
+        (3, 0.61, 0.68, 0.76),
+    ] {
+        for (m, a) in [("25", a25), ("50", a50), ("final", fin)] {
+            overall += &format!("tinystories,20m,{m},16000,{seed},{a}\n");
+            tasks += &format!("tinystories,20m,{m},16000,{seed},blimp_adjunct_island,{a}\n");
+        }
+    }
+    s.write("overall.csv", &overall);
+    s.write("tasks.csv", &tasks);
+    let (ok, out, err) = run(s
+        .lmeff()
+        .arg("--blimp-dir")
+        .arg(shared_data().join("blimp"))
+        .args([
+            "aggregate",
+            "--import-csv",
+            "overall.csv",
+            "--import-csv",
+            "tasks.csv",
+            "--out",
+            "agg",
+            "--bootstrap",
+            "2000",
+        ]));
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("global: Spearman ρ ≥ 0.9 from 50M tokens"),
+        "{out}"
+    );
+    let p = csv_rows(&s.path().join("agg/data/predictiveness.csv"));
+    let global: Vec<_> = p.iter().filter(|r| r["group"] == "global").collect();
+    assert_eq!(global.len(), 2);
+    assert_eq!(global[0]["milestone"], "25");
+    assert!((global[0]["spearman"].parse::<f64>().unwrap() - 0.2).abs() < 1e-12);
+    assert_eq!(global[0]["n"], "4");
+    assert!((global[1]["spearman"].parse::<f64>().unwrap() - 1.0).abs() < 1e-12);
+    assert!((global[1]["decision_accuracy"].parse::<f64>().unwrap() - 1.0).abs() < 1e-12);
+    let lo: f64 = global[0]["spearman_lo"].parse().unwrap();
+    let hi: f64 = global[0]["spearman_hi"].parse().unwrap();
+    assert!(lo <= 0.2 && 0.2 <= hi, "{lo} {hi}");
+    // The paradigm's phenomenon comes from the BLiMP files.
+    let ph = csv_rows(&s.path().join("agg/data/per_phenomenon.csv"));
+    assert_eq!(ph.len(), 12);
+    assert!(ph.iter().all(|r| r["linguistics_term"] == "island_effects"));
+    for stem in [
+        "overall",
+        "per_paradigm",
+        "per_phenomenon",
+        "predictiveness",
+        "earliest",
+        "phenomenon_predictiveness",
+    ] {
+        assert!(
+            s.path().join(format!("agg/data/{stem}.parquet")).is_file(),
+            "{stem}"
+        );
+    }
+}
+
+#[test]
+fn aggregates_lmeff_results_and_reports_what_is_missing() {
+    let s = Scratch::new();
+    s.write(
+        "configs.csv",
+        "model_config,dataset,epochs,batch_size,grad_accum,seq_length,anchors,tokenizer_vocab_size,seeds\ntiny,tinystories,1,8,1,64,\"[-1]\",1000,\"[0,1,2]\"\n",
+    );
+    let lm = |args: &[&str]| {
+        let mut cmd = s.lmeff();
+        cmd.env("LMEFF_VOCAB_SIZES", "[1000]")
+            .env("LMEFF_MILESTONES", "[0.01]")
+            .env("LMEFF_TRAIN__EVAL_TOKENS", "2000")
+            .arg("--data-dir")
+            .arg(prepared_tinystories())
+            .arg("--blimp-dir")
+            .arg(shared_data().join("blimp"))
+            .args(args);
+        run(&mut cmd)
+    };
+    // Seeds 0 and 1 trained (25 steps, a milestone at step 20) and evaluated; seed 2 never ran.
+    for seed in ["0", "1"] {
+        let (ok, _, err) = lm(&[
+            "train",
+            "--configs",
+            "configs.csv",
+            "--run-id",
+            &format!("tinystories_tiny_v1000_seed{seed}_full"),
+            "--max-steps",
+            "25",
+        ]);
+        assert!(ok, "{err}");
+        let (ok, _, err) = lm(&[
+            "eval",
+            "blimp",
+            "--run",
+            &format!("output/models/tinystories/llama-tiny/tokenizer-1000-seed-{seed}"),
+            "--paradigms",
+            "adjunct_island,anaphor_number_agreement",
+        ]);
+        assert!(ok, "{err}");
+    }
+    let (ok, out, err) = lm(&[
+        "aggregate",
+        "--configs",
+        "configs.csv",
+        "--bootstrap",
+        "200",
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("4 overall and 8 per-paradigm results; 2 planned checkpoints without results"),
+        "{out}"
+    );
+    let missing = csv_rows(&s.path().join("results/data/missing.csv"));
+    assert_eq!(missing.len(), 2);
+    assert!(missing.iter().all(|r| r["seed"] == "2"));
+    assert_eq!(
+        missing
+            .iter()
+            .map(|r| r["milestone"].as_str())
+            .collect::<Vec<_>>(),
+        ["0.01", "final"]
+    );
+    let p = csv_rows(&s.path().join("results/data/predictiveness.csv"));
+    let g = p
+        .iter()
+        .find(|r| r["group"] == "global")
+        .expect("a global row");
+    assert_eq!((g["milestone"].as_str(), g["n"].as_str()), ("0.01", "2"));
+    let overall = csv_rows(&s.path().join("results/data/overall.csv"));
+    let fin = overall.iter().find(|r| r["milestone"] == "final").unwrap();
+    assert_eq!(
+        fin["milestone_millions"], "0.0128",
+        "final = 25 steps × 512 tokens"
+    );
+}
+
+#[test]
+fn bad_result_files_are_errors_unless_skipped() {
+    let s = Scratch::new();
+    let dir = s.path().join("res/blimp/ts/20m/seed-0/tok-16000/best");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("blimp_results.json"),
+        r#"{"results": {"blimp": {"acc,none": 0.7}}}"#,
+    )
+    .unwrap();
+    let (ok, _, err) = run(s
+        .lmeff()
+        .args(["aggregate", "--results", "res", "--out", "agg"]));
+    assert!(!ok);
+    assert!(
+        err.contains("best/blimp_results.json") && err.contains("milestone \"best\""),
+        "{err}"
+    );
+    let (ok, _, err) = run(s.lmeff().args([
+        "aggregate",
+        "--results",
+        "res",
+        "--out",
+        "agg",
+        "--skip-bad",
+    ]));
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("skipped") && err.contains("best/blimp_results.json"),
+        "{err}"
+    );
+}

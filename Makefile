@@ -5,7 +5,7 @@ ENV_FILE := env/lmeff.env
 # Every cargo/lmeff recipe runs with libtorch's paths from env/lmeff.env (written by make setup).
 WITH_ENV = if [[ ! -f $(ENV_FILE) ]]; then echo "$(ENV_FILE) missing: run 'make setup' first" >&2; exit 1; fi; source $(ENV_FILE) &&
 
-.PHONY: setup build release test lint fmt plan doctor slurm-up gpu-check clean help bench-data bench-train bench-blimp
+.PHONY: setup build release test lint fmt plan doctor slurm-up gpu-check clean help bench-data bench-train bench-blimp bench-aggregate
 
 help:
 	@echo "make setup      install Debian packages, libtorch 2.11 (torch wheel) and the local Slurm cluster"
@@ -17,6 +17,7 @@ help:
 	@echo "make bench-data  tokenizing and BPE training vs the study's Python path"
 	@echo "make bench-train training tokens/s vs HF transformers on this CPU (fp32 and bf16)"
 	@echo "make bench-blimp BLiMP pairs/s vs the study's transformers loop on this CPU"
+	@echo "make bench-aggregate  lmeff aggregate on study-sized inputs (10,000 bootstrap draws)"
 
 setup:
 	bash env/setup.sh
@@ -59,3 +60,6 @@ bench-train: release
 
 bench-blimp: release
 	bash tests/bench/blimp_bench.sh
+
+bench-aggregate: release
+	bash tests/bench/aggregate_bench.sh

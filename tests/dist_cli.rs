@@ -238,3 +238,40 @@ fn a_world_that_does_not_divide_the_batch_is_refused_unless_allowed() {
         assert!((x - y).abs() <= 1e-5 * x.abs(), "step {step}: {x} vs {y}");
     }
 }
+
+#[test]
+fn a_two_rank_state_resumes_with_one_rank() {
+    let s = Scratch::new();
+    let status = interrupt(
+        &s,
+        |r| resume_step(r).is_some_and(|x| x >= 14),
+        |pid| {
+            let out = Command::new("pgrep")
+                .args(["-P", &pid.to_string()])
+                .output()
+                .unwrap();
+            let first = String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .to_owned();
+            kill(&["-USR1", &first]);
+        },
+    );
+    assert_eq!(status.code(), Some(75));
+    // The same global batch with one rank: the state carries over; the result equals the
+    // two-rank run to float precision.
+    let (ok, _, err) = run(&mut train(&s, &mpirun("1")));
+    assert!(ok, "{err}");
+    assert!(err.contains("resuming"), "{err}");
+    let wa = lmeff::model::weights::load(&final_weights(&s)).unwrap();
+    let wb = lmeff::model::weights::load(&final_weights(two_ranks())).unwrap();
+    for (name, x) in &wa {
+        let diff = (x - &wb[name]).abs().max().double_value(&[]);
+        let scale = x.abs().max().double_value(&[]).max(1e-12);
+        assert!(
+            diff <= 1e-5 * scale,
+            "{name}: max |Δ| {diff} (scale {scale})"
+        );
+    }
+}

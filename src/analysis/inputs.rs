@@ -2,7 +2,7 @@
 //! the study used, and long tables (`dataset,model_size,milestone,vocab_size,seed,acc[,task]`, CSV
 //! or Parquet). The same result twice is an error unless the values are equal.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -81,18 +81,25 @@ pub struct Collected {
     pub tasks: Vec<Record>,
     /// Files that could not be read (kept only with `--skip-bad`), with the reason.
     pub skipped: Vec<(PathBuf, String)>,
+    /// (run, anchor, milestone, task) → index in `overall` / `tasks`, for the duplicate check.
+    seen: HashMap<(RunKey, String, String, Option<String>), usize>,
 }
 
 impl Collected {
     fn add(&mut self, r: Record) -> Result<()> {
+        let key = (
+            r.run.clone(),
+            r.anchor.clone(),
+            r.milestone.to_string(),
+            r.task.clone(),
+        );
         let list = if r.task.is_some() {
             &mut self.tasks
         } else {
             &mut self.overall
         };
-        if let Some(old) = list.iter().find(|o| {
-            o.run == r.run && o.anchor == r.anchor && o.milestone == r.milestone && o.task == r.task
-        }) {
+        if let Some(&i) = self.seen.get(&key) {
+            let old = &list[i];
             if (old.acc - r.acc).abs() > 1e-12 {
                 bail!(
                     "{} and {} both give {:?} {} at {}{} with different accuracies ({} vs {})",
@@ -111,6 +118,7 @@ impl Collected {
             }
             return Ok(());
         }
+        self.seen.insert(key, list.len());
         list.push(r);
         Ok(())
     }

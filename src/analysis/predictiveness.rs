@@ -89,17 +89,25 @@ pub fn pairs(s: &Series, runs: &[RunKey], m: f64) -> (Vec<f64>, Vec<f64>) {
 
 /// The predictiveness table of a series: one row per (group, milestone) with at least two runs.
 pub fn table(s: &Series, draws: usize, seed: u64) -> Vec<Row> {
+    use rayon::prelude::*;
     let runs: Vec<RunKey> = s.keys().cloned().collect();
-    let mut out = Vec::new();
-    for (group, members) in groups(&runs) {
-        for m in milestones(s) {
+    let ms = milestones(s);
+    let cells: Vec<(String, Vec<RunKey>, f64)> = groups(&runs)
+        .into_iter()
+        .flat_map(|(g, members)| ms.iter().map(move |&m| (g.clone(), members.clone(), m)))
+        .collect();
+    // Each (group, milestone) is independent, its bootstrap seeded the same way: parallel and
+    // still deterministic.
+    cells
+        .into_par_iter()
+        .filter_map(|(group, members, m)| {
             let (x, y) = pairs(s, &members, m);
             if x.len() < 2 {
-                continue;
+                return None;
             }
             let (lo, hi) = stats::bootstrap_spearman(&x, &y, draws, seed);
-            out.push(Row {
-                group: group.clone(),
+            Some(Row {
+                group,
                 milestone: m,
                 n: x.len(),
                 spearman: stats::spearman(&x, &y),
@@ -108,10 +116,9 @@ pub fn table(s: &Series, draws: usize, seed: u64) -> Vec<Row> {
                 r2: stats::r_squared(&x, &y),
                 kendall_tau_b: stats::kendall_tau_b(&x, &y),
                 decision_accuracy: stats::decision_accuracy(&x, &y),
-            });
-        }
-    }
-    out
+            })
+        })
+        .collect()
 }
 
 /// The earliest milestone of a group whose ρ — and, separately, whose bootstrap lower bound —

@@ -79,12 +79,14 @@ pub fn run(
         plan,
         paradigm_info: paradigm_info(&settings.blimp_dir),
     };
+    let start = std::time::Instant::now();
     let s = aggregate(&opts)?;
+    let secs = start.elapsed().as_secs_f64();
     for (f, why) in &s.skipped {
         eprintln!("skipped {}: {why}", f.display());
     }
     println!(
-        "{} overall and {} per-paradigm results; {} planned checkpoints without results; tables in {}",
+        "{} overall and {} per-paradigm results; {} planned checkpoints without results; tables in {} ({secs:.2} s)",
         s.overall,
         s.tasks,
         s.missing,

@@ -40,8 +40,12 @@ step ldd bash -c "ldd '$BIN' | grep -E 'torch|c10|not found'"
 step doctor-cpu "$BIN" doctor --device cpu --steps 100
 step doctor-cuda "$BIN" doctor --device cuda --steps 300
 # A tiny end-to-end training run on CUDA (bf16 autocast): data prepared from the sample corpus when
-# it is around (LMEFF_SAMPLE_DATA or ../shared/data/corpora), milestones, final checkpoint.
-SAMPLE="${LMEFF_SAMPLE_DATA:-$ROOT/../shared/data/corpora}"
+# it is around (LMEFF_SAMPLE_DATA, else shared/ beside or inside the checkout), milestones, final.
+SHARED="${LMEFF_SHARED:-}"
+for c in "$ROOT/../shared" "$ROOT/shared"; do [[ -z "$SHARED" && -d "$c/data" ]] && SHARED="$c"; done
+SHARED="${SHARED:-$ROOT/../shared}"
+echo "shared data: $SHARED" | tee -a "$OUT/summary.txt"
+SAMPLE="${LMEFF_SAMPLE_DATA:-$SHARED/data/corpora}"
 export LMEFF_MODELS_DIR="$ROOT/configs/models"
 if [[ -d "$SAMPLE/tinystories" ]]; then
   W="$OUT/work"; mkdir -p "$W/data"; cp -r "$SAMPLE/tinystories" "$W/data/"; chmod -R u+w "$W/data"
@@ -68,24 +72,24 @@ if command -v mpirun >/dev/null; then
     rm -rf "$W"
   fi
 fi
-HF_BENCH="$ROOT/../shared/bench/hf_train_bench.py"
+HF_BENCH="$SHARED/bench/hf_train_bench.py"
 if [[ -f "$HF_BENCH" ]]; then
   step bench-hf env STEPS=30 "$VENV/bin/python3" "$HF_BENCH" 20m,60m,180m eager,compile
 fi
 # The whole of BLiMP on CUDA (bf16, 67 paradigms) for the seeded 20m/60m/180m initialisations,
 # beside the study's loop (hf_blimp_bench.py, random models of the same sizes, TASKS=67).
-if [[ -d "$SAMPLE/tinystories" && -d "$ROOT/../shared/data/blimp" ]]; then
+if [[ -d "$SAMPLE/tinystories" && -d "$SHARED/data/blimp" ]]; then
   B="$OUT/blimp"; mkdir -p "$B/data"; cp -r "$SAMPLE/tinystories" "$B/data/"; chmod -R u+w "$B/data"
   "$BIN" -q --data-dir "$B/data" data prepare --dataset tinystories --vocab-sizes 16000 >/dev/null 2>&1
   for size in 20m 60m 180m; do
     "$BIN" -q --data-dir "$B/data" --output-dir "$B/output" train --dataset tinystories --model "$size" \
       --vocab 16000 --init-only >/dev/null 2>&1
-    step "blimp-lmeff-$size" "$BIN" --device cuda --blimp-dir "$ROOT/../shared/data/blimp" eval blimp \
+    step "blimp-lmeff-$size" "$BIN" --device cuda --blimp-dir "$SHARED/data/blimp" eval blimp \
       --checkpoint "$B/output/models/tinystories/llama-$size/tokenizer-16000-seed-0/init" --out "$B/res-$size" --force
   done
-  if [[ -f "$ROOT/../shared/bench/hf_blimp_bench.py" ]]; then
-    step blimp-study env TASKS=67 "$VENV/bin/python3" "$ROOT/../shared/bench/hf_blimp_bench.py" \
-      "$ROOT/../shared/data/blimp" "$B/data/tinystories/tokenizers/tokenizer_16000.json" 20m,60m,180m
+  if [[ -f "$SHARED/bench/hf_blimp_bench.py" ]]; then
+    step blimp-study env TASKS=67 "$VENV/bin/python3" "$SHARED/bench/hf_blimp_bench.py" \
+      "$SHARED/data/blimp" "$B/data/tinystories/tokenizers/tokenizer_16000.json" 20m,60m,180m
   fi
   rm -rf "$B/data" "$B/output"
 fi

@@ -73,6 +73,12 @@ fn imports_the_study_tables_and_finds_the_earliest_anchor() {
     let ph = csv_rows(&s.path().join("agg/data/per_phenomenon.csv"));
     assert_eq!(ph.len(), 12);
     assert!(ph.iter().all(|r| r["linguistics_term"] == "island_effects"));
+    let report = std::fs::read_to_string(s.path().join("agg/report.md")).unwrap();
+    assert!(
+        report.contains("- `global`: from **50M tokens** the ranking of runs has Spearman ρ ≥ 0.9"),
+        "{report}"
+    );
+    assert!(report.contains("| `global` | 25 | 4 | 0.200 |"), "{report}");
     for stem in [
         "overall",
         "per_paradigm",

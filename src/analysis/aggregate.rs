@@ -1,5 +1,6 @@
 //! `lmeff aggregate`: collected results → tables in `<out>/data/` (overall, per paradigm, per
-//! phenomenon, missing results, predictiveness, earliest reliable anchor, per-phenomenon ρ).
+//! phenomenon, missing results, predictiveness, earliest reliable anchor, per-phenomenon ρ) and
+//! `<out>/report.md`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -296,7 +297,7 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
         .write(&data, "phenomenon_predictiveness")?;
 
     let missing = write_missing(&data, o.plan.as_ref(), &c)?;
-    Ok(Summary {
+    let summary = Summary {
         overall: c.overall.len(),
         tasks: c.tasks.len(),
         predictiveness: rows,
@@ -304,7 +305,10 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
         missing,
         skipped: c.skipped,
         data_dir: data,
-    })
+    };
+    let md = super::report::markdown(&summary, o.threshold, o.draws, o.seed);
+    crate::io::write_bytes_atomic(&o.out.join("report.md"), md.as_bytes())?;
+    Ok(summary)
 }
 
 /// `missing.csv`: every (run, checkpoint) the plan expects without an overall result.

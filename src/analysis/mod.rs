@@ -1,9 +1,10 @@
 //! Offline analysis of evaluation results: how early the ranking of runs predicts the final one.
 //! [`inputs`] collects results, [`stats`] holds the rank statistics, [`predictiveness`] pairs
-//! anchors with finals, [`aggregate`] writes the tables.
+//! anchors with finals, [`aggregate`] writes the tables and [`report`] the Markdown report.
 
 pub mod aggregate;
 pub mod inputs;
 pub mod predictiveness;
+pub mod report;
 pub mod stats;
 pub mod table;

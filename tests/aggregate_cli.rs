@@ -79,6 +79,16 @@ fn imports_the_study_tables_and_finds_the_earliest_anchor() {
         "{report}"
     );
     assert!(report.contains("| `global` | 25 | 4 | 0.200 |"), "{report}");
+    for stem in ["learning_curves", "predictiveness", "phenomena_heatmap"] {
+        let png = std::fs::read(s.path().join(format!("agg/plots/{stem}.png"))).unwrap();
+        assert_eq!(&png[1..4], b"PNG", "{stem}");
+        assert!(png.len() > 5_000, "{stem}: {} bytes", png.len());
+        let svg = std::fs::read_to_string(s.path().join(format!("agg/plots/{stem}.svg"))).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("<text"), "{stem}");
+    }
+    let page = std::fs::read_to_string(s.path().join("agg/report.html")).unwrap();
+    assert_eq!(page.matches("data:image/png;base64,iVBORw0KGgo").count(), 3);
+    assert!(page.contains("<b>50M tokens</b>"));
     for stem in [
         "overall",
         "per_paradigm",

@@ -306,8 +306,36 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
         skipped: c.skipped,
         data_dir: data,
     };
-    let md = super::report::markdown(&summary, o.threshold, o.draws, o.seed);
+    let global: Vec<&predictiveness::Row> = summary
+        .predictiveness
+        .iter()
+        .filter(|r| r.group == "global")
+        .collect();
+    super::plots::write_all(&o.out.join("plots"), &c.overall, &global, &phen_rows)?;
+    let mut md = super::report::markdown(&summary, o.threshold, o.draws, o.seed);
+    let titles = [
+        (
+            "learning_curves",
+            "Learning curves: BLiMP accuracy vs training tokens, per dataset and model size",
+        ),
+        (
+            "predictiveness",
+            "Spearman ρ and R² of each anchor with the final accuracy (all runs)",
+        ),
+        ("phenomena_heatmap", "Accuracy per phenomenon and anchor"),
+    ];
+    md += "\n## Plots\n\n";
+    let mut images = Vec::new();
+    for (stem, title) in titles {
+        md += &format!("- {title}: `plots/{stem}.png`, `plots/{stem}.svg`\n");
+        images.push((
+            title.to_owned(),
+            std::fs::read(o.out.join("plots").join(format!("{stem}.png")))?,
+        ));
+    }
     crate::io::write_bytes_atomic(&o.out.join("report.md"), md.as_bytes())?;
+    let page = super::report::html(&md, &images);
+    crate::io::write_bytes_atomic(&o.out.join("report.html"), page.as_bytes())?;
     Ok(summary)
 }
 

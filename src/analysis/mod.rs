@@ -4,6 +4,7 @@
 
 pub mod aggregate;
 pub mod inputs;
+pub mod plots;
 pub mod predictiveness;
 pub mod report;
 pub mod stats;

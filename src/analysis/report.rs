@@ -91,3 +91,147 @@ pub fn markdown(s: &Summary, threshold: f64, draws: usize, seed: u64) -> String 
     );
     md
 }
+
+/// Standard base64 (for images embedded in the HTML report).
+fn base64(bytes: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for c in bytes.chunks(3) {
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
+        for k in 0..4 {
+            if k <= c.len() {
+                out.push(T[(n >> (18 - 6 * k) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// `**bold**` and `` `code` `` of one escaped line.
+fn inline(s: &str) -> String {
+    let mut out = String::new();
+    for (i, part) in escape(s).split("**").enumerate() {
+        let part: String = part
+            .split('`')
+            .enumerate()
+            .map(|(j, p)| {
+                if j % 2 == 1 {
+                    format!("<code>{p}</code>")
+                } else {
+                    p.to_owned()
+                }
+            })
+            .collect();
+        if i % 2 == 1 {
+            out += &format!("<b>{part}</b>");
+        } else {
+            out += &part;
+        }
+    }
+    out
+}
+
+/// The report as one self-contained HTML page: the Markdown's headings, lists, tables and
+/// paragraphs, then the PNG plots embedded as data URLs (each in a fixed 900-pixel-wide box).
+pub fn html(md: &str, plots: &[(String, Vec<u8>)]) -> String {
+    let mut h = String::from(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>lmeff report</title>\n<style>\
+         body{font-family:sans-serif;max-width:960px;margin:20px auto;color:#222}\
+         table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #bbb;padding:2px 6px}\
+         figure{margin:16px 0}img{display:block;width:900px;border:1px solid #ddd}\
+         </style></head><body>\n",
+    );
+    let (mut in_list, mut in_table) = (false, false);
+    for line in md.lines() {
+        let t = line.trim();
+        if in_list && !t.starts_with("- ") {
+            h += "</ul>\n";
+            in_list = false;
+        }
+        if in_table && !t.starts_with('|') {
+            h += "</table>\n";
+            in_table = false;
+        }
+        if let Some(x) = t.strip_prefix("## ") {
+            h += &format!("<h2>{}</h2>\n", inline(x));
+        } else if let Some(x) = t.strip_prefix("# ") {
+            h += &format!("<h1>{}</h1>\n", inline(x));
+        } else if let Some(x) = t.strip_prefix("- ") {
+            if !in_list {
+                h += "<ul>\n";
+                in_list = true;
+            }
+            h += &format!("<li>{}</li>\n", inline(x));
+        } else if t.starts_with('|') {
+            if t.starts_with("|---") {
+                continue;
+            }
+            let cells: Vec<&str> = t.trim_matches('|').split('|').map(str::trim).collect();
+            let tag = if in_table { "td" } else { "th" };
+            if !in_table {
+                h += "<table>\n";
+                in_table = true;
+            }
+            h += "<tr>";
+            for c in cells {
+                h += &format!("<{tag}>{}</{tag}>", inline(c));
+            }
+            h += "</tr>\n";
+        } else if !t.is_empty() {
+            h += &format!("<p>{}</p>\n", inline(t));
+        }
+    }
+    if in_list {
+        h += "</ul>\n";
+    }
+    if in_table {
+        h += "</table>\n";
+    }
+    h += "<h2>Plots</h2>\n";
+    for (i, (title, png)) in plots.iter().enumerate() {
+        h += &format!(
+            "<figure id=\"plot-{i}\"><img alt=\"{}\" src=\"data:image/png;base64,{}\"><figcaption>{}</figcaption></figure>\n",
+            escape(title),
+            base64(png),
+            escape(title)
+        );
+    }
+    h += "</body></html>\n";
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_and_html() {
+        assert_eq!(base64(b"Man"), "TWFu");
+        assert_eq!(base64(b"Ma"), "TWE=");
+        assert_eq!(base64(b"M"), "TQ==");
+        let h = html(
+            "# T\n\n- `a`: **b**\n\n| x | y |\n|---|---|\n| 1 | 2 |\n",
+            &[("p".into(), vec![1, 2, 3])],
+        );
+        assert!(
+            h.contains("<h1>T</h1>") && h.contains("<li><code>a</code>: <b>b</b></li>"),
+            "{h}"
+        );
+        assert!(
+            h.contains("<tr><th>x</th><th>y</th></tr>")
+                && h.contains("<tr><td>1</td><td>2</td></tr>"),
+            "{h}"
+        );
+        assert!(h.contains("data:image/png;base64,AQID"), "{h}");
+    }
+}

@@ -21,7 +21,7 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 APT_PACKAGES=(
   build-essential pkg-config clang libclang-dev python3-venv
   openmpi-bin libopenmpi-dev libpmix-dev
-  libfontconfig1-dev fonts-dejavu-core
+  libfontconfig1-dev fonts-dejavu-core chromium
   slurmctld slurmd slurm-client munge
 )
 if [[ "${LMEFF_SKIP_APT:-0}" != 1 ]]; then

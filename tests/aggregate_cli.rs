@@ -213,3 +213,138 @@ fn bad_result_files_are_errors_unless_skipped() {
         "{err}"
     );
 }
+
+/// Runs Debian's chromium headless on `page` with the flags CI can use, plus `extra`.
+fn chromium(page: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    let profile = tempfile::tempdir().unwrap();
+    std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--force-device-scale-factor=1",
+            "--hide-scrollbars",
+            "--virtual-time-budget=5000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(extra)
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium (installed by `make setup`)")
+}
+
+#[test]
+fn report_html_shows_every_plot_in_a_headless_browser() {
+    let s = Scratch::new();
+    let mut overall = String::from("dataset,model_size,milestone,vocab_size,seed,acc\n");
+    let mut tasks = String::from("dataset,model_size,milestone,vocab_size,seed,task,acc\n");
+    for (k, ds) in ["tinystories", "babylm"].iter().enumerate() {
+        for seed in 0..3 {
+            for (i, m) in ["25", "50", "100", "final"].iter().enumerate() {
+                let a = 0.55 + 0.03 * i as f64 + 0.01 * seed as f64 + 0.02 * k as f64;
+                overall += &format!("{ds},20m,{m},16000,{seed},{a}\n");
+                for (j, p) in ["adjunct_island", "anaphor_gender_agreement"]
+                    .iter()
+                    .enumerate()
+                {
+                    tasks += &format!("{ds},20m,{m},16000,{seed},{p},{}\n", a + 0.01 * j as f64);
+                }
+            }
+        }
+    }
+    s.write("overall.csv", &overall);
+    s.write("tasks.csv", &tasks);
+    let (ok, _, err) = run(s
+        .lmeff()
+        .arg("--blimp-dir")
+        .arg(shared_data().join("blimp"))
+        .args([
+            "aggregate",
+            "--import-csv",
+            "overall.csv",
+            "--import-csv",
+            "tasks.csv",
+            "--out",
+            "agg",
+            "--bootstrap",
+            "500",
+        ]));
+    assert!(ok, "{err}");
+    let page = s.path().join("agg/report.html");
+
+    // Where each image sits and whether it decoded, as the page itself measured it.
+    let dom = chromium(&page, &["--dump-dom"]);
+    let dom = String::from_utf8_lossy(&dom.stdout).into_owned();
+    let layout = dom
+        .split("<pre id=\"layout\" style=\"display:none\">")
+        .nth(1)
+        .and_then(|t| t.split("</pre>").next())
+        .unwrap_or_else(|| panic!("no layout in the DOM:\n{}", &dom[..dom.len().min(2000)]));
+    let mut images = Vec::new();
+    let mut height = 0u32;
+    for line in layout.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        match f.first() {
+            Some(&"img") => {
+                let n: Vec<u32> = f[2..].iter().map(|x| x.parse().unwrap()).collect();
+                assert!(
+                    n[0] > 0 && n[1] > 0,
+                    "image {} did not decode: {line}",
+                    f[1]
+                );
+                images.push((n[2], n[3], n[4], n[5]));
+            }
+            Some(&"page") => height = f[2].parse().unwrap(),
+            _ => {}
+        }
+    }
+    assert_eq!(images.len(), 3, "{layout}");
+
+    // A screenshot of the whole page: every image's box holds drawn (non-white) pixels.
+    let shot = s.path().join("shot.png");
+    let out = chromium(
+        &page,
+        &[
+            &format!("--window-size=1000,{height}"),
+            &format!("--screenshot={}", shot.display()),
+        ],
+    );
+    assert!(
+        shot.is_file(),
+        "no screenshot: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let decoder = png::Decoder::new(std::fs::File::open(&shot).unwrap());
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let channels = info.color_type.samples();
+    for (i, &(x, y, w, h)) in images.iter().enumerate() {
+        let (mut drawn, mut total) = (0u64, 0u64);
+        for py in y..(y + h).min(info.height) {
+            for px in x..(x + w).min(info.width) {
+                let o = (py as usize * info.width as usize + px as usize) * channels;
+                total += 1;
+                if buf[o..o + 3].iter().any(|&c| c < 200) {
+                    drawn += 1;
+                }
+            }
+        }
+        assert!(
+            total > 10_000,
+            "image {i} is off the screenshot ({x},{y} {w}x{h}, shot {}x{})",
+            info.width,
+            info.height
+        );
+        let share = drawn as f64 / total as f64;
+        assert!(
+            share > 0.01 && share < 0.9,
+            "image {i}: {share:.3} of its pixels drawn"
+        );
+    }
+}

@@ -206,6 +206,19 @@ pub fn html(md: &str, plots: &[(String, Vec<u8>)]) -> String {
             escape(title)
         );
     }
+    // Once loaded, the page records where each plot sits and whether it decoded (natural size), in a
+    // hidden element, so a headless browser can check the rendering (`--dump-dom`).
+    h += "<pre id=\"layout\" style=\"display:none\"></pre>\n<script>\n\
+window.addEventListener('load', () => {\n\
+  const lines = [...document.images].map((im, i) => {\n\
+    const r = im.getBoundingClientRect();\n\
+    return ['img', i, im.naturalWidth, im.naturalHeight, Math.round(r.left + scrollX),\n\
+            Math.round(r.top + scrollY), Math.round(r.width), Math.round(r.height)].join(' ');\n\
+  });\n\
+  const d = document.documentElement;\n\
+  lines.push(['page', d.scrollWidth, d.scrollHeight].join(' '));\n\
+  document.getElementById('layout').textContent = lines.join('\\n');\n\
+});\n</script>\n";
     h += "</body></html>\n";
     h
 }

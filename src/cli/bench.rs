@@ -60,23 +60,9 @@ pub fn run(
     let BenchWhat::Train(b) = args.what;
     lmeff::device::set_threads(settings.threads);
     let mut world = World::init()?;
-    let device = match settings.device {
-        lmeff::device::Device::Cuda(_) if world.is_distributed() => {
-            lmeff::device::Device::Cuda(world.local_rank())
-        }
-        d => d,
-    };
-    if let (lmeff::device::Device::Cuda(n), true) = (device, world.is_distributed()) {
-        device.activate()?;
-        world.use_nccl(n)?;
-    }
-    let device = device.activate()?;
+    let device = world.rank_device(settings.device)?.activate()?;
     let cuda = device.is_cuda();
-    let bf16 = match b.precision {
-        Precision::Auto => cuda,
-        Precision::Fp32 => false,
-        Precision::Bf16 => true,
-    };
+    let bf16 = b.precision.bf16_on(cuda);
     let presets = Presets::load_dir(&settings.models_dir)?;
     for size in &b.sizes {
         let preset = presets.get(size).with_context(|| {

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use lmeff::config::{read_matrix, Anchor, MatrixRow, Plan, Presets, Settings, SettingsOverrides};
-use lmeff::device::Device;
 use lmeff::dist::World;
 use lmeff::train::{train, Outcome, Precision, TrainConfig};
 
@@ -161,15 +160,7 @@ pub fn run(
         .expect("the plan checked the preset");
     lmeff::device::set_threads(settings.threads);
     let mut world = World::init()?;
-    // One GPU per rank: the rank's local index on its node.
-    let device = match settings.device {
-        Device::Cuda(_) if world.is_distributed() => Device::Cuda(world.local_rank()),
-        d => d,
-    };
-    if let (Device::Cuda(n), true) = (device, world.is_distributed()) {
-        device.activate()?;
-        world.use_nccl(n)?;
-    }
+    let device = world.rank_device(settings.device)?;
     let cfg = TrainConfig {
         run,
         preset,

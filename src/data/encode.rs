@@ -48,9 +48,9 @@ impl Default for ByteLevelWords {
 }
 
 impl ByteLevelWords {
-    /// Calls `each` with every pre-token of normalized `text` in byte-level form (`Ġthe`), the
-    /// prefix space added as the pre-tokenizer does.
-    pub fn for_each(&self, text: &str, mapped: &mut String, mut each: impl FnMut(&str, &str)) {
+    /// Calls `each` with every pre-token of normalized `text`, the prefix space added as the
+    /// pre-tokenizer does (raw text; [`ByteLevelWords::map_into`] gives its byte-level form).
+    pub fn for_each(&self, text: &str, mut each: impl FnMut(&str)) {
         let prefixed;
         let text = if text.starts_with(' ') {
             text
@@ -58,11 +58,13 @@ impl ByteLevelWords {
             prefixed = format!(" {text}");
             &prefixed
         };
-        for word in self.split(text) {
-            mapped.clear();
-            mapped.extend(word.bytes().map(|b| self.byte_chars[b as usize]));
-            each(word, mapped);
-        }
+        self.split(text).for_each(&mut each);
+    }
+
+    /// Writes the byte-level form of `word` (`Ġthe` for ` the`) into `mapped`.
+    pub fn map_into(&self, word: &str, mapped: &mut String) {
+        mapped.clear();
+        mapped.extend(word.bytes().map(|b| self.byte_chars[b as usize]));
     }
 
     /// GPT-2 pre-tokenization: the pattern's matches, where a whitespace run followed by a
@@ -151,26 +153,26 @@ impl<'a> FastEncoder<'a> {
             }
             let mut mapped = String::new();
             let mut result = Ok(());
-            self.words
-                .for_each(normalized.get(), &mut mapped, |word, mapped| {
-                    if result.is_err() {
-                        return;
-                    }
-                    if let Some(ids) = cache.1.get(word) {
-                        out.extend_from_slice(ids);
-                        return;
-                    }
-                    match model.tokenize(mapped) {
-                        Ok(toks) => {
-                            let ids: Vec<u32> = toks.iter().map(|t| t.id).collect();
-                            out.extend_from_slice(&ids);
-                            if cache.1.len() < 1_000_000 {
-                                cache.1.insert(word.to_owned(), ids);
-                            }
+            self.words.for_each(normalized.get(), |word| {
+                if result.is_err() {
+                    return;
+                }
+                if let Some(ids) = cache.1.get(word) {
+                    out.extend_from_slice(ids);
+                    return;
+                }
+                self.words.map_into(word, &mut mapped);
+                match model.tokenize(&mapped) {
+                    Ok(toks) => {
+                        let ids: Vec<u32> = toks.iter().map(|t| t.id).collect();
+                        out.extend_from_slice(&ids);
+                        if cache.1.len() < 1_000_000 {
+                            cache.1.insert(word.to_owned(), ids);
                         }
-                        Err(e) => result = Err(anyhow!("BPE on {word:?}: {e}")),
                     }
-                });
+                    Err(e) => result = Err(anyhow!("BPE on {word:?}: {e}")),
+                }
+            });
             result
         })
     }

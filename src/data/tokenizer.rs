@@ -12,7 +12,7 @@ use memmap2::Mmap;
 use rayon::prelude::*;
 
 use anyhow::{anyhow, bail, Context, Result};
-use tokenizers::models::bpe::{BpeTrainerBuilder, BPE};
+use tokenizers::models::bpe::{BpeTrainer, BpeTrainerBuilder, BPE};
 use tokenizers::normalizers::unicode::NFKC;
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::{
@@ -73,11 +73,12 @@ fn count_words(files: &[PathBuf]) -> Result<AHashMap<CompactString, u64>> {
                     if normalized.get().is_empty() {
                         continue;
                     }
-                    words.for_each(normalized.get(), &mut mapped, |_, w| {
-                        match counts.get_mut(w) {
+                    words.for_each(normalized.get(), |word| {
+                        words.map_into(word, &mut mapped);
+                        match counts.get_mut(mapped.as_str()) {
                             Some(n) => *n += 1,
                             None => {
-                                counts.insert(CompactString::from(w), 1);
+                                counts.insert(CompactString::from(mapped.as_str()), 1);
                             }
                         }
                     });
@@ -102,26 +103,24 @@ fn count_words(files: &[PathBuf]) -> Result<AHashMap<CompactString, u64>> {
     Ok(total)
 }
 
-/// Trains a BPE tokenizer of `vocab` tokens on `files` and writes it atomically to `dest`.
-pub fn train_tokenizer(files: &[PathBuf], vocab: u32, dest: &Path) -> Result<Tokenizer> {
-    check_vocab(vocab as u64)?;
-    for f in files {
-        File::open(f).with_context(|| format!("opening {}", f.display()))?;
-    }
-    let mut builder = TokenizerBuilder::<
-        ModelWrapper,
-        NormalizerWrapper,
-        PreTokenizerWrapper,
-        PostProcessorWrapper,
-        DecoderWrapper,
-    >::new()
-    .with_model(BPE::default().into())
-    .with_normalizer(Some(NFKC.into()))
-    .with_pre_tokenizer(Some(ByteLevel::default().add_prefix_space(true).into()))
-    .with_post_processor(Some(ByteLevel::default().trim_offsets(true).into()))
-    .with_decoder(Some(ByteLevel::default().into()))
-    .build()
-    .map_err(|e| anyhow!("building the tokenizer: {e}"))?;
+/// A tokenizer of the study's recipe with an empty BPE model, and the BPE trainer for `vocab`.
+type Untrained = tokenizers::TokenizerImpl<
+    ModelWrapper,
+    NormalizerWrapper,
+    PreTokenizerWrapper,
+    PostProcessorWrapper,
+    DecoderWrapper,
+>;
+
+fn recipe(vocab: u32) -> Result<(Untrained, BpeTrainer)> {
+    let builder = TokenizerBuilder::new()
+        .with_model(BPE::default().into())
+        .with_normalizer(Some(NFKC.into()))
+        .with_pre_tokenizer(Some(ByteLevel::default().add_prefix_space(true).into()))
+        .with_post_processor(Some(ByteLevel::default().trim_offsets(true).into()))
+        .with_decoder(Some(ByteLevel::default().into()))
+        .build()
+        .map_err(|e| anyhow!("building the tokenizer: {e}"))?;
     let trainer = BpeTrainerBuilder::new()
         .show_progress(false)
         .vocab_size(vocab as usize)
@@ -134,6 +133,16 @@ pub fn train_tokenizer(files: &[PathBuf], vocab: u32, dest: &Path) -> Result<Tok
         )
         .initial_alphabet(ByteLevel::alphabet().into_iter().collect())
         .build();
+    Ok((builder, trainer))
+}
+
+/// Trains a BPE tokenizer of `vocab` tokens on `files` and writes it atomically to `dest`.
+pub fn train_tokenizer(files: &[PathBuf], vocab: u32, dest: &Path) -> Result<Tokenizer> {
+    check_vocab(vocab as u64)?;
+    for f in files {
+        File::open(f).with_context(|| format!("opening {}", f.display()))?;
+    }
+    let (mut builder, trainer) = recipe(vocab)?;
     let counts = count_words(files)?;
     let mut bpe = BPE::default();
     let specials = trainer
@@ -183,33 +192,8 @@ mod tests {
     /// Training the reference way: `Tokenizer::train` over the lines without their markers.
     fn reference(files: &[PathBuf], vocab: u32) -> String {
         use std::io::{BufRead, BufReader};
-        let mut builder = TokenizerBuilder::<
-            ModelWrapper,
-            NormalizerWrapper,
-            PreTokenizerWrapper,
-            PostProcessorWrapper,
-            DecoderWrapper,
-        >::new()
-        .with_model(BPE::default().into())
-        .with_normalizer(Some(NFKC.into()))
-        .with_pre_tokenizer(Some(ByteLevel::default().add_prefix_space(true).into()))
-        .with_post_processor(Some(ByteLevel::default().trim_offsets(true).into()))
-        .with_decoder(Some(ByteLevel::default().into()))
-        .build()
-        .unwrap();
-        let mut trainer: tokenizers::models::TrainerWrapper = BpeTrainerBuilder::new()
-            .show_progress(false)
-            .vocab_size(vocab as usize)
-            .min_frequency(2)
-            .special_tokens(
-                SPECIAL_TOKENS
-                    .iter()
-                    .map(|t| AddedToken::from(*t, true))
-                    .collect(),
-            )
-            .initial_alphabet(ByteLevel::alphabet().into_iter().collect())
-            .build()
-            .into();
+        let (mut builder, trainer) = recipe(vocab).unwrap();
+        let mut trainer: tokenizers::models::TrainerWrapper = trainer.into();
         let lines = files.iter().flat_map(|p| {
             BufReader::new(File::open(p).unwrap())
                 .lines()

@@ -145,6 +145,24 @@ impl World {
         }
     }
 
+    /// The device this rank computes on: with several ranks and CUDA, the GPU of its local rank,
+    /// with NCCL set up for the gradients; otherwise `requested`.
+    pub fn rank_device(
+        &mut self,
+        requested: crate::device::Device,
+    ) -> Result<crate::device::Device> {
+        use crate::device::Device;
+        match requested {
+            Device::Cuda(_) if self.is_distributed() => {
+                let device = Device::Cuda(self.local_rank);
+                device.activate()?;
+                self.use_nccl(self.local_rank)?;
+                Ok(device)
+            }
+            d => Ok(d),
+        }
+    }
+
     /// Sets up NCCL for gradients on CUDA device `device` (one communicator over all ranks).
     pub fn use_nccl(&mut self, device: usize) -> Result<()> {
         #[cfg(feature = "mpi")]

@@ -146,11 +146,7 @@ pub fn evaluate(
     let pairs = blimp_data::load(&o.blimp_dir, &o.paradigms)?;
     let device = o.device.activate()?;
     let cuda = device.is_cuda();
-    let bf16 = match o.precision {
-        Precision::Auto => cuda,
-        Precision::Fp32 => false,
-        Precision::Bf16 => true,
-    };
+    let bf16 = o.precision.bf16_on(cuda);
     let mut encoded: HashMap<String, Encoded> = HashMap::new();
     let mut done = Vec::new();
     for ck in checkpoints {

@@ -191,11 +191,7 @@ pub fn train(cfg: &TrainConfig, world: &World, stop: &AtomicBool) -> Result<Outc
 
     let device = cfg.device.activate()?;
     let cuda = device.is_cuda();
-    let bf16 = match s.precision {
-        Precision::Auto => cuda,
-        Precision::Fp32 => false,
-        Precision::Bf16 => true,
-    };
+    let bf16 = s.precision.bf16_on(cuda);
     let precision = if bf16 {
         Precision::Bf16
     } else {

@@ -17,6 +17,17 @@ pub enum Precision {
     Bf16,
 }
 
+impl Precision {
+    /// Whether to compute in bf16 on a device that is (or is not) CUDA.
+    pub fn bf16_on(self, cuda: bool) -> bool {
+        match self {
+            Precision::Auto => cuda,
+            Precision::Fp32 => false,
+            Precision::Bf16 => true,
+        }
+    }
+}
+
 /// Trainer settings (`[train]` in `configs/lmeff.toml`, `LMEFF_TRAIN__<KEY>` in the environment).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

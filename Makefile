@@ -5,10 +5,12 @@ ENV_FILE := env/lmeff.env
 # Every cargo/lmeff recipe runs with libtorch's paths from env/lmeff.env (written by make setup).
 WITH_ENV = if [[ ! -f $(ENV_FILE) ]]; then echo "$(ENV_FILE) missing: run 'make setup' first" >&2; exit 1; fi; source $(ENV_FILE) &&
 
-.PHONY: setup build release test lint fmt plan doctor slurm-up gpu-check clean help bench-data bench-train bench-blimp bench-aggregate
+.PHONY: setup build release test lint fmt plan doctor demo demo-slurm slurm-up gpu-check clean help bench-data bench-train bench-blimp bench-aggregate bench-launch
 
 help:
 	@echo "make setup      install Debian packages, libtorch 2.11 (torch wheel) and the local Slurm cluster"
+	@echo "make demo       the whole study in miniature on this machine: data, train, BLiMP, report"
+	@echo "make demo-slurm the same through lmeff launch on the Slurm cluster"
 	@echo "make test       lint (fmt, clippy -D warnings) and every unit and end-to-end test"
 	@echo "make release    build target/release/lmeff"
 	@echo "make plan       print the runs of configs/configs.csv"
@@ -18,6 +20,7 @@ help:
 	@echo "make bench-train training tokens/s vs HF transformers on this CPU (fp32 and bf16)"
 	@echo "make bench-blimp BLiMP pairs/s vs the study's transformers loop on this CPU"
 	@echo "make bench-aggregate  lmeff aggregate on study-sized inputs (10,000 bootstrap draws)"
+	@echo "make bench-launch rendering and submitting a 1,000-run plan (held, then cancelled)"
 
 setup:
 	bash env/setup.sh
@@ -43,6 +46,13 @@ plan:
 doctor:
 	$(WITH_ENV) cargo run --release --quiet -- doctor
 
+demo: release
+	bash env/demo.sh
+
+demo-slurm: release
+	bash env/slurm-up.sh
+	bash env/demo.sh --slurm
+
 slurm-up:
 	bash env/slurm-up.sh
 
@@ -63,3 +73,6 @@ bench-blimp: release
 
 bench-aggregate: release
 	bash tests/bench/aggregate_bench.sh
+
+bench-launch: release
+	bash tests/bench/launch_bench.sh

@@ -86,8 +86,16 @@ impl Device {
     }
 }
 
-/// Sets libtorch's intra-op thread count; 0 keeps libtorch's default (all cores).
+/// Sets libtorch's intra-op thread count; 0 means the cores Slurm gave this task
+/// (`SLURM_CPUS_PER_TASK`) inside a job, libtorch's default (all cores) elsewhere.
 pub fn set_threads(threads: usize) {
+    let threads = match threads {
+        0 => std::env::var("SLURM_CPUS_PER_TASK")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0),
+        n => n,
+    };
     if threads > 0 {
         tch::set_num_threads(threads as i32);
     }

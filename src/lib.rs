@@ -5,7 +5,7 @@
 //! [`data`] (fetch, clean, tokenizers, token files) → [`model`] (the LLaMA decoder, HF checkpoints)
 //! → [`train`] (the training loop, checkpoints, resume) with [`dist`] (ranks, all-reduce) →
 //! [`eval`] (BLiMP) → [`results`] (Parquet and lm-eval files) → [`analysis`] (tables,
-//! predictiveness) → slurm (to come). [`device`] makes libtorch's CPU or CUDA backend ready for the
+//! predictiveness), with [`slurm`] rendering and submitting the whole study as array jobs. [`device`] makes libtorch's CPU or CUDA backend ready for the
 //! stages that compute; [`io`] holds atomic writes and hashes.
 
 pub mod analysis;
@@ -17,4 +17,5 @@ pub mod eval;
 pub mod io;
 pub mod model;
 pub mod results;
+pub mod slurm;
 pub mod train;

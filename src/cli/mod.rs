@@ -14,6 +14,7 @@ mod bench;
 mod data;
 mod doctor;
 mod eval;
+mod launch;
 mod plan;
 mod train;
 
@@ -80,6 +81,12 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Reduce results into tables and predictiveness: how early the ranking predicts the final one.
     Aggregate(aggregate::AggregateArgs),
+    /// Render the study as Slurm array jobs (train → eval → aggregate) and submit them chained.
+    Launch(launch::LaunchArgs),
+    /// Where every run of a launch stands: Slurm's task states and the runs' own records.
+    Status(launch::StatusArgs),
+    /// Resubmit the failed tasks of a launch, chained as before.
+    Resubmit(launch::ResubmitArgs),
     /// Benchmarks of lmeff's own hot paths (JSON lines).
     Bench(bench::BenchArgs),
     /// Check that libtorch links and trains on this machine (and on CUDA with --device cuda).
@@ -141,5 +148,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bench(args) => bench::run(args, settings),
         Command::Eval(args) => eval::run(args, settings),
         Command::Aggregate(args) => aggregate::run(args, settings),
+        Command::Launch(args) => launch::launch(args, settings),
+        Command::Status(args) => launch::status(args, settings),
+        Command::Resubmit(args) => launch::resubmit(args, settings),
     }
 }

@@ -26,6 +26,8 @@ pub enum Format {
     Table,
     /// A JSON array, one object per run.
     Json,
+    /// `task_index<TAB>run_id<TAB>output_dir` lines without a header, for shell loops.
+    Tsv,
 }
 
 pub fn run(
@@ -41,6 +43,11 @@ pub fn run(
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
         Format::Table => print!("{}", table(&plan)),
+        Format::Tsv => {
+            for r in &plan.runs {
+                println!("{}\t{}\t{}", r.task_index, r.run_id, r.output_dir.display());
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -368,7 +368,7 @@ fn parse_anchors(v: &str) -> Result<Vec<Anchor>, String> {
 }
 
 /// Accepts Slurm's time formats: `MM`, `MM:SS`, `HH:MM:SS`, `D-HH`, `D-HH:MM`, `D-HH:MM:SS`.
-fn parse_slurm_time(v: &str) -> Result<String, String> {
+pub(crate) fn parse_slurm_time(v: &str) -> Result<String, String> {
     let (days, rest) = match v.split_once('-') {
         Some((d, r)) => (Some(d), r),
         None => (None, v),

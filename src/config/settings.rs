@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::units::Millions;
 use crate::device::Device;
+use crate::slurm::SlurmSettings;
 use crate::train::TrainSettings;
 
 /// The settings file read when `--config` is not given (skipped if absent).
@@ -48,6 +49,8 @@ pub struct Settings {
     pub vocab_sizes: Vec<u32>,
     /// The trainer's section (`[train]`).
     pub train: TrainSettings,
+    /// What `lmeff launch` asks Slurm for (`[slurm]`).
+    pub slurm: SlurmSettings,
 }
 
 impl Default for Settings {
@@ -68,6 +71,7 @@ impl Default for Settings {
                 .collect(),
             vocab_sizes: vec![8000, 16000, 32000, 50257],
             train: TrainSettings::default(),
+            slurm: SlurmSettings::default(),
         }
     }
 }
@@ -133,7 +137,9 @@ impl Settings {
         }
         let env = env.split("__").filter(|k| {
             KEYS.iter().any(|key| k == *key)
-                || k.as_str().to_ascii_lowercase().starts_with("train.")
+                || ["train.", "slurm."]
+                    .iter()
+                    .any(|section| k.as_str().to_ascii_lowercase().starts_with(section))
         });
         let settings: Settings = figment
             .merge(env)
@@ -162,7 +168,7 @@ impl Settings {
         if let Some(v) = self.vocab_sizes.iter().find(|&&v| v <= 3) {
             bail!("settings: vocab size {v} cannot hold the special tokens <pad> <s> </s>");
         }
-        Ok(())
+        self.slurm.validate()
     }
 }
 
@@ -215,7 +221,10 @@ mod tests {
             assert_eq!(s.milestones[1].tokens().0, 50_000);
             assert_eq!(s.train.save_every, 500);
             jail.set_env("LMEFF_TRAIN__SAVE_EVERY", "7");
-            assert_eq!(load_in_jail(None, &flags).unwrap().train.save_every, 7);
+            jail.set_env("LMEFF_SLURM__PARTITION", "gpu");
+            let s = load_in_jail(None, &flags).unwrap();
+            assert_eq!(s.train.save_every, 7);
+            assert_eq!(s.slurm.partition, "gpu");
             Ok(())
         });
     }

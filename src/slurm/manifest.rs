@@ -1,0 +1,230 @@
+//! The launch manifest (`manifest.json` in each launch folder): what was rendered and submitted —
+//! job ids, the run of every array index, scripts, settings and configs copies, git revision — so
+//! that `lmeff status` and `lmeff resubmit` work from it later, from any shell.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use super::array::TaskSet;
+use super::render::Group;
+use super::template::Stage;
+use crate::config::Run;
+
+/// The manifest's file name inside a launch folder.
+pub const MANIFEST: &str = "manifest.json";
+
+/// One run of the launch, by array index.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunEntry {
+    /// The plan's task index = the array task id in every stage.
+    pub task_index: usize,
+    pub run_id: String,
+    /// The group (array job) the run belongs to.
+    pub group: usize,
+    /// Checkpoint folder (relative to `workdir` unless absolute).
+    pub output_dir: PathBuf,
+    pub dataset: String,
+    pub model: String,
+    pub vocab_size: u32,
+    pub seed: u64,
+    /// `full` or a budget such as `25M`.
+    pub anchor: String,
+}
+
+impl RunEntry {
+    /// The manifest entry of a planned run.
+    pub fn new(run: &Run, group: usize) -> RunEntry {
+        RunEntry {
+            task_index: run.task_index,
+            run_id: run.run_id.to_string(),
+            group,
+            output_dir: run.output_dir.clone(),
+            dataset: run.dataset.clone(),
+            model: run.model.clone(),
+            vocab_size: run.vocab_size,
+            seed: run.seed,
+            anchor: run.anchor.clone(),
+        }
+    }
+}
+
+/// One `sbatch` call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Submission {
+    pub stage: Stage,
+    /// The group of an array job; `None` for the aggregate job.
+    pub group: Option<usize>,
+    pub job_id: String,
+    /// The array task ids submitted (`None` for the aggregate job).
+    pub array: Option<TaskSet>,
+    pub dependency: Option<String>,
+    /// Script file name in the launch folder.
+    pub script: String,
+    /// 0 for the launch, 1, 2, … for each `lmeff resubmit`.
+    pub round: u32,
+    pub submitted: String,
+}
+
+/// A rendered script of the launch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScriptEntry {
+    pub stage: Stage,
+    pub group: Option<usize>,
+    pub file: String,
+}
+
+/// Everything `lmeff launch` did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub lmeff_version: String,
+    /// UTC, RFC 3339.
+    pub created: String,
+    /// Rendered only (`--dry-run`): nothing was submitted.
+    pub dry_run: bool,
+    /// `git rev-parse HEAD` of the working folder (`-dirty` with uncommitted changes).
+    pub git_revision: Option<String>,
+    /// The folder jobs run in.
+    pub workdir: PathBuf,
+    /// The launch folder (scripts, copies, this manifest).
+    pub folder: PathBuf,
+    /// The configs.csv the plan came from, and the launch's copy of it that jobs read.
+    pub configs_source: PathBuf,
+    pub configs: PathBuf,
+    /// The resolved settings jobs read (`--config`).
+    pub settings: PathBuf,
+    /// `--seeds` given at launch.
+    pub seeds: Option<Vec<u64>>,
+    /// Where evaluation results go (for `lmeff status`).
+    pub results_dir: PathBuf,
+    /// The `slurm.throttle` of the launch (`%N` of resubmitted arrays).
+    pub throttle: u32,
+    pub stages: Vec<Stage>,
+    pub runs: Vec<RunEntry>,
+    pub groups: Vec<Group>,
+    pub scripts: Vec<ScriptEntry>,
+    pub submissions: Vec<Submission>,
+}
+
+impl Manifest {
+    /// Reads a manifest file (or the `manifest.json` of a launch folder).
+    pub fn load(path: &Path) -> Result<Manifest> {
+        let file = if path.is_dir() {
+            path.join(MANIFEST)
+        } else {
+            path.to_owned()
+        };
+        let bytes = std::fs::read(&file)
+            .with_context(|| format!("reading launch manifest {}", file.display()))?;
+        serde_json::from_slice(&bytes)
+            .with_context(|| format!("{}: not an lmeff launch manifest", file.display()))
+    }
+
+    /// Writes `manifest.json` in the launch folder atomically.
+    pub fn save(&self) -> Result<()> {
+        crate::io::write_json_atomic(&self.folder.join(MANIFEST), self)
+    }
+
+    /// The newest launch below `generated_dir` that submitted jobs.
+    pub fn latest(generated_dir: &Path) -> Result<PathBuf> {
+        let mut folders: Vec<PathBuf> = std::fs::read_dir(generated_dir)
+            .with_context(|| {
+                format!(
+                    "no launches in {} (run `lmeff launch`, or give --manifest)",
+                    generated_dir.display()
+                )
+            })?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.join(MANIFEST).is_file())
+            .collect();
+        folders.sort();
+        for folder in folders.iter().rev() {
+            if Manifest::load(folder).is_ok_and(|m| !m.dry_run) {
+                return Ok(folder.join(MANIFEST));
+            }
+        }
+        bail!(
+            "no submitted launch in {} (run `lmeff launch`, or give --manifest)",
+            generated_dir.display()
+        )
+    }
+
+    /// The entry of array index `task`.
+    pub fn run(&self, task: usize) -> Option<&RunEntry> {
+        self.runs.iter().find(|r| r.task_index == task)
+    }
+
+    /// The script of a stage and group.
+    pub fn script(&self, stage: Stage, group: Option<usize>) -> Option<&ScriptEntry> {
+        self.scripts
+            .iter()
+            .find(|s| s.stage == stage && s.group == group)
+    }
+}
+
+/// Now in UTC: `(folder stamp 20261127-063012, RFC 3339 2026-11-27T06:30:12Z)`.
+pub fn utc_now() -> (String, String) {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    utc_strings(secs)
+}
+
+fn utc_strings(secs: u64) -> (String, String) {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let (h, m, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(mo <= 2);
+    (
+        format!("{y:04}{mo:02}{d:02}-{h:02}{m:02}{s:02}"),
+        format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}Z"),
+    )
+}
+
+/// The git revision of `dir` (`-dirty` when tracked files changed); `None` outside a repository.
+pub fn git_revision(dir: &Path) -> Option<String> {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    let head = git(&["rev-parse", "HEAD"])?;
+    let dirty =
+        git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    Some(if dirty { format!("{head}-dirty") } else { head })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_formatting() {
+        assert_eq!(utc_strings(0).1, "1970-01-01T00:00:00Z");
+        // 2026-11-27 06:30:12 UTC.
+        assert_eq!(
+            utc_strings(1_795_761_012),
+            (
+                "20261127-063012".to_owned(),
+                "2026-11-27T06:30:12Z".to_owned()
+            )
+        );
+        assert_eq!(utc_strings(951_782_400).1, "2000-02-29T00:00:00Z");
+    }
+}

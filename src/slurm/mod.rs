@@ -1,0 +1,21 @@
+//! Slurm: the study as array jobs. [`render`] turns the plan into one training array and one
+//! evaluation array per resource group plus an aggregate job, from the [`template`]s in `slurm/`;
+//! [`launch`] writes them with a [`manifest`] and submits them chained (train → `aftercorr` →
+//! eval → `afterany` → aggregate) through a [`scheduler`]; [`status`] reads back where every run
+//! stands. Array task ids are always the plan's task indices.
+
+pub mod array;
+pub mod launch;
+pub mod manifest;
+pub mod render;
+pub mod scheduler;
+pub mod settings;
+pub mod status;
+pub mod template;
+
+pub use launch::{launch, resubmit_failed, LaunchOptions, Launched, Resubmitted};
+pub use manifest::Manifest;
+pub use scheduler::{Scheduler, Slurm};
+pub use settings::{GpuRequest, SlurmSettings};
+pub use status::{status, StatusReport, TaskState};
+pub use template::Stage;

@@ -1,0 +1,401 @@
+//! `lmeff status`: one row per run of a launch — training and evaluation task states from
+//! `scontrol` (queued, running, requeued, done, failed, …) and the runs' own records (tokens
+//! reached, last checkpoint, last BLiMP result). Jobs that Slurm has forgotten are judged by the
+//! records alone: a run with its `final/` checkpoint is done, one without has failed.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::manifest::{Manifest, RunEntry, Submission};
+use super::scheduler::{JobRecord, Scheduler};
+use super::template::Stage;
+use crate::results::blimp::Identity;
+
+/// The state of one array task (or of the aggregate job).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskState {
+    NotSubmitted,
+    Queued,
+    Held,
+    Running,
+    /// Pending again after a requeue (preemption, or a time limit reached with state saved).
+    Requeued,
+    Done,
+    Failed,
+    /// Cancelled by a user, or because the task it depends on failed.
+    Cancelled,
+    /// No scheduler answers and the records do not show it done.
+    Unknown,
+}
+
+impl TaskState {
+    /// The word shown in the table.
+    pub fn word(self) -> &'static str {
+        match self {
+            TaskState::NotSubmitted => "-",
+            TaskState::Queued => "queued",
+            TaskState::Held => "held",
+            TaskState::Running => "running",
+            TaskState::Requeued => "requeued",
+            TaskState::Done => "done",
+            TaskState::Failed => "failed",
+            TaskState::Cancelled => "cancelled",
+            TaskState::Unknown => "unknown",
+        }
+    }
+}
+
+/// One task's state and where it came from.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskStatus {
+    pub state: TaskState,
+    /// `<array job>_<task>` (or the job id of the aggregate job).
+    pub job: Option<String>,
+    /// Requeues so far.
+    pub restarts: u32,
+    /// Slurm's reason or exit code, or how the state was inferred.
+    pub detail: String,
+}
+
+/// One row of `lmeff status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunStatus {
+    pub task_index: usize,
+    pub run_id: String,
+    pub train: TaskStatus,
+    pub eval: TaskStatus,
+    /// Tokens trained so far (`metrics.jsonl`).
+    pub tokens: Option<u64>,
+    /// The newest checkpoint folder (`milestone-<M>M` or `final`).
+    pub last_checkpoint: Option<String>,
+    /// The newest checkpoint with BLiMP results, and its accuracy.
+    pub last_eval: Option<String>,
+}
+
+/// Everything `lmeff status` shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    pub manifest: PathBuf,
+    /// Whether `scontrol` answered (otherwise states come from the runs' records only).
+    pub scheduler_reachable: bool,
+    pub runs: Vec<RunStatus>,
+    pub aggregate: Option<TaskStatus>,
+}
+
+fn from_record(r: &JobRecord, job: String) -> TaskStatus {
+    let state = match r.state.as_str() {
+        "PENDING" if r.reason.contains("Held") => TaskState::Held,
+        "PENDING" if r.reason.contains("DependencyNeverSatisfied") => TaskState::Cancelled,
+        "PENDING" | "SUSPENDED" if r.restarts > 0 => TaskState::Requeued,
+        "PENDING" | "SUSPENDED" => TaskState::Queued,
+        "RUNNING" | "CONFIGURING" | "COMPLETING" | "STAGE_OUT" | "SIGNALING" => TaskState::Running,
+        s if s.starts_with("REQUEUE") => TaskState::Requeued,
+        "COMPLETED" => TaskState::Done,
+        "CANCELLED" => TaskState::Cancelled,
+        _ => TaskState::Failed,
+    };
+    let detail = match state {
+        TaskState::Failed => format!("{} exit {}", r.state, r.exit_code),
+        TaskState::Cancelled if r.reason.contains("Dependency") => "its dependency failed".into(),
+        _ if r.reason != "None" => r.reason.clone(),
+        _ => String::new(),
+    };
+    TaskStatus {
+        state,
+        job: Some(job),
+        restarts: r.restarts,
+        detail,
+    }
+}
+
+/// The latest submission of `stage` that covers array index `task`.
+fn submission_for(m: &Manifest, stage: Stage, task: usize) -> Option<&Submission> {
+    m.submissions
+        .iter()
+        .rev()
+        .find(|s| s.stage == stage && s.array.as_ref().is_some_and(|t| t.contains(task)))
+}
+
+fn task_status(
+    m: &Manifest,
+    records: Option<&[JobRecord]>,
+    stage: Stage,
+    task: usize,
+    done_by_records: bool,
+) -> TaskStatus {
+    let Some(sub) = submission_for(m, stage, task) else {
+        return TaskStatus {
+            state: if done_by_records {
+                TaskState::Done
+            } else {
+                TaskState::NotSubmitted
+            },
+            job: None,
+            restarts: 0,
+            detail: String::new(),
+        };
+    };
+    let job = format!("{}_{task}", sub.job_id);
+    let found = records.and_then(|rs| {
+        rs.iter().find(|r| {
+            r.array_job_id.as_deref() == Some(sub.job_id.as_str()) && r.tasks.contains(task)
+        })
+    });
+    match (found, records) {
+        (Some(r), _) => from_record(r, job),
+        (None, Some(_)) => TaskStatus {
+            state: if done_by_records {
+                TaskState::Done
+            } else {
+                TaskState::Failed
+            },
+            job: Some(job),
+            restarts: 0,
+            detail: if done_by_records {
+                "from the run's records".into()
+            } else {
+                "ended without its output (Slurm no longer lists it)".into()
+            },
+        },
+        (None, None) => TaskStatus {
+            state: if done_by_records {
+                TaskState::Done
+            } else {
+                TaskState::Unknown
+            },
+            job: Some(job),
+            restarts: 0,
+            detail: "no scheduler answered".into(),
+        },
+    }
+}
+
+/// The checkpoints of a run folder in order, as (folder name, path).
+fn checkpoints(run_dir: &Path) -> Vec<(String, PathBuf)> {
+    crate::eval::run_checkpoints(run_dir)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| {
+            (
+                p.file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned(),
+                p,
+            )
+        })
+        .collect()
+}
+
+/// The tokens of the last line of `metrics.jsonl`.
+fn tokens_reached(run_dir: &Path) -> Option<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(run_dir.join("metrics.jsonl")).ok()?;
+    let len = f.metadata().ok()?.len();
+    f.seek(SeekFrom::Start(len.saturating_sub(4096))).ok()?;
+    let mut tail = String::new();
+    f.read_to_string(&mut tail).ok()?;
+    let last = tail
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))?;
+    serde_json::from_str::<serde_json::Value>(last).ok()?["tokens"].as_u64()
+}
+
+/// The results folder of one checkpoint of a run (`lmeff eval blimp`'s default layout).
+fn results_of(m: &Manifest, run: &RunEntry, checkpoint: &str) -> Option<PathBuf> {
+    let milestone = checkpoint
+        .strip_prefix("milestone-")
+        .and_then(|c| c.strip_suffix('M'))
+        .unwrap_or(checkpoint);
+    let id = Identity {
+        dataset: Some(run.dataset.clone()),
+        model_size: Some(run.model.clone()),
+        vocab_size: Some(run.vocab_size),
+        seed: Some(run.seed),
+        anchor: Some(run.anchor.clone()),
+        milestone: milestone.to_owned(),
+        tokens_seen: None,
+        checkpoint: PathBuf::new(),
+        checkpoint_sha256: String::new(),
+    };
+    Some(m.workdir.join(id.results_dir(&m.results_dir)?))
+}
+
+fn accuracy(results: &Path) -> Option<f64> {
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(results.join("blimp_results.json")).ok()?).ok()?;
+    v["results"]["blimp"]["acc,none"].as_f64()
+}
+
+/// The status of every run of a launch, and of its aggregate job.
+pub fn status(m: &Manifest, scheduler: &dyn Scheduler) -> Result<StatusReport> {
+    let mut ids: Vec<String> = m.submissions.iter().map(|s| s.job_id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    let records = scheduler.jobs(&ids)?;
+    let mut runs = Vec::new();
+    for run in &m.runs {
+        let run_dir = m.workdir.join(&run.output_dir);
+        let cks = checkpoints(&run_dir);
+        let trained = run_dir.join("final").join("model.safetensors").is_file();
+        let evaluated: Vec<(&str, f64)> = cks
+            .iter()
+            .filter_map(|(name, _)| Some((name.as_str(), accuracy(&results_of(m, run, name)?)?)))
+            .collect();
+        let eval_done = trained && evaluated.len() == cks.len();
+        runs.push(RunStatus {
+            task_index: run.task_index,
+            run_id: run.run_id.clone(),
+            train: task_status(m, records.as_deref(), Stage::Train, run.task_index, trained),
+            eval: task_status(
+                m,
+                records.as_deref(),
+                Stage::Eval,
+                run.task_index,
+                eval_done,
+            ),
+            tokens: tokens_reached(&run_dir),
+            last_checkpoint: cks.last().map(|(n, _)| n.clone()),
+            last_eval: evaluated.last().map(|(n, acc)| format!("{n} {acc:.3}")),
+        });
+    }
+    let aggregate = m
+        .submissions
+        .iter()
+        .rev()
+        .find(|s| s.stage == Stage::Aggregate)
+        .map(|sub| {
+            let found = records.as_deref().and_then(|rs| {
+                rs.iter()
+                    .find(|r| r.job_id == sub.job_id && r.array_job_id.is_none())
+            });
+            match found {
+                Some(r) => from_record(r, sub.job_id.clone()),
+                None => TaskStatus {
+                    state: TaskState::Unknown,
+                    job: Some(sub.job_id.clone()),
+                    restarts: 0,
+                    detail: "Slurm no longer lists it".into(),
+                },
+            }
+        });
+    Ok(StatusReport {
+        manifest: m.folder.join(super::manifest::MANIFEST),
+        scheduler_reachable: records.is_some(),
+        runs,
+        aggregate,
+    })
+}
+
+impl StatusReport {
+    /// Whether nothing is queued or running any more (or no scheduler answers).
+    pub fn ended(&self) -> bool {
+        let settled = |t: &TaskStatus| {
+            matches!(
+                t.state,
+                TaskState::Done
+                    | TaskState::Failed
+                    | TaskState::Cancelled
+                    | TaskState::NotSubmitted
+                    | TaskState::Unknown
+            )
+        };
+        self.runs
+            .iter()
+            .all(|r| settled(&r.train) && settled(&r.eval))
+            && self.aggregate.as_ref().is_none_or(settled)
+    }
+
+    /// Whether every submitted task succeeded.
+    pub fn all_done(&self) -> bool {
+        let ok = |t: &TaskStatus| matches!(t.state, TaskState::Done | TaskState::NotSubmitted);
+        self.runs.iter().all(|r| ok(&r.train) && ok(&r.eval))
+            && self.aggregate.as_ref().is_none_or(ok)
+    }
+
+    /// The aligned table `lmeff status` prints.
+    pub fn table(&self) -> String {
+        let header = [
+            "#",
+            "run_id",
+            "train",
+            "job",
+            "eval",
+            "tokens",
+            "checkpoint",
+            "last eval",
+            "note",
+        ];
+        let task = |t: &TaskStatus| {
+            if t.restarts > 0 {
+                format!("{} ({}×)", t.state.word(), t.restarts)
+            } else {
+                t.state.word().to_owned()
+            }
+        };
+        let rows: Vec<[String; 9]> = self
+            .runs
+            .iter()
+            .map(|r| {
+                let note = [&r.train.detail, &r.eval.detail]
+                    .iter()
+                    .zip(["train", "eval"])
+                    .filter(|(d, _)| !d.is_empty())
+                    .map(|(d, s)| format!("{s}: {d}"))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                [
+                    r.task_index.to_string(),
+                    r.run_id.clone(),
+                    task(&r.train),
+                    r.train.job.clone().unwrap_or_else(|| "-".into()),
+                    task(&r.eval),
+                    r.tokens.map_or("-".into(), |t| t.to_string()),
+                    r.last_checkpoint.clone().unwrap_or_else(|| "-".into()),
+                    r.last_eval.clone().unwrap_or_else(|| "-".into()),
+                    note,
+                ]
+            })
+            .collect();
+        let mut widths = header.map(str::len);
+        for row in &rows {
+            for (w, c) in widths.iter_mut().zip(row) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+        let mut out = String::new();
+        let mut line = |cells: Vec<&str>| {
+            let text: Vec<String> = cells
+                .iter()
+                .zip(widths)
+                .map(|(c, w)| format!("{c:<w$}"))
+                .collect();
+            out.push_str(text.join("  ").trim_end());
+            out.push('\n');
+        };
+        line(header.to_vec());
+        for row in &rows {
+            line(row.iter().map(String::as_str).collect());
+        }
+        if let Some(a) = &self.aggregate {
+            out.push_str(&format!(
+                "aggregate: {} (job {}){}\n",
+                a.state.word(),
+                a.job.as_deref().unwrap_or("-"),
+                if a.detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {}", a.detail)
+                }
+            ));
+        }
+        if !self.scheduler_reachable {
+            out.push_str("Slurm did not answer: states come from the runs' own records only\n");
+        }
+        out
+    }
+}

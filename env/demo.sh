@@ -7,6 +7,7 @@
 #   then:  prepare → 2 datasets × tiny model × 2 seeds with milestones → BLiMP on every checkpoint →
 #          aggregate → results/demo/report.html. With --slurm, training, evaluation and aggregation
 #          run as chained array jobs on the Slurm cluster through `lmeff launch`.
+# LMEFF_MIRROR=URL fetches from a mirror (`lmeff data fetch --mirror`); LMEFF_BIN picks the binary.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source env/lmeff.env
@@ -14,7 +15,9 @@ SETTINGS=configs/demo/lmeff.toml
 DATA=data/demo
 say() { if [[ -t 1 ]]; then printf '\n\033[1m== %s\033[0m\n' "$*"; else printf '\n== %s\n' "$*"; fi; }
 run() { printf '$ %s\n' "$*"; "$@"; }
-lm() { run lmeff --config "$SETTINGS" "$@"; }
+LMEFF_BIN=${LMEFF_BIN:-lmeff}
+lm() { run "$LMEFF_BIN" --config "$SETTINGS" "$@"; }
+fetch() { lm data fetch "$@" ${LMEFF_MIRROR:+--mirror "$LMEFF_MIRROR"}; }
 
 say "data"
 for d in tinystories babylm; do
@@ -26,13 +29,13 @@ for d in tinystories babylm; do
     chmod -R u+w "$DATA/$d"
   else
     source_name=$([[ $d == babylm ]] && echo babylm3 || echo tinystories)
-    lm data fetch "$source_name" --dest "$DATA/download"
+    fetch "$source_name" --dest "$DATA/download"
     lm data mix --name "$d" --source "$d=$DATA/download/$d/train:1" --words 2000000
   fi
 done
 if [[ -z ${LMEFF_BLIMP_DIR:-} ]]; then
   if (($(ls data/blimp/*.jsonl 2>/dev/null | wc -l) < 67)); then
-    lm data fetch blimp --dest data
+    fetch blimp --dest data
   fi
 fi
 for d in tinystories babylm; do
@@ -52,7 +55,7 @@ else
     echo "-- $run_id"
     lm -q train --task-index "$task"
     lm -q eval blimp --run "$run_dir"
-  done < <(lmeff --config "$SETTINGS" plan --format tsv)
+  done < <("$LMEFF_BIN" --config "$SETTINGS" plan --format tsv)
   say "aggregate"
   lm aggregate
 fi

@@ -16,6 +16,7 @@ mod doctor;
 mod eval;
 mod launch;
 mod plan;
+mod status;
 mod train;
 
 /// lmeff: train small LLaMA-style models at token anchors, score them on BLiMP, and measure how
@@ -84,9 +85,9 @@ pub enum Command {
     /// Render the study as Slurm array jobs (train → eval → aggregate) and submit them chained.
     Launch(launch::LaunchArgs),
     /// Where every run of a launch stands: Slurm's task states and the runs' own records.
-    Status(launch::StatusArgs),
+    Status(status::StatusArgs),
     /// Resubmit the failed tasks of a launch, chained as before.
-    Resubmit(launch::ResubmitArgs),
+    Resubmit(status::ResubmitArgs),
     /// Benchmarks of lmeff's own hot paths (JSON lines).
     Bench(bench::BenchArgs),
     /// Check that libtorch links and trains on this machine (and on CUDA with --device cuda).
@@ -149,7 +150,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Eval(args) => eval::run(args, settings),
         Command::Aggregate(args) => aggregate::run(args, settings),
         Command::Launch(args) => launch::launch(args, settings),
-        Command::Status(args) => launch::status(args, settings),
-        Command::Resubmit(args) => launch::resubmit(args, settings),
+        Command::Status(args) => status::status(args, settings),
+        Command::Resubmit(args) => status::resubmit(args, settings),
     }
 }

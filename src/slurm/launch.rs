@@ -13,7 +13,6 @@ use super::manifest::{
 };
 use super::render::{render, RenderContext, Script};
 use super::scheduler::{Scheduler, SubmitOptions};
-use super::status::{status, TaskState};
 use super::template::Stage;
 use crate::config::{Plan, Settings};
 
@@ -176,22 +175,22 @@ pub fn launch(
 }
 
 /// One round of submissions: the launch (round 0) or a resubmission.
-struct Round {
-    number: u32,
+pub(super) struct Round {
+    pub(super) number: u32,
     /// Training tasks per group (each followed by its eval tasks when `eval_after_train`).
-    train: Vec<(usize, TaskSet)>,
+    pub(super) train: Vec<(usize, TaskSet)>,
     /// Evaluation tasks per group with no training before them.
-    eval_only: Vec<(usize, TaskSet)>,
-    eval_after_train: bool,
-    aggregate: bool,
+    pub(super) eval_only: Vec<(usize, TaskSet)>,
+    pub(super) eval_after_train: bool,
+    pub(super) aggregate: bool,
     /// Pass `--array` (a resubmission runs a subset of the script's tasks).
-    override_array: bool,
-    hold: bool,
+    pub(super) override_array: bool,
+    pub(super) hold: bool,
 }
 
 /// Submits a round in dependency order, saving the manifest after every job. If a submission
 /// fails, the round's jobs already submitted are cancelled and the manifest is left as before.
-fn submit_round(
+pub(super) fn submit_round(
     m: &mut Manifest,
     scheduler: &dyn Scheduler,
     round: &Round,
@@ -286,85 +285,8 @@ fn submit_round(
     Ok(m.submissions[before..].to_vec())
 }
 
-/// What `lmeff resubmit --failed` did.
-#[derive(Debug, Default)]
-pub struct Resubmitted {
-    /// Array indices trained again (their evaluation chained after them).
-    pub train: Vec<usize>,
-    /// Array indices only evaluated again (their training had succeeded).
-    pub eval: Vec<usize>,
-    pub submissions: Vec<Submission>,
-}
-
-/// Resubmits the failed tasks of a launch: failed or cancelled training tasks with their
-/// evaluation chained as before, and failed evaluations of finished runs; then the aggregate job.
-pub fn resubmit_failed(
-    manifest_path: &Path,
-    scheduler: &dyn Scheduler,
-    dry_run: bool,
-) -> Result<Resubmitted> {
-    let mut m = Manifest::load(manifest_path)?;
-    if m.dry_run {
-        bail!(
-            "{}: a dry run submitted nothing to resubmit",
-            manifest_path.display()
-        );
-    }
-    let rows = status(&m, scheduler)?.runs;
-    let failed = |s: TaskState| matches!(s, TaskState::Failed | TaskState::Cancelled);
-    let train: Vec<usize> = rows
-        .iter()
-        .filter(|r| m.stages.contains(&Stage::Train) && failed(r.train.state))
-        .map(|r| r.task_index)
-        .collect();
-    let eval: Vec<usize> = rows
-        .iter()
-        .filter(|r| {
-            m.stages.contains(&Stage::Eval)
-                && !train.contains(&r.task_index)
-                && failed(r.eval.state)
-                && (r.train.state == TaskState::Done || !m.stages.contains(&Stage::Train))
-        })
-        .map(|r| r.task_index)
-        .collect();
-    let mut out = Resubmitted {
-        train: train.clone(),
-        eval: eval.clone(),
-        submissions: Vec::new(),
-    };
-    if dry_run || (train.is_empty() && eval.is_empty()) {
-        return Ok(out);
-    }
-    let by_group = |tasks: &[usize]| -> Vec<(usize, TaskSet)> {
-        m.groups
-            .iter()
-            .map(|g| {
-                let mine: Vec<usize> = tasks
-                    .iter()
-                    .copied()
-                    .filter(|&t| m.run(t).is_some_and(|r| r.group == g.index))
-                    .collect();
-                (g.index, TaskSet::new(mine))
-            })
-            .filter(|(_, t)| !t.is_empty())
-            .collect()
-    };
-    let number = m.submissions.iter().map(|s| s.round).max().unwrap_or(0) + 1;
-    let round = Round {
-        number,
-        train: by_group(&train),
-        eval_only: by_group(&eval),
-        eval_after_train: m.stages.contains(&Stage::Eval),
-        aggregate: m.stages.contains(&Stage::Aggregate),
-        override_array: true,
-        hold: false,
-    };
-    out.submissions = submit_round(&mut m, scheduler, &round)?;
-    Ok(out)
-}
-
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::cell::RefCell;
 
     use super::*;
@@ -373,11 +295,11 @@ mod tests {
 
     /// Hands out job ids 100, 101, …; fails the `fail_at`-th submission; answers `jobs` with `records`.
     #[derive(Default)]
-    struct Fake {
-        submitted: RefCell<Vec<(String, SubmitOptions)>>,
-        cancelled: RefCell<Vec<String>>,
-        fail_at: Option<usize>,
-        records: Vec<JobRecord>,
+    pub(crate) struct Fake {
+        pub(crate) submitted: RefCell<Vec<(String, SubmitOptions)>>,
+        pub(crate) cancelled: RefCell<Vec<String>>,
+        pub(crate) fail_at: Option<usize>,
+        pub(crate) records: Vec<JobRecord>,
     }
 
     impl Scheduler for Fake {
@@ -404,7 +326,7 @@ mod tests {
         }
     }
 
-    fn options(dir: &Path) -> LaunchOptions {
+    pub(crate) fn options(dir: &Path) -> LaunchOptions {
         std::fs::write(dir.join("configs.csv"), CONFIGS).unwrap();
         std::fs::write(dir.join("lmeff.env"), "").unwrap();
         LaunchOptions {
@@ -418,13 +340,13 @@ mod tests {
         }
     }
 
-    fn settings(dir: &Path) -> Settings {
+    pub(crate) fn settings(dir: &Path) -> Settings {
         let (_, mut s) = plan_and_settings();
         s.slurm.env_file = dir.join("lmeff.env");
         s
     }
 
-    fn record(array: &str, task: usize, state: &str, reason: &str) -> JobRecord {
+    pub(crate) fn record(array: &str, task: usize, state: &str, reason: &str) -> JobRecord {
         JobRecord {
             job_id: format!("{array}{task}"),
             array_job_id: Some(array.into()),
@@ -489,71 +411,5 @@ mod tests {
         let m = Manifest::latest(&dir.path().join("slurm/generated"));
         let m = Manifest::load(&m.unwrap()).unwrap();
         assert!(m.submissions.is_empty());
-    }
-
-    #[test]
-    fn resubmission_reruns_only_failed_tasks_with_the_same_chaining() {
-        let dir = tempfile::tempdir().unwrap();
-        let (plan, _) = plan_and_settings();
-        let fake = Fake::default();
-        let l = launch(&plan, &settings(dir.path()), &options(dir.path()), &fake).unwrap();
-        // Run 0's training failed and its eval was cancelled; run 6 trained (its final checkpoint
-        // exists) but its eval failed; every other task is done.
-        let mut records = Vec::new();
-        for (train, eval, tasks) in [("100", "101", 0..6), ("102", "103", 6..8)] {
-            for t in tasks {
-                let (ts, es, er) = match t {
-                    0 => ("FAILED", "CANCELLED", "DependencyNeverSatisfied"),
-                    6 => ("COMPLETED", "FAILED", "NonZeroExitCode"),
-                    _ => ("COMPLETED", "COMPLETED", "None"),
-                };
-                records.push(record(train, t, ts, "None"));
-                records.push(record(eval, t, es, er));
-            }
-        }
-        let final_dir = dir
-            .path()
-            .join(&l.manifest.runs[6].output_dir)
-            .join("final");
-        std::fs::create_dir_all(&final_dir).unwrap();
-        std::fs::write(final_dir.join("model.safetensors"), "").unwrap();
-        let again = Fake {
-            records,
-            ..Default::default()
-        };
-        let path = l.manifest.folder.join(MANIFEST);
-        let report = status(&Manifest::load(&path).unwrap(), &again).unwrap();
-        assert_eq!(report.runs[0].train.state, TaskState::Failed);
-        assert_eq!(report.runs[0].eval.state, TaskState::Cancelled);
-        assert_eq!(report.runs[6].eval.state, TaskState::Failed);
-        assert_eq!(report.runs[1].train.state, TaskState::Done);
-
-        let dry = resubmit_failed(&path, &again, true).unwrap();
-        assert_eq!((dry.train.clone(), dry.eval.clone()), (vec![0], vec![6]));
-        assert!(again.submitted.borrow().is_empty());
-
-        let r = resubmit_failed(&path, &again, false).unwrap();
-        let subs = again.submitted.borrow();
-        let view: Vec<(&str, Option<&str>, Option<&str>)> = subs
-            .iter()
-            .map(|(f, o)| (f.as_str(), o.array.as_deref(), o.dependency.as_deref()))
-            .collect();
-        assert_eq!(
-            view,
-            [
-                ("train-0.sbatch", Some("0%4"), None),
-                ("eval-0.sbatch", Some("0%4"), Some("aftercorr:100")),
-                ("eval-1.sbatch", Some("6%4"), None),
-                ("aggregate.sbatch", None, Some("afterany:101:102")),
-            ]
-        );
-        assert!(r.submissions.iter().all(|s| s.round == 1));
-        // Status now follows the resubmitted jobs for tasks 0 and 6.
-        let m = Manifest::load(&path).unwrap();
-        assert_eq!(m.submissions.len(), 9);
-        let report = status(&m, &Fake::default()).unwrap();
-        assert_eq!(report.runs[0].train.job.as_deref(), Some("100_0"));
-        assert_eq!(report.runs[0].train.state, TaskState::Failed);
-        assert_eq!(report.runs[6].train.state, TaskState::Done);
     }
 }

@@ -2,19 +2,21 @@
 //! evaluation array per resource group plus an aggregate job, from the [`template`]s in `slurm/`;
 //! [`launch`] writes them with a [`manifest`] and submits them chained (train → `aftercorr` →
 //! eval → `afterany` → aggregate) through a [`scheduler`]; [`status`] reads back where every run
-//! stands. Array task ids are always the plan's task indices.
+//! stands, and [`resubmit`] runs again what failed. Array task ids are always the plan's task indices.
 
 pub mod array;
 pub mod launch;
 pub mod manifest;
 pub mod render;
+pub mod resubmit;
 pub mod scheduler;
 pub mod settings;
 pub mod status;
 pub mod template;
 
-pub use launch::{launch, resubmit_failed, LaunchOptions, Launched, Resubmitted};
+pub use launch::{launch, LaunchOptions, Launched};
 pub use manifest::Manifest;
+pub use resubmit::{resubmit_failed, Resubmitted};
 pub use scheduler::{Scheduler, Slurm};
 pub use settings::{GpuRequest, SlurmSettings};
 pub use status::{status, StatusReport, TaskState};

@@ -44,7 +44,8 @@ fi
 for _ in 1; do
   t0=$(now); "$BIN" -q launch --configs configs.csv --hold >launch.out; t1=$(now)
   launch_ms+=("$(ms "$t0" "$t1")")
-  folder=$(ls -d slurm/generated/*/ | sort | tail -1)
+  echo "  $(tail -1 launch.out)"
+  folder=$(dirname "$(sed -n 's/.*; manifest \([^;]*manifest\.json\);.*/\1/p' launch.out)")
   t0=$(now); "$BIN" -q status >/dev/null; status_ms+=("$(ms "$t0" "$(now)")")
   ids=$(grep -o '"job_id": "[0-9]*"' "$folder/manifest.json" | grep -o '[0-9]*' | tr '\n' ' ')
   submitted+=($ids); scancel $ids

@@ -1,0 +1,165 @@
+//! `lmeff resubmit --failed`: the failed tasks of a launch submitted again, chained as at launch,
+//! into the same manifest (round 1, 2, …), so `lmeff status` follows the new jobs.
+
+use std::path::Path;
+
+use anyhow::{bail, Result};
+
+use super::array::TaskSet;
+use super::launch::{submit_round, Round};
+use super::manifest::{Manifest, Submission};
+use super::scheduler::Scheduler;
+use super::status::{status, TaskState};
+use super::template::Stage;
+
+/// What `lmeff resubmit --failed` did.
+#[derive(Debug, Default)]
+pub struct Resubmitted {
+    /// Array indices trained again (their evaluation chained after them).
+    pub train: Vec<usize>,
+    /// Array indices only evaluated again (their training had succeeded).
+    pub eval: Vec<usize>,
+    pub submissions: Vec<Submission>,
+}
+
+/// Resubmits the failed tasks of a launch: failed or cancelled training tasks with their
+/// evaluation chained as before, and failed evaluations of finished runs; then the aggregate job.
+pub fn resubmit_failed(
+    manifest_path: &Path,
+    scheduler: &dyn Scheduler,
+    dry_run: bool,
+) -> Result<Resubmitted> {
+    let mut m = Manifest::load(manifest_path)?;
+    if m.dry_run {
+        bail!(
+            "{}: a dry run submitted nothing to resubmit",
+            manifest_path.display()
+        );
+    }
+    let rows = status(&m, scheduler)?.runs;
+    let failed = |s: TaskState| matches!(s, TaskState::Failed | TaskState::Cancelled);
+    let train: Vec<usize> = rows
+        .iter()
+        .filter(|r| m.stages.contains(&Stage::Train) && failed(r.train.state))
+        .map(|r| r.task_index)
+        .collect();
+    let eval: Vec<usize> = rows
+        .iter()
+        .filter(|r| {
+            m.stages.contains(&Stage::Eval)
+                && !train.contains(&r.task_index)
+                && failed(r.eval.state)
+                && (r.train.state == TaskState::Done || !m.stages.contains(&Stage::Train))
+        })
+        .map(|r| r.task_index)
+        .collect();
+    let mut out = Resubmitted {
+        train: train.clone(),
+        eval: eval.clone(),
+        submissions: Vec::new(),
+    };
+    if dry_run || (train.is_empty() && eval.is_empty()) {
+        return Ok(out);
+    }
+    let by_group = |tasks: &[usize]| -> Vec<(usize, TaskSet)> {
+        m.groups
+            .iter()
+            .map(|g| {
+                let mine: Vec<usize> = tasks
+                    .iter()
+                    .copied()
+                    .filter(|&t| m.run(t).is_some_and(|r| r.group == g.index))
+                    .collect();
+                (g.index, TaskSet::new(mine))
+            })
+            .filter(|(_, t)| !t.is_empty())
+            .collect()
+    };
+    let number = m.submissions.iter().map(|s| s.round).max().unwrap_or(0) + 1;
+    let round = Round {
+        number,
+        train: by_group(&train),
+        eval_only: by_group(&eval),
+        eval_after_train: m.stages.contains(&Stage::Eval),
+        aggregate: m.stages.contains(&Stage::Aggregate),
+        override_array: true,
+        hold: false,
+    };
+    out.submissions = submit_round(&mut m, scheduler, &round)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::slurm::launch::launch;
+    use crate::slurm::launch::tests::{options, record, settings, Fake};
+    use crate::slurm::manifest::MANIFEST;
+    use crate::slurm::render::tests::plan_and_settings;
+
+    #[test]
+    fn resubmission_reruns_only_failed_tasks_with_the_same_chaining() {
+        let dir = tempfile::tempdir().unwrap();
+        let (plan, _) = plan_and_settings();
+        let fake = Fake::default();
+        let l = launch(&plan, &settings(dir.path()), &options(dir.path()), &fake).unwrap();
+        // Run 0's training failed and its eval was cancelled; run 6 trained (its final checkpoint
+        // exists) but its eval failed; every other task is done.
+        let mut records = Vec::new();
+        for (train, eval, tasks) in [("100", "101", 0..6), ("102", "103", 6..8)] {
+            for t in tasks {
+                let (ts, es, er) = match t {
+                    0 => ("FAILED", "CANCELLED", "DependencyNeverSatisfied"),
+                    6 => ("COMPLETED", "FAILED", "NonZeroExitCode"),
+                    _ => ("COMPLETED", "COMPLETED", "None"),
+                };
+                records.push(record(train, t, ts, "None"));
+                records.push(record(eval, t, es, er));
+            }
+        }
+        let final_dir = dir
+            .path()
+            .join(&l.manifest.runs[6].output_dir)
+            .join("final");
+        std::fs::create_dir_all(&final_dir).unwrap();
+        std::fs::write(final_dir.join("model.safetensors"), "").unwrap();
+        let again = Fake {
+            records,
+            ..Default::default()
+        };
+        let path = l.manifest.folder.join(MANIFEST);
+        let report = status(&Manifest::load(&path).unwrap(), &again).unwrap();
+        assert_eq!(report.runs[0].train.state, TaskState::Failed);
+        assert_eq!(report.runs[0].eval.state, TaskState::Cancelled);
+        assert_eq!(report.runs[6].eval.state, TaskState::Failed);
+        assert_eq!(report.runs[1].train.state, TaskState::Done);
+
+        let dry = resubmit_failed(&path, &again, true).unwrap();
+        assert_eq!((dry.train.clone(), dry.eval.clone()), (vec![0], vec![6]));
+        assert!(again.submitted.borrow().is_empty());
+
+        let r = resubmit_failed(&path, &again, false).unwrap();
+        let subs = again.submitted.borrow();
+        let view: Vec<(&str, Option<&str>, Option<&str>)> = subs
+            .iter()
+            .map(|(f, o)| (f.as_str(), o.array.as_deref(), o.dependency.as_deref()))
+            .collect();
+        assert_eq!(
+            view,
+            [
+                ("train-0.sbatch", Some("0%4"), None),
+                ("eval-0.sbatch", Some("0%4"), Some("aftercorr:100")),
+                ("eval-1.sbatch", Some("6%4"), None),
+                ("aggregate.sbatch", None, Some("afterany:101:102")),
+            ]
+        );
+        assert!(r.submissions.iter().all(|s| s.round == 1));
+        // Status now follows the resubmitted jobs for tasks 0 and 6.
+        let m = Manifest::load(&path).unwrap();
+        assert_eq!(m.submissions.len(), 9);
+        let report = status(&m, &Fake::default()).unwrap();
+        assert_eq!(report.runs[0].train.job.as_deref(), Some("100_0"));
+        assert_eq!(report.runs[0].train.state, TaskState::Failed);
+        assert_eq!(report.runs[6].train.state, TaskState::Done);
+    }
+}

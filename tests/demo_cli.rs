@@ -1,0 +1,143 @@
+//! `make demo` as a user without the sample corpora runs it: `env/demo.sh` downloads TinyStories,
+//! BabyLM and BLiMP (here from a loopback mirror holding the sample corpora under the real file
+//! names), cuts them with `lmeff data mix`, prepares, trains 2 datasets × 2 seeds, scores every
+//! checkpoint on all of BLiMP, aggregates, and leaves the report.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{copy_tree, http, repo, shared_data, Scratch};
+
+fn zip_dir(dir: &Path, top: &str, zip: &Path) {
+    let script = r#"
+import os, sys, zipfile
+src, top, out = sys.argv[1:]
+with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+    for name in sorted(os.listdir(src)):
+        z.write(os.path.join(src, name), top + "/" + name)
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .arg(dir)
+        .arg(top)
+        .arg(zip)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn make_demo_downloads_trains_evaluates_and_reports() {
+    let s = Scratch::new();
+    // The project as a user has it: the demo script, configs, and env/lmeff.env.
+    std::fs::create_dir_all(s.path().join("env")).unwrap();
+    std::fs::copy(repo().join("env/demo.sh"), s.path().join("env/demo.sh")).unwrap();
+    copy_tree(&repo().join("configs"), &s.path().join("configs"));
+    s.write(
+        "env/lmeff.env",
+        &format!("source {}\n", repo().join("env/lmeff.env").display()),
+    );
+
+    // The mirror: <name>/<file name of the real URL>.
+    let corpora = shared_data().join("corpora");
+    let mirror = s.path().join("mirror");
+    std::fs::create_dir_all(mirror.join("tinystories")).unwrap();
+    std::fs::copy(
+        corpora.join("tinystories/train/TinyStories-sample.txt"),
+        mirror.join("tinystories/TinyStoriesV2-GPT4-train.txt"),
+    )
+    .unwrap();
+    std::fs::copy(
+        corpora.join("tinystories/dev/TinyStories-valid-sample.txt"),
+        mirror.join("tinystories/TinyStoriesV2-GPT4-valid.txt"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(mirror.join("babylm3")).unwrap();
+    zip_dir(
+        &corpora.join("babylm/train"),
+        "train_100M",
+        &mirror.join("babylm3/train_100M.zip"),
+    );
+    zip_dir(
+        &corpora.join("babylm/dev"),
+        "dev",
+        &mirror.join("babylm3/dev.zip"),
+    );
+    zip_dir(
+        &corpora.join("babylm/train"),
+        "train_10M",
+        &mirror.join("babylm3/train_10M.zip"),
+    );
+    copy_tree(&shared_data().join("blimp"), &mirror.join("blimp"));
+    let server = http::serve(mirror, &[]);
+
+    let mut cmd = Command::new("bash");
+    cmd.arg(s.path().join("env/demo.sh")).current_dir(s.path());
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("LMEFF_") {
+            cmd.env_remove(key);
+        }
+    }
+    let out = cmd
+        .env("LMEFF_BIN", env!("CARGO_BIN_EXE_lmeff"))
+        .env("LMEFF_MIRROR", &server.base)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    for step in [
+        "data fetch tinystories",
+        "data fetch babylm3",
+        "data fetch blimp",
+        "data mix --name babylm",
+        "data prepare --dataset tinystories",
+        "eval blimp --run",
+        "aggregate",
+    ] {
+        assert!(
+            stdout.contains(step),
+            "the demo did not run `{step}`:\n{stdout}"
+        );
+    }
+    // 4 runs × (3 milestones + final), all 67 paradigms each.
+    let results = s.path().join("results/demo");
+    let summaries = walk(&results.join("blimp"))
+        .into_iter()
+        .filter(|p| p.ends_with("summary.parquet"))
+        .count();
+    assert_eq!(summaries, 16, "{stdout}");
+    let missing = std::fs::read_to_string(results.join("data/missing.csv")).unwrap();
+    assert_eq!(
+        missing.lines().count(),
+        1,
+        "planned checkpoints without results:\n{missing}"
+    );
+    let report = std::fs::read_to_string(results.join("report.md")).unwrap();
+    assert!(report.contains("| `global` | 0.1 | 2 |"), "{report}");
+    assert!(
+        results.join("report.html").is_file()
+            && results.join("plots/learning_curves.png").is_file()
+    );
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

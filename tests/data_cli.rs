@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{copy_tree, http, python, run, shared_data, Scratch};
+use common::{copy_tree, http, python, run, shared_data, zip_dir, Scratch};
 
 /// Re-encodes every cleaned dev line with Python `tokenizers` and compares with dev.bin; prints
 /// `ok <tokens>` or the first difference.
@@ -368,31 +368,6 @@ fn names(dir: &Path) -> Vec<String> {
         .unwrap_or_default();
     out.sort();
     out
-}
-
-/// Zips the files of `dir` under a top folder `top` (plus macOS debris that must be skipped).
-fn zip_dir(dir: &Path, top: &str, zip: &Path) {
-    let script = r#"
-import os, sys, zipfile
-src, top, out = sys.argv[1:]
-with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-    z.writestr(top + "/", "")
-    for name in sorted(os.listdir(src)):
-        z.write(os.path.join(src, name), top + "/" + name)
-    z.writestr("__MACOSX/" + top + "/._junk", "x")
-"#;
-    let out = Command::new("python3")
-        .args(["-c", script])
-        .arg(dir)
-        .arg(top)
-        .arg(zip)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 #[test]

@@ -8,29 +8,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{copy_tree, http, repo, shared_data, Scratch};
-
-fn zip_dir(dir: &Path, top: &str, zip: &Path) {
-    let script = r#"
-import os, sys, zipfile
-src, top, out = sys.argv[1:]
-with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-    for name in sorted(os.listdir(src)):
-        z.write(os.path.join(src, name), top + "/" + name)
-"#;
-    let out = Command::new("python3")
-        .args(["-c", script])
-        .arg(dir)
-        .arg(top)
-        .arg(zip)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use common::{copy_tree, http, repo, shared_data, zip_dir, Scratch};
 
 #[test]
 fn make_demo_downloads_trains_evaluates_and_reports() {

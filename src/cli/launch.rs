@@ -98,19 +98,7 @@ pub fn launch(
         return Ok(ExitCode::SUCCESS);
     }
     for s in &m.submissions {
-        println!(
-            "submitted {:<9} job {:<8} {}{}",
-            s.stage.name(),
-            s.job_id,
-            s.array
-                .as_ref()
-                .map(|a| format!("array {a} "))
-                .unwrap_or_default(),
-            s.dependency
-                .as_deref()
-                .map(|d| format!("after {d}"))
-                .unwrap_or_default()
-        );
+        println!("submitted {s}");
     }
     println!(
         "launched {} runs ({} jobs, {elapsed:.3} s); manifest {}; follow with `lmeff status`",

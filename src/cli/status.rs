@@ -127,19 +127,7 @@ pub fn resubmit(
         println!("{verb} evaluation of tasks {}", list(&r.eval));
     }
     for s in &r.submissions {
-        println!(
-            "submitted {:<9} job {:<8} {}{}",
-            s.stage.name(),
-            s.job_id,
-            s.array
-                .as_ref()
-                .map(|a| format!("array {a} "))
-                .unwrap_or_default(),
-            s.dependency
-                .as_deref()
-                .map(|d| format!("after {d}"))
-                .unwrap_or_default()
-        );
+        println!("submitted {s}");
     }
     Ok(ExitCode::SUCCESS)
 }

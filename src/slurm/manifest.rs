@@ -68,6 +68,20 @@ pub struct Submission {
     pub submitted: String,
 }
 
+impl std::fmt::Display for Submission {
+    /// `train     job 44       array 0-3 after aftercorr:43`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:<9} job {:<8}", self.stage.name(), self.job_id)?;
+        if let Some(a) = &self.array {
+            write!(f, " array {a}")?;
+        }
+        if let Some(d) = &self.dependency {
+            write!(f, " after {d}")?;
+        }
+        Ok(())
+    }
+}
+
 /// A rendered script of the launch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScriptEntry {

@@ -245,3 +245,28 @@ pub fn prepared_tinystories() -> &'static Path {
         root
     })
 }
+
+/// Zips the files of `dir` under a top folder `top` (plus macOS debris that must be skipped).
+pub fn zip_dir(dir: &Path, top: &str, zip: &Path) {
+    let script = r#"
+import os, sys, zipfile
+src, top, out = sys.argv[1:]
+with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+    z.writestr(top + "/", "")
+    for name in sorted(os.listdir(src)):
+        z.write(os.path.join(src, name), top + "/" + name)
+    z.writestr("__MACOSX/" + top + "/._junk", "x")
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .arg(dir)
+        .arg(top)
+        .arg(zip)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -238,7 +238,13 @@ fn a_two_rank_run_trains_through_srun_with_pmix() {
     let m = launch(&s, &["--stages", "train"]);
     let script = std::fs::read_to_string(m.folder.join("train-0.sbatch")).unwrap();
     assert!(script.contains("#SBATCH --ntasks-per-node=2"), "{script}");
-    let st = wait_all(&s, Duration::from_secs(180));
+    // `lmeff status --wait` blocks until the task ended and exits 0 when everything succeeded.
+    let (ok, table, err) =
+        run(s
+            .launch(&["timeout", "300"])
+            .args(["status", "--wait", "--interval", "2"]));
+    assert!(ok && table.contains("done"), "{table}\n{err}\n{}", logs(&s));
+    let st = status(&s);
     let r = &st["runs"][0];
     assert_eq!(state(&r["train"]), "done", "{r}\n{}", logs(&s));
     let log = logs(&s);
@@ -360,7 +366,16 @@ fn a_failed_task_is_reported_and_resubmitted_alone() {
     std::fs::create_dir_all(&data_dir).unwrap();
     std::os::unix::fs::symlink(data().join("tinystories"), data_dir.join("tinystories")).unwrap();
     let m = launch(study, &[]);
-    let st = wait_all(study, Duration::from_secs(240));
+    // `lmeff status --wait` returns once everything ended, with exit 1: a task failed.
+    let out = study
+        .launch(&["timeout", "300"])
+        .args(["status", "--wait", "--interval", "2"])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{table}");
+    assert!(table.contains("failed"), "{table}");
+    let st = wait_all(study, Duration::from_secs(60));
     let (good, bad) = (&st["runs"][0], &st["runs"][1]);
     assert_eq!(
         (state(&good["train"]), state(&good["eval"])),
@@ -383,8 +398,6 @@ fn a_failed_task_is_reported_and_resubmitted_alone() {
     )
     .unwrap();
     assert!(train_log.contains("web"), "{train_log}");
-    let (_, table, _) = run(study.lmeff().arg("status"));
-    assert!(table.contains("failed"), "{table}");
 
     // Fix the input, then resubmit: only task 1 runs again.
     copy_tree(&shared_data().join("corpora/web"), &data_dir.join("web"));

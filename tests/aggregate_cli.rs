@@ -5,6 +5,22 @@ mod common;
 
 use common::{prepared_tinystories, run, shared_data, Scratch};
 
+/// `lmeff aggregate` of the scratch folder's `overall.csv` and `tasks.csv` into `agg/`.
+fn aggregate_imports(s: &Scratch, bootstrap: u32) -> std::process::Command {
+    let mut cmd = s.lmeff();
+    cmd.arg("--blimp-dir")
+        .arg(shared_data().join("blimp"))
+        .args([
+            "aggregate",
+            "--import-csv",
+            "overall.csv",
+            "--import-csv",
+            "tasks.csv",
+        ])
+        .args(["--out", "agg", "--bootstrap", &bootstrap.to_string()]);
+    cmd
+}
+
 fn csv_rows(path: &std::path::Path) -> Vec<std::collections::HashMap<String, String>> {
     let mut r = csv::Reader::from_path(path).unwrap();
     let headers: Vec<String> = r.headers().unwrap().iter().map(str::to_owned).collect();
@@ -38,21 +54,7 @@ fn imports_the_study_tables_and_finds_the_earliest_anchor() {
     }
     s.write("overall.csv", &overall);
     s.write("tasks.csv", &tasks);
-    let (ok, out, err) = run(s
-        .lmeff()
-        .arg("--blimp-dir")
-        .arg(shared_data().join("blimp"))
-        .args([
-            "aggregate",
-            "--import-csv",
-            "overall.csv",
-            "--import-csv",
-            "tasks.csv",
-            "--out",
-            "agg",
-            "--bootstrap",
-            "2000",
-        ]));
+    let (ok, out, err) = run(&mut aggregate_imports(&s, 2000));
     assert!(ok, "{err}");
     assert!(
         out.contains("global: Spearman ρ ≥ 0.9 from 50M tokens"),
@@ -259,21 +261,7 @@ fn report_html_shows_every_plot_in_a_headless_browser() {
     }
     s.write("overall.csv", &overall);
     s.write("tasks.csv", &tasks);
-    let (ok, _, err) = run(s
-        .lmeff()
-        .arg("--blimp-dir")
-        .arg(shared_data().join("blimp"))
-        .args([
-            "aggregate",
-            "--import-csv",
-            "overall.csv",
-            "--import-csv",
-            "tasks.csv",
-            "--out",
-            "agg",
-            "--bootstrap",
-            "500",
-        ]));
+    let (ok, _, err) = run(&mut aggregate_imports(&s, 500));
     assert!(ok, "{err}");
     let page = s.path().join("agg/report.html");
 

@@ -44,11 +44,10 @@ pub fn run(
     args: AggregateArgs,
     settings: impl FnOnce(SettingsOverrides) -> Result<Settings>,
 ) -> Result<ExitCode> {
-    let settings = settings(SettingsOverrides {
-        configs: args.configs.clone(),
-        seeds: args.seeds.clone(),
-        ..Default::default()
-    })?;
+    let settings = settings(SettingsOverrides::plan(
+        args.configs.clone(),
+        args.seeds.clone(),
+    ))?;
     let results = match (&args.results, args.imports.is_empty()) {
         (Some(r), _) => Some(r.clone()),
         (None, true) => Some(settings.results_dir.clone()),

@@ -44,11 +44,10 @@ pub fn launch(
     args: LaunchArgs,
     settings: impl FnOnce(SettingsOverrides) -> Result<Settings>,
 ) -> Result<ExitCode> {
-    let settings = settings(SettingsOverrides {
-        configs: args.configs.clone(),
-        seeds: args.seeds.clone(),
-        ..Default::default()
-    })?;
+    let settings = settings(SettingsOverrides::plan(
+        args.configs.clone(),
+        args.seeds.clone(),
+    ))?;
     let plan = super::plan::load_plan(&settings, args.seeds.as_deref())?;
     let opts = slurm::LaunchOptions {
         stages: args.stages.clone(),

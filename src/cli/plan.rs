@@ -34,11 +34,7 @@ pub fn run(
     args: PlanArgs,
     settings: impl FnOnce(SettingsOverrides) -> Result<Settings>,
 ) -> Result<ExitCode> {
-    let settings = settings(SettingsOverrides {
-        configs: args.configs,
-        seeds: args.seeds.clone(),
-        ..Default::default()
-    })?;
+    let settings = settings(SettingsOverrides::plan(args.configs, args.seeds.clone()))?;
     let plan = load_plan(&settings, args.seeds.as_deref())?;
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&plan)?),

@@ -83,11 +83,10 @@ pub fn run(
     args: TrainArgs,
     settings: impl FnOnce(SettingsOverrides) -> Result<Settings>,
 ) -> Result<ExitCode> {
-    let mut settings = settings(SettingsOverrides {
-        configs: args.configs.clone(),
-        seeds: args.seeds.clone(),
-        ..Default::default()
-    })?;
+    let mut settings = settings(SettingsOverrides::plan(
+        args.configs.clone(),
+        args.seeds.clone(),
+    ))?;
     if let Some(p) = args.precision {
         settings.train.precision = p;
     }

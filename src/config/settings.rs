@@ -114,6 +114,17 @@ pub struct SettingsOverrides {
     pub seeds: Option<Vec<u64>>,
 }
 
+impl SettingsOverrides {
+    /// The flags of the commands that read the plan: `--configs` and `--seeds`.
+    pub fn plan(configs: Option<PathBuf>, seeds: Option<Vec<u64>>) -> SettingsOverrides {
+        SettingsOverrides {
+            configs,
+            seeds,
+            ..Default::default()
+        }
+    }
+}
+
 impl Settings {
     /// Merges the four layers. `config_file` is `--config`: it must exist; without it the default
     /// file is read when present.

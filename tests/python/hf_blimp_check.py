@@ -1,4 +1,5 @@
-"""Cross-checks lmeff's BLiMP results against the study's scoring loop run with transformers.
+"""Cross-checks lmeff's BLiMP results against the study's scoring loop run with transformers
+(study_loop.py).
 
 usage: hf_blimp_check.py CHECKPOINT_DIR RESULTS_DIR BLIMP_DIR PARADIGM[,PARADIGM...]
 The study's loop: 128 pairs a batch, good and bad sentences padded together, "<s>" + sentence,
@@ -7,30 +8,10 @@ Reads lmeff's pairs.parquet and summary.parquet with pyarrow and compares per pa
 1e-4 and identical decisions. Prints one JSON object; exits 1 on any mismatch."""
 import json, sys
 import pyarrow.parquet as pq
-import torch
-from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
+from study_loop import score
 
 ckpt, results, blimp_dir, paradigms = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].split(",")
-tok = PreTrainedTokenizerFast.from_pretrained(ckpt)
-model = LlamaForCausalLM.from_pretrained(ckpt, dtype=torch.float32).eval()
-pairs = [json.loads(l) for p in paradigms for l in open(f"{blimp_dir}/{p}.jsonl")]
-
-
-@torch.no_grad()
-def lls(sents):
-    enc = tok(sents, return_tensors="pt", padding=True)
-    ids, mask = enc["input_ids"], enc["attention_mask"]
-    logits = model(ids, attention_mask=mask).logits
-    lp = torch.log_softmax(logits[:, :-1].float(), -1).gather(-1, ids[:, 1:, None]).squeeze(-1)
-    return (lp * mask[:, 1:]).sum(1)
-
-
-good_lp, bad_lp = [], []
-for b in range(0, len(pairs), 128):
-    batch = pairs[b:b + 128]
-    s = lls(["<s>" + p["sentence_good"] for p in batch] + ["<s>" + p["sentence_bad"] for p in batch])
-    good_lp += s[:len(batch)].tolist()
-    bad_lp += s[len(batch):].tolist()
+pairs, good_lp, bad_lp, _ = score(ckpt, blimp_dir, paradigms)
 
 table = pq.read_table(f"{results}/pairs.parquet").to_pydict()
 summary = pq.read_table(f"{results}/summary.parquet").to_pydict()

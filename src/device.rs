@@ -5,66 +5,18 @@
 //! CUDA libraries. When CUDA is asked for, `libtorch_cuda.so` is `dlopen`ed with
 //! `RTLD_NOW | RTLD_GLOBAL` before the first CUDA call, which registers the CUDA kernels.
 
-use std::fmt;
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::sync::OnceLock;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::Serialize;
 use tch::nn::{self, Module, OptimizerConfig};
 use tch::{Kind, Tensor};
 
-/// Where tensors live: the CPU or one CUDA device.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Device {
-    /// The host CPU (fp32, all configured threads).
-    #[default]
-    Cpu,
-    /// CUDA device with this ordinal (`cuda` = `cuda:0`).
-    Cuda(usize),
-}
+pub use crate::config::Device;
 
-impl FromStr for Device {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "cpu" => Ok(Device::Cpu),
-            "cuda" => Ok(Device::Cuda(0)),
-            _ => s
-                .strip_prefix("cuda:")
-                .and_then(|n| n.parse().ok())
-                .map(Device::Cuda)
-                .ok_or_else(|| format!("unknown device `{s}` (expected cpu, cuda or cuda:N)")),
-        }
-    }
-}
-
-impl fmt::Display for Device {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Device::Cpu => write!(f, "cpu"),
-            Device::Cuda(i) => write!(f, "cuda:{i}"),
-        }
-    }
-}
-
-impl Serialize for Device {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Device {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
-    }
-}
-
+/// Activation lives here, beside the CUDA loading it needs; the type itself is a setting.
 impl Device {
     /// Makes the device usable and returns tch's handle for it: on CUDA, loads `libtorch_cuda.so`
     /// and checks that the ordinal exists.
@@ -82,6 +34,56 @@ impl Device {
                 }
                 Ok(tch::Device::Cuda(ordinal))
             }
+        }
+    }
+}
+
+/// Where and in which precision a stage computes: the activated device and whether matmuls run in
+/// bf16 autocast. Train, validation and BLiMP scoring all take one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Compute {
+    pub device: tch::Device,
+    pub bf16: bool,
+}
+
+impl Compute {
+    /// Activates `device` and decides bf16 by `precision` for it.
+    pub fn new(device: Device, precision: crate::config::Precision) -> Result<Compute> {
+        let device = device.activate()?;
+        Ok(Compute {
+            device,
+            bf16: precision.bf16_on(device.is_cuda()),
+        })
+    }
+
+    /// fp32 on the CPU (tests, references).
+    pub fn cpu() -> Compute {
+        Compute {
+            device: tch::Device::Cpu,
+            bf16: false,
+        }
+    }
+
+    /// Whether the device is a CUDA device.
+    pub fn is_cuda(&self) -> bool {
+        self.device.is_cuda()
+    }
+
+    /// The precision actually used.
+    pub fn precision(&self) -> crate::config::Precision {
+        if self.bf16 {
+            crate::config::Precision::Bf16
+        } else {
+            crate::config::Precision::Fp32
+        }
+    }
+
+    /// Runs `f` under bf16 autocast when `bf16`, else as is.
+    pub fn autocast<T>(&self, f: impl FnOnce() -> T) -> Result<T> {
+        if self.bf16 {
+            crate::shim::autocast_bf16(self.is_cuda(), f)
+        } else {
+            Ok(f())
         }
     }
 }
@@ -192,16 +194,6 @@ pub fn probe(device: Device, steps: usize) -> Result<ProbeReport> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn devices_parse_and_print() {
-        assert_eq!("cpu".parse::<Device>().unwrap(), Device::Cpu);
-        assert_eq!("cuda".parse::<Device>().unwrap(), Device::Cuda(0));
-        assert_eq!("cuda:3".parse::<Device>().unwrap(), Device::Cuda(3));
-        assert_eq!(Device::Cuda(1).to_string(), "cuda:1");
-        assert!("gpu".parse::<Device>().is_err());
-        assert!("cuda:x".parse::<Device>().is_err());
-    }
 
     #[test]
     fn tiny_model_trains_on_cpu() {

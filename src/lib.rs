@@ -17,5 +17,6 @@ pub mod eval;
 pub mod io;
 pub mod model;
 pub mod results;
+pub mod shim;
 pub mod slurm;
 pub mod train;

@@ -116,7 +116,11 @@ fn checkpoints_and_metrics_equal_the_recorded_ones() {
         &["--anchor", "-1", "--seed", "1", "--max-steps", "400"],
     );
     let init = Scratch::new();
-    train(&init, &[], &["--anchor", "0.03", "--seed", "5", "--init-only"]);
+    train(
+        &init,
+        &[],
+        &["--anchor", "0.03", "--seed", "5", "--init-only"],
+    );
     let runs = "output/models/tinystories/llama-tiny";
     let got = json!({
         "budget": fingerprint(&budget.path().join(runs).join("tokenizer-1000-seed-3/budget-0.03M")),

@@ -355,7 +355,7 @@ fn write_missing(data: &Path, plan: Option<&Plan>, c: &Collected) -> Result<usiz
                     && r.run.model_size == run.model
                     && r.run.vocab_size == run.vocab_size as i64
                     && r.run.seed == run.seed as i64
-                    && r.anchor == run.anchor
+                    && r.anchor == run.anchor.to_string()
                     && r.milestone == m
             });
             if !found {
@@ -365,7 +365,7 @@ fn write_missing(data: &Path, plan: Option<&Plan>, c: &Collected) -> Result<usiz
                     run.model.clone(),
                     run.vocab_size.to_string(),
                     run.seed.to_string(),
-                    run.anchor.clone(),
+                    run.anchor.to_string(),
                     m.to_string(),
                 ]);
             }

@@ -8,12 +8,13 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use lmeff::config::{Presets, Settings, SettingsOverrides};
+use lmeff::device::Compute;
 use lmeff::dist::World;
-use lmeff::model::{weights, Llama, LlamaConfig};
-use lmeff::train::optim::{AdamW, AdamWConfig};
+use lmeff::model::weights;
+use lmeff::train::optim::AdamW;
 use lmeff::train::step::{train_step, StepOptions};
-use lmeff::train::Precision;
-use tch::{nn, Kind, Tensor};
+use lmeff::train::{init_model, Precision};
+use tch::{Kind, Tensor};
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -60,9 +61,8 @@ pub fn run(
     let BenchWhat::Train(b) = args.what;
     lmeff::device::set_threads(settings.threads);
     let mut world = World::init()?;
-    let device = world.rank_device(settings.device)?.activate()?;
-    let cuda = device.is_cuda();
-    let bf16 = b.precision.bf16_on(cuda);
+    let compute = Compute::new(world.rank_device(settings.device)?, b.precision)?;
+    let device = compute.device;
     let presets = Presets::load_dir(&settings.models_dir)?;
     for size in &b.sizes {
         let preset = presets.get(size).with_context(|| {
@@ -76,21 +76,10 @@ pub fn run(
             b.batch.unwrap_or(t.batch_size),
             b.grad_accum.unwrap_or(t.grad_accum),
         );
-        tch::manual_seed(0);
-        let vs = nn::VarStore::new(device);
-        let model = Llama::new(&vs, &LlamaConfig::from_shape(&preset.model, b.vocab))?;
+        let (vs, model) = init_model(&preset.model, b.vocab, 0, device)?;
         let params = weights::variables(&vs);
         let n_params: i64 = params.values().map(|p| p.numel() as i64).sum();
-        let mut opt = AdamW::new(
-            &params,
-            AdamWConfig {
-                beta1: t.adam_beta1,
-                beta2: t.adam_beta2,
-                eps: t.adam_epsilon,
-                weight_decay: t.weight_decay,
-            },
-            |n| !n.ends_with("norm.weight"),
-        );
+        let mut opt = AdamW::for_training(&params, t, t.weight_decay);
         opt.set_lr(3e-4);
         if batch as usize % world.size() != 0 {
             anyhow::bail!(
@@ -110,16 +99,14 @@ pub fn run(
         let options = StepOptions {
             comm: settings.train.comm_dtype,
             loss_scale: 1.0,
-            bf16,
-            cuda,
+            compute,
             max_grad_norm: t.max_grad_norm,
         };
         let mut step = |n: u32, comm_secs: &mut f64| -> Result<()> {
             for _ in 0..n {
                 let batches = (0..accum).map(|_| Ok(ids.shallow_clone()));
-                let _ = train_step(
-                    &model, &mut opt, &world, batches, &loss_sum, comm_secs, options,
-                )?;
+                let out = train_step(&model, &mut opt, &world, batches, &loss_sum, options)?;
+                *comm_secs += out.comm_secs;
             }
             Ok(())
         };
@@ -145,7 +132,7 @@ pub fn run(
             "{}",
             serde_json::json!({
                 "bench": "train", "impl": "lmeff", "size": size, "device": format!("{device:?}"),
-                "precision": if bf16 { "bf16" } else { "fp32" }, "params_M": (n_params as f64 / 1e4).round() / 100.0,
+                "precision": if compute.bf16 { "bf16" } else { "fp32" }, "params_M": (n_params as f64 / 1e4).round() / 100.0,
                 "batch": batch, "grad_accum": accum, "seq_len": b.seq_len, "steps": b.steps,
                 "tokens_per_s": (tokens / secs).round(), "warmup_s": (warm * 10.0).round() / 10.0,
                 "loss": (loss * 1e6).round() / 1e6,

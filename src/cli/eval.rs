@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use lmeff::config::{Settings, SettingsOverrides};
-use lmeff::eval::{blimp_data, evaluate, run_checkpoints, EvalOptions};
+use lmeff::eval::{blimp_data, evaluate, EvalOptions};
+use lmeff::model::checkpoint::run_checkpoints;
 use lmeff::train::Precision;
 
 #[derive(Debug, Args)]
@@ -77,7 +78,10 @@ pub fn run(
     };
     let (checkpoints, run_layout) = match (&a.checkpoint, &a.run) {
         (Some(c), _) => (vec![c.clone()], false),
-        (None, Some(r)) => (run_checkpoints(r)?, true),
+        (None, Some(r)) => (
+            run_checkpoints(r)?.into_iter().map(|c| c.dir).collect(),
+            true,
+        ),
         (None, None) => unreachable!("clap requires one"),
     };
     for e in evaluate(&checkpoints, &opts, run_layout)? {

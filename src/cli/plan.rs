@@ -83,7 +83,7 @@ fn table(plan: &Plan) -> String {
                 r.vocab_size.to_string(),
                 r.seq_len.to_string(),
                 r.seed.to_string(),
-                r.anchor.clone(),
+                r.anchor.to_string(),
                 r.tokens_per_step.to_string(),
                 r.max_steps.map_or("epochs".into(), |s| s.to_string()),
                 r.milestone_steps

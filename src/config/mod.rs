@@ -1,14 +1,21 @@
-//! Configuration: layered [`settings`], model [`preset`]s, the `configs.csv` [`matrix`] and its
-//! expansion into the [`plan`] of runs, in the [`units`] every stage counts in.
+//! Configuration, the bottom layer: layered [`settings`] with every stage's section ([`train`],
+//! [`slurm`]), model [`preset`]s, the `configs.csv` [`matrix`] and its expansion into the [`plan`]
+//! of runs, in the [`units`] every stage counts in. It imports no other stage.
 
+pub mod device;
 pub mod matrix;
 pub mod plan;
 pub mod preset;
 pub mod settings;
+pub mod slurm;
+pub mod train;
 pub mod units;
 
+pub use device::Device;
 pub use matrix::{read_matrix, MatrixError, MatrixRow};
-pub use plan::{run_output_dir, Milestone, Plan, Run, RunId};
+pub use plan::{run_output_dir, MilestoneStep, Plan, Run, RunId};
 pub use preset::{ModelPreset, ModelShape, Presets, TrainingDefaults};
 pub use settings::{Settings, SettingsOverrides};
+pub use slurm::{GpuRequest, SlurmSettings};
+pub use train::{CommDtype, Precision, TrainSettings};
 pub use units::{Anchor, Millions, TokenCount};

@@ -45,7 +45,7 @@ impl fmt::Display for RunId {
 
 /// A checkpoint milestone of a run: after `tokens` tokens, i.e. at optimizer step `step`.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Milestone {
+pub struct MilestoneStep {
     /// The milestone in millions of tokens (its label).
     pub millions: Millions,
     /// Tokens that define it.
@@ -55,7 +55,7 @@ pub struct Milestone {
 }
 
 /// Serialises milestones as an ordered JSON object `{"25": 382, "50": 763, …}`.
-fn milestones_as_map<S: Serializer>(ms: &[Milestone], s: S) -> Result<S::Ok, S::Error> {
+fn milestones_as_map<S: Serializer>(ms: &[MilestoneStep], s: S) -> Result<S::Ok, S::Error> {
     let mut map = s.serialize_map(Some(ms.len()))?;
     for m in ms {
         map.serialize_entry(&m.millions.to_string(), &m.step)?;
@@ -76,8 +76,8 @@ pub struct Run {
     pub vocab_size: u32,
     pub seq_len: u32,
     pub seed: u64,
-    /// `full` or e.g. `25M`.
-    pub anchor: String,
+    /// The full run or a budget (`full`, `25M` in JSON).
+    pub anchor: Anchor,
     /// The budget in tokens; `null` for a full run.
     pub anchor_tokens: Option<TokenCount>,
     /// Epochs over the training data (full runs).
@@ -95,7 +95,7 @@ pub struct Run {
     /// The last optimizer step of a budget run; `null` for a full run.
     pub max_steps: Option<u64>,
     #[serde(serialize_with = "milestones_as_map")]
-    pub milestone_steps: Vec<Milestone>,
+    pub milestone_steps: Vec<MilestoneStep>,
     pub learning_rate: f64,
     pub weight_decay: f64,
     pub warmup_steps: u64,
@@ -103,8 +103,6 @@ pub struct Run {
     pub time: Option<String>,
     /// Checkpoint folder of the run.
     pub output_dir: PathBuf,
-    #[serde(skip)]
-    pub anchor_kind: Anchor,
 }
 
 /// Every run of a matrix, in task-index order (row, then seed, then anchor).
@@ -178,7 +176,7 @@ impl Plan {
                     let milestone_steps = settings
                         .milestones
                         .iter()
-                        .map(|&millions| Milestone {
+                        .map(|&millions| MilestoneStep {
                             millions,
                             tokens: millions.tokens(),
                             step: millions.tokens().step_reached(tokens_per_step),
@@ -200,7 +198,7 @@ impl Plan {
                         vocab_size: row.vocab_size,
                         seq_len: row.seq_length,
                         seed,
-                        anchor: anchor.to_string(),
+                        anchor,
                         anchor_tokens: anchor.budget_tokens(),
                         epochs: row.epochs,
                         batch_size,
@@ -224,7 +222,6 @@ impl Plan {
                             seed,
                             anchor,
                         ),
-                        anchor_kind: anchor,
                         run_id,
                     });
                 }

@@ -8,10 +8,10 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+use super::device::Device;
+use super::slurm::SlurmSettings;
+use super::train::TrainSettings;
 use super::units::Millions;
-use crate::device::Device;
-use crate::slurm::SlurmSettings;
-use crate::train::TrainSettings;
 
 /// The settings file read when `--config` is not given (skipped if absent).
 pub const DEFAULT_CONFIG_FILE: &str = "configs/lmeff.toml";

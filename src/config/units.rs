@@ -105,6 +105,13 @@ impl Anchor {
     }
 }
 
+impl Serialize for Anchor {
+    /// As displayed: `full` or `25M`.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 impl fmt::Display for Anchor {
     /// `full` or `25M`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -11,18 +11,9 @@
 mod nccl;
 
 use anyhow::{bail, Result};
-use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
-/// Element type gradients travel in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum CommDtype {
-    #[default]
-    Fp32,
-    /// Half the traffic; NCCL only (MPI has no bf16 type, so CPUs reduce in fp32).
-    Bf16,
-}
+pub use crate::config::CommDtype;
 
 /// Bytes per all-reduce bucket.
 pub const BUCKET_BYTES: usize = 25 << 20;

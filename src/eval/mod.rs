@@ -10,15 +10,15 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use tracing::info;
 
-use crate::device::Device;
+use crate::config::Precision;
+use crate::device::{Compute, Device};
 use crate::io::sha256_file;
+use crate::model::checkpoint::{self, CheckpointMeta, CheckpointName};
 use crate::model::Llama;
-use crate::results::blimp::{self as out, EvalConfig, Identity, PairScore};
-use crate::train::checkpoint::CheckpointMeta;
-use crate::train::Precision;
+use crate::results::blimp::{self as out, EvalConfig, PairScore, ResultKey};
 use blimp_data::Pair;
 use score::{Encoded, ScoreOptions};
 
@@ -47,82 +47,23 @@ pub struct Evaluated {
     pub pairs_per_s: Option<f64>,
 }
 
-/// The checkpoints of a run folder: `milestone-<M>M/` in token order, then `final/`.
-pub fn run_checkpoints(run: &Path) -> Result<Vec<PathBuf>> {
-    let mut milestones: Vec<(f64, PathBuf)> = Vec::new();
-    for e in
-        std::fs::read_dir(run).with_context(|| format!("reading run folder {}", run.display()))?
-    {
-        let path = e?.path();
-        let name = path
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        if let Some(m) = name
-            .strip_prefix("milestone-")
-            .and_then(|m| m.strip_suffix('M'))
-        {
-            if let Ok(v) = m.parse::<f64>() {
-                milestones.push((v, path));
-            }
-        }
-    }
-    milestones.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let mut out: Vec<PathBuf> = milestones.into_iter().map(|(_, p)| p).collect();
-    if run.join("final").is_dir() {
-        out.push(run.join("final"));
-    }
-    if out.is_empty() {
-        bail!(
-            "{}: no milestone-*/ or final/ checkpoint in this run folder",
-            run.display()
-        );
-    }
-    Ok(out)
-}
-
 /// The identity of a checkpoint folder from its `milestone_meta.json` (lmeff's) or only its
 /// path and hash (any other Hugging Face Llama folder).
-fn identity(dir: &Path, sha: String) -> Result<Identity> {
-    let meta_path = dir.join("milestone_meta.json");
-    let name = dir
-        .file_name()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .into_owned();
-    let milestone = name
-        .strip_prefix("milestone-")
-        .and_then(|m| m.strip_suffix('M'))
-        .unwrap_or(&name)
-        .to_owned();
-    if !meta_path.is_file() {
-        return Ok(Identity {
-            dataset: None,
-            model_size: None,
-            vocab_size: None,
-            seed: None,
-            anchor: None,
-            milestone,
-            tokens_seen: None,
-            checkpoint: dir.to_owned(),
-            checkpoint_sha256: sha,
-        });
-    }
-    let meta: CheckpointMeta = serde_json::from_slice(&std::fs::read(&meta_path)?)
-        .with_context(|| format!("parsing {}", meta_path.display()))?;
-    Ok(Identity {
-        dataset: Some(meta.dataset),
-        model_size: Some(meta.model),
-        vocab_size: Some(meta.vocab_size),
-        seed: Some(meta.seed),
-        anchor: Some(if meta.anchor.is_empty() {
-            "full".into()
-        } else {
-            meta.anchor
-        }),
-        milestone,
-        tokens_seen: Some(meta.tokens_seen),
+fn identity(dir: &Path, sha: String) -> Result<ResultKey> {
+    let folder = dir.file_name().unwrap_or_default().to_string_lossy();
+    let meta = checkpoint::read_meta(dir)?;
+    let anchor = |m: &CheckpointMeta| match m.anchor.as_str() {
+        "" => "full".to_owned(),
+        a => a.to_owned(),
+    };
+    Ok(ResultKey {
+        dataset: meta.as_ref().map(|m| m.dataset.clone()),
+        model_size: meta.as_ref().map(|m| m.model.clone()),
+        vocab_size: meta.as_ref().map(|m| m.vocab_size),
+        seed: meta.as_ref().map(|m| m.seed),
+        anchor: meta.as_ref().map(anchor),
+        milestone: CheckpointName::label_of(&folder),
+        tokens_seen: meta.as_ref().map(|m| m.tokens_seen),
         checkpoint: dir.to_owned(),
         checkpoint_sha256: sha,
     })
@@ -137,21 +78,15 @@ pub fn evaluate(
     run_layout: bool,
 ) -> Result<Vec<Evaluated>> {
     for ck in checkpoints {
-        for f in ["model.safetensors", "tokenizer.json", "config.json"] {
-            if !ck.join(f).is_file() {
-                bail!("{}: not a checkpoint folder ({f} is missing)", ck.display());
-            }
-        }
+        checkpoint::check_files(ck)?;
     }
     let pairs = blimp_data::load(&o.blimp_dir, &o.paradigms)?;
-    let device = o.device.activate()?;
-    let cuda = device.is_cuda();
-    let bf16 = o.precision.bf16_on(cuda);
+    let compute = Compute::new(o.device, o.precision)?;
     let mut encoded: HashMap<String, Encoded> = HashMap::new();
     let mut done = Vec::new();
     for ck in checkpoints {
-        let weights = ck.join("model.safetensors");
-        let tok_path = ck.join("tokenizer.json");
+        let weights = ck.join(checkpoint::MODEL_FILE);
+        let tok_path = ck.join(checkpoint::TOKENIZER_FILE);
         let sha = sha256_file(&weights)?;
         let tok_sha = sha256_file(&tok_path)?;
         let id = identity(ck, sha.clone())?;
@@ -169,7 +104,11 @@ pub fn evaluate(
             checkpoint_sha256: sha,
             tokenizer_sha256: tok_sha.clone(),
             paradigms: o.paradigms.clone(),
-            precision: if bf16 { "bf16".into() } else { "fp32".into() },
+            precision: if compute.bf16 {
+                "bf16".into()
+            } else {
+                "fp32".into()
+            },
         };
         if !o.force && out::existing_config(&dest).as_ref() == Some(&cfg) {
             info!(
@@ -190,7 +129,7 @@ pub fn evaluate(
             encoded.insert(tok_sha.clone(), score::encode(&tokenizer, &pairs)?);
         }
         let enc = &encoded[&tok_sha];
-        let (model, _vs) = Llama::load(ck, device)?;
+        let (model, _vs) = Llama::load(ck, compute.device)?;
         let start = Instant::now();
         let bar = crate::data::prepare::count_bar(
             pairs.len() as u64,
@@ -204,8 +143,7 @@ pub fn evaluate(
             &enc.seqs,
             ScoreOptions {
                 batch_tokens: o.batch_tokens,
-                bf16,
-                cuda,
+                compute,
             },
             |n| {
                 seqs_done += n;

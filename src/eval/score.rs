@@ -16,8 +16,8 @@ use tch::{Kind, Tensor};
 use tokenizers::Tokenizer;
 
 use crate::data::encode::FastEncoder;
+use crate::device::Compute;
 use crate::model::Llama;
-use crate::train::optim::autocast_bf16;
 
 use super::blimp_data::Pair;
 
@@ -136,8 +136,7 @@ fn pack(seqs: &[Vec<i64>], row_len: usize) -> Vec<Row> {
 pub struct ScoreOptions {
     /// Tokens per forward pass (rows of [`ROW_TOKENS`], at least one row).
     pub batch_tokens: usize,
-    pub bf16: bool,
-    pub cuda: bool,
+    pub compute: Compute,
 }
 
 /// Tokens per packed row (longer sentences get a row of their own length).
@@ -159,7 +158,11 @@ pub fn score(
     let row_len = ROW_TOKENS.max(longest);
     let rows = pack(seqs, row_len);
     let device = model.device();
-    let kind = if o.bf16 { Kind::BFloat16 } else { Kind::Float };
+    let kind = if o.compute.bf16 {
+        Kind::BFloat16
+    } else {
+        Kind::Float
+    };
     let v = model.config.vocab_size as i64;
     let mut out = vec![0f64; seqs.len()];
     let per_batch = (o.batch_tokens / row_len).max(1);
@@ -197,12 +200,7 @@ pub fn score(
                 let h = h.view([b * l, -1]).index_select(0, &real);
                 model.project(&h)
             };
-            let logits = if o.bf16 {
-                autocast_bf16(o.cuda, logits)?
-            } else {
-                logits()
-            }
-            .to_kind(Kind::Float);
+            let logits = o.compute.autocast(logits)?.to_kind(Kind::Float);
             let lse = logits.logsumexp([-1], false);
             Ok(logits.view([-1]).index_select(0, &to(&flat)) - lse.index_select(0, &to(&pick)))
         })?;
@@ -294,8 +292,7 @@ mod tests {
                 &seqs,
                 ScoreOptions {
                     batch_tokens: budget,
-                    bf16: false,
-                    cuda: false,
+                    compute: Compute::cpu(),
                 },
                 |_| {},
             )

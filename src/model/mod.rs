@@ -1,9 +1,11 @@
 //! The LLaMA decoder in libtorch with Hugging Face `LlamaForCausalLM` semantics and tensor names,
-//! its `config.json`, and safetensors I/O for its weights.
+//! its `config.json`, safetensors I/O for its weights, and the checkpoint folder they live in.
 
+pub mod checkpoint;
 pub mod hf_config;
 pub mod llama;
 pub mod weights;
 
+pub use checkpoint::{Checkpoint, CheckpointMeta, CheckpointName};
 pub use hf_config::LlamaConfig;
 pub use llama::Llama;

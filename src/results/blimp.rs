@@ -34,9 +34,10 @@ impl PairScore {
     }
 }
 
-/// What was evaluated: the run and checkpoint (fields unknown for foreign checkpoints are `None`).
+/// Which result this is: the run and checkpoint evaluated (fields unknown for foreign checkpoints
+/// are `None`); it names the results folder.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Identity {
+pub struct ResultKey {
     pub dataset: Option<String>,
     pub model_size: Option<String>,
     pub vocab_size: Option<u32>,
@@ -50,7 +51,7 @@ pub struct Identity {
     pub checkpoint_sha256: String,
 }
 
-impl Identity {
+impl ResultKey {
     /// `blimp/<dataset>/<size>/seed-<S>/tok-<V>/[budget-<M>M/]<milestone>` under `results`.
     pub fn results_dir(&self, results: &Path) -> Option<PathBuf> {
         let mut dir = results
@@ -151,7 +152,7 @@ pub fn pairs_batch(scores: &[PairScore]) -> Result<RecordBatch> {
 }
 
 /// The `summary.parquet` table: one row per paradigm, with the identity repeated.
-pub fn summary_batch(id: &Identity, rows: &[ParadigmSummary]) -> Result<RecordBatch> {
+pub fn summary_batch(id: &ResultKey, rows: &[ParadigmSummary]) -> Result<RecordBatch> {
     let n = rows.len();
     let opt_str =
         |v: &Option<String>| -> ArrayRef { Arc::new(StringArray::from(vec![v.as_deref(); n])) };
@@ -211,7 +212,7 @@ pub struct EvalConfig {
 
 /// `blimp_results.json` in lm-evaluation-harness' layout, plus field and phenomenon averages.
 pub fn lm_eval_json(
-    id: &Identity,
+    id: &ResultKey,
     cfg: &EvalConfig,
     rows: &[ParadigmSummary],
 ) -> serde_json::Value {
@@ -254,6 +255,13 @@ pub fn lm_eval_json(
     })
 }
 
+/// The overall accuracy (`results.blimp["acc,none"]`) of the `blimp_results.json` in `dir`.
+pub fn overall_accuracy(dir: &Path) -> Option<f64> {
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("blimp_results.json")).ok()?).ok()?;
+    v["results"]["blimp"]["acc,none"].as_f64()
+}
+
 /// Reads the `config` of an existing `blimp_results.json` (None when absent or unreadable).
 pub fn existing_config(dir: &Path) -> Option<EvalConfig> {
     let text = std::fs::read_to_string(dir.join("blimp_results.json")).ok()?;
@@ -264,7 +272,7 @@ pub fn existing_config(dir: &Path) -> Option<EvalConfig> {
 /// Writes the three files into `dir`, replacing it as a whole.
 pub fn write(
     dir: &Path,
-    id: &Identity,
+    id: &ResultKey,
     cfg: &EvalConfig,
     scores: &[PairScore],
 ) -> Result<Vec<ParadigmSummary>> {
@@ -312,7 +320,7 @@ mod tests {
         let rows = summarize(&scores);
         assert_eq!((rows[0].correct, rows[0].n), (1, 2), "a tie is not correct");
         assert!((rows[0].stderr - (0.25f64 / 2.0).sqrt()).abs() < 1e-12);
-        let id = Identity {
+        let id = ResultKey {
             dataset: Some("tinystories".into()),
             model_size: Some("20m".into()),
             vocab_size: Some(16000),

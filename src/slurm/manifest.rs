@@ -46,7 +46,7 @@ impl RunEntry {
             model: run.model.clone(),
             vocab_size: run.vocab_size,
             seed: run.seed,
-            anchor: run.anchor.clone(),
+            anchor: run.anchor.to_string(),
         }
     }
 }

@@ -10,14 +10,13 @@ pub mod manifest;
 pub mod render;
 pub mod resubmit;
 pub mod scheduler;
-pub mod settings;
 pub mod status;
 pub mod template;
 
+pub use crate::config::{GpuRequest, SlurmSettings};
 pub use launch::{launch, LaunchOptions, Launched};
 pub use manifest::Manifest;
 pub use resubmit::{resubmit_failed, Resubmitted};
 pub use scheduler::{Scheduler, Slurm};
-pub use settings::{GpuRequest, SlurmSettings};
 pub use status::{status, StatusReport, TaskState};
 pub use template::Stage;

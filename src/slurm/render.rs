@@ -10,8 +10,8 @@ use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 
 use super::array::TaskSet;
-use super::settings::{GpuRequest, SlurmSettings};
 use super::template::{shell_quote, Stage, Template};
+use crate::config::{GpuRequest, SlurmSettings};
 use crate::config::{Plan, Settings};
 use crate::device::Device;
 

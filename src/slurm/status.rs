@@ -11,7 +11,9 @@ use serde::Serialize;
 use super::manifest::{Manifest, RunEntry, Submission};
 use super::scheduler::{JobRecord, Scheduler};
 use super::template::Stage;
-use crate::results::blimp::Identity;
+use crate::model::checkpoint::{self, CheckpointName};
+use crate::results::blimp::{self, ResultKey};
+use crate::train::metrics;
 
 /// The state of one array task (or of the aggregate job).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -173,62 +175,29 @@ fn task_status(
     }
 }
 
-/// The checkpoints of a run folder in order, as (folder name, path).
-fn checkpoints(run_dir: &Path) -> Vec<(String, PathBuf)> {
-    crate::eval::run_checkpoints(run_dir)
+/// The checkpoint folder names of a run folder, in order.
+fn checkpoints(run_dir: &Path) -> Vec<String> {
+    checkpoint::run_checkpoints(run_dir)
         .unwrap_or_default()
         .into_iter()
-        .map(|p| {
-            (
-                p.file_name()
-                    .unwrap_or_default()
-                    .to_string_lossy()
-                    .into_owned(),
-                p,
-            )
-        })
+        .map(|c| c.name.to_string())
         .collect()
-}
-
-/// The tokens of the last line of `metrics.jsonl`.
-fn tokens_reached(run_dir: &Path) -> Option<u64> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut f = std::fs::File::open(run_dir.join("metrics.jsonl")).ok()?;
-    let len = f.metadata().ok()?.len();
-    f.seek(SeekFrom::Start(len.saturating_sub(4096))).ok()?;
-    let mut tail = String::new();
-    f.read_to_string(&mut tail).ok()?;
-    let last = tail
-        .lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with('{'))?;
-    serde_json::from_str::<serde_json::Value>(last).ok()?["tokens"].as_u64()
 }
 
 /// The results folder of one checkpoint of a run (`lmeff eval blimp`'s default layout).
 fn results_of(m: &Manifest, run: &RunEntry, checkpoint: &str) -> Option<PathBuf> {
-    let milestone = checkpoint
-        .strip_prefix("milestone-")
-        .and_then(|c| c.strip_suffix('M'))
-        .unwrap_or(checkpoint);
-    let id = Identity {
+    let key = ResultKey {
         dataset: Some(run.dataset.clone()),
         model_size: Some(run.model.clone()),
         vocab_size: Some(run.vocab_size),
         seed: Some(run.seed),
         anchor: Some(run.anchor.clone()),
-        milestone: milestone.to_owned(),
+        milestone: CheckpointName::label_of(checkpoint),
         tokens_seen: None,
         checkpoint: PathBuf::new(),
         checkpoint_sha256: String::new(),
     };
-    Some(m.workdir.join(id.results_dir(&m.results_dir)?))
-}
-
-fn accuracy(results: &Path) -> Option<f64> {
-    let v: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(results.join("blimp_results.json")).ok()?).ok()?;
-    v["results"]["blimp"]["acc,none"].as_f64()
+    Some(m.workdir.join(key.results_dir(&m.results_dir)?))
 }
 
 /// The status of every run of a launch, and of its aggregate job.
@@ -241,10 +210,13 @@ pub fn status(m: &Manifest, scheduler: &dyn Scheduler) -> Result<StatusReport> {
     for run in &m.runs {
         let run_dir = m.workdir.join(&run.output_dir);
         let cks = checkpoints(&run_dir);
-        let trained = run_dir.join("final").join("model.safetensors").is_file();
+        let trained = checkpoint::is_checkpoint(&run_dir.join(CheckpointName::Final.to_string()));
         let evaluated: Vec<(&str, f64)> = cks
             .iter()
-            .filter_map(|(name, _)| Some((name.as_str(), accuracy(&results_of(m, run, name)?)?)))
+            .filter_map(|name| {
+                let acc = blimp::overall_accuracy(&results_of(m, run, name)?)?;
+                Some((name.as_str(), acc))
+            })
             .collect();
         let eval_done = trained && evaluated.len() == cks.len();
         runs.push(RunStatus {
@@ -258,8 +230,8 @@ pub fn status(m: &Manifest, scheduler: &dyn Scheduler) -> Result<StatusReport> {
                 run.task_index,
                 eval_done,
             ),
-            tokens: tokens_reached(&run_dir),
-            last_checkpoint: cks.last().map(|(n, _)| n.clone()),
+            tokens: metrics::tokens_reached(&run_dir),
+            last_checkpoint: cks.last().cloned(),
             last_eval: evaluated.last().map(|(n, acc)| format!("{n} {acc:.3}")),
         });
     }

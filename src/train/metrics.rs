@@ -1,5 +1,6 @@
-//! `metrics.jsonl`: one JSON object per logged step. On resume the file is cut back to the
-//! length recorded with the resume state, so replayed steps are not written twice.
+//! `metrics.jsonl`: one JSON object per logged step, written here and read back here
+//! ([`tokens_reached`]). On resume the file is cut back to the length recorded with the resume
+//! state, so replayed steps are not written twice.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -66,6 +67,21 @@ impl Metrics {
     pub fn bytes(&self) -> u64 {
         self.bytes
     }
+}
+
+/// The tokens of the last record of `<run_dir>/metrics.jsonl` (`None` when there is none).
+pub fn tokens_reached(run_dir: &Path) -> Option<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = File::open(run_dir.join("metrics.jsonl")).ok()?;
+    let len = f.metadata().ok()?.len();
+    f.seek(SeekFrom::Start(len.saturating_sub(4096))).ok()?;
+    let mut tail = String::new();
+    f.read_to_string(&mut tail).ok()?;
+    let last = tail
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))?;
+    serde_json::from_str::<serde_json::Value>(last).ok()?["tokens"].as_u64()
 }
 
 /// A progress bar (steps, tokens, loss, tokens/s, ETA) when stderr is a terminal; otherwise

@@ -5,67 +5,11 @@
 //! study's HF Trainer).
 
 use std::collections::BTreeMap;
-use std::ffi::{c_char, CStr};
 
 use anyhow::{anyhow, Result};
 use tch::{Kind, Tensor};
-use torch_sys::C_tensor;
 
-extern "C" {
-    fn lmeff_fused_adamw(
-        params: *const *mut C_tensor,
-        grads: *const *mut C_tensor,
-        exp_avgs: *const *mut C_tensor,
-        exp_avg_sqs: *const *mut C_tensor,
-        steps: *const *mut C_tensor,
-        n: usize,
-        lr: *mut C_tensor,
-        beta1: f64,
-        beta2: f64,
-        weight_decay: f64,
-        eps: f64,
-    ) -> *const c_char;
-    fn lmeff_clip_grad_norm(
-        grads: *const *mut C_tensor,
-        n: usize,
-        max_norm: f64,
-        norm_out: *mut *mut C_tensor,
-    ) -> *const c_char;
-    fn lmeff_autocast_bf16(cuda: i32, enabled: i32) -> *const c_char;
-}
-
-fn check(err: *const c_char, what: &str) -> Result<()> {
-    if err.is_null() {
-        Ok(())
-    } else {
-        // SAFETY: the shim returns a NUL-terminated message owned by a thread-local string.
-        let msg = unsafe { CStr::from_ptr(err) }
-            .to_string_lossy()
-            .into_owned();
-        Err(anyhow!("{what}: {msg}"))
-    }
-}
-
-fn ptrs(ts: &[Tensor]) -> Vec<*mut C_tensor> {
-    ts.iter().map(|t| t.as_ptr() as *mut C_tensor).collect()
-}
-
-/// Runs `f` under bf16 autocast on CUDA (`cuda`) or the CPU: matmuls and attention in bf16,
-/// reductions and the loss in fp32, weights and gradients fp32.
-pub fn autocast_bf16<T>(cuda: bool, f: impl FnOnce() -> T) -> Result<T> {
-    // SAFETY: plain flags; errors come back as a message.
-    check(
-        unsafe { lmeff_autocast_bf16(cuda as i32, 1) },
-        "entering autocast",
-    )?;
-    let out = f();
-    // SAFETY: as above; leaves the region entered just before.
-    check(
-        unsafe { lmeff_autocast_bf16(cuda as i32, 0) },
-        "leaving autocast",
-    )?;
-    Ok(out)
-}
+use crate::shim::{self, AdamWStep};
 
 /// Hyper-parameters of AdamW.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -93,7 +37,28 @@ pub struct AdamW {
     lr: Tensor,
 }
 
+/// Norm weights get no weight decay.
+pub fn decays(name: &str) -> bool {
+    !name.ends_with("norm.weight")
+}
+
 impl AdamW {
+    /// The trainer's optimizer for `params`: the preset's betas and epsilon, `weight_decay` on
+    /// every weight but the norms'.
+    pub fn for_training(
+        params: &BTreeMap<String, Tensor>,
+        t: &crate::config::TrainingDefaults,
+        weight_decay: f64,
+    ) -> AdamW {
+        let config = AdamWConfig {
+            beta1: t.adam_beta1,
+            beta2: t.adam_beta2,
+            eps: t.adam_epsilon,
+            weight_decay,
+        };
+        AdamW::new(params, config, decays)
+    }
+
     /// Zeroed moments and step counters for `params`, in name order.
     pub fn new(
         params: &BTreeMap<String, Tensor>,
@@ -146,15 +111,7 @@ impl AdamW {
     /// Clips the gradients to a global L2 norm of `max_norm`; returns the norm before clipping as
     /// a device scalar.
     pub fn clip_grad_norm(&self, max_norm: f64) -> Result<Tensor> {
-        let grads = self.grads();
-        let mut out: *mut C_tensor = std::ptr::null_mut();
-        // SAFETY: the pointers stay valid while `grads` lives; the shim allocates `out`.
-        check(
-            unsafe { lmeff_clip_grad_norm(ptrs(&grads).as_ptr(), grads.len(), max_norm, &mut out) },
-            "clipping gradients",
-        )?;
-        // SAFETY: `out` is a fresh `at::Tensor*` owned by us from here.
-        Ok(unsafe { Tensor::from_ptr(out) })
+        shim::clip_grad_norm(&self.grads(), max_norm)
     }
 
     /// One AdamW step on every parameter.
@@ -162,24 +119,20 @@ impl AdamW {
         let c = self.config;
         for g in &self.groups {
             let grads: Vec<Tensor> = g.params.iter().map(|p| p.grad()).collect();
-            // SAFETY: every pointer is a live tensor for the duration of the call.
-            check(
-                unsafe {
-                    lmeff_fused_adamw(
-                        ptrs(&g.params).as_ptr(),
-                        ptrs(&grads).as_ptr(),
-                        ptrs(&g.exp_avgs).as_ptr(),
-                        ptrs(&g.exp_avg_sqs).as_ptr(),
-                        ptrs(&g.steps).as_ptr(),
-                        g.params.len(),
-                        self.lr.as_ptr() as *mut C_tensor,
-                        c.beta1,
-                        c.beta2,
-                        g.weight_decay,
-                        c.eps,
-                    )
-                },
-                "AdamW step",
+            let h = AdamWStep {
+                beta1: c.beta1,
+                beta2: c.beta2,
+                eps: c.eps,
+                weight_decay: g.weight_decay,
+            };
+            shim::fused_adamw(
+                &g.params,
+                &grads,
+                &g.exp_avgs,
+                &g.exp_avg_sqs,
+                &g.steps,
+                &self.lr,
+                h,
             )?;
         }
         Ok(())

@@ -1,6 +1,21 @@
 //! The learning-rate schedule: linear warm-up to the peak, then cosine decay to zero at the last
 //! step (HF's `get_cosine_schedule_with_warmup`, as the study).
 
+/// A run's schedule: peak, warm-up steps and the step it ends at.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Schedule {
+    pub peak: f64,
+    pub warmup: u64,
+    pub total: u64,
+}
+
+impl Schedule {
+    /// The learning rate of optimizer step `step` (0-based).
+    pub fn lr_at(&self, step: u64) -> f64 {
+        lr_at(step, self.peak, self.warmup, self.total)
+    }
+}
+
 /// Learning rate for optimizer step `step` (0-based) of a run of `total` steps.
 pub fn lr_at(step: u64, peak: f64, warmup: u64, total: u64) -> f64 {
     if step < warmup {

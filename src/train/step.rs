@@ -6,7 +6,8 @@
 use anyhow::Result;
 use tch::Tensor;
 
-use super::optim::{self, AdamW};
+use super::optim::AdamW;
+use crate::device::Compute;
 use crate::dist::{CommDtype, World};
 use crate::model::llama::next_token_loss;
 use crate::model::Llama;
@@ -14,10 +15,8 @@ use crate::model::Llama;
 /// How the step computes.
 #[derive(Debug, Clone, Copy)]
 pub struct StepOptions {
-    /// bf16 autocast (else fp32).
-    pub bf16: bool,
-    /// The model is on a CUDA device.
-    pub cuda: bool,
+    /// The device and precision.
+    pub compute: Compute,
     pub max_grad_norm: f64,
     /// Element type of the gradient all-reduce.
     pub comm: CommDtype,
@@ -26,18 +25,24 @@ pub struct StepOptions {
     pub loss_scale: f64,
 }
 
+/// What one step reports.
+pub struct StepOutcome {
+    /// The gradient norm before clipping (a device scalar).
+    pub norm: Tensor,
+    /// Seconds spent in the gradient all-reduce.
+    pub comm_secs: f64,
+}
+
 /// Runs one step over `micro_batches` (token windows `[batch, seq_len + 1]` on the model's device),
-/// adding this rank's (scaled) mean loss to `loss_sum` and the seconds spent in the all-reduce to
-/// `comm_secs`. Returns the gradient norm before clipping.
+/// adding this rank's (scaled) mean loss to `loss_sum`.
 pub fn train_step(
     model: &Llama,
     opt: &mut AdamW,
     world: &World,
     micro_batches: impl ExactSizeIterator<Item = Result<Tensor>>,
     loss_sum: &Tensor,
-    comm_secs: &mut f64,
     o: StepOptions,
-) -> Result<Tensor> {
+) -> Result<StepOutcome> {
     opt.zero_grad();
     let n = micro_batches.len() as f64;
     for ids in micro_batches {
@@ -46,20 +51,17 @@ pub fn train_step(
         let input = ids.narrow(1, 0, window - 1);
         let target = ids.narrow(1, 1, window - 1);
         let forward = || next_token_loss(&model.forward(&input), &target);
-        let loss = if o.bf16 {
-            optim::autocast_bf16(o.cuda, forward)?
-        } else {
-            forward()
-        } * (o.loss_scale / n);
+        let loss = o.compute.autocast(forward)? * (o.loss_scale / n);
         loss.backward();
         let _ = tch::no_grad(|| loss_sum.shallow_clone().g_add_(&loss.detach()));
     }
+    let mut comm_secs = 0.0;
     if world.is_distributed() {
         let t0 = std::time::Instant::now();
         world.average_gradients(&opt.grads(), o.comm)?;
-        *comm_secs += t0.elapsed().as_secs_f64();
+        comm_secs = t0.elapsed().as_secs_f64();
     }
     let norm = opt.clip_grad_norm(o.max_grad_norm)?;
     opt.step()?;
-    Ok(norm)
+    Ok(StepOutcome { norm, comm_secs })
 }

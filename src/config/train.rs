@@ -1,9 +1,10 @@
 //! The `[train]` section of the settings: how often to log, evaluate and save, the study's
-//! early-stopping rule for full runs, and the compute precision.
+//! early-stopping rule for full runs, the compute precision and the gradient all-reduce's element
+//! type.
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Millions;
+use super::units::Millions;
 
 /// Arithmetic precision of the forward and backward passes (weights and optimizer stay fp32).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -28,6 +29,16 @@ impl Precision {
     }
 }
 
+/// Element type gradients travel in across ranks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum CommDtype {
+    #[default]
+    Fp32,
+    /// Half the traffic; NCCL only (MPI has no bf16 type, so CPUs reduce in fp32).
+    Bf16,
+}
+
 /// Trainer settings (`[train]` in `configs/lmeff.toml`, `LMEFF_TRAIN__<KEY>` in the environment).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -46,7 +57,7 @@ pub struct TrainSettings {
     pub early_stopping_threshold: f64,
     pub precision: Precision,
     /// Element type of the gradient all-reduce across ranks (`bf16` needs NCCL).
-    pub comm_dtype: crate::dist::CommDtype,
+    pub comm_dtype: CommDtype,
 }
 
 impl Default for TrainSettings {
@@ -59,7 +70,7 @@ impl Default for TrainSettings {
             early_stopping_patience: 10,
             early_stopping_threshold: 0.002,
             precision: Precision::Auto,
-            comm_dtype: crate::dist::CommDtype::Fp32,
+            comm_dtype: CommDtype::Fp32,
         }
     }
 }

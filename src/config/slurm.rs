@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::config::matrix::parse_slurm_time;
+use super::matrix::parse_slurm_time;
 
 /// Whether jobs ask for GPUs (`--gpus-per-node`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -1,0 +1,332 @@
+//! The checkpoint folder, defined once: its names (`init`, `milestone-<M>M`, `final`), its files
+//! (a Hugging Face model folder: `model.safetensors`, `config.json`, `tokenizer.json`,
+//! `tokenizer_config.json`, plus `milestone_meta.json` and `checksums.json`), its metadata, how it
+//! is written and how it is read back. Train writes checkpoints; eval and status read them here.
+//!
+//! A checkpoint is built in a staging folder and renamed into place; an existing one is kept when
+//! its weights are the same and refused when they differ, so nothing finished is ever replaced.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use fs_err as fs;
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use tch::Tensor;
+
+use super::{weights, LlamaConfig};
+use crate::config::Millions;
+use crate::io::{sha256_file, write_json_atomic, Staged};
+
+/// The weights (safetensors, HF tensor names).
+pub const MODEL_FILE: &str = "model.safetensors";
+/// HF `LlamaConfig`.
+pub const CONFIG_FILE: &str = "config.json";
+/// The tokenizer the run trained with.
+pub const TOKENIZER_FILE: &str = "tokenizer.json";
+/// [`CheckpointMeta`].
+pub const META_FILE: &str = "milestone_meta.json";
+/// sha256 of every other file.
+pub const CHECKSUMS_FILE: &str = "checksums.json";
+
+/// Which checkpoint of a run a folder holds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CheckpointName {
+    /// The seeded initialisation (`--init-only`).
+    Init,
+    /// A milestone after this many million tokens.
+    Milestone(Millions),
+    /// The run's end (a full run's best evaluation).
+    Final,
+}
+
+impl CheckpointName {
+    /// Reads a folder name: `init`, `milestone-<M>M`, `final`.
+    pub fn parse(folder: &str) -> Option<CheckpointName> {
+        match folder {
+            "init" => Some(CheckpointName::Init),
+            "final" => Some(CheckpointName::Final),
+            _ => folder
+                .strip_prefix("milestone-")?
+                .strip_suffix('M')?
+                .parse()
+                .ok()
+                .and_then(|m| Millions::new(m).ok())
+                .map(CheckpointName::Milestone),
+        }
+    }
+
+    /// The label results carry: `init`, the milestone in millions (`25`, `0.05`), `final`.
+    pub fn label(&self) -> String {
+        match self {
+            CheckpointName::Init => "init".into(),
+            CheckpointName::Milestone(m) => m.to_string(),
+            CheckpointName::Final => "final".into(),
+        }
+    }
+
+    /// The label of any folder: its checkpoint label when it is one of lmeff's names, else the name.
+    pub fn label_of(folder: &str) -> String {
+        CheckpointName::parse(folder).map_or_else(|| folder.to_owned(), |n| n.label())
+    }
+}
+
+impl fmt::Display for CheckpointName {
+    /// The folder name.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CheckpointName::Init => f.write_str("init"),
+            CheckpointName::Milestone(m) => write!(f, "milestone-{m}M"),
+            CheckpointName::Final => f.write_str("final"),
+        }
+    }
+}
+
+/// A checkpoint folder of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checkpoint {
+    pub name: CheckpointName,
+    pub dir: PathBuf,
+}
+
+/// Whether `dir` holds a finished checkpoint (its weights are in place).
+pub fn is_checkpoint(dir: &Path) -> bool {
+    dir.join(MODEL_FILE).is_file()
+}
+
+/// The checkpoints of a run folder: `milestone-<M>M/` in token order, then `final/`.
+pub fn run_checkpoints(run: &Path) -> Result<Vec<Checkpoint>> {
+    let mut out: Vec<(f64, Checkpoint)> = Vec::new();
+    for e in fs::read_dir(run)? {
+        let dir = e?.path();
+        let folder = dir.file_name().unwrap_or_default().to_string_lossy();
+        if let Some(name @ CheckpointName::Milestone(m)) = CheckpointName::parse(&folder) {
+            out.push((m.get(), Checkpoint { name, dir }));
+        }
+    }
+    out.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut out: Vec<Checkpoint> = out.into_iter().map(|(_, c)| c).collect();
+    if run.join("final").is_dir() {
+        out.push(Checkpoint {
+            name: CheckpointName::Final,
+            dir: run.join("final"),
+        });
+    }
+    if out.is_empty() {
+        bail!(
+            "{}: no milestone-*/ or final/ checkpoint in this run folder",
+            run.display()
+        );
+    }
+    Ok(out)
+}
+
+/// Checks that `dir` has the files a model needs (weights, config, tokenizer).
+pub fn check_files(dir: &Path) -> Result<()> {
+    for f in [MODEL_FILE, TOKENIZER_FILE, CONFIG_FILE] {
+        if !dir.join(f).is_file() {
+            bail!(
+                "{}: not a checkpoint folder ({f} is missing)",
+                dir.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `milestone_meta.json` of `dir`, or `None` for a folder without one (a foreign HF checkpoint).
+pub fn read_meta(dir: &Path) -> Result<Option<CheckpointMeta>> {
+    let path = dir.join(META_FILE);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    read_json(&path).map(Some)
+}
+
+/// `milestone_meta.json`: what a checkpoint is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointMeta {
+    pub run_id: String,
+    /// `milestone-25M`, `final`, ….
+    pub name: String,
+    pub dataset: String,
+    pub model: String,
+    pub seed: u64,
+    /// The run's anchor: `full` or a budget such as `25M`.
+    #[serde(default)]
+    pub anchor: String,
+    /// The tokenizer vocabulary size of the run (configs.csv; names the results folder).
+    pub vocab_size: u32,
+    /// The model's vocabulary: the trained tokenizer's size (≤ `vocab_size` on small corpora).
+    #[serde(default)]
+    pub model_vocab_size: u32,
+    pub tokens_seen: u64,
+    pub step: u64,
+    pub learning_rate: f64,
+    pub train_loss: Option<f64>,
+    pub eval_loss: Option<f64>,
+    pub wall_time_s: f64,
+    pub lmeff_version: String,
+}
+
+/// Writes `sha256` of every file in `dir` (but itself) to `checksums.json`.
+pub fn write_checksums(dir: &Path) -> Result<BTreeMap<String, String>> {
+    let mut sums = BTreeMap::new();
+    for entry in fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        if name != CHECKSUMS_FILE && path.is_file() {
+            sums.insert(name, sha256_file(&path)?);
+        }
+    }
+    write_json_atomic(&dir.join(CHECKSUMS_FILE), &sums)?;
+    Ok(sums)
+}
+
+/// Checks every file listed in `dir/checksums.json`.
+pub fn verify(dir: &Path) -> Result<()> {
+    let sums: BTreeMap<String, String> = read_json(&dir.join(CHECKSUMS_FILE))?;
+    for (name, want) in &sums {
+        let path = dir.join(name);
+        let got = sha256_file(&path).with_context(|| format!("{} is missing", path.display()))?;
+        if &got != want {
+            bail!(
+                "{}: checksum mismatch (the file is truncated or altered)",
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+/// Writes a checkpoint folder `dir` atomically. If `dir` exists with the same weights it is kept
+/// as is; with different weights it is an error.
+pub fn save_checkpoint(
+    dir: &Path,
+    tensors: &BTreeMap<String, Tensor>,
+    config: &LlamaConfig,
+    tokenizer: &Path,
+    meta: &CheckpointMeta,
+) -> Result<PathBuf> {
+    let bytes = weights::to_safetensors(tensors)?;
+    if dir.join(MODEL_FILE).is_file() {
+        let existing = sha256_file(&dir.join(MODEL_FILE))?;
+        if existing == crate::io::sha256_hex(&bytes) {
+            return Ok(dir.to_owned());
+        }
+        bail!(
+            "{} already holds a different checkpoint; refusing to overwrite it (move it away to re-train)",
+            dir.display()
+        );
+    }
+    let staged = Staged::new(dir)?;
+    crate::io::write_bytes_atomic(&staged.path().join(MODEL_FILE), &bytes)?;
+    write_json_atomic(&staged.path().join(CONFIG_FILE), config)?;
+    fs::copy(tokenizer, staged.path().join(TOKENIZER_FILE))
+        .with_context(|| format!("copying {}", tokenizer.display()))?;
+    write_tokenizer_config(staged.path(), config)?;
+    write_json_atomic(&staged.path().join(META_FILE), meta)?;
+    write_checksums(staged.path())?;
+    staged.commit()
+}
+
+/// `tokenizer_config.json` and `special_tokens_map.json`, so `AutoTokenizer`/
+/// `PreTrainedTokenizerFast.from_pretrained` encode exactly as lmeff trained: transformers turns
+/// the ByteLevel prefix space off unless `add_prefix_space` says otherwise.
+fn write_tokenizer_config(dir: &Path, config: &LlamaConfig) -> Result<()> {
+    let specials =
+        serde_json::json!({"bos_token": "<s>", "eos_token": "</s>", "pad_token": "<pad>"});
+    let mut cfg = specials.clone();
+    cfg["tokenizer_class"] = "PreTrainedTokenizerFast".into();
+    cfg["add_prefix_space"] = true.into();
+    cfg["model_max_length"] = config.max_position_embeddings.into();
+    cfg["clean_up_tokenization_spaces"] = false.into();
+    write_json_atomic(&dir.join("tokenizer_config.json"), &cfg)?;
+    write_json_atomic(&dir.join("special_tokens_map.json"), &specials)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::{Device, Kind};
+
+    #[test]
+    fn names_read_back() {
+        for n in ["init", "final", "milestone-25M", "milestone-0.05M"] {
+            assert_eq!(CheckpointName::parse(n).unwrap().to_string(), n);
+        }
+        assert_eq!(CheckpointName::label_of("milestone-0.05M"), "0.05");
+        assert_eq!(CheckpointName::label_of("checkpoint-500"), "checkpoint-500");
+        assert!(CheckpointName::parse("milestone-xM").is_none());
+    }
+
+    #[test]
+    fn a_different_checkpoint_is_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let tok = dir.path().join("tokenizer.json");
+        fs::write(&tok, "{}").unwrap();
+        let cfg = LlamaConfig::from_shape(
+            &crate::config::ModelShape {
+                hidden_size: 4,
+                intermediate_size: 8,
+                num_attention_heads: 2,
+                num_hidden_layers: 1,
+                max_position_embeddings: 8,
+                rms_norm_eps: 1e-6,
+                rope_theta: 1e4,
+                tie_word_embeddings: false,
+            },
+            10,
+        );
+        let meta = CheckpointMeta {
+            run_id: "r".into(),
+            name: "final".into(),
+            dataset: "d".into(),
+            model: "tiny".into(),
+            seed: 0,
+            anchor: "full".into(),
+            vocab_size: 10,
+            model_vocab_size: 10,
+            tokens_seen: 1,
+            step: 1,
+            learning_rate: 0.1,
+            train_loss: None,
+            eval_loss: None,
+            wall_time_s: 0.0,
+            lmeff_version: "x".into(),
+        };
+        let a = BTreeMap::from([(
+            "w".to_owned(),
+            Tensor::ones([2], (Kind::Float, Device::Cpu)),
+        )]);
+        let b = BTreeMap::from([(
+            "w".to_owned(),
+            Tensor::zeros([2], (Kind::Float, Device::Cpu)),
+        )]);
+        let ck = dir.path().join("final");
+        save_checkpoint(&ck, &a, &cfg, &tok, &meta).unwrap();
+        verify(&ck).unwrap();
+        save_checkpoint(&ck, &a, &cfg, &tok, &meta).unwrap();
+        let err = save_checkpoint(&ck, &b, &cfg, &tok, &meta)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("already holds a different checkpoint"),
+            "{err}"
+        );
+        assert_eq!(
+            weights::load(&ck.join(MODEL_FILE)).unwrap()["w"].double_value(&[0]),
+            1.0
+        );
+    }
+}

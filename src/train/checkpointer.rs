@@ -1,0 +1,229 @@
+//! The checkpointer: decides when a run saves and what. Checkpoints at the milestone steps
+//! (`milestone-<M>M/`), the resume state every `save_every` steps, at every milestone and when a
+//! stop signal arrives, the initialisation (`--init-only`) and the final checkpoint; the metadata
+//! of every checkpoint is built here. Only the main rank writes; every rank reads the resume state.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use tch::{nn, Tensor};
+use tracing::{info, warn};
+
+use super::data::RunData;
+use super::logger::Logger;
+use super::optim::AdamW;
+use super::resume::{ResumeDir, ResumeState};
+use super::run_dir::RunDir;
+use super::{Outcome, TrainConfig};
+use crate::config::{MilestoneStep, Run};
+use crate::dist::World;
+use crate::model::checkpoint::{save_checkpoint, CheckpointMeta, CheckpointName};
+use crate::model::{weights, LlamaConfig};
+
+/// Weights by name.
+pub type Weights = BTreeMap<String, Tensor>;
+
+/// Saves a run's checkpoints and resume states.
+pub struct Checkpointer {
+    run: Run,
+    dir: RunDir,
+    main: bool,
+    milestones: Vec<MilestoneStep>,
+    save_every: u64,
+    resume: ResumeDir,
+    model_cfg: LlamaConfig,
+    tokenizer: PathBuf,
+    started: Instant,
+}
+
+impl Checkpointer {
+    /// The checkpointer of `cfg`'s run of `total` steps in `dir`.
+    pub fn new(
+        cfg: &TrainConfig,
+        dir: RunDir,
+        total: u64,
+        model_cfg: LlamaConfig,
+        data: &RunData,
+        world: &World,
+    ) -> Checkpointer {
+        let run = &cfg.run;
+        Checkpointer {
+            milestones: run
+                .milestone_steps
+                .iter()
+                .filter(|m| m.step <= total)
+                .copied()
+                .collect(),
+            save_every: cfg.settings.save_every,
+            resume: ResumeDir::new(dir.path()),
+            run: run.clone(),
+            dir,
+            main: world.is_main(),
+            model_cfg,
+            tokenizer: data.tokenizer.clone(),
+            started: Instant::now(),
+        }
+    }
+
+    /// `milestone_meta.json` of checkpoint `name` at `step`.
+    fn meta(
+        &self,
+        name: CheckpointName,
+        step: u64,
+        lr: f64,
+        losses: [Option<f64>; 2],
+    ) -> CheckpointMeta {
+        let run = &self.run;
+        CheckpointMeta {
+            run_id: run.run_id.to_string(),
+            name: name.to_string(),
+            dataset: run.dataset.clone(),
+            model: run.model.clone(),
+            seed: run.seed,
+            anchor: run.anchor.to_string(),
+            vocab_size: run.vocab_size,
+            model_vocab_size: self.model_cfg.vocab_size,
+            tokens_seen: step * run.tokens_per_step,
+            step,
+            learning_rate: lr,
+            train_loss: losses[0],
+            eval_loss: losses[1],
+            wall_time_s: self.started.elapsed().as_secs_f64(),
+            lmeff_version: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+
+    fn save(
+        &self,
+        name: CheckpointName,
+        weights: &Weights,
+        meta: &CheckpointMeta,
+    ) -> Result<PathBuf> {
+        save_checkpoint(
+            &self.dir.checkpoint(name),
+            weights,
+            &self.model_cfg,
+            &self.tokenizer,
+            meta,
+        )
+    }
+
+    /// Writes the seeded initialisation to `init/` and ends the run.
+    pub fn save_init(&self, params: &Weights) -> Result<Outcome> {
+        let dir = self.dir.checkpoint(CheckpointName::Init);
+        if self.main {
+            let meta = self.meta(CheckpointName::Init, 0, 0.0, [None, None]);
+            self.save(CheckpointName::Init, params, &meta)?;
+        }
+        Ok(Outcome::Initialized(dir))
+    }
+
+    /// Loads the newest valid resume state into the model and optimizer: the state and the best
+    /// weights so far, or a fresh state for a new run. The wall clock continues from it.
+    pub fn restore(
+        &mut self,
+        vs: &nn::VarStore,
+        opt: &mut AdamW,
+        config_sha256: &str,
+    ) -> Result<(ResumeState, Option<Weights>)> {
+        let Some(r) = self.resume.load()? else {
+            self.started = Instant::now();
+            return Ok((
+                ResumeState::fresh(self.run.run_id.as_str(), config_sha256),
+                None,
+            ));
+        };
+        if r.state.config_sha256 != config_sha256 {
+            bail!(
+                "{}: the resume state belongs to a different configuration of {}; delete {} to start over",
+                r.from.display(), self.run.run_id, self.dir.path().display()
+            );
+        }
+        let device = vs.device();
+        let on_device = |m: Weights| -> Weights {
+            m.into_iter()
+                .map(|(k, v)| (k, v.to_device(device)))
+                .collect()
+        };
+        weights::copy_into(vs, &r.model, &r.from)?;
+        opt.load_state(&on_device(r.optimizer))
+            .with_context(|| format!("{}: optimizer state", r.from.display()))?;
+        if self.main {
+            info!(run = %self.run.run_id, step = r.state.step, "resuming from {}", r.from.display());
+        }
+        self.started = Instant::now() - Duration::from_secs_f64(r.state.wall_time_s);
+        Ok((r.state, r.best.map(on_device)))
+    }
+
+    /// After step `step`: the milestone checkpoint when one falls here; the resume state every
+    /// `save_every` steps, at milestones and when `stopping`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn at_step(
+        &mut self,
+        step: u64,
+        lr: f64,
+        stopping: bool,
+        state: &mut ResumeState,
+        params: &Weights,
+        opt: &AdamW,
+        best: Option<&Weights>,
+        logger: &mut Logger,
+        world: &World,
+    ) -> Result<()> {
+        let milestone = self.milestones.iter().find(|m| m.step == step).copied();
+        if let Some(m) = milestone.filter(|_| self.main) {
+            let name = CheckpointName::Milestone(m.millions);
+            let losses = [state.last_train_loss, state.last_eval_loss];
+            self.save(name, params, &self.meta(name, step, lr, losses))?;
+            logger.note(|| info!(step, tokens = state.tokens, "saved {name}"));
+        }
+        if step % self.save_every != 0 && milestone.is_none() && !stopping {
+            return Ok(());
+        }
+        (state.pending_loss, state.pending_steps) = logger.pending(step, world)?;
+        state.metrics_bytes = logger.metrics_bytes();
+        state.wall_time_s = self.started.elapsed().as_secs_f64();
+        if self.main {
+            self.resume.save(state, params, &opt.state(), best)?;
+        }
+        world.barrier();
+        logger.reset_clock(step);
+        Ok(())
+    }
+
+    /// The outcome of a run stopped by a signal at `step`, its state saved.
+    pub fn interrupted(&self, step: u64) -> Outcome {
+        if self.main {
+            warn!(
+                step,
+                "stop signal: state saved in {}; exiting with 75 to be requeued",
+                self.dir.resume().display()
+            );
+        }
+        Outcome::Interrupted { step }
+    }
+
+    /// Writes `final/` (main rank) and drops the resume state.
+    pub fn save_final(
+        &self,
+        weights: &Weights,
+        step: u64,
+        lr: f64,
+        losses: [Option<f64>; 2],
+        last_norm: Option<f64>,
+        world: &World,
+    ) -> Result<Outcome> {
+        let name = CheckpointName::Final;
+        if !self.main {
+            world.barrier();
+            return Ok(Outcome::Finished(self.dir.checkpoint(name)));
+        }
+        let dir = self.save(name, weights, &self.meta(name, step, lr, losses))?;
+        self.dir.clear_resume()?;
+        info!(run = %self.run.run_id, step, last_norm, "final checkpoint {}", dir.display());
+        world.barrier();
+        Ok(Outcome::Finished(dir))
+    }
+}

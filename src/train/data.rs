@@ -1,0 +1,180 @@
+//! What a run reads: the tokenizer and token files of its dataset ([`RunData`]), this rank's share
+//! of every global batch ([`RankShare`]) and the micro-batches of each step ([`Batches`]).
+//!
+//! The rows of step `s` are a pure function of (seed, step, row) ([`TokenFile::random_windows`]),
+//! so ranks and resumed runs read exactly what one uninterrupted process reads.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+use tch::Tensor;
+
+use crate::config::Run;
+use crate::data::layout::{DatasetDir, Split};
+use crate::data::tokenizer::load_tokenizer;
+use crate::data::tokens::TokenFile;
+use crate::dist::World;
+use crate::io::sha256_file;
+
+/// The tokenizer and the token files of a run, checked against each other.
+pub struct RunData {
+    pub tokenizer: PathBuf,
+    pub tokenizer_sha256: String,
+    /// The tokenizer's real size (≤ the run's vocab size on small corpora).
+    pub vocab: u32,
+    pub train: TokenFile,
+    pub dev: TokenFile,
+}
+
+impl RunData {
+    /// Opens `<data_dir>/<dataset>`'s tokenizer and token files for `run`.
+    pub fn open(data_dir: &std::path::Path, run: &Run) -> Result<RunData> {
+        let ds = DatasetDir::new(data_dir, &run.dataset);
+        let tokenizer = ds.tokenizer_path(run.vocab_size);
+        let hint = format!(
+            "run `lmeff data prepare --dataset {} --vocab-sizes {}`",
+            run.dataset, run.vocab_size
+        );
+        if !tokenizer.is_file() {
+            bail!("tokenizer {} not found: {hint}", tokenizer.display());
+        }
+        let tokenizer_sha256 = sha256_file(&tokenizer)?;
+        let vocab = load_tokenizer(&tokenizer)?.get_vocab_size(true) as u32;
+        let open = |split| {
+            let bin = ds.token_file(run.vocab_size, split);
+            if !bin.is_file() {
+                bail!("token file {} not found: {hint}", bin.display());
+            }
+            let file = TokenFile::open(&bin, Some(&tokenizer_sha256))?;
+            if file.header().vocab_size != vocab {
+                bail!(
+                    "{}: encoded with a vocabulary of {} tokens, but {} has {vocab}: {hint}",
+                    bin.display(),
+                    file.header().vocab_size,
+                    tokenizer.display()
+                );
+            }
+            if file.len() < run.seq_len as u64 + 1 {
+                bail!(
+                    "{} holds {} tokens, fewer than one sequence of {} + 1",
+                    bin.display(),
+                    file.len(),
+                    run.seq_len
+                );
+            }
+            Ok(file)
+        };
+        Ok(RunData {
+            train: open(Split::Train)?,
+            dev: open(Split::Dev)?,
+            tokenizer,
+            tokenizer_sha256,
+            vocab,
+        })
+    }
+}
+
+/// This rank's rows of each micro-batch: `first_row .. first_row + rows` of the global batch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RankShare {
+    pub first_row: u64,
+    pub rows: usize,
+    /// Scales this rank's loss so that the average over ranks is the global mean (1 when the
+    /// world divides the batch).
+    pub loss_scale: f64,
+}
+
+impl RankShare {
+    /// The share of `world`'s rank in a global batch of `batch` sequences; a world that does not
+    /// divide it is refused unless `allow_uneven`.
+    pub fn new(batch: u32, world: &World, allow_uneven: bool) -> Result<RankShare> {
+        Self::of(batch, world.rank(), world.size(), allow_uneven)
+    }
+
+    fn of(batch: u32, rank: usize, size: usize, allow_uneven: bool) -> Result<RankShare> {
+        let (b, n, r) = (batch as u64, size as u64, rank as u64);
+        if b % n != 0 && !allow_uneven {
+            bail!(
+                "the global batch of {batch} sequences is not divisible by the {n} ranks; use a world size that divides it, or --allow-uneven"
+            );
+        }
+        if b < n {
+            bail!("the global batch of {batch} sequences is smaller than the {n} ranks");
+        }
+        let first_row = r * b / n;
+        let rows = (r + 1) * b / n - first_row;
+        Ok(RankShare {
+            first_row,
+            rows: rows as usize,
+            loss_scale: (rows * n) as f64 / b as f64,
+        })
+    }
+}
+
+/// The micro-batches of every step of a run, on its device.
+pub struct Batches {
+    train: TokenFile,
+    seed: u64,
+    batch_size: u32,
+    grad_accum: u32,
+    share: RankShare,
+    window: usize,
+    device: tch::Device,
+}
+
+impl Batches {
+    /// Windows of `run.seq_len + 1` tokens of `train`, this rank's `share` of each micro-batch.
+    pub fn new(train: TokenFile, run: &Run, share: RankShare, device: tch::Device) -> Batches {
+        Batches {
+            train,
+            seed: run.seed,
+            batch_size: run.batch_size,
+            grad_accum: run.grad_accum,
+            share,
+            window: run.seq_len as usize + 1,
+            device,
+        }
+    }
+
+    /// Step `step`'s micro-batches `[rows, seq_len + 1]`: micro-batch m is rows m·batch … of
+    /// the global batch, of which this rank reads its share.
+    pub fn of_step(&self, step: u64) -> impl ExactSizeIterator<Item = Result<Tensor>> + '_ {
+        (0..self.grad_accum).map(move |micro| {
+            let first = micro as u64 * self.batch_size as u64 + self.share.first_row;
+            let ids =
+                self.train
+                    .random_windows(self.seed, step, first, self.share.rows, self.window)?;
+            Ok(Tensor::from_slice(&ids)
+                .view([self.share.rows as i64, self.window as i64])
+                .to_device(self.device))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_cover_the_batch_once() {
+        let shares: Vec<RankShare> = (0..3)
+            .map(|r| RankShare::of(8, r, 3, true).unwrap())
+            .collect();
+        assert_eq!(
+            shares
+                .iter()
+                .map(|s| (s.first_row, s.rows))
+                .collect::<Vec<_>>(),
+            [(0, 2), (2, 3), (5, 3)]
+        );
+        // rows × 3 ranks / 8: the mean of the scaled per-rank means is the global mean.
+        assert_eq!(
+            shares.iter().map(|s| s.loss_scale).collect::<Vec<_>>(),
+            [0.75, 1.125, 1.125]
+        );
+        assert!(RankShare::of(8, 0, 3, false).is_err());
+        assert!(RankShare::of(2, 0, 3, true).is_err());
+        let even = RankShare::of(8, 1, 2, false).unwrap();
+        assert_eq!((even.first_row, even.rows, even.loss_scale), (4, 4, 1.0));
+    }
+}

@@ -1,0 +1,152 @@
+//! The run folder: the configuration fingerprint a run is known by, claiming the folder for it
+//! (`run.json`; a folder holding a different run is refused), finding a finished run, and
+//! clearing the resume state once `final/` is written.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Result};
+use fs_err as fs;
+use serde::{Deserialize, Serialize};
+
+use super::TrainConfig;
+use crate::config::{ModelShape, Precision, TrainingDefaults};
+use crate::io::{sha256_hex, write_json_atomic};
+use crate::model::checkpoint::{self, CheckpointName};
+
+/// The settings that define a run's computation: a resume state or a claimed folder must match
+/// them (their sha256).
+#[derive(Serialize)]
+pub struct ConfigFingerprint<'a> {
+    run_id: &'a str,
+    model: &'a ModelShape,
+    vocab: u32,
+    seq_len: u32,
+    seed: u64,
+    batch_size: u32,
+    grad_accum: u32,
+    total_steps: u64,
+    learning_rate: f64,
+    weight_decay: f64,
+    warmup_steps: u64,
+    training: &'a TrainingDefaults,
+    precision: Precision,
+    tokenizer_sha256: &'a str,
+}
+
+impl<'a> ConfigFingerprint<'a> {
+    /// The fingerprint of `cfg` trained for `total_steps` with a tokenizer of `vocab` tokens.
+    pub fn of(
+        cfg: &'a TrainConfig,
+        vocab: u32,
+        total_steps: u64,
+        precision: Precision,
+        tokenizer_sha256: &'a str,
+    ) -> ConfigFingerprint<'a> {
+        let run = &cfg.run;
+        ConfigFingerprint {
+            run_id: run.run_id.as_str(),
+            model: &cfg.preset.model,
+            vocab,
+            seq_len: run.seq_len,
+            seed: run.seed,
+            batch_size: run.batch_size,
+            grad_accum: run.grad_accum,
+            total_steps,
+            learning_rate: run.learning_rate,
+            weight_decay: run.weight_decay,
+            warmup_steps: run.warmup_steps,
+            training: &cfg.preset.training,
+            precision,
+            tokenizer_sha256,
+        }
+    }
+
+    /// The sha256 of its JSON.
+    pub fn sha256(&self) -> Result<String> {
+        Ok(sha256_hex(&serde_json::to_vec(self)?))
+    }
+}
+
+/// `run.json`.
+#[derive(Serialize, Deserialize)]
+struct RunRecord {
+    run_id: String,
+    config_sha256: String,
+    total_steps: u64,
+    #[serde(default)]
+    config: serde_json::Value,
+}
+
+/// A run's checkpoint folder.
+pub struct RunDir {
+    path: PathBuf,
+}
+
+impl RunDir {
+    /// The folder `path`, created when absent.
+    pub fn create(path: &Path) -> Result<RunDir> {
+        fs::create_dir_all(path)?;
+        Ok(RunDir {
+            path: path.to_owned(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The folder of checkpoint `name`.
+    pub fn checkpoint(&self, name: CheckpointName) -> PathBuf {
+        self.path.join(name.to_string())
+    }
+
+    /// The current resume state's folder.
+    pub fn resume(&self) -> PathBuf {
+        self.path.join("resume")
+    }
+
+    /// Records the run in `run.json`; a folder holding a different run is refused.
+    pub fn claim(&self, cfg: &TrainConfig, config_sha256: &str, total: u64) -> Result<()> {
+        let path = self.path.join("run.json");
+        if path.is_file() {
+            let old: RunRecord = checkpoint::read_json(&path)?;
+            if old.config_sha256 != config_sha256 {
+                bail!(
+                    "{} holds run {} trained with a different configuration (or different data); refusing to mix them: move it away or use another output_dir",
+                    self.path.display(), old.run_id
+                );
+            }
+            return Ok(());
+        }
+        write_json_atomic(
+            &path,
+            &RunRecord {
+                run_id: cfg.run.run_id.to_string(),
+                config_sha256: config_sha256.to_owned(),
+                total_steps: total,
+                config: serde_json::to_value(cfg)?,
+            },
+        )
+    }
+
+    /// `final/` when the run is already trained (its checksums verified).
+    pub fn finished(&self) -> Result<Option<PathBuf>> {
+        let dir = self.checkpoint(CheckpointName::Final);
+        if !checkpoint::is_checkpoint(&dir) {
+            return Ok(None);
+        }
+        checkpoint::verify(&dir)?;
+        Ok(Some(dir))
+    }
+
+    /// Removes `resume/` and `resume.prev/` (once `final/` holds the run's end).
+    pub fn clear_resume(&self) -> Result<()> {
+        for d in ["resume", "resume.prev"] {
+            let p = self.path.join(d);
+            if p.exists() {
+                fs::remove_dir_all(&p)?;
+            }
+        }
+        Ok(())
+    }
+}

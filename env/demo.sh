@@ -39,7 +39,7 @@ if [[ -z ${LMEFF_BLIMP_DIR:-} ]]; then
   fi
 fi
 for d in tinystories babylm; do
-  lm data prepare --dataset "$d" --vocab-sizes 1000
+  lm data prepare --dataset "$d"   # vocab_sizes = [1000] from configs/demo/lmeff.toml
 done
 
 say "the plan"

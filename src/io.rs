@@ -1,7 +1,7 @@
 //! File-system helpers every stage uses so that nothing is ever half-written: atomic file writes
 //! (temp file + rename), staged folders replaced in one rename, and SHA-256 digests.
 
-use std::fs::{self, File};
+use fs_err::{self as fs, File};
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -106,6 +106,25 @@ impl Drop for Staged {
     }
 }
 
+/// Rows of cells as an aligned text table (columns two spaces apart, widths in characters, no
+/// trailing spaces), the header first.
+pub fn aligned_table<'a>(header: &[&str], rows: impl IntoIterator<Item = Vec<&'a str>>) -> String {
+    use std::io::Write as _;
+    let mut tw = tabwriter::TabWriter::new(Vec::new()).minwidth(0).padding(2);
+    let mut line = |cells: &[&str]| {
+        let _ = writeln!(tw, "{}", cells.join("\t"));
+    };
+    line(header);
+    for row in rows {
+        line(&row);
+    }
+    let bytes = tw.into_inner().expect("writing to memory cannot fail");
+    String::from_utf8_lossy(&bytes)
+        .lines()
+        .map(|l| l.trim_end().to_owned() + "\n")
+        .collect()
+}
+
 /// Hex SHA-256 of a byte slice.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
@@ -171,6 +190,15 @@ mod tests {
         s.commit().unwrap();
         assert!(target.join("new.txt").exists() && !target.join("old.txt").exists());
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn tables_align_on_characters() {
+        let t = aligned_table(
+            &["#", "name", "x"],
+            [vec!["1", "größe", ""], vec!["10", "ab", "z"]],
+        );
+        assert_eq!(t, "#   name   x\n1   größe\n10  ab     z\n");
     }
 
     #[test]

@@ -112,7 +112,7 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
         }
     }
     let data = o.out.join("data");
-    std::fs::create_dir_all(&data)?;
+    fs_err::create_dir_all(&data)?;
 
     let overall = sorted(c.overall.iter().collect());
     record_columns(&overall)
@@ -330,7 +330,7 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
         md += &format!("- {title}: `plots/{stem}.png`, `plots/{stem}.svg`\n");
         images.push((
             title.to_owned(),
-            std::fs::read(o.out.join("plots").join(format!("{stem}.png")))?,
+            fs_err::read(o.out.join("plots").join(format!("{stem}.png")))?,
         ));
     }
     crate::io::write_bytes_atomic(&o.out.join("report.md"), md.as_bytes())?;
@@ -382,35 +382,4 @@ fn write_missing(data: &Path, plan: Option<&Plan>, c: &Collected) -> Result<usiz
         .with("milestone", col(6))
         .write(data, "missing")?;
     Ok(rows.len())
-}
-
-/// Paradigm → (field, phenomenon) from the BLiMP files in `dir` (first line of each), if present.
-pub fn paradigm_info(dir: &Path) -> HashMap<String, (String, String)> {
-    let mut out = HashMap::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.extension().is_none_or(|x| x != "jsonl") {
-            continue;
-        }
-        let Ok(text) = std::fs::read_to_string(&p) else {
-            continue;
-        };
-        let Some(first) = text.lines().next() else {
-            continue;
-        };
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(first) else {
-            continue;
-        };
-        if let (Some(uid), Some(f), Some(t)) = (
-            v["UID"].as_str(),
-            v["field"].as_str(),
-            v["linguistics_term"].as_str(),
-        ) {
-            out.insert(uid.to_owned(), (f.to_owned(), t.to_owned()));
-        }
-    }
-    out
 }

@@ -3,76 +3,13 @@
 //! or Parquet). The same result twice is an error unless the values are equal.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 use arrow_array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
 
+pub use super::record::{Milestone, Record, RunKey};
 use crate::results::parquet_io;
-
-/// A checkpoint of a run: a milestone in millions of tokens, or the run's end.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Milestone {
-    Millions(f64),
-    Final,
-}
-
-impl Milestone {
-    /// Parses `25`, `0.05`, `25M` or `final`.
-    pub fn parse(s: &str) -> Option<Milestone> {
-        let s = s.trim();
-        if s.eq_ignore_ascii_case("final") || s == "-1" {
-            return Some(Milestone::Final);
-        }
-        let v: f64 = s.trim_end_matches(['M', 'm']).parse().ok()?;
-        (v.is_finite() && v > 0.0).then_some(Milestone::Millions(v))
-    }
-
-    /// Sort key: milestones by tokens, `final` last.
-    pub fn order(&self) -> f64 {
-        match self {
-            Milestone::Millions(v) => *v,
-            Milestone::Final => f64::INFINITY,
-        }
-    }
-}
-
-impl fmt::Display for Milestone {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Milestone::Millions(v) => write!(f, "{v}"),
-            Milestone::Final => f.write_str("final"),
-        }
-    }
-}
-
-/// The runs a predictiveness analysis pairs up.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct RunKey {
-    pub dataset: String,
-    pub model_size: String,
-    pub vocab_size: i64,
-    pub seed: i64,
-}
-
-/// One accuracy: overall (`task` = None) or of one paradigm.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Record {
-    pub run: RunKey,
-    /// `full`, or a budget such as `25M`.
-    pub anchor: String,
-    pub milestone: Milestone,
-    pub task: Option<String>,
-    pub field: Option<String>,
-    pub phenomenon: Option<String>,
-    pub acc: f64,
-    /// Pairs behind the accuracy, when known.
-    pub n: Option<i64>,
-    /// Tokens the checkpoint had seen, when known.
-    pub tokens: Option<i64>,
-    pub source: PathBuf,
-}
 
 /// Everything collected.
 #[derive(Debug, Default)]
@@ -163,13 +100,12 @@ pub fn collect(results: Option<&Path>, imports: &[PathBuf], skip_bad: bool) -> R
     Ok(out)
 }
 
+/// Every file below `dir`.
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    for e in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-        let p = e?.path();
-        if p.is_dir() {
-            walk(&p, out)?;
-        } else {
-            out.push(p);
+    for e in walkdir::WalkDir::new(dir).min_depth(1) {
+        let e = e.with_context(|| format!("reading {}", dir.display()))?;
+        if !e.file_type().is_dir() {
+            out.push(e.into_path());
         }
     }
     Ok(())
@@ -312,7 +248,7 @@ fn read_lm_eval(path: &Path) -> Result<Vec<Record>> {
         _ => bail!("expected <milestone>/ or budget-<M>M/<milestone>/ after tok-<V>/"),
     };
     let ms = milestone(ms, path)?;
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path)?).context("not JSON")?;
+    let v: serde_json::Value = serde_json::from_slice(&fs_err::read(path)?).context("not JSON")?;
     let results = v
         .get("results")
         .and_then(|r| r.as_object())
@@ -429,28 +365,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn milestones_parse_and_order() {
-        assert_eq!(Milestone::parse("25"), Some(Milestone::Millions(25.0)));
-        assert_eq!(Milestone::parse("0.05M"), Some(Milestone::Millions(0.05)));
-        assert_eq!(Milestone::parse("final"), Some(Milestone::Final));
-        assert_eq!(Milestone::parse("best"), None);
-        assert!(Milestone::Final.order() > Milestone::Millions(2000.0).order());
-    }
-
-    #[test]
     fn long_tables_and_duplicates() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("overall.csv");
-        std::fs::write(&f, "dataset,model_size,milestone,vocab_size,seed,acc\nts,20m,25,16000,0,0.6\nts,20m,final,16000,0,0.7\nts,20m,25,16000,0,0.6\n").unwrap();
+        fs_err::write(&f, "dataset,model_size,milestone,vocab_size,seed,acc\nts,20m,25,16000,0,0.6\nts,20m,final,16000,0,0.7\nts,20m,25,16000,0,0.6\n").unwrap();
         let c = collect(None, std::slice::from_ref(&f), false).unwrap();
         assert_eq!(c.overall.len(), 2, "an identical duplicate is kept once");
-        std::fs::write(&f, "dataset,model_size,milestone,vocab_size,seed,acc\nts,20m,25,16000,0,0.6\nts,20m,25,16000,0,0.61\n").unwrap();
+        fs_err::write(&f, "dataset,model_size,milestone,vocab_size,seed,acc\nts,20m,25,16000,0,0.6\nts,20m,25,16000,0,0.61\n").unwrap();
         let e = format!(
             "{:#}",
             collect(None, std::slice::from_ref(&f), false).unwrap_err()
         );
         assert!(e.contains("different accuracies"), "{e}");
-        std::fs::write(
+        fs_err::write(
             &f,
             "dataset,model_size,milestone,vocab_size,seed,acc\nts,20m,best,16000,0,0.6\n",
         )

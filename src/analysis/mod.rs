@@ -6,6 +6,7 @@ pub mod aggregate;
 pub mod inputs;
 pub mod plots;
 pub mod predictiveness;
+pub mod record;
 pub mod report;
 pub mod stats;
 pub mod table;

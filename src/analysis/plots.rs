@@ -51,8 +51,8 @@ fn both(
         draw_svg(&root)?;
         ok(root.present())?;
     }
-    std::fs::rename(&tmp_png, &png)?;
-    std::fs::rename(&tmp_svg, &svg)?;
+    fs_err::rename(&tmp_png, &png)?;
+    fs_err::rename(&tmp_svg, &svg)?;
     Ok(vec![png, svg])
 }
 
@@ -338,7 +338,7 @@ pub fn write_all(
     global: &[&Row],
     phenomena: &[Record],
 ) -> Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir)?;
+    fs_err::create_dir_all(dir)?;
     let mut out = Vec::new();
     let ps = panels(overall);
     let cols = ps.len().clamp(1, 3) as u32;

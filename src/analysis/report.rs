@@ -3,6 +3,9 @@
 
 use std::fmt::Write as _;
 
+use base64::prelude::{Engine as _, BASE64_STANDARD};
+use pulldown_cmark_escape::escape_html;
+
 use super::aggregate::Summary;
 
 fn num(x: f64) -> String {
@@ -92,57 +95,8 @@ pub fn markdown(s: &Summary, threshold: f64, draws: usize, seed: u64) -> String 
     md
 }
 
-/// Standard base64 (for images embedded in the HTML report).
-fn base64(bytes: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for c in bytes.chunks(3) {
-        let n = (c[0] as u32) << 16
-            | (*c.get(1).unwrap_or(&0) as u32) << 8
-            | *c.get(2).unwrap_or(&0) as u32;
-        for k in 0..4 {
-            if k <= c.len() {
-                out.push(T[(n >> (18 - 6 * k) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
-/// `**bold**` and `` `code` `` of one escaped line.
-fn inline(s: &str) -> String {
-    let mut out = String::new();
-    for (i, part) in escape(s).split("**").enumerate() {
-        let part: String = part
-            .split('`')
-            .enumerate()
-            .map(|(j, p)| {
-                if j % 2 == 1 {
-                    format!("<code>{p}</code>")
-                } else {
-                    p.to_owned()
-                }
-            })
-            .collect();
-        if i % 2 == 1 {
-            out += &format!("<b>{part}</b>");
-        } else {
-            out += &part;
-        }
-    }
-    out
-}
-
-/// The report as one self-contained HTML page: the Markdown's headings, lists, tables and
-/// paragraphs, then the PNG plots embedded as data URLs (each in a fixed 900-pixel-wide box).
+/// The report as one self-contained HTML page: the Markdown rendered by pulldown-cmark (tables
+/// on), then the PNG plots embedded as data URLs (each in a fixed 900-pixel-wide box).
 pub fn html(md: &str, plots: &[(String, Vec<u8>)]) -> String {
     let mut h = String::from(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>lmeff report</title>\n<style>\
@@ -151,59 +105,21 @@ pub fn html(md: &str, plots: &[(String, Vec<u8>)]) -> String {
          figure{margin:16px 0}img{display:block;width:900px;border:1px solid #ddd}\
          </style></head><body>\n",
     );
-    let (mut in_list, mut in_table) = (false, false);
-    for line in md.lines() {
-        let t = line.trim();
-        if in_list && !t.starts_with("- ") {
-            h += "</ul>\n";
-            in_list = false;
-        }
-        if in_table && !t.starts_with('|') {
-            h += "</table>\n";
-            in_table = false;
-        }
-        if let Some(x) = t.strip_prefix("## ") {
-            h += &format!("<h2>{}</h2>\n", inline(x));
-        } else if let Some(x) = t.strip_prefix("# ") {
-            h += &format!("<h1>{}</h1>\n", inline(x));
-        } else if let Some(x) = t.strip_prefix("- ") {
-            if !in_list {
-                h += "<ul>\n";
-                in_list = true;
-            }
-            h += &format!("<li>{}</li>\n", inline(x));
-        } else if t.starts_with('|') {
-            if t.starts_with("|---") {
-                continue;
-            }
-            let cells: Vec<&str> = t.trim_matches('|').split('|').map(str::trim).collect();
-            let tag = if in_table { "td" } else { "th" };
-            if !in_table {
-                h += "<table>\n";
-                in_table = true;
-            }
-            h += "<tr>";
-            for c in cells {
-                h += &format!("<{tag}>{}</{tag}>", inline(c));
-            }
-            h += "</tr>\n";
-        } else if !t.is_empty() {
-            h += &format!("<p>{}</p>\n", inline(t));
-        }
-    }
-    if in_list {
-        h += "</ul>\n";
-    }
-    if in_table {
-        h += "</table>\n";
-    }
+    use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+    // Bold as `<b>`, as the report always had it (readers grep it).
+    let events = Parser::new_ext(md, Options::ENABLE_TABLES).map(|e| match e {
+        Event::Start(Tag::Strong) => Event::Html("<b>".into()),
+        Event::End(TagEnd::Strong) => Event::Html("</b>".into()),
+        e => e,
+    });
+    pulldown_cmark::html::push_html(&mut h, events);
     h += "<h2>Plots</h2>\n";
     for (i, (title, png)) in plots.iter().enumerate() {
+        let mut title_html = String::new();
+        escape_html(&mut title_html, title).expect("writing to a String");
+        let png = BASE64_STANDARD.encode(png);
         h += &format!(
-            "<figure id=\"plot-{i}\"><img alt=\"{}\" src=\"data:image/png;base64,{}\"><figcaption>{}</figcaption></figure>\n",
-            escape(title),
-            base64(png),
-            escape(title)
+            "<figure id=\"plot-{i}\"><img alt=\"{title_html}\" src=\"data:image/png;base64,{png}\"><figcaption>{title_html}</figcaption></figure>\n"
         );
     }
     // Once loaded, the page records where each plot sits and whether it decoded (natural size), in a
@@ -228,13 +144,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn base64_and_html() {
-        assert_eq!(base64(b"Man"), "TWFu");
-        assert_eq!(base64(b"Ma"), "TWE=");
-        assert_eq!(base64(b"M"), "TQ==");
+    fn html_from_markdown_with_plots_embedded() {
         let h = html(
             "# T\n\n- `a`: **b**\n\n| x | y |\n|---|---|\n| 1 | 2 |\n",
-            &[("p".into(), vec![1, 2, 3])],
+            &[("p \"q\" <r>".into(), vec![1, 2, 3])],
         );
         assert!(
             h.contains("<h1>T</h1>") && h.contains("<li><code>a</code>: <b>b</b></li>"),
@@ -246,5 +159,6 @@ mod tests {
             "{h}"
         );
         assert!(h.contains("data:image/png;base64,AQID"), "{h}");
+        assert!(h.contains("alt=\"p &quot;q&quot; &lt;r&gt;\""), "{h}");
     }
 }

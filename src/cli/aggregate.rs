@@ -5,8 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 use clap::Args;
-use lmeff::analysis::aggregate::{aggregate, paradigm_info, AggregateOptions};
+use lmeff::analysis::aggregate::{aggregate, AggregateOptions};
 use lmeff::config::{Settings, SettingsOverrides};
+use lmeff::eval::blimp_data::paradigm_info;
 
 #[derive(Debug, Args)]
 pub struct AggregateArgs {

@@ -7,7 +7,7 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 use lmeff::config::{Settings, SettingsOverrides};
 use lmeff::data::clean::CleanOptions;
-use lmeff::data::prepare::{self, DEFAULT_VOCAB_SIZES};
+use lmeff::data::prepare;
 use lmeff::data::{fetch, mix, DatasetDir};
 
 #[derive(Debug, Args)]
@@ -25,9 +25,9 @@ pub struct DatasetArg {
 
 #[derive(Debug, Args)]
 pub struct VocabArg {
-    /// Tokenizer vocabulary sizes.
-    #[arg(long, value_delimiter = ',', default_values_t = DEFAULT_VOCAB_SIZES)]
-    pub vocab_sizes: Vec<u32>,
+    /// Tokenizer vocabulary sizes, comma-separated [setting vocab_sizes: 8000,16000,32000,50257].
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub vocab_sizes: Option<Vec<u32>>,
 }
 
 #[derive(Debug, Args)]
@@ -112,6 +112,11 @@ pub fn run(
 ) -> Result<ExitCode> {
     let settings = settings(SettingsOverrides::default())?;
     let ds = |d: &DatasetArg| DatasetDir::new(&settings.data_dir, &d.dataset);
+    let sizes = |v: &VocabArg| {
+        v.vocab_sizes
+            .clone()
+            .unwrap_or(settings.vocab_sizes.clone())
+    };
     match &args.step {
         Step::Fetch {
             name,
@@ -160,10 +165,10 @@ pub fn run(
             prepare::clean(&ds(dataset), CleanOptions { lossy: lossy.lossy })?;
         }
         Step::Tokenizer { dataset, vocab } => {
-            prepare::train_tokenizers(&ds(dataset), &vocab.vocab_sizes)?;
+            prepare::train_tokenizers(&ds(dataset), &sizes(vocab))?;
         }
         Step::Tokenize { dataset, vocab } => {
-            for &v in &vocab.vocab_sizes {
+            for v in sizes(vocab) {
                 prepare::tokenize(&ds(dataset), v)?;
             }
         }
@@ -174,7 +179,7 @@ pub fn run(
         } => {
             prepare::prepare(
                 &ds(dataset),
-                &vocab.vocab_sizes,
+                &sizes(vocab),
                 CleanOptions { lossy: lossy.lossy },
             )?;
         }

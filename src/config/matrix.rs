@@ -107,7 +107,7 @@ pub fn read_matrix(
             message,
         }],
     };
-    let text = std::fs::read_to_string(path).map_err(|e| fail(0, format!("cannot read: {e}")))?;
+    let text = fs_err::read_to_string(path).map_err(|e| fail(0, format!("cannot read: {e}")))?;
     parse_matrix(&text, presets, settings).map_err(|problems| MatrixError {
         file: path.to_owned(),
         problems,

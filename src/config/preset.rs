@@ -62,7 +62,7 @@ impl ModelPreset {
     /// Reads and validates one preset file.
     pub fn load(path: &Path) -> Result<ModelPreset> {
         let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            fs_err::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let mut preset: ModelPreset = serde_yaml::from_str(&text)
             .with_context(|| format!("parsing model preset {}", path.display()))?;
         preset.name = path
@@ -140,7 +140,7 @@ pub struct Presets {
 impl Presets {
     /// Loads every `*.yaml`/`*.yml` in `dir`; any invalid file is an error.
     pub fn load_dir(dir: &Path) -> Result<Presets> {
-        let entries = std::fs::read_dir(dir)
+        let entries = fs_err::read_dir(dir)
             .with_context(|| format!("reading the model presets folder {}", dir.display()))?;
         let mut by_name = BTreeMap::new();
         for entry in entries {
@@ -233,12 +233,12 @@ mod tests {
     #[test]
     fn a_new_yaml_is_a_new_size_and_bad_ones_are_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let text = std::fs::read_to_string(shipped().dir().join("20m.yaml")).unwrap();
-        std::fs::write(dir.path().join("40m.yaml"), &text).unwrap();
+        let text = fs_err::read_to_string(shipped().dir().join("20m.yaml")).unwrap();
+        fs_err::write(dir.path().join("40m.yaml"), &text).unwrap();
         let p = Presets::load_dir(dir.path()).unwrap();
         assert_eq!(p.names().collect::<Vec<_>>(), ["40m"]);
 
-        std::fs::write(
+        fs_err::write(
             dir.path().join("bad.yaml"),
             text.replace("num_attention_heads: 6", "num_attention_heads: 5"),
         )

@@ -213,7 +213,7 @@ mod tests {
     #[test]
     fn layers_override_in_order() {
         Jail::expect_with(|jail| {
-            std::fs::create_dir_all("configs").unwrap();
+            fs_err::create_dir_all("configs").unwrap();
             jail.create_file(
                 DEFAULT_CONFIG_FILE,
                 "data_dir = \"from-file\"\noutput_dir = \"out-file\"\nresults_dir = \"res-file\"\nmilestones = [0.02, 0.05]\n",

@@ -6,7 +6,7 @@
 //! per line as `<s>…</s>` (no space before `</s>`: the byte-level tokenizer would spend a token
 //! on it). BabyLM sources get their own cleaner, chosen by file name.
 
-use std::fs::File;
+use fs_err::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
@@ -361,10 +361,10 @@ mod tests {
     fn clean(name: &str, text: &str) -> String {
         let dir = tempfile::tempdir().unwrap();
         let src = dir.path().join(name);
-        std::fs::write(&src, text).unwrap();
+        fs_err::write(&src, text).unwrap();
         let dest = dir.path().join("out.txt");
         clean_file(&src, &dest, CleanOptions::default()).unwrap();
-        std::fs::read_to_string(dest).unwrap()
+        fs_err::read_to_string(dest).unwrap()
     }
 
     #[test]
@@ -420,7 +420,7 @@ mod tests {
         );
         let dir = tempfile::tempdir().unwrap();
         let src = dir.path().join("bad.jsonl");
-        std::fs::write(&src, "{\"text\": \"ok\"}\n{\"body\": \"no\"}\n").unwrap();
+        fs_err::write(&src, "{\"text\": \"ok\"}\n{\"body\": \"no\"}\n").unwrap();
         let err = clean_file(&src, &dir.path().join("o"), CleanOptions::default()).unwrap_err();
         assert!(format!("{err:#}").contains("bad.jsonl:2"), "{err:#}");
         assert!(!dir.path().join("o").exists());
@@ -430,7 +430,7 @@ mod tests {
     fn invalid_utf8_names_the_offset_unless_lossy() {
         let dir = tempfile::tempdir().unwrap();
         let src = dir.path().join("bad.txt");
-        std::fs::write(&src, b"fine line\nbad \xff byte\n").unwrap();
+        fs_err::write(&src, b"fine line\nbad \xff byte\n").unwrap();
         let dest = dir.path().join("o.txt");
         let err = format!(
             "{:#}",
@@ -442,7 +442,7 @@ mod tests {
         );
         assert!(!dest.exists());
         clean_file(&src, &dest, CleanOptions { lossy: true }).unwrap();
-        assert!(std::fs::read_to_string(&dest)
+        assert!(fs_err::read_to_string(&dest)
             .unwrap()
             .contains("bad \u{fffd} byte"));
     }

@@ -217,7 +217,7 @@ mod tests {
         let text: String = (0..300)
             .map(|i| format!("<s>The cat's {i} naïve ﬁsh  sat, on the mat!\tYes.</s>\n"))
             .collect();
-        std::fs::write(&f, &text).unwrap();
+        fs_err::write(&f, &text).unwrap();
         let tok = train_tokenizer(&[f], 400, &dir.path().join("t.json")).unwrap();
         let fast = FastEncoder::new(&tok).unwrap();
         for line in text.lines().take(20).chain([

@@ -4,8 +4,8 @@
 //!
 //! Sources are data, not code: `configs/sources.toml` lists each file's URL and destination.
 
+use fs_err::{self as fs, File, OpenOptions};
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -3,8 +3,8 @@
 //! exact duplicates removed across all sources, a seeded 5% dev split, one example per line
 //! (written as `{"text": …}` JSON lines so each example stays one document when cleaned).
 
+use fs_err::File;
 use std::collections::HashSet;
-use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -93,8 +93,8 @@ pub fn mix(spec: &MixSpec, dest: &Path) -> Result<MixReport> {
         bail!("source fractions sum to {total}, not 1");
     }
     let staged = Staged::new(dest)?;
-    std::fs::create_dir_all(staged.path().join("train"))?;
-    std::fs::create_dir_all(staged.path().join("dev"))?;
+    fs_err::create_dir_all(staged.path().join("train"))?;
+    fs_err::create_dir_all(staged.path().join("dev"))?;
     let mut seen = HashSet::new();
     let mut per_source = Vec::new();
     for (si, source) in spec.sources.iter().enumerate() {
@@ -123,7 +123,7 @@ pub fn mix(spec: &MixSpec, dest: &Path) -> Result<MixReport> {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            mix64(spec.seed, si as u64, fxhash(&name))
+            mix64(spec.seed, si as u64, fnv1a(&name))
         });
         let mut index = 0u64;
         'files: for file in files {
@@ -189,7 +189,7 @@ pub fn mix(spec: &MixSpec, dest: &Path) -> Result<MixReport> {
 }
 
 /// FNV-1a: a stable 64-bit hash (the standard library's is randomised per process).
-fn fxhash(s: &str) -> u64 {
+fn fnv1a(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
     })
@@ -198,7 +198,7 @@ fn fxhash(s: &str) -> u64 {
 fn source_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for entry in
-        std::fs::read_dir(dir).with_context(|| format!("reading mix source {}", dir.display()))?
+        fs_err::read_dir(dir).with_context(|| format!("reading mix source {}", dir.display()))?
     {
         let path = entry?.path();
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
@@ -256,8 +256,8 @@ mod tests {
 
     fn write_source(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
         let d = dir.join(name);
-        std::fs::create_dir_all(&d).unwrap();
-        std::fs::write(d.join("a.txt"), lines.join("\n")).unwrap();
+        fs_err::create_dir_all(&d).unwrap();
+        fs_err::write(d.join("a.txt"), lines.join("\n")).unwrap();
         d
     }
 
@@ -287,7 +287,7 @@ mod tests {
         assert_eq!((ra.quota_words, rb.quota_words), (1000, 3000));
         assert!(ra.words >= 1000 && ra.words < 1000 + 23, "{ra:?}");
         assert!(rb.words >= 3000 && rb.words < 3000 + 23, "{rb:?}");
-        let lines = std::fs::read_to_string(dest.join("train/b.jsonl")).unwrap();
+        let lines = fs_err::read_to_string(dest.join("train/b.jsonl")).unwrap();
         assert_eq!(lines.lines().count() as u64, rb.train_examples);
         assert!(rb.dev_examples > 0 && rb.dev_examples < rb.train_examples / 5);
         // Same seed, same mix.
@@ -295,7 +295,7 @@ mod tests {
         mix(&MixSpec::study(sources.clone(), 4000), &again).unwrap();
         assert_eq!(
             lines,
-            std::fs::read_to_string(again.join("train/b.jsonl")).unwrap()
+            fs_err::read_to_string(again.join("train/b.jsonl")).unwrap()
         );
         // Duplicates are dropped when the whole source is taken.
         let all = mix(&MixSpec::study(sources, 1_000_000), &tmp.path().join("all")).unwrap();

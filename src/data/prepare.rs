@@ -15,9 +15,6 @@ use super::tokenizer::{check_vocab, load_tokenizer, train_tokenizer};
 use super::tokens::{encode_files, TokenHeader};
 use crate::io::{sha256_file, Staged};
 
-/// The study's tokenizer sizes.
-pub const DEFAULT_VOCAB_SIZES: [u32; 4] = [8000, 16000, 32000, 50257];
-
 /// A counting progress bar (e.g. pairs) on a terminal; hidden otherwise (batch logs stay clean).
 pub fn count_bar(total: u64, what: &str, unit: &str) -> ProgressBar {
     if !std::io::stderr().is_terminal() {

@@ -3,7 +3,7 @@
 //! (`trim_offsets=true`), special tokens `<pad>` `<s>` `</s>` as ids 0, 1, 2, `min_frequency=2`,
 //! all 256 byte symbols in the initial alphabet. The saved JSON loads in Python's `tokenizers`.
 
-use std::fs::File;
+use fs_err::File;
 use std::path::{Path, PathBuf};
 
 use ahash::AHashMap;
@@ -218,11 +218,11 @@ mod tests {
         let text: String = (0..400)
             .map(|i| format!("<s>The cat's {i} naïve ﬁsh  sat, on the mat!\tYes  </s>\n\n<s></s>\n  lone\u{3000}line {}\n", i % 7))
             .collect();
-        std::fs::write(&files[0], text).unwrap();
+        fs_err::write(&files[0], text).unwrap();
         let shared = std::env::var_os("LMEFF_SHARED_DATA")
             .map(PathBuf::from)
             .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
-        if let Ok(dir) = std::fs::read_dir(shared.join("corpora/tinystories/dev")) {
+        if let Ok(dir) = fs_err::read_dir(shared.join("corpora/tinystories/dev")) {
             files.extend(dir.map(|e| e.unwrap().path()));
         }
         for vocab in [300, 2000] {
@@ -242,7 +242,7 @@ mod tests {
         let text: String = (0..200)
             .map(|i| format!("<s> The cat number {i} sat on the mat. </s>\n"))
             .collect();
-        std::fs::write(&f, text).unwrap();
+        fs_err::write(&f, text).unwrap();
         let dest = dir.path().join("tok.json");
         let tok = train_tokenizer(&[f], 300, &dest).unwrap();
         let size = tok.get_vocab_size(true);

@@ -2,7 +2,7 @@
 //! (`tokens/<V>/{train,dev}.bin`) with a JSON sidecar (`train.json`) recording what made them, and
 //! [`TokenFile`], the memory-mapped reader the trainer draws its batches from.
 
-use std::fs::File;
+use fs_err::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -206,8 +206,7 @@ impl TokenFile {
     pub fn open(bin: &Path, tokenizer_sha256: Option<&str>) -> Result<TokenFile> {
         let hp = header_path(bin);
         let header: TokenHeader = serde_json::from_slice(
-            &std::fs::read(&hp)
-                .with_context(|| format!("reading token header {}", hp.display()))?,
+            &fs_err::read(&hp).with_context(|| format!("reading token header {}", hp.display()))?,
         )
         .with_context(|| format!("parsing token header {}", hp.display()))?;
         if header.format != FORMAT {
@@ -408,7 +407,7 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(err.contains("sha256 other"), "{err}");
-        std::fs::write(&bin, [0u8; 7]).unwrap();
+        fs_err::write(&bin, [0u8; 7]).unwrap();
         let err = TokenFile::open(&bin, None).err().unwrap().to_string();
         assert!(err.contains("7 bytes") && err.contains("4"), "{err}");
     }

@@ -2,6 +2,7 @@
 //! Missing files, bad JSON, missing fields and paradigms with other than 1000 pairs are errors
 //! naming the file and line.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
@@ -62,7 +63,7 @@ pub fn load(dir: &Path, paradigms: &[String]) -> Result<Vec<Pair>> {
     let mut pairs = Vec::with_capacity(paradigms.len() * PAIRS_PER_PARADIGM);
     for name in paradigms {
         let path = dir.join(format!("{name}.jsonl"));
-        let text = std::fs::read_to_string(&path).with_context(|| {
+        let text = fs_err::read_to_string(&path).with_context(|| {
             format!(
                 "reading BLiMP paradigm {} (set blimp_dir, or run `lmeff data fetch blimp`)",
                 path.display()
@@ -111,6 +112,29 @@ pub fn load(dir: &Path, paradigms: &[String]) -> Result<Vec<Pair>> {
     Ok(pairs)
 }
 
+/// Paradigm → (field, phenomenon) from the first line of each BLiMP file in `dir` (empty when
+/// the folder is absent), for results that do not carry them.
+pub fn paradigm_info(dir: &Path) -> HashMap<String, (String, String)> {
+    let mut out = HashMap::new();
+    let Ok(entries) = fs_err::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.extension().is_none_or(|x| x != "jsonl") {
+            continue;
+        }
+        let Ok(text) = fs_err::read_to_string(&p) else {
+            continue;
+        };
+        let Some(Ok(line)) = text.lines().next().map(serde_json::from_str::<Line>) else {
+            continue;
+        };
+        out.insert(line.uid, (line.field, line.linguistics_term));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,12 +151,12 @@ mod tests {
         let name = "adjunct_island";
         let f = dir.path().join(format!("{name}.jsonl"));
         let good: Vec<String> = (0..1000).map(|i| line(name, i)).collect();
-        std::fs::write(&f, good.join("\n")).unwrap();
+        fs_err::write(&f, good.join("\n")).unwrap();
         assert_eq!(load(dir.path(), &[name.into()]).unwrap().len(), 1000);
 
         let mut bad = good.clone();
         bad[6] = "{not json".into();
-        std::fs::write(&f, bad.join("\n")).unwrap();
+        fs_err::write(&f, bad.join("\n")).unwrap();
         let e = format!("{:#}", load(dir.path(), &[name.into()]).unwrap_err());
         assert!(
             e.contains("adjunct_island.jsonl:7") && e.contains("not a BLiMP pair"),
@@ -141,14 +165,14 @@ mod tests {
 
         let mut bad = good.clone();
         bad[2] = bad[2].replace(r#""field": "syntax", "#, "");
-        std::fs::write(&f, bad.join("\n")).unwrap();
+        fs_err::write(&f, bad.join("\n")).unwrap();
         let e = format!("{:#}", load(dir.path(), &[name.into()]).unwrap_err());
         assert!(
             e.contains(":3") && e.contains("missing field `field`"),
             "{e}"
         );
 
-        std::fs::write(&f, good[..999].join("\n")).unwrap();
+        fs_err::write(&f, good[..999].join("\n")).unwrap();
         let e = format!("{:#}", load(dir.path(), &[name.into()]).unwrap_err());
         assert!(e.contains("999 pairs, expected 1000"), "{e}");
 

@@ -46,7 +46,7 @@ pub fn save(tensors: &BTreeMap<String, Tensor>, path: &Path) -> Result<()> {
 
 /// Reads every tensor of a safetensors file (fp32, bf16 or fp16 stored) as fp32 CPU tensors.
 pub fn load(path: &Path) -> Result<BTreeMap<String, Tensor>> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes = fs_err::read(path).with_context(|| format!("reading {}", path.display()))?;
     let st = SafeTensors::deserialize(&bytes)
         .map_err(|e| anyhow!("{}: not a safetensors file: {e}", path.display()))?;
     let mut out = BTreeMap::new();
@@ -120,13 +120,13 @@ mod tests {
         );
         let p = dir.path().join("m.safetensors");
         save(&m, &p).unwrap();
-        assert_eq!(std::fs::read(&p).unwrap(), to_safetensors(&m).unwrap());
+        assert_eq!(fs_err::read(&p).unwrap(), to_safetensors(&m).unwrap());
         let back = load(&p).unwrap();
         assert_eq!(back.len(), 2);
         for (k, v) in &m {
             assert!(back[k].equal(v), "{k}");
         }
-        let st_bytes = std::fs::read(&p).unwrap();
+        let st_bytes = fs_err::read(&p).unwrap();
         let st = SafeTensors::deserialize(&st_bytes).unwrap();
         assert!(st.names().contains(&"a.weight"));
     }

@@ -258,13 +258,13 @@ pub fn lm_eval_json(
 /// The overall accuracy (`results.blimp["acc,none"]`) of the `blimp_results.json` in `dir`.
 pub fn overall_accuracy(dir: &Path) -> Option<f64> {
     let v: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("blimp_results.json")).ok()?).ok()?;
+        serde_json::from_slice(&fs_err::read(dir.join("blimp_results.json")).ok()?).ok()?;
     v["results"]["blimp"]["acc,none"].as_f64()
 }
 
 /// Reads the `config` of an existing `blimp_results.json` (None when absent or unreadable).
 pub fn existing_config(dir: &Path) -> Option<EvalConfig> {
-    let text = std::fs::read_to_string(dir.join("blimp_results.json")).ok()?;
+    let text = fs_err::read_to_string(dir.join("blimp_results.json")).ok()?;
     let v: serde_json::Value = serde_json::from_str(&text).ok()?;
     serde_json::from_value(v.get("config")?.clone()).ok()
 }
@@ -365,7 +365,7 @@ mod tests {
             .unwrap();
         assert_eq!(seed.value(1), 1);
         let json: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(dir.path().join("blimp_results.json")).unwrap())
+            serde_json::from_slice(&fs_err::read(dir.path().join("blimp_results.json")).unwrap())
                 .unwrap();
         assert_eq!(json["results"]["blimp"]["acc,none"], 0.5);
         assert_eq!(json["results"]["blimp_b"]["acc,none"], 0.5);

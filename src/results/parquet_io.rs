@@ -27,7 +27,7 @@ pub fn write(path: &Path, batch: &RecordBatch) -> Result<()> {
 
 /// Reads every row of a Parquet file into one batch.
 pub fn read(path: &Path) -> Result<RecordBatch> {
-    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let file = fs_err::File::open(path)?.into_parts().0;
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
         .with_context(|| format!("{}: not a Parquet file", path.display()))?;
     let schema = Arc::clone(reader.schema());

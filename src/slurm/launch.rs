@@ -75,7 +75,7 @@ pub fn launch(
         );
     }
     let logs = absolute(&opts.workdir, &slurm.logs_dir);
-    std::fs::create_dir_all(&logs)
+    fs_err::create_dir_all(&logs)
         .with_context(|| format!("creating the log folder {}", logs.display()))?;
     let (stamp, created) = utc_now();
     let generated = absolute(&opts.workdir, &slurm.generated_dir);
@@ -88,7 +88,7 @@ pub fn launch(
     let staged = crate::io::Staged::new(&folder)?;
     let configs_copy = folder.join("configs.csv");
     let settings_file = folder.join("settings.toml");
-    std::fs::copy(&opts.configs, staged.path().join("configs.csv"))
+    fs_err::copy(&opts.configs, staged.path().join("configs.csv"))
         .with_context(|| format!("copying {}", opts.configs.display()))?;
     let mut snapshot = settings.clone();
     snapshot.configs = configs_copy.clone();
@@ -97,7 +97,7 @@ pub fn launch(
         "# Settings of the launch of {created}, resolved from defaults, settings file, LMEFF_* environment\n# and flags. Jobs read this file; paths are relative to {}.\n",
         opts.workdir.display()
     );
-    std::fs::write(staged.path().join("settings.toml"), header + &toml)?;
+    fs_err::write(staged.path().join("settings.toml"), header + &toml)?;
 
     let ctx = RenderContext {
         workdir: opts.workdir.clone(),
@@ -111,8 +111,8 @@ pub fn launch(
     let (groups, scripts) = render(plan, settings, &ctx, &stages)?;
     for s in &scripts {
         let path = staged.path().join(&s.file_name);
-        std::fs::write(&path, &s.text).with_context(|| format!("writing {}", path.display()))?;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+        fs_err::write(&path, &s.text).with_context(|| format!("writing {}", path.display()))?;
+        fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
     }
     let group_of = |task: usize| {
         groups
@@ -327,8 +327,8 @@ pub(super) mod tests {
     }
 
     pub(crate) fn options(dir: &Path) -> LaunchOptions {
-        std::fs::write(dir.join("configs.csv"), CONFIGS).unwrap();
-        std::fs::write(dir.join("lmeff.env"), "").unwrap();
+        fs_err::write(dir.join("configs.csv"), CONFIGS).unwrap();
+        fs_err::write(dir.join("lmeff.env"), "").unwrap();
         LaunchOptions {
             stages: Stage::ALL.to_vec(),
             dry_run: false,
@@ -386,7 +386,7 @@ pub(super) mod tests {
         assert_eq!(m.runs[6].group, 1);
         assert!(m.folder.join("configs.csv").is_file() && m.folder.join("settings.toml").is_file());
         // The settings snapshot reads back and points at the launch's configs copy.
-        let text = std::fs::read_to_string(&m.settings).unwrap();
+        let text = fs_err::read_to_string(&m.settings).unwrap();
         let snap: Settings = toml::from_str(&text).unwrap();
         assert_eq!(snap.configs, m.configs);
         assert_eq!(snap.slurm.throttle, 4);

@@ -3,7 +3,6 @@
 //! that `lmeff status` and `lmeff resubmit` work from it later, from any shell.
 
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -130,7 +129,7 @@ impl Manifest {
         } else {
             path.to_owned()
         };
-        let bytes = std::fs::read(&file)
+        let bytes = fs_err::read(&file)
             .with_context(|| format!("reading launch manifest {}", file.display()))?;
         serde_json::from_slice(&bytes)
             .with_context(|| format!("{}: not an lmeff launch manifest", file.display()))
@@ -143,7 +142,7 @@ impl Manifest {
 
     /// The newest launch below `generated_dir` that submitted jobs.
     pub fn latest(generated_dir: &Path) -> Result<PathBuf> {
-        let mut folders: Vec<PathBuf> = std::fs::read_dir(generated_dir)
+        let mut folders: Vec<PathBuf> = fs_err::read_dir(generated_dir)
             .with_context(|| {
                 format!(
                     "no launches in {} (run `lmeff launch`, or give --manifest)",
@@ -180,29 +179,14 @@ impl Manifest {
 
 /// Now in UTC: `(folder stamp 20261127-063012, RFC 3339 2026-11-27T06:30:12Z)`.
 pub fn utc_now() -> (String, String) {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    utc_strings(secs)
+    utc_strings(jiff::Timestamp::now().as_second().max(0) as u64)
 }
 
 fn utc_strings(secs: u64) -> (String, String) {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let (h, m, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(mo <= 2);
+    let t = jiff::Timestamp::from_second(secs as i64).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
     (
-        format!("{y:04}{mo:02}{d:02}-{h:02}{m:02}{s:02}"),
-        format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}Z"),
+        t.strftime("%Y%m%d-%H%M%S").to_string(),
+        t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
     )
 }
 

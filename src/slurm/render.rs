@@ -329,11 +329,11 @@ pub(crate) mod tests {
         for s in &scripts {
             let path = dir.join(&s.file_name);
             if update {
-                std::fs::create_dir_all(&dir).unwrap();
-                std::fs::write(&path, &s.text).unwrap();
+                fs_err::create_dir_all(&dir).unwrap();
+                fs_err::write(&path, &s.text).unwrap();
             }
-            let golden = std::fs::read_to_string(&path)
-                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let golden =
+                fs_err::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             assert_eq!(
                 s.text, golden,
                 "{} differs from its golden file",

@@ -121,8 +121,8 @@ mod tests {
             .path()
             .join(&l.manifest.runs[6].output_dir)
             .join("final");
-        std::fs::create_dir_all(&final_dir).unwrap();
-        std::fs::write(final_dir.join("model.safetensors"), "").unwrap();
+        fs_err::create_dir_all(&final_dir).unwrap();
+        fs_err::write(final_dir.join("model.safetensors"), "").unwrap();
         let again = Fake {
             records,
             ..Default::default()

@@ -333,26 +333,10 @@ impl StatusReport {
                 ]
             })
             .collect();
-        let mut widths = header.map(str::len);
-        for row in &rows {
-            for (w, c) in widths.iter_mut().zip(row) {
-                *w = (*w).max(c.chars().count());
-            }
-        }
-        let mut out = String::new();
-        let mut line = |cells: Vec<&str>| {
-            let text: Vec<String> = cells
-                .iter()
-                .zip(widths)
-                .map(|(c, w)| format!("{c:<w$}"))
-                .collect();
-            out.push_str(text.join("  ").trim_end());
-            out.push('\n');
-        };
-        line(header.to_vec());
-        for row in &rows {
-            line(row.iter().map(String::as_str).collect());
-        }
+        let mut out = crate::io::aligned_table(
+            &header,
+            rows.iter().map(|r| r.iter().map(String::as_str).collect()),
+        );
         if let Some(a) = &self.aggregate {
             out.push_str(&format!(
                 "aggregate: {} (job {}){}\n",

@@ -61,7 +61,7 @@ impl Template {
     pub fn load(dir: &Path, stage: Stage) -> Result<Template> {
         let path = dir.join(format!("{}.sbatch", stage.name()));
         if path.is_file() {
-            let text = std::fs::read_to_string(&path)
+            let text = fs_err::read_to_string(&path)
                 .with_context(|| format!("reading template {}", path.display()))?;
             Ok(Template { source: path, text })
         } else {
@@ -156,7 +156,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let t = Template::load(dir.path(), Stage::Eval).unwrap();
         assert!(t.text.contains("eval blimp"));
-        std::fs::write(dir.path().join("eval.sbatch"), "#!/bin/bash\nmine\n").unwrap();
+        fs_err::write(dir.path().join("eval.sbatch"), "#!/bin/bash\nmine\n").unwrap();
         assert_eq!(
             Template::load(dir.path(), Stage::Eval).unwrap().text,
             "#!/bin/bash\nmine\n"

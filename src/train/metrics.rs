@@ -2,7 +2,7 @@
 //! ([`tokens_reached`]). On resume the file is cut back to the length recorded with the resume
 //! state, so replayed steps are not written twice.
 
-use std::fs::{File, OpenOptions};
+use fs_err::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 

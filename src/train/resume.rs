@@ -179,19 +179,11 @@ mod tests {
     use tch::{Device, Kind};
 
     fn state(step: u64) -> ResumeState {
-        ResumeState {
-            run_id: "r".into(),
-            config_sha256: "c".into(),
-            step,
-            tokens: step * 10,
-            early_stop: EarlyStop::default(),
-            metrics_bytes: 0,
-            wall_time_s: 0.0,
-            last_train_loss: None,
-            last_eval_loss: None,
-            pending_loss: 0.0,
-            pending_steps: 0,
+        let mut s = ResumeState::fresh("r", "c");
+        for _ in 0..step {
+            s.advance(10);
         }
+        s
     }
 
     #[test]

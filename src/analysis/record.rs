@@ -1,0 +1,82 @@
+//! One collected accuracy ([`Record`]): the run it belongs to ([`RunKey`]), its checkpoint
+//! ([`Milestone`]), and the task, when it is one paradigm's.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// A checkpoint of a run: a milestone in millions of tokens, or the run's end.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Milestone {
+    Millions(f64),
+    Final,
+}
+
+impl Milestone {
+    /// Parses `25`, `0.05`, `25M` or `final`.
+    pub fn parse(s: &str) -> Option<Milestone> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("final") || s == "-1" {
+            return Some(Milestone::Final);
+        }
+        let v: f64 = s.trim_end_matches(['M', 'm']).parse().ok()?;
+        (v.is_finite() && v > 0.0).then_some(Milestone::Millions(v))
+    }
+
+    /// Sort key: milestones by tokens, `final` last.
+    pub fn order(&self) -> f64 {
+        match self {
+            Milestone::Millions(v) => *v,
+            Milestone::Final => f64::INFINITY,
+        }
+    }
+}
+
+impl fmt::Display for Milestone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Milestone::Millions(v) => write!(f, "{v}"),
+            Milestone::Final => f.write_str("final"),
+        }
+    }
+}
+
+/// The runs a predictiveness analysis pairs up.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RunKey {
+    pub dataset: String,
+    pub model_size: String,
+    pub vocab_size: i64,
+    pub seed: i64,
+}
+
+/// One accuracy: overall (`task` = None) or of one paradigm.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub run: RunKey,
+    /// `full`, or a budget such as `25M`.
+    pub anchor: String,
+    pub milestone: Milestone,
+    pub task: Option<String>,
+    pub field: Option<String>,
+    pub phenomenon: Option<String>,
+    pub acc: f64,
+    /// Pairs behind the accuracy, when known.
+    pub n: Option<i64>,
+    /// Tokens the checkpoint had seen, when known.
+    pub tokens: Option<i64>,
+    pub source: PathBuf,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn milestones_parse_and_order() {
+        assert_eq!(Milestone::parse("25"), Some(Milestone::Millions(25.0)));
+        assert_eq!(Milestone::parse("0.05M"), Some(Milestone::Millions(0.05)));
+        assert_eq!(Milestone::parse("final"), Some(Milestone::Final));
+        assert_eq!(Milestone::parse("best"), None);
+        assert!(Milestone::Final.order() > Milestone::Millions(2000.0).order());
+    }
+}

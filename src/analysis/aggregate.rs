@@ -188,41 +188,7 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
     // Predictiveness of the overall accuracy.
     let series = predictiveness::series(c.overall.iter());
     let rows = predictiveness::table(&series, o.draws, o.seed);
-    Table::default()
-        .with(
-            "group",
-            Column::Str(rows.iter().map(|r| s(&r.group)).collect()),
-        )
-        .with(
-            "milestone",
-            Column::F64(rows.iter().map(|r| Some(r.milestone)).collect()),
-        )
-        .with(
-            "n",
-            Column::I64(rows.iter().map(|r| Some(r.n as i64)).collect()),
-        )
-        .with(
-            "spearman",
-            Column::F64(rows.iter().map(|r| Some(r.spearman)).collect()),
-        )
-        .with(
-            "spearman_lo",
-            Column::F64(rows.iter().map(|r| Some(r.spearman_lo)).collect()),
-        )
-        .with(
-            "spearman_hi",
-            Column::F64(rows.iter().map(|r| Some(r.spearman_hi)).collect()),
-        )
-        .with("r2", Column::F64(rows.iter().map(|r| Some(r.r2)).collect()))
-        .with(
-            "kendall_tau_b",
-            Column::F64(rows.iter().map(|r| Some(r.kendall_tau_b)).collect()),
-        )
-        .with(
-            "decision_accuracy",
-            Column::F64(rows.iter().map(|r| Some(r.decision_accuracy)).collect()),
-        )
-        .write(&data, "predictiveness")?;
+    Table::from_rows(&rows)?.write(&data, "predictiveness")?;
 
     // Earliest reliable anchor, and the tokens it saves against the finals (when their token
     // counts are known).

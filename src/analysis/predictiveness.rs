@@ -8,7 +8,7 @@ use super::inputs::{Milestone, Record, RunKey};
 use super::stats;
 
 /// One row of `predictiveness.csv`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Row {
     /// `global`, or e.g. `dataset=tinystories,model_size=60m`.
     pub group: String,

@@ -61,8 +61,7 @@ pub struct ModelPreset {
 impl ModelPreset {
     /// Reads and validates one preset file.
     pub fn load(path: &Path) -> Result<ModelPreset> {
-        let text =
-            fs_err::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text = fs_err::read_to_string(path)?;
         let mut preset: ModelPreset = serde_yaml::from_str(&text)
             .with_context(|| format!("parsing model preset {}", path.display()))?;
         preset.name = path

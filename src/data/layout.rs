@@ -102,7 +102,7 @@ impl DatasetDir {
 }
 
 fn list_text_files(dir: &Path, extensions: &[&str]) -> Result<Vec<PathBuf>> {
-    let entries = fs_err::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
+    let entries = fs_err::read_dir(dir)?;
     let mut files = Vec::new();
     for entry in entries {
         let path = entry

@@ -89,8 +89,7 @@ impl LlamaConfig {
 
     /// Reads and checks a `config.json` (a Llama this implementation can run).
     pub fn load(path: &Path) -> Result<LlamaConfig> {
-        let text =
-            fs_err::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text = fs_err::read_to_string(path)?;
         let cfg: LlamaConfig = serde_json::from_str(&text)
             .with_context(|| format!("{}: not a Llama config.json", path.display()))?;
         if cfg.model_type != "llama" {

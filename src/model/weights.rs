@@ -46,7 +46,7 @@ pub fn save(tensors: &BTreeMap<String, Tensor>, path: &Path) -> Result<()> {
 
 /// Reads every tensor of a safetensors file (fp32, bf16 or fp16 stored) as fp32 CPU tensors.
 pub fn load(path: &Path) -> Result<BTreeMap<String, Tensor>> {
-    let bytes = fs_err::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes = fs_err::read(path)?;
     let st = SafeTensors::deserialize(&bytes)
         .map_err(|e| anyhow!("{}: not a safetensors file: {e}", path.display()))?;
     let mut out = BTreeMap::new();

@@ -6,11 +6,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
+use serde::{Deserialize, Serialize};
 
 use super::inputs::{collect, Collected, Milestone, Record};
 use super::predictiveness::{self, Earliest};
 use super::stats;
-use super::table::{Column, Table};
+use super::table::Table;
 use crate::config::Plan;
 
 /// What to aggregate and how.
@@ -47,47 +48,101 @@ pub struct Summary {
 /// (run, anchor, milestone sort key, phenomenon).
 type PhenomenonKey = (super::inputs::RunKey, String, String, String);
 
-fn s(v: &str) -> Option<String> {
-    Some(v.to_owned())
+/// The columns that place a record: its run and checkpoint.
+#[derive(Serialize, Deserialize)]
+struct CheckpointCols {
+    dataset: String,
+    model_size: String,
+    vocab_size: i64,
+    seed: i64,
+    anchor: String,
+    milestone: String,
+    milestone_millions: Option<f64>,
 }
 
-fn record_columns(rs: &[&Record]) -> Table {
-    Table::default()
-        .with(
-            "dataset",
-            Column::Str(rs.iter().map(|r| s(&r.run.dataset)).collect()),
-        )
-        .with(
-            "model_size",
-            Column::Str(rs.iter().map(|r| s(&r.run.model_size)).collect()),
-        )
-        .with(
-            "vocab_size",
-            Column::I64(rs.iter().map(|r| Some(r.run.vocab_size)).collect()),
-        )
-        .with(
-            "seed",
-            Column::I64(rs.iter().map(|r| Some(r.run.seed)).collect()),
-        )
-        .with(
-            "anchor",
-            Column::Str(rs.iter().map(|r| s(&r.anchor)).collect()),
-        )
-        .with(
-            "milestone",
-            Column::Str(rs.iter().map(|r| Some(r.milestone.to_string())).collect()),
-        )
-        .with(
-            "milestone_millions",
-            Column::F64(
-                rs.iter()
-                    .map(|r| match r.milestone {
-                        Milestone::Millions(v) => Some(v),
-                        Milestone::Final => r.tokens.map(|t| t as f64 / 1e6),
-                    })
-                    .collect(),
-            ),
-        )
+impl CheckpointCols {
+    fn of(r: &Record) -> CheckpointCols {
+        CheckpointCols {
+            dataset: r.run.dataset.clone(),
+            model_size: r.run.model_size.clone(),
+            vocab_size: r.run.vocab_size,
+            seed: r.run.seed,
+            anchor: r.anchor.clone(),
+            milestone: r.milestone.to_string(),
+            milestone_millions: match r.milestone {
+                Milestone::Millions(v) => Some(v),
+                Milestone::Final => r.tokens.map(|t| t as f64 / 1e6),
+            },
+        }
+    }
+}
+
+/// `overall`: one checkpoint's accuracy over every paradigm scored.
+#[derive(Serialize, Deserialize)]
+struct OverallCols {
+    acc: f64,
+    n: Option<i64>,
+    source: String,
+}
+
+/// `per_paradigm`: one checkpoint's accuracy on one paradigm.
+#[derive(Serialize, Deserialize)]
+struct ParadigmCols {
+    paradigm: Option<String>,
+    field: Option<String>,
+    linguistics_term: Option<String>,
+    acc: f64,
+    n: Option<i64>,
+}
+
+/// `per_phenomenon`: one checkpoint's accuracy on one phenomenon.
+#[derive(Serialize, Deserialize)]
+struct PhenomenonCols {
+    linguistics_term: Option<String>,
+    acc: f64,
+}
+
+/// `earliest`: a group's earliest reliable anchor and the tokens it saves.
+#[derive(Serialize, Deserialize)]
+struct EarliestRow {
+    group: String,
+    threshold: f64,
+    earliest_by_spearman: Option<f64>,
+    earliest_by_lower_bound: Option<f64>,
+    mean_final_millions: Option<f64>,
+    tokens_saved_by_spearman: Option<f64>,
+    tokens_saved_by_lower_bound: Option<f64>,
+}
+
+/// `phenomenon_predictiveness`: ρ of one phenomenon's accuracy at an anchor with its final.
+#[derive(Serialize, Deserialize)]
+struct PhenomenonRhoRow {
+    linguistics_term: String,
+    milestone: f64,
+    n: i64,
+    spearman: f64,
+}
+
+/// `missing`: a checkpoint the plan expects without an overall result.
+#[derive(Serialize, Deserialize)]
+struct MissingRow {
+    run_id: String,
+    dataset: String,
+    model_size: String,
+    vocab_size: String,
+    seed: String,
+    anchor: String,
+    milestone: String,
+}
+
+/// The table of `records`: their checkpoint columns, then `extra`'s columns of each.
+fn record_table<T: Serialize + for<'de> Deserialize<'de>>(
+    records: &[&Record],
+    extra: impl Fn(&Record) -> T,
+) -> Result<Table> {
+    let keys: Vec<CheckpointCols> = records.iter().map(|r| CheckpointCols::of(r)).collect();
+    let rest: Vec<T> = records.iter().map(|r| extra(r)).collect();
+    Ok(Table::from_rows(&keys)?.beside(Table::from_rows(&rest)?))
 }
 
 fn sorted(mut rs: Vec<&Record>) -> Vec<&Record> {
@@ -115,43 +170,22 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
     fs_err::create_dir_all(&data)?;
 
     let overall = sorted(c.overall.iter().collect());
-    record_columns(&overall)
-        .with(
-            "acc",
-            Column::F64(overall.iter().map(|r| Some(r.acc)).collect()),
-        )
-        .with("n", Column::I64(overall.iter().map(|r| r.n).collect()))
-        .with(
-            "source",
-            Column::Str(
-                overall
-                    .iter()
-                    .map(|r| Some(r.source.display().to_string()))
-                    .collect(),
-            ),
-        )
-        .write(&data, "overall")?;
+    record_table(&overall, |r| OverallCols {
+        acc: r.acc,
+        n: r.n,
+        source: r.source.display().to_string(),
+    })?
+    .write(&data, "overall")?;
 
     let tasks = sorted(c.tasks.iter().collect());
-    record_columns(&tasks)
-        .with(
-            "paradigm",
-            Column::Str(tasks.iter().map(|r| r.task.clone()).collect()),
-        )
-        .with(
-            "field",
-            Column::Str(tasks.iter().map(|r| r.field.clone()).collect()),
-        )
-        .with(
-            "linguistics_term",
-            Column::Str(tasks.iter().map(|r| r.phenomenon.clone()).collect()),
-        )
-        .with(
-            "acc",
-            Column::F64(tasks.iter().map(|r| Some(r.acc)).collect()),
-        )
-        .with("n", Column::I64(tasks.iter().map(|r| r.n).collect()))
-        .write(&data, "per_paradigm")?;
+    record_table(&tasks, |r| ParadigmCols {
+        paradigm: r.task.clone(),
+        field: r.field.clone(),
+        linguistics_term: r.phenomenon.clone(),
+        acc: r.acc,
+        n: r.n,
+    })?
+    .write(&data, "per_paradigm")?;
 
     // Per phenomenon: pair-weighted when pair counts are known, else the mean over paradigms.
     let mut phen: BTreeMap<PhenomenonKey, (f64, f64, Record)> = BTreeMap::new();
@@ -177,13 +211,11 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
         })
         .collect();
     let pr: Vec<&Record> = phen_rows.iter().collect();
-    record_columns(&pr)
-        .with(
-            "linguistics_term",
-            Column::Str(pr.iter().map(|r| r.phenomenon.clone()).collect()),
-        )
-        .with("acc", Column::F64(pr.iter().map(|r| Some(r.acc)).collect()))
-        .write(&data, "per_phenomenon")?;
+    record_table(&pr, |r| PhenomenonCols {
+        linguistics_term: r.phenomenon.clone(),
+        acc: r.acc,
+    })?
+    .write(&data, "per_phenomenon")?;
 
     // Predictiveness of the overall accuracy.
     let series = predictiveness::series(c.overall.iter());
@@ -202,36 +234,19 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
     let mean_final = (!final_tokens.is_empty())
         .then(|| final_tokens.iter().sum::<f64>() / final_tokens.len() as f64);
     let saved = |m: Option<f64>| Some(1.0 - m? / mean_final?);
-    Table::default()
-        .with(
-            "group",
-            Column::Str(earliest.iter().map(|e| s(&e.group)).collect()),
-        )
-        .with(
-            "threshold",
-            Column::F64(earliest.iter().map(|_| Some(o.threshold)).collect()),
-        )
-        .with(
-            "earliest_by_spearman",
-            Column::F64(earliest.iter().map(|e| e.by_rho).collect()),
-        )
-        .with(
-            "earliest_by_lower_bound",
-            Column::F64(earliest.iter().map(|e| e.by_lower_bound).collect()),
-        )
-        .with(
-            "mean_final_millions",
-            Column::F64(earliest.iter().map(|_| mean_final).collect()),
-        )
-        .with(
-            "tokens_saved_by_spearman",
-            Column::F64(earliest.iter().map(|e| saved(e.by_rho)).collect()),
-        )
-        .with(
-            "tokens_saved_by_lower_bound",
-            Column::F64(earliest.iter().map(|e| saved(e.by_lower_bound)).collect()),
-        )
-        .write(&data, "earliest")?;
+    let earliest_rows: Vec<EarliestRow> = earliest
+        .iter()
+        .map(|e| EarliestRow {
+            group: e.group.clone(),
+            threshold: o.threshold,
+            earliest_by_spearman: e.by_rho,
+            earliest_by_lower_bound: e.by_lower_bound,
+            mean_final_millions: mean_final,
+            tokens_saved_by_spearman: saved(e.by_rho),
+            tokens_saved_by_lower_bound: saved(e.by_lower_bound),
+        })
+        .collect();
+    Table::from_rows(&earliest_rows)?.write(&data, "earliest")?;
 
     // Per-phenomenon ρ at each anchor (all runs together).
     let mut by_phen: BTreeMap<String, Vec<&Record>> = BTreeMap::new();
@@ -241,26 +256,23 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
             .or_default()
             .push(r);
     }
-    let (mut ph, mut ms, mut ns, mut rhos) = (vec![], vec![], vec![], vec![]);
+    let mut rho_rows = Vec::new();
     for (p, rs) in &by_phen {
         let s = predictiveness::series(rs.iter().copied());
         let runs: Vec<_> = s.keys().cloned().collect();
         for m in predictiveness::milestones(&s) {
             let (x, y) = predictiveness::pairs(&s, &runs, m);
             if x.len() >= 2 {
-                ph.push(Some(p.clone()));
-                ms.push(Some(m));
-                ns.push(Some(x.len() as i64));
-                rhos.push(Some(stats::spearman(&x, &y)));
+                rho_rows.push(PhenomenonRhoRow {
+                    linguistics_term: p.clone(),
+                    milestone: m,
+                    n: x.len() as i64,
+                    spearman: stats::spearman(&x, &y),
+                });
             }
         }
     }
-    Table::default()
-        .with("linguistics_term", Column::Str(ph))
-        .with("milestone", Column::F64(ms))
-        .with("n", Column::I64(ns))
-        .with("spearman", Column::F64(rhos))
-        .write(&data, "phenomenon_predictiveness")?;
+    Table::from_rows(&rho_rows)?.write(&data, "phenomenon_predictiveness")?;
 
     let missing = write_missing(&data, o.plan.as_ref(), &c)?;
     let summary = Summary {
@@ -308,7 +320,7 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
 /// `missing.csv`: every (run, checkpoint) the plan expects without an overall result.
 fn write_missing(data: &Path, plan: Option<&Plan>, c: &Collected) -> Result<usize> {
     let Some(plan) = plan else { return Ok(0) };
-    let mut rows: Vec<[String; 7]> = Vec::new();
+    let mut rows = Vec::new();
     for run in &plan.runs {
         let labels = run
             .milestone_steps
@@ -325,27 +337,18 @@ fn write_missing(data: &Path, plan: Option<&Plan>, c: &Collected) -> Result<usiz
                     && r.milestone == m
             });
             if !found {
-                rows.push([
-                    run.run_id.to_string(),
-                    run.dataset.clone(),
-                    run.model.clone(),
-                    run.vocab_size.to_string(),
-                    run.seed.to_string(),
-                    run.anchor.to_string(),
-                    m.to_string(),
-                ]);
+                rows.push(MissingRow {
+                    run_id: run.run_id.to_string(),
+                    dataset: run.dataset.clone(),
+                    model_size: run.model.clone(),
+                    vocab_size: run.vocab_size.to_string(),
+                    seed: run.seed.to_string(),
+                    anchor: run.anchor.to_string(),
+                    milestone: m.to_string(),
+                });
             }
         }
     }
-    let col = |i: usize| Column::Str(rows.iter().map(|r| Some(r[i].clone())).collect());
-    Table::default()
-        .with("run_id", col(0))
-        .with("dataset", col(1))
-        .with("model_size", col(2))
-        .with("vocab_size", col(3))
-        .with("seed", col(4))
-        .with("anchor", col(5))
-        .with("milestone", col(6))
-        .write(data, "missing")?;
+    Table::from_rows(&rows)?.write(data, "missing")?;
     Ok(rows.len())
 }

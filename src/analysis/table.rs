@@ -86,9 +86,10 @@ impl Table {
         Ok(table)
     }
 
-    /// Adds a column.
-    pub fn with(mut self, name: &str, column: Column) -> Table {
-        self.columns.push((name.to_owned(), column));
+    /// This table's columns followed by `other`'s (the same rows).
+    pub fn beside(mut self, other: Table) -> Table {
+        debug_assert_eq!(self.rows(), other.rows());
+        self.columns.extend(other.columns);
         self
     }
 

@@ -275,3 +275,50 @@ fn a_two_rank_state_resumes_with_one_rank() {
         );
     }
 }
+
+#[test]
+fn a_held_run_folder_turns_every_rank_away() {
+    let s = Scratch::new();
+    let dir = s.path().join(RUN_DIR);
+    std::fs::create_dir_all(&dir).unwrap();
+    // Another process holds the folder's lock (flock, as lmeff takes it) and names itself.
+    let mut holder = Command::new("python3")
+        .args([
+            "-c",
+            "import fcntl, sys, time\n\
+             f = open(sys.argv[1], 'a+')\n\
+             fcntl.flock(f, fcntl.LOCK_EX)\n\
+             f.truncate(0); f.write('pid 12345 on elsewhere, Slurm job 77_1, since then\\n'); f.flush()\n\
+             print('held', flush=True)\n\
+             time.sleep(120)",
+        ])
+        .arg(dir.join("run.lock"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(holder.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line.trim(), "held");
+    let start = Instant::now();
+    let (ok, out, err) = run(&mut train(&s, &mpirun("2")));
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert!(!ok, "{out}");
+    assert!(
+        err.contains("in use by another lmeff train (pid 12345 on elsewhere, Slurm job 77_1"),
+        "{err}"
+    );
+    assert!(
+        err.contains("rank 0 could not take the run folder"),
+        "rank 1 says why it stops too: {err}"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(60),
+        "no rank may wait"
+    );
+    assert!(!dir.join("run.json").exists() && !dir.join("metrics.jsonl").exists());
+}

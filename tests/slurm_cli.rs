@@ -552,4 +552,12 @@ fn bad_input_is_refused_before_anything_is_submitted() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&queue.stdout).trim().is_empty());
+    // That launch submitted nothing, so it is not "the newest launch" of status or resubmit.
+    for cmd in [vec!["status"], vec!["resubmit", "--failed", "--dry-run"]] {
+        let (ok, out, err) = run(s.lmeff().args(&cmd));
+        assert!(
+            !ok && err.contains("no submitted launch"),
+            "{cmd:?}: {out}\n{err}"
+        );
+    }
 }

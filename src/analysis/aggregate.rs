@@ -5,14 +5,16 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 
-use super::inputs::{collect, Collected, Milestone, Record};
+use super::inputs::{check_paradigm_sets, collect, Collected, Milestone, Record};
+use super::plots;
 use super::predictiveness::{self, Earliest};
 use super::stats;
 use super::table::Table;
 use crate::config::Plan;
+use crate::io::{check_replaceable, Staged};
 
 /// What to aggregate and how.
 pub struct AggregateOptions {
@@ -40,7 +42,8 @@ pub struct Summary {
     pub tasks: usize,
     pub predictiveness: Vec<predictiveness::Row>,
     pub earliest: Vec<Earliest>,
-    pub missing: usize,
+    /// Planned checkpoints without a result (None without a plan: not checked).
+    pub missing: Option<usize>,
     pub skipped: Vec<(PathBuf, String)>,
     pub data_dir: PathBuf,
 }
@@ -157,6 +160,7 @@ fn sorted(mut rs: Vec<&Record>) -> Vec<&Record> {
 /// Runs the aggregation and writes the tables.
 pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
     let mut c: Collected = collect(o.results.as_deref(), &o.imports, o.skip_bad)?;
+    check_paradigm_sets(&c.overall)?;
     for t in &mut c.tasks {
         if let (None, Some((field, term))) = (
             &t.phenomenon,
@@ -166,7 +170,9 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
             t.phenomenon = Some(term.clone());
         }
     }
-    let data = o.out.join("data");
+    check_outputs(&o.out)?;
+    let staged = Staged::new(&o.out.join("aggregate"))?;
+    let data = staged.path().join("data");
     fs_err::create_dir_all(&data)?;
 
     let overall = sorted(c.overall.iter().collect());
@@ -282,44 +288,78 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
         earliest,
         missing,
         skipped: c.skipped,
-        data_dir: data,
+        data_dir: o.out.join("data"),
     };
     let global: Vec<&predictiveness::Row> = summary
         .predictiveness
         .iter()
         .filter(|r| r.group == "global")
         .collect();
-    super::plots::write_all(&o.out.join("plots"), &c.overall, &global, &phen_rows)?;
+    let plots = staged.path().join("plots");
+    super::plots::write_all(&plots, &c.overall, &global, &phen_rows)?;
     let mut md = super::report::markdown(&summary, o.threshold, o.draws, o.seed);
     let titles = [
-        (
-            "learning_curves",
-            "Learning curves: BLiMP accuracy vs training tokens, per dataset and model size",
-        ),
-        (
-            "predictiveness",
-            "Spearman ρ and R² of each anchor with the final accuracy (all runs)",
-        ),
-        ("phenomena_heatmap", "Accuracy per phenomenon and anchor"),
+        "Learning curves: BLiMP accuracy vs training tokens, per dataset and model size",
+        "Spearman ρ and R² of each anchor with the final accuracy (all runs)",
+        "Accuracy per phenomenon and anchor",
     ];
     md += "\n## Plots\n\n";
     let mut images = Vec::new();
-    for (stem, title) in titles {
+    for (stem, title) in plots::STEMS.into_iter().zip(titles) {
         md += &format!("- {title}: `plots/{stem}.png`, `plots/{stem}.svg`\n");
         images.push((
             title.to_owned(),
-            fs_err::read(o.out.join("plots").join(format!("{stem}.png")))?,
+            fs_err::read(plots.join(format!("{stem}.png")))?,
         ));
     }
-    crate::io::write_bytes_atomic(&o.out.join("report.md"), md.as_bytes())?;
+    fs_err::write(staged.path().join(REPORT_MD), md.as_bytes())?;
     let page = super::report::html(&md, &images);
-    crate::io::write_bytes_atomic(&o.out.join("report.html"), page.as_bytes())?;
+    fs_err::write(staged.path().join(REPORT_HTML), page.as_bytes())?;
+    staged.commit_into(&o.out)?;
     Ok(summary)
 }
 
+/// The tables in `<out>/data/`, each as `<stem>.csv` and `<stem>.parquet`.
+pub const TABLES: [&str; 7] = [
+    "overall",
+    "per_paradigm",
+    "per_phenomenon",
+    "predictiveness",
+    "earliest",
+    "phenomenon_predictiveness",
+    "missing",
+];
+const REPORT_MD: &str = "report.md";
+const REPORT_HTML: &str = "report.html";
+
+/// Checks that the aggregate's outputs in `out` (`data/`, `plots/`, the two reports) hold only
+/// what an aggregate writes, before anything is computed: nothing else is ever replaced.
+fn check_outputs(out: &Path) -> Result<()> {
+    let files = |stems: &[&str], exts: [&str; 2]| -> Vec<String> {
+        stems
+            .iter()
+            .flat_map(|s| exts.map(|e| format!("{s}.{e}")))
+            .collect()
+    };
+    for (dir, own) in [
+        ("data", files(&TABLES, ["csv", "parquet"])),
+        ("plots", files(&plots::STEMS, ["png", "svg"])),
+    ] {
+        let own: Vec<&str> = own.iter().map(String::as_str).collect();
+        check_replaceable(&out.join(dir), &own)?;
+    }
+    for report in [REPORT_MD, REPORT_HTML] {
+        let path = out.join(report);
+        if path.exists() && !path.is_file() {
+            bail!("{} is not a file: refusing to replace it", path.display());
+        }
+    }
+    Ok(())
+}
+
 /// `missing.csv`: every (run, checkpoint) the plan expects without an overall result.
-fn write_missing(data: &Path, plan: Option<&Plan>, c: &Collected) -> Result<usize> {
-    let Some(plan) = plan else { return Ok(0) };
+fn write_missing(data: &Path, plan: Option<&Plan>, c: &Collected) -> Result<Option<usize>> {
+    let Some(plan) = plan else { return Ok(None) };
     let mut rows = Vec::new();
     for run in &plan.runs {
         let labels = run
@@ -350,5 +390,5 @@ fn write_missing(data: &Path, plan: Option<&Plan>, c: &Collected) -> Result<usiz
         }
     }
     Table::from_rows(&rows)?.write(data, "missing")?;
-    Ok(rows.len())
+    Ok(Some(rows.len()))
 }

@@ -39,7 +39,7 @@ impl Collected {
             let old = &list[i];
             if (old.acc - r.acc).abs() > 1e-12 {
                 bail!(
-                    "{} and {} both give {:?} {} at {}{} with different accuracies ({} vs {})",
+                    "{} and {} both give {} {} at {}{} with different accuracies ({} vs {})",
                     old.source.display(),
                     r.source.display(),
                     r.run,
@@ -146,6 +146,58 @@ fn numbers(b: &RecordBatch, name: &str) -> Result<Vec<Option<f64>>> {
         .collect()
 }
 
+/// `v` when it is an accuracy (a number in [0, 1]); `what` says where it was read.
+fn accuracy(v: f64, what: &str) -> Result<f64> {
+    match (0.0..=1.0).contains(&v) {
+        true => Ok(v),
+        false => Err(anyhow!(
+            "{what}: {v} is not an accuracy (a number from 0 to 1)"
+        )),
+    }
+}
+
+/// The sorted paradigms of the per-paradigm records among `records`.
+fn paradigm_set(records: &[Record]) -> Vec<String> {
+    let mut set: Vec<String> = records.iter().filter_map(|r| r.task.clone()).collect();
+    set.sort();
+    set.dedup();
+    set
+}
+
+/// Refuses results over different paradigm sets: their accuracies are not comparable. Overall
+/// results that do not say which paradigms they cover (imported tables) are not checked.
+pub fn check_paradigm_sets(overall: &[Record]) -> Result<()> {
+    let mut sets: BTreeMap<&Vec<String>, Vec<&Record>> = BTreeMap::new();
+    for r in overall {
+        if let Some(p) = &r.paradigms {
+            sets.entry(p).or_default().push(r);
+        }
+    }
+    if sets.len() <= 1 {
+        return Ok(());
+    }
+    let mut by_size: Vec<_> = sets.into_iter().collect();
+    by_size.sort_by_key(|(_, rs)| std::cmp::Reverse(rs.len()));
+    let lines: Vec<String> = by_size
+        .iter()
+        .map(|(set, rs)| {
+            format!(
+                "{} checkpoint(s) over {} paradigm(s) ({}{}), e.g. {}",
+                rs.len(),
+                set.len(),
+                set.iter().take(3).cloned().collect::<Vec<_>>().join(", "),
+                if set.len() > 3 { ", …" } else { "" },
+                rs[0].source.display()
+            )
+        })
+        .collect();
+    bail!(
+        "the results cover different BLiMP paradigm sets, so their accuracies are not comparable: {}; \
+         score every checkpoint on the same paradigms (lmeff eval blimp --force), or aggregate each set from its own folder",
+        lines.join("; ")
+    )
+}
+
 fn need<T>(v: Option<T>, what: &str, row: usize) -> Result<T> {
     v.ok_or_else(|| anyhow!("row {}: `{what}` is empty", row + 1))
 }
@@ -196,9 +248,10 @@ fn read_summary(path: &Path) -> Result<Vec<Record>> {
             task: Some(need(task[i].clone(), "paradigm", i)?),
             field: field[i].clone(),
             phenomenon: term[i].clone(),
-            acc: need(acc[i], "accuracy", i)?,
+            acc: accuracy(need(acc[i], "accuracy", i)?, &format!("row {}", i + 1))?,
             n: n[i].map(|x| x as i64),
             tokens: tokens[i].map(|x| x as i64),
+            paradigms: None,
             source: path.to_owned(),
         };
         sum_n += rec.n.unwrap_or(0);
@@ -212,6 +265,7 @@ fn read_summary(path: &Path) -> Result<Vec<Record>> {
             phenomenon: None,
             acc: sum_c as f64 / sum_n.max(1) as f64,
             n: Some(sum_n),
+            paradigms: Some(paradigm_set(&out)),
             ..first.clone()
         };
         out.push(overall);
@@ -264,6 +318,7 @@ fn read_lm_eval(path: &Path) -> Result<Vec<Record>> {
         let Some(acc) = r.get("acc,none").and_then(|a| a.as_f64()) else {
             continue;
         };
+        let acc = accuracy(acc, &format!("results.{k}"))?;
         let task = match k.as_str() {
             "blimp" => None,
             t => Some(t.strip_prefix("blimp_").unwrap_or(t).to_owned()),
@@ -278,12 +333,15 @@ fn read_lm_eval(path: &Path) -> Result<Vec<Record>> {
             acc,
             n: None,
             tokens: None,
+            paradigms: None,
             source: path.to_owned(),
         });
     }
-    if !out.iter().any(|r| r.task.is_none()) {
+    let set = paradigm_set(&out);
+    let Some(overall) = out.iter_mut().find(|r| r.task.is_none()) else {
         bail!("no overall `results.blimp[\"acc,none\"]`");
-    }
+    };
+    overall.paradigms = Some(set);
     Ok(out)
 }
 
@@ -351,9 +409,10 @@ fn read_long_table(path: &Path) -> Result<Vec<Record>> {
             task: cols.get("task").and_then(|c| c[i].clone()).map(|t| t.strip_prefix("blimp_").map(str::to_owned).unwrap_or(t)),
             field: cols.get("field").and_then(|c| c[i].clone()),
             phenomenon: cols.get("linguistics_term").and_then(|c| c[i].clone()),
-            acc: num("acc", i)?,
+            acc: accuracy(num("acc", i)?, &format!("{}: line {}: `acc`", path.display(), i + 2))?,
             n: None,
             tokens: None,
+            paradigms: None,
             source: path.to_owned(),
         });
     }

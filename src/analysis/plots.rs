@@ -5,16 +5,19 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, Context, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::inputs::{Milestone, Record};
 use super::predictiveness::Row;
 
-fn ok<T, E: std::fmt::Debug>(r: std::result::Result<T, E>) -> Result<T> {
-    r.map_err(|e| anyhow!("plotting: {e:?}"))
+fn ok<T, E: std::fmt::Display>(r: std::result::Result<T, E>) -> Result<T> {
+    r.map_err(|e| anyhow!("{e}"))
 }
+
+/// The plots [`write_all`] draws, each as `<stem>.png` and `<stem>.svg`.
+pub const STEMS: [&str; 3] = ["learning_curves", "predictiveness", "phenomena_heatmap"];
 
 const PALETTE: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
@@ -25,7 +28,8 @@ const PALETTE: [RGBColor; 6] = [
     RGBColor(140, 86, 75),
 ];
 
-/// Draws `draw` once as PNG and once as SVG: `<dir>/<stem>.png`, `<dir>/<stem>.svg`.
+/// Draws `draw` once as PNG and once as SVG: `<dir>/<stem>.png`, `<dir>/<stem>.svg` (`dir` is
+/// the aggregate's staging folder, so a failure leaves nothing in place).
 fn both(
     dir: &Path,
     stem: &str,
@@ -37,22 +41,20 @@ fn both(
         dir.join(format!("{stem}.png")),
         dir.join(format!("{stem}.svg")),
     );
-    let tmp_png = crate::io::temp_sibling(&png, "plot").with_extension("png");
-    let tmp_svg = crate::io::temp_sibling(&svg, "plot").with_extension("svg");
-    {
-        let root = BitMapBackend::new(&tmp_png, size).into_drawing_area();
+    let drawn = (|| {
+        let root = BitMapBackend::new(&png, size).into_drawing_area();
         ok(root.fill(&WHITE))?;
         draw_png(&root)?;
-        ok(root.present())?;
-    }
-    {
-        let root = SVGBackend::new(&tmp_svg, size).into_drawing_area();
+        ok(root.present())
+    })();
+    drawn.with_context(|| format!("drawing {}", png.display()))?;
+    let drawn = (|| {
+        let root = SVGBackend::new(&svg, size).into_drawing_area();
         ok(root.fill(&WHITE))?;
         draw_svg(&root)?;
-        ok(root.present())?;
-    }
-    fs_err::rename(&tmp_png, &png)?;
-    fs_err::rename(&tmp_svg, &svg)?;
+        ok(root.present())
+    })();
+    drawn.with_context(|| format!("drawing {}", svg.display()))?;
     Ok(vec![png, svg])
 }
 
@@ -346,14 +348,14 @@ pub fn write_all(
     let size = (480 * cols.max(2), 380 * rows);
     out.extend(both(
         dir,
-        "learning_curves",
+        STEMS[0],
         size,
         |r| draw_learning(r, &ps),
         |r| draw_learning(r, &ps),
     )?);
     out.extend(both(
         dir,
-        "predictiveness",
+        STEMS[1],
         (900, 520),
         |r| draw_predictiveness(r, global),
         |r| draw_predictiveness(r, global),
@@ -362,7 +364,7 @@ pub fn write_all(
     let height = (110 + 26 * h.len() as u32).max(300);
     out.extend(both(
         dir,
-        "phenomena_heatmap",
+        STEMS[2],
         (900, height),
         |r| draw_heatmap(r, &h),
         |r| draw_heatmap(r, &h),

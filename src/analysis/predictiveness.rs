@@ -172,6 +172,7 @@ mod tests {
             acc,
             n: None,
             tokens: None,
+            paradigms: None,
             source: "x".into(),
         }
     }

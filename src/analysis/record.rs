@@ -49,6 +49,16 @@ pub struct RunKey {
     pub seed: i64,
 }
 
+impl fmt::Display for RunKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} vocab {} seed {}",
+            self.dataset, self.model_size, self.vocab_size, self.seed
+        )
+    }
+}
+
 /// One accuracy: overall (`task` = None) or of one paradigm.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
@@ -64,6 +74,8 @@ pub struct Record {
     pub n: Option<i64>,
     /// Tokens the checkpoint had seen, when known.
     pub tokens: Option<i64>,
+    /// An overall accuracy's paradigms (sorted), when the source says which.
+    pub paradigms: Option<Vec<String>>,
     pub source: PathBuf,
 }
 

@@ -23,13 +23,15 @@ pub fn markdown(s: &Summary, threshold: f64, draws: usize, seed: u64) -> String 
         md,
         "# How early does the ranking of runs predict the final ranking?\n"
     );
+    let missing = match s.missing {
+        Some(n) => format!("{n} planned checkpoints have no result yet (`data/missing.csv`)"),
+        None => "no configs.csv was given, so missing results were not checked".to_owned(),
+    };
     let _ = writeln!(
         md,
-        "{} overall and {} per-paradigm BLiMP results; {} planned checkpoints have no result yet \
-         (`data/missing.csv`).{}\n",
+        "{} overall and {} per-paradigm BLiMP results; {missing}.{}\n",
         s.overall,
         s.tasks,
-        s.missing,
         if s.skipped.is_empty() {
             String::new()
         } else {

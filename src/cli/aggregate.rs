@@ -85,11 +85,14 @@ pub fn run(
     for (f, why) in &s.skipped {
         eprintln!("skipped {}: {why}", f.display());
     }
+    let missing = match s.missing {
+        Some(n) => format!("{n} planned checkpoints without results"),
+        None => "missing results not checked (no configs.csv)".to_owned(),
+    };
     println!(
-        "{} overall and {} per-paradigm results; {} planned checkpoints without results; tables in {} ({secs:.2} s)",
+        "{} overall and {} per-paradigm results; {missing}; tables in {} ({secs:.2} s)",
         s.overall,
         s.tasks,
-        s.missing,
         s.data_dir.display()
     );
     for e in &s.earliest {

@@ -81,7 +81,7 @@ pub fn run(
         let n_params: i64 = params.values().map(|p| p.numel() as i64).sum();
         let mut opt = AdamW::for_training(&params, t, t.weight_decay);
         opt.set_lr(3e-4);
-        if batch as usize % world.size() != 0 {
+        if !(batch as usize).is_multiple_of(world.size()) {
             anyhow::bail!(
                 "--batch {batch} is not divisible by the {} ranks",
                 world.size()

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use lmeff::config::{Settings, SettingsOverrides};
+use lmeff::config::{DatasetName, Settings, SettingsOverrides};
 use lmeff::data::clean::CleanOptions;
 use lmeff::data::prepare;
 use lmeff::data::{fetch, mix, DatasetDir};
@@ -20,7 +20,7 @@ pub struct DataArgs {
 pub struct DatasetArg {
     /// Dataset folder under data_dir (e.g. tinystories, babylm, web).
     #[arg(long)]
-    pub dataset: String,
+    pub dataset: DatasetName,
 }
 
 #[derive(Debug, Args)]
@@ -57,7 +57,7 @@ pub enum Step {
     Mix {
         /// Name of the new dataset folder under data_dir.
         #[arg(long)]
-        name: String,
+        name: DatasetName,
         /// A source as NAME=DIR:FRACTION (repeat; fractions sum to 1), e.g. wikipedia=/src/wiki:0.15.
         #[arg(long = "source", required = true)]
         sources: Vec<mix::MixSource>,
@@ -111,7 +111,7 @@ pub fn run(
     settings: impl FnOnce(SettingsOverrides) -> Result<Settings>,
 ) -> Result<ExitCode> {
     let settings = settings(SettingsOverrides::default())?;
-    let ds = |d: &DatasetArg| DatasetDir::new(&settings.data_dir, &d.dataset);
+    let ds = |d: &DatasetArg| DatasetDir::new(&settings.data_dir, d.dataset.as_str());
     let sizes = |v: &VocabArg| {
         v.vocab_sizes
             .clone()
@@ -146,7 +146,7 @@ pub fn run(
             dev_fraction,
             force,
         } => {
-            let dest = DatasetDir::new(&settings.data_dir, name);
+            let dest = DatasetDir::new(&settings.data_dir, name.as_str())?;
             if dest.root().exists() && !force {
                 anyhow::bail!(
                     "{} exists; pass --force to replace it",
@@ -162,14 +162,14 @@ pub fn run(
             println!("{}", serde_json::to_string_pretty(&report.per_source)?);
         }
         Step::Clean { dataset, lossy } => {
-            prepare::clean(&ds(dataset), CleanOptions { lossy: lossy.lossy })?;
+            prepare::clean(&ds(dataset)?, CleanOptions { lossy: lossy.lossy })?;
         }
         Step::Tokenizer { dataset, vocab } => {
-            prepare::train_tokenizers(&ds(dataset), &sizes(vocab))?;
+            prepare::train_tokenizers(&ds(dataset)?, &sizes(vocab))?;
         }
         Step::Tokenize { dataset, vocab } => {
             for v in sizes(vocab) {
-                prepare::tokenize(&ds(dataset), v)?;
+                prepare::tokenize(&ds(dataset)?, v)?;
             }
         }
         Step::Prepare {
@@ -178,7 +178,7 @@ pub fn run(
             lossy,
         } => {
             prepare::prepare(
-                &ds(dataset),
+                &ds(dataset)?,
                 &sizes(vocab),
                 CleanOptions { lossy: lossy.lossy },
             )?;

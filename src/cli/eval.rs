@@ -67,7 +67,7 @@ pub fn run(
     }
     lmeff::device::set_threads(settings.threads);
     let opts = EvalOptions {
-        paradigms: blimp_data::paradigms(a.paradigms.as_deref())?,
+        paradigms: blimp_data::paradigms(a.paradigms.as_deref(), &settings.blimp_dir)?,
         blimp_dir: settings.blimp_dir.clone(),
         results_dir: settings.results_dir.clone(),
         out: a.out.clone(),

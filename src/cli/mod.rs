@@ -19,6 +19,9 @@ mod plan;
 mod status;
 mod train;
 
+/// The help heading of the options every subcommand accepts (listed after its own).
+const GLOBAL: &str = "Global options";
+
 /// lmeff: train small LLaMA-style models at token anchors, score them on BLiMP, and measure how
 /// early the ranking of runs predicts the final ranking.
 #[derive(Debug, Parser)]
@@ -30,13 +33,13 @@ mod train;
 )]
 pub struct Cli {
     /// Settings file (TOML); default: configs/lmeff.toml when present.
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE", help_heading = GLOBAL)]
     pub config: Option<PathBuf>,
     /// More log output (-v debug, -vv trace).
-    #[arg(short, long, global = true, action = ArgAction::Count)]
+    #[arg(short, long, global = true, action = ArgAction::Count, help_heading = GLOBAL)]
     pub verbose: u8,
     /// Less log output (-q warnings only, -qq errors only).
-    #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "verbose")]
+    #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "verbose", help_heading = GLOBAL)]
     pub quiet: u8,
     #[command(flatten)]
     pub settings: SettingsArgs,
@@ -48,25 +51,25 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct SettingsArgs {
     /// Root of the datasets [setting data_dir].
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(long, global = true, value_name = "DIR", help_heading = GLOBAL)]
     pub data_dir: Option<PathBuf>,
     /// Root of checkpoints [setting output_dir].
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(long, global = true, value_name = "DIR", help_heading = GLOBAL)]
     pub output_dir: Option<PathBuf>,
     /// Root of results and reports [setting results_dir].
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(long, global = true, value_name = "DIR", help_heading = GLOBAL)]
     pub results_dir: Option<PathBuf>,
     /// Folder of the BLiMP .jsonl files [setting blimp_dir].
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(long, global = true, value_name = "DIR", help_heading = GLOBAL)]
     pub blimp_dir: Option<PathBuf>,
     /// Folder of model presets [setting models_dir].
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(long, global = true, value_name = "DIR", help_heading = GLOBAL)]
     pub models_dir: Option<PathBuf>,
     /// Compute device: cpu, cuda or cuda:N [setting device].
-    #[arg(long, global = true, value_name = "DEVICE")]
+    #[arg(long, global = true, value_name = "DEVICE", help_heading = GLOBAL)]
     pub device: Option<Device>,
     /// libtorch threads, 0 = all cores [setting threads].
-    #[arg(long, global = true, value_name = "N")]
+    #[arg(long, global = true, value_name = "N", help_heading = GLOBAL)]
     pub threads: Option<usize>,
 }
 
@@ -76,7 +79,7 @@ pub enum Command {
     Plan(plan::PlanArgs),
     /// Fetch, clean, train tokenizers and tokenize datasets.
     Data(data::DataArgs),
-    /// Train one run (by id, by Slurm array index, or given by flags); resumable, exit 75 on SIGUSR1.
+    /// Train one run (by id, by Slurm array index, or given by flags); resumable; SIGUSR1 or SIGTERM saves its state and exits 75.
     Train(Box<train::TrainArgs>),
     /// Evaluate checkpoints (BLiMP).
     Eval(eval::EvalArgs),

@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
-use lmeff::config::{read_matrix, Anchor, MatrixRow, Plan, Presets, Settings, SettingsOverrides};
+use lmeff::config::{
+    read_matrix, Anchor, DatasetName, MatrixRow, Plan, Presets, Settings, SettingsOverrides,
+};
 use lmeff::dist::World;
 use lmeff::train::{train, Outcome, Precision, TrainConfig};
 
@@ -31,15 +33,15 @@ pub struct TrainArgs {
 
     /// A run given by flags instead of configs.csv: the dataset folder.
     #[arg(long, requires_all = ["model", "vocab"])]
-    pub dataset: Option<String>,
+    pub dataset: Option<DatasetName>,
     /// Model preset (with --dataset).
     #[arg(long)]
     pub model: Option<String>,
     /// Tokenizer vocabulary size (with --dataset).
     #[arg(long)]
     pub vocab: Option<u32>,
-    /// Tokens per sequence (with --dataset).
-    #[arg(long, default_value_t = 256)]
+    /// Tokens per sequence, at most the preset's max_position_embeddings (with --dataset).
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
     pub seq_len: u32,
     /// Token budget in millions, or -1 for a full run (with --dataset).
     #[arg(long, default_value = "-1", allow_hyphen_values = true)]
@@ -48,20 +50,20 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Passes over the data for a full run (with --dataset).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub epochs: u32,
 
     /// Global batch in sequences (default: configs.csv or the preset).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub batch_size: Option<u32>,
     /// Gradient-accumulation micro-steps.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub grad_accum: Option<u32>,
-    /// Peak learning rate.
-    #[arg(long)]
+    /// Peak learning rate (positive).
+    #[arg(long, value_parser = parse_lr)]
     pub lr: Option<f64>,
     /// End the run after this many optimizer steps (its schedule ends there too).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_steps: Option<u64>,
     /// fp32 | bf16 | auto [setting train.precision].
     #[arg(long, value_parser = parse_precision)]
@@ -72,6 +74,13 @@ pub struct TrainArgs {
     /// Accept a number of ranks that does not divide the global batch (unequal shares).
     #[arg(long)]
     pub allow_uneven: bool,
+}
+
+fn parse_lr(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a positive learning rate")),
+    }
 }
 
 pub fn parse_precision(s: &str) -> Result<Precision, String> {
@@ -93,11 +102,13 @@ pub fn run(
     let presets = Presets::load_dir(&settings.models_dir)?;
     let (source, mut rows) = match &args.dataset {
         Some(dataset) => {
+            let model = args.model.clone().expect("clap requires --model");
+            check_flags(&presets, &model, args.seq_len)?;
             let anchor = Anchor::from_value(args.anchor).map_err(|e| anyhow!("--anchor: {e}"))?;
             let row = MatrixRow {
                 line: 0,
-                model: args.model.clone().expect("clap requires --model"),
-                dataset: dataset.clone(),
+                model,
+                dataset: dataset.to_string(),
                 epochs: args.epochs,
                 batch_size: None,
                 grad_accum: None,
@@ -198,6 +209,22 @@ pub fn run(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The checks configs.csv makes of a row, for a run given by flags (named by their flags).
+fn check_flags(presets: &Presets, model: &str, seq_len: u32) -> Result<()> {
+    let Some(preset) = presets.get(model) else {
+        bail!(
+            "--model {model}: no such preset in {} (presets: {})",
+            presets.dir().display(),
+            presets.names().collect::<Vec<_>>().join(", ")
+        );
+    };
+    let max = preset.model.max_position_embeddings;
+    if seq_len > max {
+        bail!("--seq-len {seq_len} exceeds the {model} preset's max_position_embeddings {max}");
+    }
+    Ok(())
 }
 
 fn show(p: &Path) -> String {

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use super::dataset::DatasetName;
 use super::preset::Presets;
 use super::settings::Settings;
 use super::units::Anchor;
@@ -264,13 +265,7 @@ impl Cells<'_> {
             })
         });
         let dataset = self.cell("dataset", true, |v| {
-            let ok = v
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-                && !v.starts_with('.');
-            ok.then(|| v.to_owned()).ok_or_else(|| {
-                "dataset must be a folder name of letters, digits, `_`, `-`, `.`".into()
-            })
+            DatasetName::parse(v).map(|d| d.to_string())
         });
         let epochs = self.cell("epochs", true, positive::<u32>);
         let batch_size = self.cell("batch_size", false, zero_is_default);
@@ -335,6 +330,7 @@ fn positive<T: std::str::FromStr + PartialEq + Default>(v: &str) -> Result<T, St
         Ok(n) if n != T::default() => Ok(n),
         Ok(_) => Err("must be positive".into()),
         Err(_) if v.starts_with('-') => Err("must not be negative".into()),
+        Err(_) if is_digits(v) => Err(format!("{v} is too large")),
         Err(_) => Err("not a whole number".into()),
     }
 }
@@ -345,8 +341,13 @@ fn zero_is_default(v: &str) -> Result<Option<u32>, String> {
         Ok(0) => Ok(None),
         Ok(n) => Ok(Some(n)),
         Err(_) if v.starts_with('-') => Err("must not be negative (0 = the preset's)".into()),
+        Err(_) if is_digits(v) => Err(format!("{v} is too large (at most {})", u32::MAX)),
         Err(_) => Err("not a whole number".into()),
     }
+}
+
+fn is_digits(v: &str) -> bool {
+    !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn parse_anchors(v: &str) -> Result<Vec<Anchor>, String> {

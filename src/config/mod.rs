@@ -2,6 +2,7 @@
 //! [`slurm`]), model [`preset`]s, the `configs.csv` [`matrix`] and its expansion into the [`plan`]
 //! of runs, in the [`units`] every stage counts in. It imports no other stage.
 
+pub mod dataset;
 pub mod device;
 pub mod matrix;
 pub mod plan;
@@ -11,6 +12,7 @@ pub mod slurm;
 pub mod train;
 pub mod units;
 
+pub use dataset::DatasetName;
 pub use device::Device;
 pub use matrix::{read_matrix, MatrixError, MatrixRow};
 pub use plan::{run_output_dir, MilestoneStep, Plan, Run, RunId};

@@ -156,6 +156,18 @@ impl Plan {
             let t = &preset.training;
             let batch_size = row.batch_size.unwrap_or(t.batch_size);
             let grad_accum = row.grad_accum.unwrap_or(t.grad_accum);
+            let max_pos = preset.model.max_position_embeddings;
+            let at = format!("{}:{}", matrix_file.display(), row.line);
+            if batch_size == 0 || grad_accum == 0 || row.seq_length == 0 || row.epochs == 0 {
+                bail!("{at}: batch_size {batch_size}, grad_accum {grad_accum}, seq_length {} and epochs {} must all be positive", row.seq_length, row.epochs);
+            }
+            if row.seq_length > max_pos {
+                bail!(
+                    "{at}: seq_length {} exceeds the {} preset's max_position_embeddings {max_pos}",
+                    row.seq_length,
+                    row.model
+                );
+            }
             let world = row.gpus * row.nodes;
             if batch_size % world != 0 {
                 bail!(

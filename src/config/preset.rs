@@ -91,14 +91,14 @@ impl ModelPreset {
                 bail!("`{name}` must be positive");
             }
         }
-        if m.hidden_size % m.num_attention_heads != 0 {
+        if !m.hidden_size.is_multiple_of(m.num_attention_heads) {
             bail!(
                 "hidden_size {} is not divisible by num_attention_heads {}",
                 m.hidden_size,
                 m.num_attention_heads
             );
         }
-        if (m.hidden_size / m.num_attention_heads) % 2 != 0 {
+        if !(m.hidden_size / m.num_attention_heads).is_multiple_of(2) {
             bail!("the head dimension must be even for rotary embeddings");
         }
         let positive = |x: f64| x > 0.0;

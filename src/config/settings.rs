@@ -91,6 +91,58 @@ const KEYS: [&str; 11] = [
     "vocab_sizes",
 ];
 
+/// `LMEFF_*` variables that are not settings: those of lmeff's own scripts (`env/lmeff.env`,
+/// `make setup`, the demo, tests and benchmarks).
+const SCRIPT_VARIABLES: [&str; 11] = [
+    "root",
+    "venv",
+    "bin",
+    "mirror",
+    "sample_data",
+    "shared",
+    "shared_data",
+    "update_golden",
+    "skip_apt",
+    "skip_slurm",
+    "bench_dir",
+];
+
+/// Refuses an `LMEFF_<KEY>` (key lower-cased, prefix stripped) that is neither a setting, a
+/// `[train]`/`[slurm]` key (`LMEFF_TRAIN__<KEY>`, checked by the section), nor a script's variable:
+/// a typo must not pass silently.
+fn check_environment(keys: impl Iterator<Item = String>) -> Result<()> {
+    let mut unknown: Vec<String> = keys
+        .filter(|k| {
+            !(KEYS.contains(&k.as_str())
+                || SCRIPT_VARIABLES.contains(&k.as_str())
+                || k.starts_with("train__")
+                || k.starts_with("slurm__"))
+        })
+        .collect();
+    unknown.sort();
+    let Some(first) = unknown.first() else {
+        return Ok(());
+    };
+    let hint = ["train_", "slurm_"]
+        .iter()
+        .find_map(|section| {
+            let rest = first.strip_prefix(section)?;
+            Some(format!(
+                " (a [{}] key is LMEFF_{}_{})",
+                &section[..5],
+                section.to_ascii_uppercase(),
+                rest.trim_start_matches('_').to_ascii_uppercase()
+            ))
+        })
+        .unwrap_or_default();
+    bail!(
+        "environment: LMEFF_{} is not a setting{hint}; settings are LMEFF_<KEY> for {}, and \
+         LMEFF_TRAIN__<KEY> / LMEFF_SLURM__<KEY> for the sections (unset it if it is not meant for lmeff)",
+        first.to_ascii_uppercase(),
+        KEYS.join(", ")
+    )
+}
+
 /// Settings given as command-line flags (the last layer); `None` leaves the lower layers in force.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SettingsOverrides {
@@ -146,6 +198,7 @@ impl Settings {
             }
             None => {}
         }
+        check_environment(env.iter().map(|(k, _)| k.to_string()))?;
         let env = env.split("__").filter(|k| {
             KEYS.iter().any(|key| k == *key)
                 || ["train.", "slurm."]
@@ -175,6 +228,17 @@ impl Settings {
                 w[0],
                 w[1]
             );
+        }
+        if self.train.log_every == 0 || self.train.save_every == 0 {
+            bail!(
+                "settings: train.log_every ({}) and train.save_every ({}) must be at least 1",
+                self.train.log_every,
+                self.train.save_every
+            );
+        }
+        let t = self.train.early_stopping_threshold;
+        if !(t.is_finite() && t >= 0.0) {
+            bail!("settings: train.early_stopping_threshold must be a number ≥ 0, not {t}");
         }
         if let Some(v) = self.vocab_sizes.iter().find(|&&v| v <= 3) {
             bail!("settings: vocab size {v} cannot hold the special tokens <pad> <s> </s>");
@@ -257,6 +321,15 @@ mod tests {
             jail.set_env("LMEFF_DEVICE", "tpu");
             let err = load_in_jail(None, &Default::default()).unwrap_err();
             assert!(err.contains("tpu"), "{err}");
+            jail.set_env("LMEFF_DEVICE", "cpu");
+
+            jail.set_env("LMEFF_SLURM_PARTITION", "high");
+            let err = load_in_jail(None, &Default::default()).unwrap_err();
+            assert!(
+                err.contains("LMEFF_SLURM_PARTITION is not a setting")
+                    && err.contains("LMEFF_SLURM__PARTITION"),
+                "{err}"
+            );
             Ok(())
         });
     }

@@ -201,7 +201,17 @@ fn download(
         }
     }
     if !done {
-        bail!("{url}: giving up after {MAX_ATTEMPTS} attempts: {last_error} (the partial file {} is kept for the next run)", part.display());
+        let kept = match part.metadata().map(|m| m.len()) {
+            Ok(n) if n > 0 => format!(
+                "the partial file {} ({n} bytes) is kept, and the next run resumes it",
+                part.display()
+            ),
+            _ => {
+                let _ = fs::remove_file(&part);
+                "nothing was downloaded".to_owned()
+            }
+        };
+        bail!("{url}: giving up after {MAX_ATTEMPTS} attempts: {last_error} ({kept})");
     }
     let sha = sha256_file(&part)?;
     if let Some(want) = expected {
@@ -330,5 +340,30 @@ mod tests {
         assert_eq!(s["tinystories"].len(), 2);
         assert!(s["babylm3"].iter().all(|f| f.unzip));
         assert!(s["blimp"][0].each_paradigm && s["blimp"][0].url.contains("{paradigm}"));
+    }
+
+    #[test]
+    fn a_failed_download_says_whether_anything_was_kept() {
+        // A port nobody listens on: every attempt is refused before a byte arrives.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("f.txt");
+        let opts = FetchOptions {
+            retry_delay: Duration::from_millis(1),
+            ..Default::default()
+        };
+        let agent = ureq::AgentBuilder::new().build();
+        let url = format!("http://127.0.0.1:{port}/f.txt");
+        let err = format!(
+            "{:#}",
+            download(&agent, &url, &target, None, &opts).unwrap_err()
+        );
+        assert!(err.contains("nothing was downloaded"), "{err}");
+        assert!(!err.contains(".part"), "{err}");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 }

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
+use crate::config::DatasetName;
+
 /// The two splits every dataset has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Split {
@@ -44,12 +46,13 @@ pub struct DatasetDir {
 }
 
 impl DatasetDir {
-    /// `data_dir/name`.
-    pub fn new(data_dir: &Path, name: &str) -> DatasetDir {
-        DatasetDir {
-            root: data_dir.join(name),
-            name: name.to_owned(),
-        }
+    /// `data_dir/name`; a name that is not a single folder name (`../x`, `a/b`) is an error.
+    pub fn new(data_dir: &Path, name: &str) -> Result<DatasetDir> {
+        let name = DatasetName::parse(name).map_err(anyhow::Error::msg)?;
+        Ok(DatasetDir {
+            root: data_dir.join(name.as_str()),
+            name: name.to_string(),
+        })
     }
 
     /// The dataset's name.

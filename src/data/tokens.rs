@@ -243,6 +243,36 @@ impl TokenFile {
         })
     }
 
+    /// Checks that every id is below the header's vocabulary size (a file of the right size can
+    /// still hold damaged ids, which would index past the embedding). One parallel pass.
+    pub fn check_ids(&self) -> Result<()> {
+        use rayon::prelude::*;
+        let vocab = self.header.vocab_size;
+        let width = self.header.dtype.width();
+        let chunk = (1 << 22) * width;
+        let bad = self.map[..]
+            .par_chunks(chunk)
+            .enumerate()
+            .find_map_first(|(c, bytes)| {
+                let id = |b: &[u8]| match width {
+                    2 => u16::from_le_bytes([b[0], b[1]]) as u32,
+                    _ => u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+                };
+                bytes
+                    .chunks_exact(width)
+                    .position(|b| id(b) >= vocab)
+                    .map(|i| (c * chunk / width + i) as u64)
+            });
+        if let Some(i) = bad {
+            bail!(
+                "{}: token {i} has id {}, outside the vocabulary of {vocab}: the file is damaged; re-run `lmeff data tokenize`",
+                self.path.display(),
+                self.get(i)
+            );
+        }
+        Ok(())
+    }
+
     /// The sidecar.
     pub fn header(&self) -> &TokenHeader {
         &self.header

@@ -37,14 +37,18 @@ struct Line {
 }
 
 /// The paradigms to evaluate: `selected` (validated against the 67 names) or all, in BLiMP order.
-pub fn paradigms(selected: Option<&[String]>) -> Result<Vec<String>> {
+pub fn paradigms(selected: Option<&[String]>, blimp_dir: &Path) -> Result<Vec<String>> {
     match selected {
         None => Ok(BLIMP_PARADIGMS.iter().map(|p| p.to_string()).collect()),
         Some(names) => {
             let mut out = Vec::new();
             for n in names {
                 if !BLIMP_PARADIGMS.contains(&n.as_str()) {
-                    bail!("--paradigms: {n:?} is not a BLiMP paradigm (see data/blimp/*.jsonl)");
+                    bail!(
+                        "--paradigms: {n:?} is not a BLiMP paradigm (the 67 are named as the files {}/<paradigm>.jsonl, e.g. {})",
+                        blimp_dir.display(),
+                        BLIMP_PARADIGMS[0]
+                    );
                 }
                 if !out.contains(n) {
                     out.push(n.clone());
@@ -181,7 +185,11 @@ mod tests {
             load(dir.path(), &["anaphor_gender_agreement".into()]).unwrap_err()
         );
         assert!(e.contains("anaphor_gender_agreement.jsonl"), "{e}");
-        assert!(paradigms(Some(&["nope".into()])).is_err());
-        assert_eq!(paradigms(None).unwrap().len(), 67);
+        let err = paradigms(Some(&["nope".into()]), Path::new("/my/blimp")).unwrap_err();
+        assert!(
+            format!("{err}").contains("/my/blimp/<paradigm>.jsonl"),
+            "{err}"
+        );
+        assert_eq!(paradigms(None, Path::new("b")).unwrap().len(), 67);
     }
 }

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use tracing::info;
 
 use crate::config::Precision;
@@ -79,6 +79,7 @@ pub fn evaluate(
 ) -> Result<Vec<Evaluated>> {
     for ck in checkpoints {
         checkpoint::check_files(ck)?;
+        checkpoint::verify_model_files(ck).context("refusing to score a damaged checkpoint")?;
     }
     let pairs = blimp_data::load(&o.blimp_dir, &o.paradigms)?;
     let compute = Compute::new(o.device, o.precision)?;
@@ -100,6 +101,7 @@ pub fn evaluate(
                 )
             })?,
         };
+        out::check_destination(&dest)?;
         let cfg = EvalConfig {
             checkpoint_sha256: sha,
             tokenizer_sha256: tok_sha.clone(),
@@ -110,7 +112,27 @@ pub fn evaluate(
                 "fp32".into()
             },
         };
-        if !o.force && out::existing_config(&dest).as_ref() == Some(&cfg) {
+        let existing = out::existing_config(&dest);
+        if let Some(old) = existing.as_ref().filter(|_| !o.force) {
+            let lost: Vec<&String> = old
+                .paradigms
+                .iter()
+                .filter(|p| !cfg.paradigms.contains(p))
+                .collect();
+            if !lost.is_empty() {
+                bail!(
+                    "{} holds a result over {} paradigms; scoring {} would drop {} of them ({}{}): \
+                     pass --force to replace it, or --out to write elsewhere",
+                    dest.display(),
+                    old.paradigms.len(),
+                    cfg.paradigms.len(),
+                    lost.len(),
+                    lost.iter().take(3).map(|p| p.as_str()).collect::<Vec<_>>().join(", "),
+                    if lost.len() > 3 { ", …" } else { "" }
+                );
+            }
+        }
+        if !o.force && existing.as_ref() == Some(&cfg) {
             info!(
                 "{}: unchanged since its last evaluation in {} (--force re-evaluates)",
                 ck.display(),
@@ -153,6 +175,19 @@ pub fn evaluate(
         bar.finish_and_clear();
         let secs = start.elapsed().as_secs_f64();
         let scores = pair_scores(&pairs, enc, &sums);
+        if let Some(bad) = scores
+            .iter()
+            .find(|p| !(p.logp_good.is_finite() && p.logp_bad.is_finite()))
+        {
+            bail!(
+                "{}: paradigm {} pair {}: log-probability {} / {} is not finite: the weights are damaged or the model diverged; nothing was written",
+                ck.display(),
+                bad.paradigm,
+                bad.pair_id,
+                bad.logp_good,
+                bad.logp_bad
+            );
+        }
         let rows = out::write(&dest, &id, &cfg, &scores)?;
         let correct: i64 = rows.iter().map(|r| r.correct).sum();
         let accuracy = correct as f64 / pairs.len() as f64;

@@ -111,7 +111,8 @@ impl LlamaConfig {
                 path.display()
             );
         }
-        if cfg.num_attention_heads == 0 || cfg.hidden_size % cfg.num_attention_heads != 0 {
+        if cfg.num_attention_heads == 0 || !cfg.hidden_size.is_multiple_of(cfg.num_attention_heads)
+        {
             bail!(
                 "{}: hidden_size is not a multiple of num_attention_heads",
                 path.display()

@@ -269,7 +269,16 @@ pub fn existing_config(dir: &Path) -> Option<EvalConfig> {
     serde_json::from_value(v.get("config")?.clone()).ok()
 }
 
-/// Writes the three files into `dir`, replacing it as a whole.
+/// The files of a BLiMP result folder: all that [`write`] puts there.
+pub const FILES: [&str; 3] = ["pairs.parquet", "summary.parquet", "blimp_results.json"];
+
+/// Checks that `dir` may receive a result: absent, or holding only a result's files.
+pub fn check_destination(dir: &Path) -> Result<()> {
+    crate::io::check_replaceable(dir, &FILES)
+}
+
+/// Writes the three files into `dir`, replacing an earlier result there (and nothing else: a
+/// folder holding other files is refused).
 pub fn write(
     dir: &Path,
     id: &ResultKey,
@@ -287,7 +296,7 @@ pub fn write(
         &staged.path().join("blimp_results.json"),
         &lm_eval_json(id, cfg, &rows),
     )?;
-    staged.commit()?;
+    staged.commit_over(&FILES)?;
     Ok(rows)
 }
 

@@ -408,8 +408,15 @@ pub(super) mod tests {
             "{msg}"
         );
         assert_eq!(*fake.cancelled.borrow(), ["100", "101", "102"]);
-        let m = Manifest::latest(&dir.path().join("slurm/generated"));
-        let m = Manifest::load(&m.unwrap()).unwrap();
+        let generated = dir.path().join("slurm/generated");
+        let folder = fs_err::read_dir(&generated)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap();
+        let m = Manifest::load(&folder.path()).unwrap();
         assert!(m.submissions.is_empty());
+        let err = format!("{:#}", Manifest::latest(&generated).unwrap_err());
+        assert!(err.contains("no submitted launch"), "{err}");
     }
 }

@@ -140,7 +140,8 @@ impl Manifest {
         crate::io::write_json_atomic(&self.folder.join(MANIFEST), self)
     }
 
-    /// The newest launch below `generated_dir` that submitted jobs.
+    /// The newest launch below `generated_dir` that submitted jobs (a dry run, or a launch whose
+    /// submission failed and was cancelled, submitted none).
     pub fn latest(generated_dir: &Path) -> Result<PathBuf> {
         let mut folders: Vec<PathBuf> = fs_err::read_dir(generated_dir)
             .with_context(|| {
@@ -154,7 +155,7 @@ impl Manifest {
             .collect();
         folders.sort();
         for folder in folders.iter().rev() {
-            if Manifest::load(folder).is_ok_and(|m| !m.dry_run) {
+            if Manifest::load(folder).is_ok_and(|m| !m.dry_run && !m.submissions.is_empty()) {
                 return Ok(folder.join(MANIFEST));
             }
         }

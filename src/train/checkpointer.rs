@@ -179,7 +179,7 @@ impl Checkpointer {
             self.save(name, params, &self.meta(name, step, lr, losses))?;
             logger.note(|| info!(step, tokens = state.tokens, "saved {name}"));
         }
-        if step % self.save_every != 0 && milestone.is_none() && !stopping {
+        if !step.is_multiple_of(self.save_every) && milestone.is_none() && !stopping {
             return Ok(());
         }
         (state.pending_loss, state.pending_steps) = logger.pending(step, world)?;

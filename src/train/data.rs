@@ -29,7 +29,7 @@ pub struct RunData {
 impl RunData {
     /// Opens `<data_dir>/<dataset>`'s tokenizer and token files for `run`.
     pub fn open(data_dir: &std::path::Path, run: &Run) -> Result<RunData> {
-        let ds = DatasetDir::new(data_dir, &run.dataset);
+        let ds = DatasetDir::new(data_dir, &run.dataset)?;
         let tokenizer = ds.tokenizer_path(run.vocab_size);
         let hint = format!(
             "run `lmeff data prepare --dataset {} --vocab-sizes {}`",
@@ -46,6 +46,7 @@ impl RunData {
                 bail!("token file {} not found: {hint}", bin.display());
             }
             let file = TokenFile::open(&bin, Some(&tokenizer_sha256))?;
+            file.check_ids()?;
             if file.header().vocab_size != vocab {
                 bail!(
                     "{}: encoded with a vocabulary of {} tokens, but {} has {vocab}: {hint}",

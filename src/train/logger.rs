@@ -88,7 +88,7 @@ impl Logger {
     ) -> Result<Option<Record>> {
         self.comm_secs += out.comm_secs;
         self.pending_steps += 1;
-        if step % self.log_every != 0 && !last {
+        if !step.is_multiple_of(self.log_every) && !last {
             return Ok(None);
         }
         let mut sum = [self.loss_sum.double_value(&[])];
@@ -98,8 +98,9 @@ impl Logger {
         self.pending_steps = 0;
         if !loss.is_finite() {
             bail!(
-                "training loss is {loss} at step {step} of {}; stopping (the last good state is in {})",
-                self.run_id, self.resume_dir.display()
+                "training loss is {loss} at step {step} of {}; stopping ({})",
+                self.run_id,
+                self.last_good_state()
             );
         }
         let secs = self.since.elapsed().as_secs_f64().max(1e-9);
@@ -173,11 +174,24 @@ impl Logger {
         let loss = (pending[0] / world.size() as f64) as f32;
         if !loss.is_finite() {
             bail!(
-                "training loss is not finite at step {step}; keeping the last good state in {}",
-                self.resume_dir.display()
+                "training loss is not finite at step {step}; stopping ({})",
+                self.last_good_state()
             );
         }
         Ok((loss, self.pending_steps))
+    }
+
+    /// Where the run would resume from, said as it is.
+    fn last_good_state(&self) -> String {
+        match self.resume_dir.is_dir() {
+            true => format!(
+                "the last good state is in {}; the same command resumes from it",
+                self.resume_dir.display()
+            ),
+            false => "no state was saved before it, so the same command starts over; \
+                      a lower learning rate may help"
+                .to_owned(),
+        }
     }
 
     /// Bytes of `metrics.jsonl` written so far (0 off the main rank).

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod optim;
 pub mod resume;
 pub mod run_dir;
+pub mod run_lock;
 pub mod schedule;
 pub mod step;
 pub mod validate;
@@ -23,7 +24,7 @@ pub mod validate;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use anyhow::Result;
+use anyhow::{anyhow, bail, Result};
 use serde::Serialize;
 use tch::nn;
 use tracing::info;
@@ -102,7 +103,10 @@ pub fn train(cfg: &TrainConfig, world: &World, stop: &AtomicBool) -> Result<Outc
     let data = RunData::open(&cfg.data_dir, run)?;
     let share = RankShare::new(run.batch_size, world, cfg.allow_uneven)?;
     let total = total_steps(run, data.train.len());
-    let dir = RunDir::create(&run.output_dir)?;
+    if total == 0 {
+        bail!("{}: the run has no optimizer step to take", run.run_id);
+    }
+    let mut dir = RunDir::create(&run.output_dir)?;
     let compute = Compute::new(cfg.device, s.precision)?;
     let fingerprint = ConfigFingerprint::of(
         cfg,
@@ -112,10 +116,18 @@ pub fn train(cfg: &TrainConfig, world: &World, stop: &AtomicBool) -> Result<Outc
         &data.tokenizer_sha256,
     );
     let config_sha256 = fingerprint.sha256()?;
-    if world.is_main() {
-        dir.claim(cfg, &config_sha256, total)?;
+    let taken = match world.is_main() {
+        true => dir.take(cfg, &config_sha256, total),
+        false => Ok(()),
+    };
+    if world.any(taken.is_err()) {
+        return Err(taken.err().unwrap_or_else(|| {
+            anyhow!(
+                "rank 0 could not take the run folder {} (its error is in rank 0's output)",
+                run.output_dir.display()
+            )
+        }));
     }
-    world.barrier();
     if let Some(done) = dir.finished()?.filter(|_| !cfg.init_only) {
         return Ok(Outcome::AlreadyDone(done));
     }

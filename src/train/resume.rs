@@ -6,13 +6,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
-use fs_err as fs;
+use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
 use super::early_stop::EarlyStop;
-use crate::io::{temp_sibling, write_json_atomic};
+use crate::io::{write_json_atomic, Staged};
 use crate::model::checkpoint::{read_json, verify, write_checksums, MODEL_FILE};
 use crate::model::weights;
 
@@ -96,27 +95,15 @@ impl ResumeDir {
         optimizer: &BTreeMap<String, Tensor>,
         best: Option<&BTreeMap<String, Tensor>>,
     ) -> Result<()> {
-        let stage = temp_sibling(&self.current, "stage");
-        if stage.exists() {
-            fs::remove_dir_all(&stage)?;
-        }
-        fs::create_dir_all(&stage).with_context(|| format!("creating {}", stage.display()))?;
-        weights::save(model, &stage.join(MODEL_FILE))?;
-        weights::save(optimizer, &stage.join("optimizer.safetensors"))?;
+        let stage = Staged::new(&self.current)?;
+        weights::save(model, &stage.path().join(MODEL_FILE))?;
+        weights::save(optimizer, &stage.path().join("optimizer.safetensors"))?;
         if let Some(best) = best {
-            weights::save(best, &stage.join("best.safetensors"))?;
+            weights::save(best, &stage.path().join("best.safetensors"))?;
         }
-        write_json_atomic(&stage.join("state.json"), state)?;
-        write_checksums(&stage)?;
-        if self.current.exists() {
-            if self.previous.exists() {
-                fs::remove_dir_all(&self.previous)?;
-            }
-            fs::rename(&self.current, &self.previous)
-                .with_context(|| format!("moving {} aside", self.current.display()))?;
-        }
-        fs::rename(&stage, &self.current)
-            .with_context(|| format!("putting {} in place", self.current.display()))?;
+        write_json_atomic(&stage.path().join("state.json"), state)?;
+        write_checksums(stage.path())?;
+        stage.commit_keeping(&self.previous)?;
         Ok(())
     }
 
@@ -176,6 +163,7 @@ impl ResumeDir {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fs_err as fs;
     use tch::{Device, Kind};
 
     fn state(step: u64) -> ResumeState {

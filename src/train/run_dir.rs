@@ -8,9 +8,10 @@ use anyhow::{bail, Result};
 use fs_err as fs;
 use serde::{Deserialize, Serialize};
 
+use super::run_lock::RunLock;
 use super::TrainConfig;
 use crate::config::{ModelShape, Precision, TrainingDefaults};
-use crate::io::{sha256_hex, write_json_atomic};
+use crate::io::{is_temp_name, sha256_hex, write_json_atomic};
 use crate::model::checkpoint::{self, CheckpointName};
 
 /// The settings that define a run's computation: a resume state or a claimed folder must match
@@ -77,9 +78,10 @@ struct RunRecord {
     config: serde_json::Value,
 }
 
-/// A run's checkpoint folder.
+/// A run's checkpoint folder (locked by the main rank for the run's life: [`RunDir::take`]).
 pub struct RunDir {
     path: PathBuf,
+    lock: Option<RunLock>,
 }
 
 impl RunDir {
@@ -88,7 +90,24 @@ impl RunDir {
         fs::create_dir_all(path)?;
         Ok(RunDir {
             path: path.to_owned(),
+            lock: None,
         })
+    }
+
+    /// Takes the folder for this process (the rank that writes): its lock, then the removal of
+    /// what earlier holders left staged (killed mid-save: under the lock they are all gone), then
+    /// [`RunDir::claim`].
+    pub fn take(&mut self, cfg: &TrainConfig, config_sha256: &str, total: u64) -> Result<()> {
+        self.lock = Some(RunLock::take(&self.path)?);
+        for stale in stale_staging(&self.path)? {
+            tracing::warn!("removing {}, left by an interrupted save", stale.display());
+            if stale.is_dir() {
+                fs::remove_dir_all(&stale)?;
+            } else {
+                fs::remove_file(&stale)?;
+            }
+        }
+        self.claim(cfg, config_sha256, total)
     }
 
     pub fn path(&self) -> &Path {
@@ -106,7 +125,7 @@ impl RunDir {
     }
 
     /// Records the run in `run.json`; a folder holding a different run is refused.
-    pub fn claim(&self, cfg: &TrainConfig, config_sha256: &str, total: u64) -> Result<()> {
+    fn claim(&self, cfg: &TrainConfig, config_sha256: &str, total: u64) -> Result<()> {
         let path = self.path.join("run.json");
         if path.is_file() {
             let old: RunRecord = checkpoint::read_json(&path)?;
@@ -149,4 +168,17 @@ impl RunDir {
         }
         Ok(())
     }
+}
+
+/// lmeff's temporaries (staged folders, atomic-write files) directly in `dir`.
+fn stale_staging(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        if is_temp_name(&entry.file_name().to_string_lossy()) {
+            found.push(entry.path());
+        }
+    }
+    found.sort();
+    Ok(found)
 }

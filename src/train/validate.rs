@@ -45,7 +45,7 @@ impl Validator {
 
     /// Whether step `step` (the last when `last`) is validated.
     pub fn should_validate(&self, step: u64, last: bool) -> bool {
-        step % self.every == 0 || last
+        step.is_multiple_of(self.every) || last
     }
 
     /// The mean loss over this rank's windows, reduced over the world.

@@ -40,12 +40,13 @@ fn imports_the_study_tables_and_finds_the_earliest_anchor() {
     let s = Scratch::new();
     let mut overall = String::from("dataset,model_size,milestone,vocab_size,seed,acc\n");
     let mut tasks = String::from("dataset,model_size,milestone,vocab_size,seed,task,acc\n");
-    // Four runs: at 25M the order is scrambled (ρ = 0.2, as scipy), at 50M it is the final order (ρ = 1).
+    // Five runs: at 25M the order is scrambled (ρ = 0.3, as scipy), at 50M it is the final order (ρ = 1).
     for (seed, a25, a50, fin) in [
         (0, 0.60, 0.61, 0.70),
         (1, 0.64, 0.62, 0.72),
         (2, 0.62, 0.66, 0.74),
         (3, 0.61, 0.68, 0.76),
+        (4, 0.63, 0.70, 0.78),
     ] {
         for (m, a) in [("25", a25), ("50", a50), ("final", fin)] {
             overall += &format!("tinystories,20m,{m},16000,{seed},{a}\n");
@@ -64,23 +65,44 @@ fn imports_the_study_tables_and_finds_the_earliest_anchor() {
     let global: Vec<_> = p.iter().filter(|r| r["group"] == "global").collect();
     assert_eq!(global.len(), 2);
     assert_eq!(global[0]["milestone"], "25");
-    assert!((global[0]["spearman"].parse::<f64>().unwrap() - 0.2).abs() < 1e-12);
-    assert_eq!(global[0]["n"], "4");
+    assert!((global[0]["spearman"].parse::<f64>().unwrap() - 0.3).abs() < 1e-12);
+    assert_eq!(global[0]["n"], "5");
+    // p-values as scipy computes them (exact permutation test for n ≤ 8), checked in the venv.
+    assert_eq!(global[0]["p_method"], "exact");
+    let check = std::process::Command::new(common::python())
+        .arg(common::repo().join("tests/python/spearman_p_check.py"))
+        .arg(s.path().join("overall.csv"))
+        .arg(s.path().join("agg/data/predictiveness.csv"))
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
     assert!((global[1]["spearman"].parse::<f64>().unwrap() - 1.0).abs() < 1e-12);
     assert!((global[1]["decision_accuracy"].parse::<f64>().unwrap() - 1.0).abs() < 1e-12);
     let lo: f64 = global[0]["spearman_lo"].parse().unwrap();
     let hi: f64 = global[0]["spearman_hi"].parse().unwrap();
-    assert!(lo <= 0.2 && 0.2 <= hi, "{lo} {hi}");
+    assert!(lo <= 0.3 && 0.3 <= hi, "{lo} {hi}");
     // The paradigm's phenomenon comes from the BLiMP files.
     let ph = csv_rows(&s.path().join("agg/data/per_phenomenon.csv"));
-    assert_eq!(ph.len(), 12);
+    assert_eq!(ph.len(), 15);
     assert!(ph.iter().all(|r| r["linguistics_term"] == "island_effects"));
     let report = std::fs::read_to_string(s.path().join("agg/report.md")).unwrap();
     assert!(
         report.contains("- `global`: from **50M tokens** the ranking of runs has Spearman ρ ≥ 0.9"),
         "{report}"
     );
-    assert!(report.contains("| `global` | 25 | 4 | 0.200 |"), "{report}");
+    assert!(
+        report.contains("| `global` | 25 | 5 | 0.300 | 0.683 (exact) |"),
+        "{report}"
+    );
+    assert!(
+        report.contains("Not listed again") && report.contains("`model_size=20m` (= `global`)"),
+        "{report}"
+    );
+    assert_eq!(report.matches("## Plots").count(), 1);
     for stem in ["learning_curves", "predictiveness", "phenomena_heatmap"] {
         let png = std::fs::read(s.path().join(format!("agg/plots/{stem}.png"))).unwrap();
         assert_eq!(&png[1..4], b"PNG", "{stem}");
@@ -91,6 +113,36 @@ fn imports_the_study_tables_and_finds_the_earliest_anchor() {
     let page = std::fs::read_to_string(s.path().join("agg/report.html")).unwrap();
     assert_eq!(page.matches("data:image/png;base64,iVBORw0KGgo").count(), 3);
     assert!(page.contains("<b>50M tokens</b>"));
+    assert_eq!(page.matches(">Plots</h2>").count(), 1, "one Plots heading");
+
+    // Four runs are too few for a verdict: the report and the table say so.
+    let four: String = overall
+        .lines()
+        .filter(|l| !l.contains(",4,"))
+        .map(|l| l.to_owned() + "\n")
+        .collect();
+    s.write("overall.csv", &four);
+    s.write(
+        "tasks.csv",
+        "dataset,model_size,milestone,vocab_size,seed,task,acc\n",
+    );
+    let (ok, out, err) = run(&mut aggregate_imports(&s, 200));
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("global: too few runs (n = 4, fewer than 5) to judge"),
+        "{out}"
+    );
+    let report = std::fs::read_to_string(s.path().join("agg/report.md")).unwrap();
+    assert!(
+        report.contains("- `global`: too few runs (n = 4, fewer than 5) to judge: no verdict."),
+        "{report}"
+    );
+    let e = csv_rows(&s.path().join("agg/data/earliest.csv"));
+    assert_eq!(
+        e[0]["verdict"],
+        "too few runs (n = 4, fewer than 5) to judge"
+    );
+    assert_eq!(e[0]["earliest_by_spearman"], "");
     for stem in [
         "overall",
         "per_paradigm",

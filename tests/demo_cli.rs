@@ -1,7 +1,8 @@
 //! `make demo` as a user without the sample corpora runs it: `env/demo.sh` downloads TinyStories,
 //! BabyLM and BLiMP (here from a loopback mirror holding the sample corpora under the real file
-//! names), cuts them with `lmeff data mix`, prepares, trains 2 datasets × 2 seeds, scores every
-//! checkpoint on all of BLiMP, aggregates, and leaves the report.
+//! names), cuts them with `lmeff data mix`, prepares, trains 2 datasets × 3 seeds (full runs),
+//! scores every checkpoint on all of BLiMP, aggregates, and leaves a report whose verdict rests on
+//! enough runs and which says what the numbers can and cannot say.
 
 mod common;
 
@@ -86,13 +87,13 @@ fn make_demo_downloads_trains_evaluates_and_reports() {
             "the demo did not run `{step}`:\n{stdout}"
         );
     }
-    // 4 runs × (3 milestones + final), all 67 paradigms each.
+    // 6 runs × (3 milestones + final), all 67 paradigms each.
     let results = s.path().join("results/demo");
     let summaries = walk(&results.join("blimp"))
         .into_iter()
         .filter(|p| p.ends_with("summary.parquet"))
         .count();
-    assert_eq!(summaries, 16, "{stdout}");
+    assert_eq!(summaries, 24, "{stdout}");
     let missing = std::fs::read_to_string(results.join("data/missing.csv")).unwrap();
     assert_eq!(
         missing.lines().count(),
@@ -100,7 +101,17 @@ fn make_demo_downloads_trains_evaluates_and_reports() {
         "planned checkpoints without results:\n{missing}"
     );
     let report = std::fs::read_to_string(results.join("report.md")).unwrap();
-    assert!(report.contains("| `global` | 0.1 | 2 |"), "{report}");
+    assert!(report.contains("| `global` | 0.1 | 6 |"), "{report}");
+    // The global group has the runs a verdict needs; the per-dataset ones say they do not.
+    let answer = report.split("## What these numbers").next().unwrap();
+    let global = answer
+        .lines()
+        .find(|l| l.starts_with("- `global`:"))
+        .unwrap();
+    assert!(!global.contains("too few runs"), "{global}");
+    assert!(answer.contains("- `dataset=tinystories`: too few runs (n = 3, fewer than 5)"));
+    assert!(report.contains("## What these numbers can and cannot say"));
+    assert!(report.contains("rest on 6 full run(s)"), "{report}");
     assert!(
         results.join("report.html").is_file()
             && results.join("plots/learning_curves.png").is_file()

@@ -233,3 +233,44 @@ fn doctor_trains_a_tiny_model_on_cpu() {
     );
     assert!(b < 0.2 * a, "loss {a} -> {b}");
 }
+
+#[test]
+fn the_studys_configs_csv_plans_as_written() {
+    let s = Scratch::new();
+    // The study's columns, `gpus_used` among them, and a row whose batch differs from the preset's
+    // (20m: 64 × 1), which the study ignored.
+    s.write(
+        "configs/configs.csv",
+        &format!("{HEADER},gpus_used\n20m,tinystories,1,32,2,256,\"[25]\",16000,2\n"),
+    );
+    let (ok, out, err) = run(s.lmeff().args(["plan", "--format", "json"]));
+    assert!(ok, "{err}");
+    let runs: Vec<Value> = serde_json::from_str(&out).unwrap();
+    assert_eq!(runs[0]["gpus"], 2);
+    assert_eq!(runs[0]["tokens_per_step"], 32 * 2 * 256);
+    assert!(
+        err.contains("configs/configs.csv:2: batch_size 32 × grad_accum 2 differ from the 20m preset's 64 × 1")
+            && err.contains("the study always used the preset's"),
+        "{err}"
+    );
+
+    // batch_from = "preset" does what the study did.
+    let (ok, out, err) = run(s
+        .lmeff()
+        .env("LMEFF_BATCH_FROM", "preset")
+        .args(["plan", "--format", "json"]));
+    assert!(ok, "{err}");
+    let runs: Vec<Value> = serde_json::from_str(&out).unwrap();
+    assert_eq!(runs[0]["tokens_per_step"], 64 * 256);
+    assert!(err.contains("ignored: batch_from = \"preset\""), "{err}");
+
+    s.write(
+        "configs/configs.csv",
+        &format!("{HEADER},gpus,gpus_used\n20m,tinystories,1,64,1,256,\"[25]\",16000,1,2\n"),
+    );
+    let (ok, _, err) = run(s.lmeff().arg("plan"));
+    assert!(
+        !ok && err.contains("`gpus_used`") && err.contains("disagrees with `gpus` 1"),
+        "{err}"
+    );
+}

@@ -6,11 +6,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
-use serde::{Deserialize, Serialize};
 
+use super::extrapolate::{self, PredictionRow};
 use super::inputs::{check_paradigm_sets, collect, Collected, Milestone, Record};
 use super::plots;
 use super::predictiveness::{self, Earliest};
+use super::rows::*;
+use super::significance;
 use super::stats;
 use super::table::Table;
 use crate::config::Plan;
@@ -29,6 +31,8 @@ pub struct AggregateOptions {
     pub seed: u64,
     /// ρ an anchor must reach to count as reliable.
     pub threshold: f64,
+    /// The fewest runs a group needs for an earliest-anchor verdict.
+    pub min_runs: usize,
     /// The planned runs (configs.csv × seeds), for the missing-results report.
     pub plan: Option<Plan>,
     /// Paradigm → (field, phenomenon), for results that do not carry them (BLiMP's files).
@@ -42,6 +46,17 @@ pub struct Summary {
     pub tasks: usize,
     pub predictiveness: Vec<predictiveness::Row>,
     pub earliest: Vec<Earliest>,
+    /// Groups with exactly the runs of another (not listed again), and that group.
+    pub aliases: Vec<(String, String)>,
+    /// How well extrapolated finals predict the real ones, per group and anchor.
+    pub prediction: Vec<PredictionRow>,
+    /// Overall results (with their pair counts) whose accuracy lies within chance.
+    pub within_chance: Vec<(String, f64, u64)>,
+    /// Overall results whose pair count is known.
+    pub with_pairs: usize,
+    /// Full runs' mean accuracy change from their first milestone to their final, the 95% noise
+    /// range of such a change, and the runs behind it (pair counts known).
+    pub learning: Option<(f64, f64, usize)>,
     /// Planned checkpoints without a result (None without a plan: not checked).
     pub missing: Option<usize>,
     pub skipped: Vec<(PathBuf, String)>,
@@ -50,103 +65,6 @@ pub struct Summary {
 
 /// (run, anchor, milestone sort key, phenomenon).
 type PhenomenonKey = (super::inputs::RunKey, String, String, String);
-
-/// The columns that place a record: its run and checkpoint.
-#[derive(Serialize, Deserialize)]
-struct CheckpointCols {
-    dataset: String,
-    model_size: String,
-    vocab_size: i64,
-    seed: i64,
-    anchor: String,
-    milestone: String,
-    milestone_millions: Option<f64>,
-}
-
-impl CheckpointCols {
-    fn of(r: &Record) -> CheckpointCols {
-        CheckpointCols {
-            dataset: r.run.dataset.clone(),
-            model_size: r.run.model_size.clone(),
-            vocab_size: r.run.vocab_size,
-            seed: r.run.seed,
-            anchor: r.anchor.clone(),
-            milestone: r.milestone.to_string(),
-            milestone_millions: match r.milestone {
-                Milestone::Millions(v) => Some(v),
-                Milestone::Final => r.tokens.map(|t| t as f64 / 1e6),
-            },
-        }
-    }
-}
-
-/// `overall`: one checkpoint's accuracy over every paradigm scored.
-#[derive(Serialize, Deserialize)]
-struct OverallCols {
-    acc: f64,
-    n: Option<i64>,
-    source: String,
-}
-
-/// `per_paradigm`: one checkpoint's accuracy on one paradigm.
-#[derive(Serialize, Deserialize)]
-struct ParadigmCols {
-    paradigm: Option<String>,
-    field: Option<String>,
-    linguistics_term: Option<String>,
-    acc: f64,
-    n: Option<i64>,
-}
-
-/// `per_phenomenon`: one checkpoint's accuracy on one phenomenon.
-#[derive(Serialize, Deserialize)]
-struct PhenomenonCols {
-    linguistics_term: Option<String>,
-    acc: f64,
-}
-
-/// `earliest`: a group's earliest reliable anchor and the tokens it saves.
-#[derive(Serialize, Deserialize)]
-struct EarliestRow {
-    group: String,
-    threshold: f64,
-    earliest_by_spearman: Option<f64>,
-    earliest_by_lower_bound: Option<f64>,
-    mean_final_millions: Option<f64>,
-    tokens_saved_by_spearman: Option<f64>,
-    tokens_saved_by_lower_bound: Option<f64>,
-}
-
-/// `phenomenon_predictiveness`: ρ of one phenomenon's accuracy at an anchor with its final.
-#[derive(Serialize, Deserialize)]
-struct PhenomenonRhoRow {
-    linguistics_term: String,
-    milestone: f64,
-    n: i64,
-    spearman: f64,
-}
-
-/// `missing`: a checkpoint the plan expects without an overall result.
-#[derive(Serialize, Deserialize)]
-struct MissingRow {
-    run_id: String,
-    dataset: String,
-    model_size: String,
-    vocab_size: String,
-    seed: String,
-    anchor: String,
-    milestone: String,
-}
-
-/// The table of `records`: their checkpoint columns, then `extra`'s columns of each.
-fn record_table<T: Serialize + for<'de> Deserialize<'de>>(
-    records: &[&Record],
-    extra: impl Fn(&Record) -> T,
-) -> Result<Table> {
-    let keys: Vec<CheckpointCols> = records.iter().map(|r| CheckpointCols::of(r)).collect();
-    let rest: Vec<T> = records.iter().map(|r| extra(r)).collect();
-    Ok(Table::from_rows(&keys)?.beside(Table::from_rows(&rest)?))
-}
 
 fn sorted(mut rs: Vec<&Record>) -> Vec<&Record> {
     rs.sort_by(|a, b| {
@@ -230,7 +148,7 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
 
     // Earliest reliable anchor, and the tokens it saves against the finals (when their token
     // counts are known).
-    let earliest = predictiveness::earliest(&rows, o.threshold);
+    let earliest = predictiveness::earliest(&rows, o.threshold, o.min_runs);
     let final_tokens: Vec<f64> = c
         .overall
         .iter()
@@ -244,6 +162,8 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
         .iter()
         .map(|e| EarliestRow {
             group: e.group.clone(),
+            n_runs: e.n as i64,
+            verdict: e.too_few.clone().unwrap_or_else(|| "judged".into()),
             threshold: o.threshold,
             earliest_by_spearman: e.by_rho,
             earliest_by_lower_bound: e.by_lower_bound,
@@ -253,6 +173,11 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
         })
         .collect();
     Table::from_rows(&earliest_rows)?.write(&data, "earliest")?;
+
+    // Final accuracies extrapolated from the anchors up to each milestone.
+    let (fits, prediction) = extrapolate::predict(&c.overall);
+    Table::from_rows(&fits)?.write(&data, "fits")?;
+    Table::from_rows(&prediction)?.write(&data, "prediction")?;
 
     // Per-phenomenon ρ at each anchor (all runs together).
     let mut by_phen: BTreeMap<String, Vec<&Record>> = BTreeMap::new();
@@ -286,6 +211,18 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
         tasks: c.tasks.len(),
         predictiveness: rows,
         earliest,
+        aliases: predictiveness::grouped(&series.keys().cloned().collect::<Vec<_>>()).1,
+        prediction,
+        within_chance: c
+            .overall
+            .iter()
+            .filter_map(|r| {
+                let n = r.n? as u64;
+                significance::within_chance(r.acc, n).then(|| (checkpoint_name(r), r.acc, n))
+            })
+            .collect(),
+        with_pairs: c.overall.iter().filter(|r| r.n.is_some()).count(),
+        learning: learning(&c.overall),
         missing,
         skipped: c.skipped,
         data_dir: o.out.join("data"),
@@ -297,7 +234,7 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
         .collect();
     let plots = staged.path().join("plots");
     super::plots::write_all(&plots, &c.overall, &global, &phen_rows)?;
-    let mut md = super::report::markdown(&summary, o.threshold, o.draws, o.seed);
+    let mut md = super::report::markdown(&summary, o);
     let titles = [
         "Learning curves: BLiMP accuracy vs training tokens, per dataset and model size",
         "Spearman ρ and R² of each anchor with the final accuracy (all runs)",
@@ -319,8 +256,46 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
     Ok(summary)
 }
 
+/// Full runs' mean change in accuracy from their first milestone to their final, with the 95%
+/// range of that mean under pure noise (two binomial proportions near ½ per run).
+fn learning(overall: &[Record]) -> Option<(f64, f64, usize)> {
+    let mut by_run: BTreeMap<&super::record::RunKey, Vec<&Record>> = BTreeMap::new();
+    for r in overall
+        .iter()
+        .filter(|r| r.anchor == "full" && r.n.is_some())
+    {
+        by_run.entry(&r.run).or_default().push(r);
+    }
+    let mut deltas = Vec::new();
+    let mut var = 0.0;
+    for rs in by_run.values() {
+        let first = rs
+            .iter()
+            .filter(|r| r.milestone != Milestone::Final)
+            .min_by(|a, b| a.milestone.order().total_cmp(&b.milestone.order()));
+        let last = rs.iter().find(|r| r.milestone == Milestone::Final);
+        if let (Some(f), Some(l)) = (first, last) {
+            deltas.push(l.acc - f.acc);
+            var += 0.25 / f.n? as f64 + 0.25 / l.n? as f64;
+        }
+    }
+    let k = deltas.len();
+    (k > 0).then(|| {
+        (
+            deltas.iter().sum::<f64>() / k as f64,
+            1.96 * var.sqrt() / k as f64,
+            k,
+        )
+    })
+}
+
+/// A checkpoint as the report names it.
+fn checkpoint_name(r: &Record) -> String {
+    format!("{} {} at {}", r.run, r.anchor, r.milestone)
+}
+
 /// The tables in `<out>/data/`, each as `<stem>.csv` and `<stem>.parquet`.
-pub const TABLES: [&str; 7] = [
+pub const TABLES: [&str; 9] = [
     "overall",
     "per_paradigm",
     "per_phenomenon",
@@ -328,6 +303,8 @@ pub const TABLES: [&str; 7] = [
     "earliest",
     "phenomenon_predictiveness",
     "missing",
+    "fits",
+    "prediction",
 ];
 const REPORT_MD: &str = "report.md";
 const REPORT_HTML: &str = "report.html";

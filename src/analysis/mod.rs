@@ -3,10 +3,13 @@
 //! anchors with finals, [`aggregate`] writes the tables and [`report`] the Markdown report.
 
 pub mod aggregate;
+pub mod extrapolate;
 pub mod inputs;
 pub mod plots;
 pub mod predictiveness;
 pub mod record;
 pub mod report;
+mod rows;
+pub mod significance;
 pub mod stats;
 pub mod table;

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::inputs::{Milestone, Record, RunKey};
+use super::significance;
 use super::stats;
 
 /// One row of `predictiveness.csv`.
@@ -17,30 +18,44 @@ pub struct Row {
     pub spearman: f64,
     pub spearman_lo: f64,
     pub spearman_hi: f64,
+    /// Two-sided p-value of ρ under independence (missing where ρ is undefined).
+    pub p_value: Option<f64>,
+    /// `exact` (all pairings, n ≤ 8) or `t approximation`.
+    pub p_method: String,
     pub r2: f64,
     pub kendall_tau_b: f64,
     pub decision_accuracy: f64,
 }
 
-/// The groups of runs: all, and per dataset, model size, vocab size, dataset × model size.
-pub fn groups(runs: &[RunKey]) -> BTreeMap<String, Vec<RunKey>> {
-    let mut g: BTreeMap<String, Vec<RunKey>> = BTreeMap::new();
-    for r in runs {
-        g.entry("global".into()).or_default().push(r.clone());
-        g.entry(format!("dataset={}", r.dataset))
-            .or_default()
-            .push(r.clone());
-        g.entry(format!("model_size={}", r.model_size))
-            .or_default()
-            .push(r.clone());
-        g.entry(format!("vocab_size={}", r.vocab_size))
-            .or_default()
-            .push(r.clone());
-        g.entry(format!("dataset={},model_size={}", r.dataset, r.model_size))
-            .or_default()
-            .push(r.clone());
+/// A named group of runs.
+pub type Group = (String, Vec<RunKey>);
+
+/// The groups of runs, in this order: all (`global`), then per dataset, model size, vocab size,
+/// and dataset × model size. A group holding exactly the runs of one listed before it is not
+/// listed again; the second list names each such alias and the group it equals.
+pub fn grouped(runs: &[RunKey]) -> (Vec<Group>, Vec<(String, String)>) {
+    let keys: [fn(&RunKey) -> String; 5] = [
+        |_| "global".into(),
+        |r| format!("dataset={}", r.dataset),
+        |r| format!("model_size={}", r.model_size),
+        |r| format!("vocab_size={}", r.vocab_size),
+        |r| format!("dataset={},model_size={}", r.dataset, r.model_size),
+    ];
+    let (mut kept, mut aliases): (Vec<Group>, Vec<(String, String)>) = (Vec::new(), Vec::new());
+    for key in keys {
+        let mut level: BTreeMap<String, Vec<RunKey>> = BTreeMap::new();
+        for r in runs {
+            level.entry(key(r)).or_default().push(r.clone());
+        }
+        for (name, mut members) in level {
+            members.sort();
+            match kept.iter().find(|(_, m)| *m == members) {
+                Some((same, _)) => aliases.push((name, same.clone())),
+                None => kept.push((name, members)),
+            }
+        }
     }
-    g
+    (kept, aliases)
 }
 
 /// Accuracies of one series (overall, or one phenomenon) by run and milestone.
@@ -92,7 +107,8 @@ pub fn table(s: &Series, draws: usize, seed: u64) -> Vec<Row> {
     use rayon::prelude::*;
     let runs: Vec<RunKey> = s.keys().cloned().collect();
     let ms = milestones(s);
-    let cells: Vec<(String, Vec<RunKey>, f64)> = groups(&runs)
+    let cells: Vec<(String, Vec<RunKey>, f64)> = grouped(&runs)
+        .0
         .into_iter()
         .flat_map(|(g, members)| ms.iter().map(move |&m| (g.clone(), members.clone(), m)))
         .collect();
@@ -106,6 +122,7 @@ pub fn table(s: &Series, draws: usize, seed: u64) -> Vec<Row> {
                 return None;
             }
             let (lo, hi) = stats::bootstrap_spearman(&x, &y, draws, seed);
+            let p = significance::spearman_p(&x, &y);
             Some(Row {
                 group,
                 milestone: m,
@@ -113,6 +130,8 @@ pub fn table(s: &Series, draws: usize, seed: u64) -> Vec<Row> {
                 spearman: stats::spearman(&x, &y),
                 spearman_lo: lo,
                 spearman_hi: hi,
+                p_value: p.map(|p| p.0),
+                p_method: p.map_or("", |p| p.1.name()).to_owned(),
                 r2: stats::r_squared(&x, &y),
                 kendall_tau_b: stats::kendall_tau_b(&x, &y),
                 decision_accuracy: stats::decision_accuracy(&x, &y),
@@ -122,32 +141,48 @@ pub fn table(s: &Series, draws: usize, seed: u64) -> Vec<Row> {
 }
 
 /// The earliest milestone of a group whose ρ — and, separately, whose bootstrap lower bound —
-/// reaches `threshold`.
+/// reaches `threshold`; no answer for a group of fewer than `min_runs` runs (its `verdict` says so).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Earliest {
     pub group: String,
+    /// The most runs any of its milestones pairs with their finals.
+    pub n: usize,
     pub by_rho: Option<f64>,
     pub by_lower_bound: Option<f64>,
+    /// Why there is no answer, when the data cannot carry one.
+    pub too_few: Option<String>,
 }
 
-/// Earliest reliable anchors per group.
-pub fn earliest(rows: &[Row], threshold: f64) -> Vec<Earliest> {
+/// Earliest reliable anchors per group, in the order of `rows`' groups.
+pub fn earliest(rows: &[Row], threshold: f64, min_runs: usize) -> Vec<Earliest> {
+    let mut order: Vec<&str> = Vec::new();
     let mut by_group: BTreeMap<&str, Vec<&Row>> = BTreeMap::new();
     for r in rows {
+        if !by_group.contains_key(r.group.as_str()) {
+            order.push(&r.group);
+        }
         by_group.entry(&r.group).or_default().push(r);
     }
-    by_group
+    order
         .into_iter()
-        .map(|(g, rs)| Earliest {
-            group: g.to_owned(),
-            by_rho: rs
-                .iter()
-                .find(|r| r.spearman >= threshold)
-                .map(|r| r.milestone),
-            by_lower_bound: rs
-                .iter()
-                .find(|r| r.spearman_lo >= threshold)
-                .map(|r| r.milestone),
+        .map(|g| {
+            let mut rs = by_group[g].clone();
+            rs.sort_by(|a, b| a.milestone.total_cmp(&b.milestone));
+            let n = rs.iter().map(|r| r.n).max().unwrap_or(0);
+            let judged = n >= min_runs;
+            let first = |ok: &dyn Fn(&Row) -> bool| {
+                judged
+                    .then(|| rs.iter().find(|r| ok(r)).map(|r| r.milestone))
+                    .flatten()
+            };
+            Earliest {
+                group: g.to_owned(),
+                n,
+                by_rho: first(&|r| r.spearman >= threshold),
+                by_lower_bound: first(&|r| r.spearman_lo >= threshold),
+                too_few: (!judged)
+                    .then(|| format!("too few runs (n = {n}, fewer than {min_runs}) to judge")),
+            }
         })
         .collect()
 }
@@ -178,6 +213,35 @@ mod tests {
     }
 
     #[test]
+    fn groups_equal_to_an_earlier_one_are_listed_once() {
+        let run = |ds: &str, size: &str, seed| RunKey {
+            dataset: ds.into(),
+            model_size: size.into(),
+            vocab_size: 16000,
+            seed,
+        };
+        let runs = [run("a", "20m", 0), run("b", "20m", 0), run("a", "20m", 1)];
+        let (kept, aliases) = grouped(&runs);
+        let names: Vec<&str> = kept.iter().map(|g| g.0.as_str()).collect();
+        assert_eq!(names, ["global", "dataset=a", "dataset=b"]);
+        assert_eq!(
+            aliases,
+            [
+                ("model_size=20m".to_owned(), "global".to_owned()),
+                ("vocab_size=16000".to_owned(), "global".to_owned()),
+                (
+                    "dataset=a,model_size=20m".to_owned(),
+                    "dataset=a".to_owned()
+                ),
+                (
+                    "dataset=b,model_size=20m".to_owned(),
+                    "dataset=b".to_owned()
+                ),
+            ]
+        );
+    }
+
+    #[test]
     fn runs_are_paired_with_their_own_final() {
         let mut rs = Vec::new();
         // Four runs; at 25M the order is scrambled, at 50M it is the final order.
@@ -199,9 +263,18 @@ mod tests {
         assert!((global[0].spearman - 0.2).abs() < 1e-12, "{:?}", global[0]);
         assert!((global[1].spearman - 1.0).abs() < 1e-12);
         assert_eq!(global[1].decision_accuracy, 1.0);
-        let e = earliest(&t, 0.9);
+        let e = earliest(&t, 0.9, 4);
         let g = e.iter().find(|e| e.group == "global").unwrap();
-        assert_eq!(g.by_rho, Some(50.0));
-        assert!(t.iter().any(|r| r.group == "dataset=ts,model_size=20m"));
+        assert_eq!((g.by_rho, g.n, g.too_few.as_deref()), (Some(50.0), 4, None));
+        // One dataset, one size, one vocabulary: every other group is `global` again.
+        assert_eq!(t.iter().filter(|r| r.group != "global").count(), 0);
+        assert_eq!(global[1].p_method, "exact");
+        assert!((global[1].p_value.unwrap() - 2.0 / 24.0).abs() < 1e-12);
+        let e = earliest(&t, 0.9, 5);
+        assert_eq!(e[0].by_rho, None);
+        assert_eq!(
+            e[0].too_few.as_deref(),
+            Some("too few runs (n = 4, fewer than 5) to judge")
+        );
     }
 }

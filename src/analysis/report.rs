@@ -6,7 +6,10 @@ use std::fmt::Write as _;
 use base64::prelude::{Engine as _, BASE64_STANDARD};
 use pulldown_cmark_escape::escape_html;
 
-use super::aggregate::Summary;
+use super::aggregate::{AggregateOptions, Summary};
+use super::extrapolate::PredictionRow;
+use super::predictiveness::Row;
+use super::significance::EXACT_MAX_N;
 
 fn num(x: f64) -> String {
     if x.is_finite() {
@@ -16,8 +19,22 @@ fn num(x: f64) -> String {
     }
 }
 
+/// `p (method)` of a predictiveness row.
+fn p_text(r: &Row) -> String {
+    match r.p_value {
+        Some(p) if p < 0.001 => format!("< 0.001 ({})", r.p_method),
+        Some(p) => format!("{p:.3} ({})", r.p_method),
+        None => "—".into(),
+    }
+}
+
+fn opt(x: Option<f64>) -> String {
+    x.map_or("—".into(), num)
+}
+
 /// The report as Markdown.
-pub fn markdown(s: &Summary, threshold: f64, draws: usize, seed: u64) -> String {
+pub fn markdown(s: &Summary, o: &AggregateOptions) -> String {
+    let (threshold, min_runs) = (o.threshold, o.min_runs);
     let mut md = String::new();
     let _ = writeln!(
         md,
@@ -46,30 +63,59 @@ pub fn markdown(s: &Summary, threshold: f64, draws: usize, seed: u64) -> String 
         );
     }
     for e in &s.earliest {
-        let sentence = match (e.by_rho, e.by_lower_bound) {
-            (Some(m), Some(lb)) => format!(
-                "from **{m}M tokens** the ranking of runs has Spearman ρ ≥ {threshold} with the final ranking; its 95% bootstrap lower bound reaches {threshold} from {lb}M tokens."
+        let at = |m: f64| {
+            s.predictiveness
+                .iter()
+                .find(|r| r.group == e.group && r.milestone == m)
+                .map(|r| format!(" (ρ = {}, n = {}, p = {})", num(r.spearman), r.n, p_text(r)))
+                .unwrap_or_default()
+        };
+        let sentence = match (&e.too_few, e.by_rho, e.by_lower_bound) {
+            (Some(why), _, _) => format!("{why}: no verdict."),
+            (None, Some(m), Some(lb)) => format!(
+                "from **{m}M tokens** the ranking of runs has Spearman ρ ≥ {threshold} with the final ranking{}; its 95% bootstrap lower bound reaches {threshold} from {lb}M tokens.",
+                at(m)
             ),
-            (Some(m), None) => format!(
-                "from **{m}M tokens** the ranking of runs has Spearman ρ ≥ {threshold} with the final ranking, but no anchor's 95% bootstrap lower bound reaches {threshold}."
+            (None, Some(m), None) => format!(
+                "from **{m}M tokens** the ranking of runs has Spearman ρ ≥ {threshold} with the final ranking{}, but no anchor's 95% bootstrap lower bound reaches {threshold}.",
+                at(m)
             ),
-            _ => format!("no anchor reaches Spearman ρ ≥ {threshold} with the final ranking."),
+            _ => format!("no anchor reaches Spearman ρ ≥ {threshold} with the final ranking (n = {}).", e.n),
         };
         let _ = writeln!(md, "- `{}`: {sentence}", e.group);
     }
-    let _ = writeln!(md, "\n## Predictiveness per anchor\n");
+    if !s.aliases.is_empty() {
+        let list: Vec<String> = s
+            .aliases
+            .iter()
+            .map(|(a, b)| format!("`{a}` (= `{b}`)"))
+            .collect();
+        let _ = writeln!(
+            md,
+            "\nNot listed again, as they hold exactly the runs of a group above: {}.",
+            list.join(", ")
+        );
+    }
+    let _ = writeln!(md, "\n## What these numbers can and cannot say\n");
+    let _ = writeln!(md, "{}\n", scale(s, min_runs));
+    let _ = writeln!(md, "{}\n", chance(s));
+    if let Some(l) = learning(s) {
+        let _ = writeln!(md, "{l}\n");
+    }
+    let _ = writeln!(md, "## Predictiveness per anchor\n");
     let _ = writeln!(
         md,
-        "| group | milestone (M tokens) | n runs | Spearman ρ | 95% interval | R² | Kendall τ-b | pairs ordered as at the end |\n|---|---|---|---|---|---|---|---|"
+        "| group | milestone (M tokens) | n runs | Spearman ρ | p (method) | 95% interval | R² | Kendall τ-b | pairs ordered as at the end |\n|---|---|---|---|---|---|---|---|---|"
     );
     for r in &s.predictiveness {
         let _ = writeln!(
             md,
-            "| `{}` | {} | {} | {} | [{}, {}] | {} | {} | {} |",
+            "| `{}` | {} | {} | {} | {} | [{}, {}] | {} | {} | {} |",
             r.group,
             r.milestone,
             r.n,
             num(r.spearman),
+            p_text(r),
             num(r.spearman_lo),
             num(r.spearman_hi),
             num(r.r2),
@@ -77,24 +123,144 @@ pub fn markdown(s: &Summary, threshold: f64, draws: usize, seed: u64) -> String 
             num(r.decision_accuracy)
         );
     }
-    let _ = writeln!(
-        md,
+    md += &prediction(s);
+    md += &methods(o, min_runs);
+    md
+}
+
+/// How many runs the verdicts rest on.
+fn scale(s: &Summary, min_runs: usize) -> String {
+    let n = s
+        .earliest
+        .iter()
+        .find(|e| e.group == "global")
+        .map_or(0, |e| e.n);
+    let judged = s.earliest.iter().filter(|e| e.too_few.is_none()).count();
+    format!(
+        "The verdicts above rest on {n} full run(s) in all (`global`); {judged} of {} group(s) \
+         have the {min_runs} runs a verdict needs. A ρ from few runs is coarse: with n runs it can \
+         only take a few values, and its interval is wide.",
+        s.earliest.len()
+    )
+}
+
+/// Whether training changed the accuracies beyond noise.
+fn learning(s: &Summary) -> Option<String> {
+    let (delta, noise, runs) = s.learning?;
+    Some(if delta.abs() <= noise {
+        format!(
+            "**Accuracy does not measurably change with training here**: from the first milestone \
+             to the final it moves by {delta:+.4} on average over {runs} full run(s), within the \
+             ±{noise:.4} that sampling noise alone produces. The rankings compare models that have \
+             not yet learned what BLiMP measures."
+        )
+    } else if delta < 0.0 {
+        format!(
+            "**Accuracy falls with training here**: {delta:+.4} on average from the first milestone \
+             to the final over {runs} full run(s) (noise ±{noise:.4})."
+        )
+    } else {
+        format!(
+            "Accuracy rises with training: {delta:+.4} on average from the first milestone to the \
+             final over {runs} full run(s) (noise ±{noise:.4})."
+        )
+    })
+}
+
+/// Which accuracies a random guesser could have scored.
+fn chance(s: &Summary) -> String {
+    if s.with_pairs == 0 {
+        return "The pair counts behind the accuracies are unknown (imported tables), so they were \
+                not compared with chance."
+            .into();
+    }
+    match s.within_chance.len() {
+        0 => format!(
+            "All {} results with known pair counts lie outside the range a random guesser would \
+             score (0.5 ± 1.96 · 0.5 / √pairs).",
+            s.with_pairs
+        ),
+        k => {
+            let some: Vec<String> = s
+                .within_chance
+                .iter()
+                .take(5)
+                .map(|(name, acc, n)| format!("{name}: {acc:.4} over {n} pairs"))
+                .collect();
+            format!(
+                "**{k} of {} results are indistinguishable from chance** (within 0.5 ± 1.96 · 0.5 / \
+                 √pairs, what a random guesser scores): {}{}. Rankings among such checkpoints are \
+                 rankings of noise.",
+                s.with_pairs,
+                some.join("; "),
+                if k > 5 { "; …" } else { "" }
+            )
+        }
+    }
+}
+
+/// The extrapolation section: per anchor, how well fitted curves predict the finals.
+fn prediction(s: &Summary) -> String {
+    let mut md = String::from("\n## Predicting the final accuracy\n\n");
+    let rows: Vec<&PredictionRow> = s
+        .prediction
+        .iter()
+        .filter(|r| r.group == "global")
+        .collect();
+    if rows.iter().all(|r| r.n_fits == 0) {
+        md += "No run could be extrapolated (a fit needs 3 anchors and a final whose token count \
+               is known and beyond them; see `data/fits.csv` for each run's reason).\n";
+        return md;
+    }
+    md += "Each full run's anchors up to the milestone are fitted with acc(t) = a − b·t^(−c) and \
+           read at the final's token count (all runs, `global`; other groups in \
+           `data/prediction.csv`, each run's fit in `data/fits.csv`).\n\n\
+           | milestone (M tokens) | runs fitted | mean abs. error of the predicted final | ρ predicted vs final | ρ raw anchor vs final |\n|---|---|---|---|---|\n";
+    for r in rows {
+        let _ = writeln!(
+            md,
+            "| {} | {} of {} | {} | {} | {} |",
+            r.milestone,
+            r.n_fits,
+            r.n_runs,
+            opt(r.mae),
+            opt(r.spearman_predicted),
+            opt(r.spearman_raw)
+        );
+    }
+    md
+}
+
+fn methods(o: &AggregateOptions, min_runs: usize) -> String {
+    format!(
         "\n## How the numbers were computed\n\n\
          - Each run's BLiMP accuracy at a milestone is paired with **its own** final accuracy (runs \
          matched on dataset, model size, vocabulary size and seed; full runs only). Groups: all runs \
-         (`global`), and per dataset, model size, vocabulary size, and dataset × model size.\n\
+         (`global`), and per dataset, model size, vocabulary size, and dataset × model size; a group \
+         with the same runs as one before it is not repeated.\n\
          - Spearman ρ uses average ranks for ties (scipy's `spearmanr`); R² is the square of Pearson's \
          r of the least-squares line (scipy's `linregress`); Kendall's τ-b is scipy's `kendalltau`; \
          \"pairs ordered as at the end\" is the share of run pairs whose order at the milestone equals \
          their order at the end (pairs tied on both sides agree).\n\
+         - p is two-sided under independence: **exact** for n ≤ {exact} (every pairing of the two \
+         rankings, as scipy's `permutation_test(..., permutation_type=\"pairings\")`), else the \
+         **t approximation** with n − 2 degrees of freedom (scipy's `spearmanr`).\n\
          - The 95% interval is the percentile bootstrap of ρ over runs resampled with replacement, \
          {draws} draws, seed {seed}; resamples where ρ is undefined are left out.\n\
          - The earliest anchor is the first milestone, in token order, whose ρ (or whose lower bound) \
-         reaches {threshold}; `data/earliest.csv` adds the tokens it saves against the mean final.\n\
+         reaches {threshold}; `data/earliest.csv` adds the tokens it saves against the mean final. \
+         A group of fewer than {min_runs} runs gets no verdict: below 5 runs even a perfect agreement \
+         has an exact p of at least 2/4! ≈ 0.083, so no ranking could be told from chance.\n\
+         - Chance: an accuracy over N pairs within 0.5 ± 1.96 · 0.5 / √N is what a random guesser \
+         scores 95% of the time.\n\
          - Tables: `data/overall`, `data/per_paradigm`, `data/per_phenomenon`, `data/predictiveness`, \
-         `data/earliest`, `data/phenomenon_predictiveness`, `data/missing` (CSV and Parquet).\n"
-    );
-    md
+         `data/earliest`, `data/phenomenon_predictiveness`, `data/fits`, `data/prediction`, \
+         `data/missing` (CSV and Parquet).\n",
+        exact = EXACT_MAX_N,
+        draws = o.draws,
+        seed = o.seed,
+        threshold = o.threshold,
+    )
 }
 
 /// The report as one self-contained HTML page: the Markdown rendered by pulldown-cmark (tables
@@ -115,7 +281,6 @@ pub fn html(md: &str, plots: &[(String, Vec<u8>)]) -> String {
         e => e,
     });
     pulldown_cmark::html::push_html(&mut h, events);
-    h += "<h2>Plots</h2>\n";
     for (i, (title, png)) in plots.iter().enumerate() {
         let mut title_html = String::new();
         escape_html(&mut title_html, title).expect("writing to a String");

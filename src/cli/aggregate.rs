@@ -33,6 +33,9 @@ pub struct AggregateArgs {
     /// ρ (and lower bound) an anchor must reach to be called reliable.
     #[arg(long, default_value_t = 0.9)]
     pub threshold: f64,
+    /// A group of fewer full runs gets no verdict [setting aggregate.min_runs: 5].
+    #[arg(long, value_name = "N")]
+    pub min_runs: Option<usize>,
     /// The experiment matrix for the missing-results report [setting configs].
     #[arg(long, value_name = "FILE")]
     pub configs: Option<PathBuf>,
@@ -76,6 +79,11 @@ pub fn run(
         draws: args.bootstrap,
         seed: args.bootstrap_seed,
         threshold: args.threshold,
+        min_runs: match args.min_runs {
+            Some(n) if n < 2 => bail!("--min-runs must be at least 2 (a ranking needs two runs)"),
+            Some(n) => n,
+            None => settings.aggregate.min_runs,
+        },
         plan,
         paradigm_info: paradigm_info(&settings.blimp_dir),
     };
@@ -97,6 +105,10 @@ pub fn run(
     );
     for e in &s.earliest {
         let show = |m: Option<f64>| m.map_or("no anchor".to_owned(), |m| format!("{m}M tokens"));
+        if let Some(why) = &e.too_few {
+            println!("{}: {why}", e.group);
+            continue;
+        }
         println!(
             "{}: Spearman ρ ≥ {} from {} (its 95% lower bound from {})",
             e.group,

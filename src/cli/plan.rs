@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
+use lmeff::config::plan::batch_notes;
 use lmeff::config::{read_matrix, Plan, Presets, Settings, SettingsOverrides};
 
 #[derive(Debug, Args)]
@@ -36,6 +37,11 @@ pub fn run(
 ) -> Result<ExitCode> {
     let settings = settings(SettingsOverrides::plan(args.configs, args.seeds.clone()))?;
     let plan = load_plan(&settings, args.seeds.as_deref())?;
+    let presets = Presets::load_dir(&settings.models_dir)?;
+    let rows = read_matrix(&settings.configs, &presets, &settings)?;
+    for note in batch_notes(&settings.configs, &rows, &presets, settings.batch_from) {
+        eprintln!("note: {note}");
+    }
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
         Format::Table => print!("{}", table(&plan)),

@@ -20,8 +20,8 @@ pub const REQUIRED_COLUMNS: [&str; 8] = [
     "anchors",
     "tokenizer_vocab_size",
 ];
-/// Columns lmeff adds; each may be absent or empty.
-pub const OPTIONAL_COLUMNS: [&str; 4] = ["gpus", "nodes", "time", "seeds"];
+/// Columns lmeff adds, and the study's `gpus_used` (= `gpus`); each may be absent or empty.
+pub const OPTIONAL_COLUMNS: [&str; 5] = ["gpus", "gpus_used", "nodes", "time", "seeds"];
 
 /// One validated row of configs.csv.
 #[derive(Debug, Clone, PartialEq)]
@@ -283,7 +283,20 @@ impl Cells<'_> {
                 ))
             }
         });
-        let gpus = self.cell("gpus", false, positive::<u32>);
+        let gpus = match (
+            self.cell("gpus", false, positive::<u32>),
+            self.cell("gpus_used", false, positive::<u32>),
+        ) {
+            (Some(Some(a)), Some(Some(b))) if a != b => {
+                self.problem(
+                    "gpus_used",
+                    format!("{b} disagrees with `gpus` {a} (the same setting; give one)"),
+                );
+                None
+            }
+            (Some(a), Some(b)) => Some(a.or(b)),
+            _ => None,
+        };
         let nodes = self.cell("nodes", false, positive::<u32>);
         let time = self.cell("time", false, parse_slurm_time);
         let seeds = self.cell("seeds", false, |v| {

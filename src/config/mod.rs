@@ -2,6 +2,7 @@
 //! [`slurm`]), model [`preset`]s, the `configs.csv` [`matrix`] and its expansion into the [`plan`]
 //! of runs, in the [`units`] every stage counts in. It imports no other stage.
 
+pub mod aggregate;
 pub mod dataset;
 pub mod device;
 pub mod matrix;
@@ -12,12 +13,13 @@ pub mod slurm;
 pub mod train;
 pub mod units;
 
+pub use aggregate::AggregateSettings;
 pub use dataset::DatasetName;
 pub use device::Device;
 pub use matrix::{read_matrix, MatrixError, MatrixRow};
 pub use plan::{run_output_dir, MilestoneStep, Plan, Run, RunId};
 pub use preset::{ModelPreset, ModelShape, Presets, TrainingDefaults};
-pub use settings::{Settings, SettingsOverrides};
+pub use settings::{BatchFrom, Settings, SettingsOverrides};
 pub use slurm::{GpuRequest, SlurmSettings};
 pub use train::{CommDtype, Precision, TrainSettings};
 pub use units::{Anchor, Millions, TokenCount};

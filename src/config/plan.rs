@@ -14,7 +14,7 @@ use serde::{Serialize, Serializer};
 
 use super::matrix::MatrixRow;
 use super::preset::Presets;
-use super::settings::Settings;
+use super::settings::{BatchFrom, Settings};
 use super::units::{Anchor, Millions, TokenCount};
 
 /// A run's stable identifier, e.g. `tinystories_20m_v16000_seed0_full` or `…_budget25M`.
@@ -105,6 +105,43 @@ pub struct Run {
     pub output_dir: PathBuf,
 }
 
+/// Notes on rows whose `batch_size` / `grad_accum` differ from their preset's, saying which
+/// values the plan uses (the `batch_from` setting) and what the study did.
+pub fn batch_notes(
+    matrix_file: &Path,
+    rows: &[MatrixRow],
+    presets: &Presets,
+    batch_from: BatchFrom,
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    for row in rows {
+        let Some(preset) = presets.get(&row.model) else {
+            continue;
+        };
+        let t = &preset.training;
+        let (b, g) = (
+            row.batch_size.unwrap_or(t.batch_size),
+            row.grad_accum.unwrap_or(t.grad_accum),
+        );
+        if (b, g) == (t.batch_size, t.grad_accum) {
+            continue;
+        }
+        let uses = match batch_from {
+            BatchFrom::Row => "lmeff uses the row's; the study always used the preset's (batch_from = \"preset\" does the same)",
+            BatchFrom::Preset => "ignored: batch_from = \"preset\" uses the preset's, as the study did",
+        };
+        notes.push(format!(
+            "{}:{}: batch_size {b} × grad_accum {g} differ from the {} preset's {} × {}; {uses}",
+            matrix_file.display(),
+            row.line,
+            row.model,
+            t.batch_size,
+            t.grad_accum
+        ));
+    }
+    notes
+}
+
 /// Every run of a matrix, in task-index order (row, then seed, then anchor).
 #[derive(Debug, Clone, Serialize)]
 #[serde(transparent)]
@@ -154,8 +191,13 @@ impl Plan {
                 );
             };
             let t = &preset.training;
-            let batch_size = row.batch_size.unwrap_or(t.batch_size);
-            let grad_accum = row.grad_accum.unwrap_or(t.grad_accum);
+            let (batch_size, grad_accum) = match settings.batch_from {
+                BatchFrom::Row => (
+                    row.batch_size.unwrap_or(t.batch_size),
+                    row.grad_accum.unwrap_or(t.grad_accum),
+                ),
+                BatchFrom::Preset => (t.batch_size, t.grad_accum),
+            };
             let max_pos = preset.model.max_position_embeddings;
             let at = format!("{}:{}", matrix_file.display(), row.line);
             if batch_size == 0 || grad_accum == 0 || row.seq_length == 0 || row.epochs == 0 {

@@ -8,6 +8,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+use super::aggregate::AggregateSettings;
 use super::device::Device;
 use super::slurm::SlurmSettings;
 use super::train::TrainSettings;
@@ -47,10 +48,16 @@ pub struct Settings {
     pub milestones: Vec<Millions>,
     /// Tokenizer vocabulary sizes a configs.csv row may ask for.
     pub vocab_sizes: Vec<u32>,
+    /// Where a run's batch size and accumulation come from: `row` (configs.csv's `batch_size` and
+    /// `grad_accum`, the preset's where empty or 0) or `preset` (always the preset's: what the
+    /// study did, whatever its rows said).
+    pub batch_from: BatchFrom,
     /// The trainer's section (`[train]`).
     pub train: TrainSettings,
     /// What `lmeff launch` asks Slurm for (`[slurm]`).
     pub slurm: SlurmSettings,
+    /// What `lmeff aggregate` needs for a verdict (`[aggregate]`).
+    pub aggregate: AggregateSettings,
 }
 
 impl Default for Settings {
@@ -70,14 +77,26 @@ impl Default for Settings {
                 .map(|&m| Millions::new(m).expect("study milestones are valid"))
                 .collect(),
             vocab_sizes: vec![8000, 16000, 32000, 50257],
+            batch_from: BatchFrom::Row,
             train: TrainSettings::default(),
             slurm: SlurmSettings::default(),
+            aggregate: AggregateSettings::default(),
         }
     }
 }
 
+/// Where runs take their batch size and gradient accumulation from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BatchFrom {
+    /// configs.csv's `batch_size` / `grad_accum` (the preset's where empty or 0).
+    Row,
+    /// The preset's, ignoring the row (the study's behaviour).
+    Preset,
+}
+
 /// Setting keys, for filtering the environment (other `LMEFF_*` variables are not settings).
-const KEYS: [&str; 11] = [
+const KEYS: [&str; 12] = [
     "data_dir",
     "output_dir",
     "results_dir",
@@ -89,6 +108,7 @@ const KEYS: [&str; 11] = [
     "seeds",
     "milestones",
     "vocab_sizes",
+    "batch_from",
 ];
 
 /// `LMEFF_*` variables that are not settings: those of lmeff's own scripts (`env/lmeff.env`,
@@ -116,7 +136,8 @@ fn check_environment(keys: impl Iterator<Item = String>) -> Result<()> {
             !(KEYS.contains(&k.as_str())
                 || SCRIPT_VARIABLES.contains(&k.as_str())
                 || k.starts_with("train__")
-                || k.starts_with("slurm__"))
+                || k.starts_with("slurm__")
+                || k.starts_with("aggregate__"))
         })
         .collect();
     unknown.sort();
@@ -137,7 +158,7 @@ fn check_environment(keys: impl Iterator<Item = String>) -> Result<()> {
         .unwrap_or_default();
     bail!(
         "environment: LMEFF_{} is not a setting{hint}; settings are LMEFF_<KEY> for {}, and \
-         LMEFF_TRAIN__<KEY> / LMEFF_SLURM__<KEY> for the sections (unset it if it is not meant for lmeff)",
+         LMEFF_TRAIN__<KEY> / LMEFF_SLURM__<KEY> / LMEFF_AGGREGATE__<KEY> for the sections (unset it if it is not meant for lmeff)",
         first.to_ascii_uppercase(),
         KEYS.join(", ")
     )
@@ -201,7 +222,7 @@ impl Settings {
         check_environment(env.iter().map(|(k, _)| k.to_string()))?;
         let env = env.split("__").filter(|k| {
             KEYS.iter().any(|key| k == *key)
-                || ["train.", "slurm."]
+                || ["train.", "slurm.", "aggregate."]
                     .iter()
                     .any(|section| k.as_str().to_ascii_lowercase().starts_with(section))
         });
@@ -227,6 +248,12 @@ impl Settings {
                 "settings: `milestones` must be strictly increasing ({} then {})",
                 w[0],
                 w[1]
+            );
+        }
+        if self.aggregate.min_runs < 2 {
+            bail!(
+                "settings: aggregate.min_runs must be at least 2 (a ranking needs two runs), not {}",
+                self.aggregate.min_runs
             );
         }
         if self.train.log_every == 0 || self.train.save_every == 0 {

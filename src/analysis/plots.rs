@@ -11,6 +11,7 @@ use plotters::prelude::*;
 
 use super::inputs::{Milestone, Record};
 use super::predictiveness::Row;
+use super::record::size_order;
 
 fn ok<T, E: std::fmt::Display>(r: std::result::Result<T, E>) -> Result<T> {
     r.map_err(|e| anyhow!("{e}"))
@@ -90,7 +91,13 @@ fn panels(overall: &[Record]) -> Vec<Panel> {
             .1
             .push(r.acc);
     }
-    by.into_values().collect()
+    let mut panels: Vec<((String, String), Panel)> = by.into_iter().collect();
+    panels.sort_by(|a, b| {
+        (&a.0 .0, size_order(&a.0 .1))
+            .partial_cmp(&(&b.0 .0, size_order(&b.0 .1)))
+            .expect("sizes order")
+    });
+    panels.into_iter().map(|p| p.1).collect()
 }
 
 fn draw_learning<DB: DrawingBackend>(

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::inputs::{Milestone, Record, RunKey};
+use super::record::size_order;
 use super::significance;
 use super::stats;
 
@@ -47,6 +48,15 @@ pub fn grouped(runs: &[RunKey]) -> (Vec<Group>, Vec<(String, String)>) {
         for r in runs {
             level.entry(key(r)).or_default().push(r.clone());
         }
+        let mut level: Vec<(String, Vec<RunKey>)> = level.into_iter().collect();
+        // Model sizes by size (20m, 60m, 180m), not by name.
+        level.sort_by(|a, b| {
+            let key = |name: &str| match name.split_once("model_size=") {
+                Some((before, size)) => (before.to_owned(), size_order(size)),
+                None => (name.to_owned(), size_order("")),
+            };
+            key(&a.0).partial_cmp(&key(&b.0)).expect("sizes order")
+        });
         for (name, mut members) in level {
             members.sort();
             match kept.iter().find(|(_, m)| *m == members) {
@@ -221,6 +231,17 @@ mod tests {
             seed,
         };
         let runs = [run("a", "20m", 0), run("b", "20m", 0), run("a", "20m", 1)];
+        let sized = [run("a", "180m", 0), run("a", "20m", 0), run("a", "60m", 0)];
+        let names: Vec<String> = grouped(&sized).0.into_iter().map(|g| g.0).collect();
+        assert_eq!(
+            names,
+            [
+                "global",
+                "model_size=20m",
+                "model_size=60m",
+                "model_size=180m"
+            ]
+        );
         let (kept, aliases) = grouped(&runs);
         let names: Vec<&str> = kept.iter().map(|g| g.0.as_str()).collect();
         assert_eq!(names, ["global", "dataset=a", "dataset=b"]);

@@ -40,6 +40,22 @@ impl fmt::Display for Milestone {
     }
 }
 
+/// The order of model sizes: by their parameter count (`20m` < `60m` < `180m` < `1b`), sizes
+/// that are not a number with a `k`/`m`/`b` suffix after them, by name.
+pub fn size_order(size: &str) -> (bool, f64, String) {
+    let s = size.trim().to_ascii_lowercase();
+    let (num, scale) = match s.chars().last() {
+        Some('k') => (&s[..s.len() - 1], 1e3),
+        Some('m') => (&s[..s.len() - 1], 1e6),
+        Some('b') => (&s[..s.len() - 1], 1e9),
+        _ => (s.as_str(), 1.0),
+    };
+    match num.parse::<f64>() {
+        Ok(v) if v.is_finite() => (false, v * scale, s.clone()),
+        _ => (true, 0.0, s.clone()),
+    }
+}
+
 /// The runs a predictiveness analysis pairs up.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RunKey {
@@ -90,5 +106,12 @@ mod tests {
         assert_eq!(Milestone::parse("final"), Some(Milestone::Final));
         assert_eq!(Milestone::parse("best"), None);
         assert!(Milestone::Final.order() > Milestone::Millions(2000.0).order());
+    }
+
+    #[test]
+    fn model_sizes_order_by_parameters() {
+        let mut sizes = ["180m", "tiny", "20m", "1b", "60m"];
+        sizes.sort_by(|a, b| size_order(a).partial_cmp(&size_order(b)).unwrap());
+        assert_eq!(sizes, ["20m", "60m", "180m", "1b", "tiny"]);
     }
 }

@@ -175,6 +175,8 @@ fn curves(overall: &[Record]) -> Curves {
 pub fn predict(overall: &[Record]) -> (Vec<RunFit>, Vec<PredictionRow>) {
     let curves = curves(overall);
     let mut fits = Vec::new();
+    // Beside each fit: its run and the raw accuracy at its milestone.
+    let mut of_fit: Vec<(&RunKey, f64)> = Vec::new();
     for (run, (points, fin)) in &curves {
         let Some((final_t, actual)) = *fin else {
             continue;
@@ -185,10 +187,10 @@ pub fn predict(overall: &[Record]) -> (Vec<RunFit>, Vec<PredictionRow>) {
             let result = match final_t {
                 None => Err("the final's token count is unknown".to_owned()),
                 Some(t) if t <= milestone => Err("the final is not beyond the anchor".to_owned()),
-                Some(t) => fit(used).map(|c| (c, t)),
+                Some(_) => fit(used),
             };
             let (curve, status) = match result {
-                Ok((c, _)) => (Some(c), "fit".to_owned()),
+                Ok(c) => (Some(c), "fit".to_owned()),
                 Err(why) => (None, format!("no fit: {why}")),
             };
             fits.push(RunFit {
@@ -206,26 +208,15 @@ pub fn predict(overall: &[Record]) -> (Vec<RunFit>, Vec<PredictionRow>) {
                 actual_final: actual,
                 status,
             });
+            of_fit.push((run, used[k].1));
         }
     }
     let runs: Vec<RunKey> = curves.keys().cloned().collect();
     let mut rows = Vec::new();
     for (group, members) in grouped(&runs).0 {
         let mut by_m: BTreeMap<u64, Vec<(&RunFit, f64)>> = BTreeMap::new();
-        for f in &fits {
-            let key = RunKey {
-                dataset: f.dataset.clone(),
-                model_size: f.model_size.clone(),
-                vocab_size: f.vocab_size,
-                seed: f.seed,
-            };
-            if members.contains(&key) {
-                let raw = curves[&key]
-                    .0
-                    .iter()
-                    .find(|p| p.0 == f.milestone)
-                    .expect("anchor")
-                    .1;
+        for (f, &(run, raw)) in fits.iter().zip(&of_fit) {
+            if members.contains(run) {
                 by_m.entry(f.milestone.to_bits())
                     .or_default()
                     .push((f, raw));

@@ -36,10 +36,8 @@ pub fn run(
     settings: impl FnOnce(SettingsOverrides) -> Result<Settings>,
 ) -> Result<ExitCode> {
     let settings = settings(SettingsOverrides::plan(args.configs, args.seeds.clone()))?;
-    let plan = load_plan(&settings, args.seeds.as_deref())?;
-    let presets = Presets::load_dir(&settings.models_dir)?;
-    let rows = read_matrix(&settings.configs, &presets, &settings)?;
-    for note in batch_notes(&settings.configs, &rows, &presets, settings.batch_from) {
+    let (plan, notes) = load_plan_with_notes(&settings, args.seeds.as_deref())?;
+    for note in notes {
         eprintln!("note: {note}");
     }
     match args.format {
@@ -56,10 +54,17 @@ pub fn run(
 
 /// Reads presets and configs.csv named by the settings and expands the plan.
 pub fn load_plan(settings: &Settings, seeds: Option<&[u64]>) -> Result<Plan> {
+    Ok(load_plan_with_notes(settings, seeds)?.0)
+}
+
+/// [`load_plan`], with the notes on rows whose batch differs from their preset's.
+fn load_plan_with_notes(settings: &Settings, seeds: Option<&[u64]>) -> Result<(Plan, Vec<String>)> {
     let presets = Presets::load_dir(&settings.models_dir)?;
     let rows = read_matrix(&settings.configs, &presets, settings)?;
-    Plan::build(&settings.configs, &rows, &presets, settings, seeds)
-        .with_context(|| format!("planning {}", settings.configs.display()))
+    let plan = Plan::build(&settings.configs, &rows, &presets, settings, seeds)
+        .with_context(|| format!("planning {}", settings.configs.display()))?;
+    let notes = batch_notes(&settings.configs, &rows, &presets, settings.batch_from);
+    Ok((plan, notes))
 }
 
 fn table(plan: &Plan) -> String {

@@ -79,7 +79,6 @@ pub fn evaluate(
 ) -> Result<Vec<Evaluated>> {
     for ck in checkpoints {
         checkpoint::check_files(ck)?;
-        checkpoint::verify_model_files(ck).context("refusing to score a damaged checkpoint")?;
     }
     let pairs = blimp_data::load(&o.blimp_dir, &o.paradigms)?;
     let compute = Compute::new(o.device, o.precision)?;
@@ -90,6 +89,12 @@ pub fn evaluate(
         let tok_path = ck.join(checkpoint::TOKENIZER_FILE);
         let sha = sha256_file(&weights)?;
         let tok_sha = sha256_file(&tok_path)?;
+        let known = [
+            (checkpoint::MODEL_FILE, sha.as_str()),
+            (checkpoint::TOKENIZER_FILE, tok_sha.as_str()),
+        ];
+        checkpoint::verify_model_files(ck, &known)
+            .context("refusing to score a damaged checkpoint")?;
         let id = identity(ck, sha.clone())?;
         let dest = match (&o.out, run_layout) {
             (Some(out), true) => out.join(&id.milestone),

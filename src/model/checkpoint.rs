@@ -190,25 +190,31 @@ pub fn write_checksums(dir: &Path) -> Result<BTreeMap<String, String>> {
 
 /// Checks every file listed in `dir/checksums.json`.
 pub fn verify(dir: &Path) -> Result<()> {
-    verify_some(dir, |_| true)
+    verify_some(dir, |_| true, &[])
 }
 
 /// Checks the files a model is loaded from (weights, config, tokenizer) against
-/// `dir/checksums.json` when the folder has one (folders from elsewhere may not).
-pub fn verify_model_files(dir: &Path) -> Result<()> {
+/// `dir/checksums.json` when the folder has one (folders from elsewhere may not). `known` holds
+/// digests the caller has already computed, as (file name, sha256), so no file is hashed twice.
+pub fn verify_model_files(dir: &Path, known: &[(&str, &str)]) -> Result<()> {
     if !dir.join(CHECKSUMS_FILE).is_file() {
         return Ok(());
     }
-    verify_some(dir, |name| {
-        [MODEL_FILE, CONFIG_FILE, TOKENIZER_FILE].contains(&name)
-    })
+    verify_some(
+        dir,
+        |name| [MODEL_FILE, CONFIG_FILE, TOKENIZER_FILE].contains(&name),
+        known,
+    )
 }
 
-fn verify_some(dir: &Path, wanted: impl Fn(&str) -> bool) -> Result<()> {
+fn verify_some(dir: &Path, wanted: impl Fn(&str) -> bool, known: &[(&str, &str)]) -> Result<()> {
     let sums: BTreeMap<String, String> = read_json(&dir.join(CHECKSUMS_FILE))?;
     for (name, want) in sums.iter().filter(|(name, _)| wanted(name)) {
         let path = dir.join(name);
-        let got = sha256_file(&path).with_context(|| format!("{} is missing", path.display()))?;
+        let got = match known.iter().find(|k| k.0 == name) {
+            Some(k) => k.1.to_owned(),
+            None => sha256_file(&path).with_context(|| format!("{} is missing", path.display()))?,
+        };
         if &got != want {
             bail!(
                 "{}: checksum mismatch (the file is truncated or altered)",

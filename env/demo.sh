@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # `make demo` / `make demo-slurm`: the whole study in miniature, with the exact commands a study runs.
 #   data:  the sample corpora when LMEFF_SAMPLE_DATA points at them (a folder holding tinystories/
-#          and babylm/ in the study's layout), otherwise TinyStories and BabyLM downloaded by
-#          `lmeff data fetch` and cut to 2M words each by `lmeff data mix`; BLiMP from LMEFF_BLIMP_DIR,
-#          data/blimp, or downloaded.
+#          and babylm/ in the study's layout), otherwise small downloads by `lmeff data fetch`:
+#          TinyStories' validation file and BabyLM 2024's 10M-word archive, each cut to 2M words
+#          (with a 5% dev split) by `lmeff data mix`, and BLiMP unless LMEFF_BLIMP_DIR or data/blimp
+#          holds it. The fetch says how much it downloads before it starts.
 #   then:  prepare → 2 datasets × tiny model × 2 seeds with milestones → BLiMP on every checkpoint →
 #          aggregate → results/demo/report.html. With --slurm, training, evaluation and aggregation
 #          run as chained array jobs on the Slurm cluster through `lmeff launch`.
@@ -20,6 +21,11 @@ lm() { run "$LMEFF_BIN" --config "$SETTINGS" "$@"; }
 fetch() { lm data fetch "$@" ${LMEFF_MIRROR:+--mirror "$LMEFF_MIRROR"}; }
 
 say "data"
+# What the demo downloads when it must: source:file of configs/sources.toml, and the folder each
+# lands in under $DATA/download.
+declare -A PICK=([tinystories]=tinystories:TinyStoriesV2-GPT4-valid.txt [babylm]=babylm3:train_10M.zip)
+declare -A LANDS=([tinystories]=tinystories/dev [babylm]=babylm10m/train)
+picks=()
 for d in tinystories babylm; do
   if [[ -d $DATA/$d/train ]]; then
     echo "$DATA/$d is there"
@@ -28,15 +34,31 @@ for d in tinystories babylm; do
     run cp -r "$LMEFF_SAMPLE_DATA/$d/train" "$LMEFF_SAMPLE_DATA/$d/dev" "$DATA/$d/"
     chmod -R u+w "$DATA/$d"
   else
-    source_name=$([[ $d == babylm ]] && echo babylm3 || echo tinystories)
-    fetch "$source_name" --dest "$DATA/download"
-    lm data mix --name "$d" --source "$d=$DATA/download/$d/train:1" --words 2000000
+    picks+=("${PICK[$d]}")
   fi
 done
-if [[ -z ${LMEFF_BLIMP_DIR:-} ]]; then
-  if (($(ls data/blimp/*.jsonl 2>/dev/null | wc -l) < 67)); then
-    fetch blimp --dest data
+if [[ -z ${LMEFF_BLIMP_DIR:-} ]] && (($(ls data/blimp/*.jsonl 2>/dev/null | wc -l) < 67)); then
+  picks+=(blimp)
+  export LMEFF_BLIMP_DIR=$PWD/$DATA/download/blimp
+fi
+if ((${#picks[@]})); then
+  if ! fetch "${picks[@]}" --dest "$DATA/download"; then
+    cat >&2 <<EOF
+
+The demo could not download its data (the error above says what it tried).
+Without network, point it at local text instead:
+  LMEFF_SAMPLE_DATA=DIR make demo
+where DIR holds tinystories/{train,dev}/ and babylm/{train,dev}/ with plain text files (one
+example per line; BabyLM's *.train/*.dev files as they come), and put BLiMP's 67 paradigm files
+(<paradigm>.jsonl) in data/blimp or set LMEFF_BLIMP_DIR to their folder.
+EOF
+    exit 1
   fi
+  for d in tinystories babylm; do
+    if [[ ! -d $DATA/$d/train ]]; then
+      lm data mix --name "$d" --source "$d=$DATA/download/${LANDS[$d]}:1" --words 2000000
+    fi
+  done
 fi
 for d in tinystories babylm; do
   lm data prepare --dataset "$d"   # vocab_sizes = [1000] from configs/demo/lmeff.toml

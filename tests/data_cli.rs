@@ -219,7 +219,15 @@ fn fetch_blimp_from_a_mirror() {
         ],
     );
     assert!(ok, "{err}");
+    assert!(out.contains("67 file(s) to download"), "{out}");
     assert!(out.contains("fetched 67 file(s)"), "{out}");
+    // Sent gzip-compressed, as GitHub's raw host does: fewer bytes cross the wire than are kept.
+    let kept: u64 = std::fs::read_dir(shared_data().join("blimp"))
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    let wire = downloaded_bytes(&out);
+    assert!(wire > 0 && wire < kept / 3, "{wire} of {kept}: {out}");
     for name in ["adjunct_island", "wh_vs_that_with_gap_long_distance"] {
         let f = format!("{name}.jsonl");
         assert_eq!(
@@ -233,6 +241,22 @@ fn fetch_blimp_from_a_mirror() {
     .unwrap();
     assert_eq!(manifest.as_array().unwrap().len(), 67);
     assert_eq!(manifest[0]["sha256"].as_str().unwrap().len(), 64);
+}
+
+/// The bytes a fetch says it downloaded ("…: 1.23 MB downloaded in …").
+fn downloaded_bytes(out: &str) -> u64 {
+    let line = out.lines().find(|l| l.contains(" downloaded in ")).unwrap();
+    let amount = line.split(": ").nth(1).unwrap();
+    let mut words = amount.split_whitespace();
+    let value: f64 = words.next().unwrap().parse().unwrap();
+    let scale = match words.next().unwrap() {
+        "B" => 1.0,
+        "kB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        u => panic!("unit {u}"),
+    };
+    (value * scale) as u64
 }
 
 fn sample_sources(s: &Scratch, base: &str, sha: &str) -> String {
@@ -266,6 +290,8 @@ fn interrupted_fetch_resumes_with_range() {
         std::fs::read(&original).unwrap()
     );
     let seen = server.seen.lock().unwrap().clone();
+    assert_eq!(seen[0].method, "HEAD", "the size is asked first: {seen:?}");
+    let seen: Vec<_> = seen.into_iter().filter(|r| r.method == "GET").collect();
     assert_eq!(seen.len(), 2, "{seen:?}");
     assert!(seen[0].range.is_none());
     let half = std::fs::metadata(&original).unwrap().len() / 2;
@@ -402,6 +428,7 @@ fn fetch_babylm_zips_unpacks_them_and_prepares() {
         ],
     );
     assert!(ok, "{err}");
+    assert!(out.contains("3 file(s) to download"), "{out}");
     assert!(out.contains("fetched 3 file(s)"), "{out}");
     for (split, want) in [("train", "train"), ("dev", "dev")] {
         let expect = names(&babylm.join(want));
@@ -474,4 +501,117 @@ fn a_corrupt_archive_is_refused_and_places_nothing() {
     assert!(err.contains("broken.zip is not a zip archive"), "{err}");
     assert!(names(&s.path().join("data/odd/train")).is_empty());
     assert!(!s.path().join("data/fetch-manifest-odd.json").exists());
+}
+
+#[test]
+fn osf_links_are_named_by_the_server_and_zips_told_by_content() {
+    let s = Scratch::new();
+    let served = s.path().join("served");
+    std::fs::create_dir_all(&served).unwrap();
+    let babylm = shared_data().join("corpora/babylm");
+    zip_dir(&babylm.join("train"), "train_10M", &served.join("blob1"));
+    std::fs::write(served.join("blob2"), "a plain text file\n").unwrap();
+    let osf = |id: &str, file: &str, name: &str| http::Osf {
+        id: id.into(),
+        file: file.into(),
+        name: name.into(),
+    };
+    let server = http::serve_with(
+        served,
+        &[],
+        &[
+            osf("ab12x", "blob1", "train_10M.zip"),
+            osf("cd34y", "blob2", "notes.txt"),
+        ],
+    );
+    // No `name` and no `unzip`: the name comes from the server, the zip from its bytes.
+    let sources = s.write(
+        "sources.toml",
+        &format!(
+            "[[osf]]\nurl = \"{0}/download/ab12x/\"\ndest = \"b/train\"\n\n\
+             [[osf]]\nurl = \"{0}/download/cd34y/\"\ndest = \"b/dev\"\n",
+            server.base
+        ),
+    );
+    let args = [
+        "osf",
+        "--dest",
+        "data",
+        "--sources",
+        sources.to_str().unwrap(),
+    ];
+    let (ok, out, err) = fetch(&s, &args);
+    assert!(ok, "{err}");
+    assert!(out.contains("2 file(s) to download"), "{out}");
+    assert_eq!(
+        names(&s.path().join("data/b/train")),
+        names(&babylm.join("train"))
+    );
+    assert!(s.path().join("data/.downloads/osf/train_10M.zip").is_file());
+    assert_eq!(
+        std::fs::read_to_string(s.path().join("data/b/dev/notes.txt")).unwrap(),
+        "a plain text file\n"
+    );
+    let seen = server.seen.lock().unwrap().clone();
+    for path in ["/download/ab12x/", "/files/ab12x"] {
+        assert!(
+            seen.iter().any(|r| r.method == "GET" && r.path == path),
+            "{path}: {seen:?}"
+        );
+    }
+    // A second fetch finds both under the names the server gave, and downloads nothing.
+    let before = seen.len();
+    let (ok, out, err) = fetch(&s, &args);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("0 file(s) to download") && out.contains("2 already here"),
+        "{out}"
+    );
+    let again = server.seen.lock().unwrap()[before..].to_vec();
+    assert!(again.is_empty(), "{again:?}");
+    // Picking a file by a name the source does not have is refused, naming the ones it has.
+    let (ok, _, err) = fetch(
+        &s,
+        &[
+            "osf:train_10M.zip",
+            "--dest",
+            "data",
+            "--sources",
+            sources.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        !ok && err.contains("no file `train_10M.zip`") && err.contains("ab12x, cd34y"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unreachable_host_stops_the_fetch_at_once() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let s = Scratch::new();
+    let sources = common::repo().join("configs/sources.toml");
+    let (ok, out, err) = fetch(
+        &s,
+        &[
+            "tinystories:TinyStoriesV2-GPT4-valid.txt",
+            "--dest",
+            "dl",
+            "--sources",
+            sources.to_str().unwrap(),
+            "--mirror",
+            &format!("http://127.0.0.1:{port}"),
+        ],
+    );
+    assert!(!ok, "{out}");
+    assert!(
+        err.contains(&format!("cannot reach 127.0.0.1:{port}")),
+        "{err}"
+    );
+    assert!(!err.contains("attempt 2"), "no retries: {err}");
+    assert!(!s.path().join("dl/tinystories").exists());
 }

@@ -1,6 +1,6 @@
-//! `make demo` as a user without the sample corpora runs it: `env/demo.sh` downloads TinyStories,
-//! BabyLM and BLiMP (here from a loopback mirror holding the sample corpora under the real file
-//! names), cuts them with `lmeff data mix`, prepares, trains 2 datasets × 3 seeds (full runs),
+//! `make demo` as a user without the sample corpora runs it: `env/demo.sh` downloads TinyStories'
+//! validation file, BabyLM's 10M-word archive and BLiMP (here from a loopback mirror holding the
+//! sample corpora under the real file names, and nothing else), cuts them with `lmeff data mix`, prepares, trains 2 datasets × 3 seeds (full runs),
 //! scores every checkpoint on all of BLiMP, aggregates, and leaves a report whose verdict rests on
 //! enough runs and which says what the numbers can and cannot say.
 
@@ -14,40 +14,19 @@ use common::{copy_tree, http, repo, shared_data, zip_dir, Scratch};
 #[test]
 fn make_demo_downloads_trains_evaluates_and_reports() {
     let s = Scratch::new();
-    // The project as a user has it: the demo script, configs, and env/lmeff.env.
-    std::fs::create_dir_all(s.path().join("env")).unwrap();
-    std::fs::copy(repo().join("env/demo.sh"), s.path().join("env/demo.sh")).unwrap();
-    copy_tree(&repo().join("configs"), &s.path().join("configs"));
-    s.write(
-        "env/lmeff.env",
-        &format!("source {}\n", repo().join("env/lmeff.env").display()),
-    );
+    project(&s);
 
-    // The mirror: <name>/<file name of the real URL>.
+    // The mirror: <source>/<file name>, holding only what the demo should fetch (the samples under
+    // the real names; TinyStories' train sample stands in for its validation file).
     let corpora = shared_data().join("corpora");
     let mirror = s.path().join("mirror");
     std::fs::create_dir_all(mirror.join("tinystories")).unwrap();
     std::fs::copy(
         corpora.join("tinystories/train/TinyStories-sample.txt"),
-        mirror.join("tinystories/TinyStoriesV2-GPT4-train.txt"),
-    )
-    .unwrap();
-    std::fs::copy(
-        corpora.join("tinystories/dev/TinyStories-valid-sample.txt"),
         mirror.join("tinystories/TinyStoriesV2-GPT4-valid.txt"),
     )
     .unwrap();
     std::fs::create_dir_all(mirror.join("babylm3")).unwrap();
-    zip_dir(
-        &corpora.join("babylm/train"),
-        "train_100M",
-        &mirror.join("babylm3/train_100M.zip"),
-    );
-    zip_dir(
-        &corpora.join("babylm/dev"),
-        "dev",
-        &mirror.join("babylm3/dev.zip"),
-    );
     zip_dir(
         &corpora.join("babylm/train"),
         "train_10M",
@@ -56,27 +35,42 @@ fn make_demo_downloads_trains_evaluates_and_reports() {
     copy_tree(&shared_data().join("blimp"), &mirror.join("blimp"));
     let server = http::serve(mirror, &[]);
 
-    let mut cmd = Command::new("bash");
-    cmd.arg(s.path().join("env/demo.sh")).current_dir(s.path());
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("LMEFF_") {
-            cmd.env_remove(key);
-        }
-    }
-    let out = cmd
-        .env("LMEFF_BIN", env!("CARGO_BIN_EXE_lmeff"))
-        .env("LMEFF_MIRROR", &server.base)
-        .output()
-        .unwrap();
+    let out = demo(&s).env("LMEFF_MIRROR", &server.base).output().unwrap();
     let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),
     );
     assert!(out.status.success(), "{stdout}\n{stderr}");
+    // One fetch, announced before it starts; the server saw nothing but the demo's files, each
+    // asked for its size once and downloaded once.
+    assert!(stdout.contains("69 file(s) to download"), "{stdout}");
+    let seen = server.seen.lock().unwrap().clone();
+    let mut wanted: Vec<String> = [
+        "tinystories/TinyStoriesV2-GPT4-valid.txt",
+        "babylm3/train_10M.zip",
+    ]
+    .iter()
+    .map(|f| format!("/{f}"))
+    .chain(
+        std::fs::read_dir(shared_data().join("blimp"))
+            .unwrap()
+            .map(|e| format!("/blimp/{}", e.unwrap().file_name().to_string_lossy())),
+    )
+    .collect();
+    wanted.sort();
+    for method in ["HEAD", "GET"] {
+        let mut got: Vec<String> = seen
+            .iter()
+            .filter(|r| r.method == method)
+            .map(|r| r.path.clone())
+            .collect();
+        got.sort();
+        assert_eq!(got, wanted, "{method} requests");
+    }
+    assert_eq!(seen.len(), 2 * wanted.len(), "{seen:?}");
     for step in [
-        "data fetch tinystories",
-        "data fetch babylm3",
-        "data fetch blimp",
+        "data fetch tinystories:TinyStoriesV2-GPT4-valid.txt babylm3:train_10M.zip blimp",
+        "data mix --name tinystories",
         "data mix --name babylm",
         "data prepare --dataset tinystories",
         "eval blimp --run",
@@ -116,6 +110,57 @@ fn make_demo_downloads_trains_evaluates_and_reports() {
         results.join("report.html").is_file()
             && results.join("plots/learning_curves.png").is_file()
     );
+}
+
+/// `bash env/demo.sh` in the scratch project, as a user without LMEFF_* settings runs it.
+fn demo(s: &Scratch) -> Command {
+    let mut cmd = Command::new("bash");
+    cmd.arg(s.path().join("env/demo.sh")).current_dir(s.path());
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("LMEFF_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("LMEFF_BIN", env!("CARGO_BIN_EXE_lmeff"));
+    cmd
+}
+
+/// The project as a user has it: the demo script, configs, and env/lmeff.env.
+fn project(s: &Scratch) {
+    std::fs::create_dir_all(s.path().join("env")).unwrap();
+    std::fs::copy(repo().join("env/demo.sh"), s.path().join("env/demo.sh")).unwrap();
+    copy_tree(&repo().join("configs"), &s.path().join("configs"));
+    s.write(
+        "env/lmeff.env",
+        &format!("source {}\n", repo().join("env/lmeff.env").display()),
+    );
+}
+
+#[test]
+fn offline_the_demo_stops_at_once_and_says_how_to_use_local_text() {
+    let s = Scratch::new();
+    project(&s);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = demo(&s)
+        .env("LMEFF_MIRROR", format!("http://127.0.0.1:{port}"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains(&format!("cannot reach 127.0.0.1:{port}")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("attempt 2"), "no retries: {stderr}");
+    assert!(
+        stderr.contains("LMEFF_SAMPLE_DATA=DIR make demo"),
+        "{stderr}"
+    );
+    assert!(!s.path().join("data/demo/tinystories").exists());
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {

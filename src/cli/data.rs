@@ -39,17 +39,20 @@ pub struct LossyArg {
 
 #[derive(Debug, Subcommand)]
 pub enum Step {
-    /// Download a source of configs/sources.toml (tinystories, babylm3, blimp).
+    /// Download sources of configs/sources.toml (tinystories, babylm3, babylm2023, blimp), whole
+    /// or some of their files. Says first how much it will download.
     Fetch {
-        /// Source name.
-        name: String,
+        /// SOURCE, or SOURCE:FILE[,FILE…] for some of its files (e.g.
+        /// tinystories:TinyStoriesV2-GPT4-valid.txt babylm3:train_10M.zip blimp).
+        #[arg(required = true, value_name = "SOURCE[:FILES]")]
+        picks: Vec<fetch::Pick>,
         /// Root folder to download into [default: data_dir].
         #[arg(long)]
         dest: Option<PathBuf>,
         /// Sources file.
         #[arg(long, default_value = "configs/sources.toml")]
         sources: PathBuf,
-        /// Fetch every file from MIRROR/<name>/<file name> instead.
+        /// Fetch every file from MIRROR/<source>/<file name> instead.
         #[arg(long)]
         mirror: Option<String>,
     },
@@ -119,7 +122,7 @@ pub fn run(
     };
     match &args.step {
         Step::Fetch {
-            name,
+            picks,
             dest,
             sources,
             mirror,
@@ -130,12 +133,15 @@ pub fn run(
                 mirror: mirror.clone(),
                 ..Default::default()
             };
-            let files = fetch::fetch(&sources, name, &root, &opts)?;
+            let report = fetch::fetch(&sources, picks, &root, &opts)?;
+            let names: Vec<&str> = picks.iter().map(|p| p.source.as_str()).collect();
             println!(
-                "fetched {} file(s) of {name} into {} (manifest {})",
-                files.len(),
+                "fetched {} file(s) of {} into {}: {} downloaded in {:.1} s (manifests fetch-manifest-<source>.json)",
+                report.files.len(),
+                names.join(", "),
                 root.display(),
-                fetch::manifest_path(&root, name).display()
+                indicatif::DecimalBytes(report.downloaded),
+                report.seconds
             );
         }
         Step::Mix {

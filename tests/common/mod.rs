@@ -126,18 +126,22 @@ pub fn copy_tree(from: &Path, to: &Path) {
 }
 
 pub mod http {
-    //! A minimal HTTP/1.1 file server on 127.0.0.1 for fetch tests: real sockets, `Range`
-    //! support, and paths whose first response is cut off half-way.
+    //! A minimal HTTP/1.1 file server on 127.0.0.1 for fetch tests: real sockets, GET and HEAD,
+    //! `Range` support, paths whose first response is cut off half-way, and OSF-style links
+    //! (`/download/<id>/` redirects to `/files/<id>`, which names the file in
+    //! `Content-Disposition`). Like GitHub's raw host, it sends `.jsonl` files gzip-compressed to
+    //! clients that accept it (except for `Range` requests).
 
-    use std::collections::HashSet;
+    use std::collections::{HashMap, HashSet};
     use std::io::{BufRead, BufReader, Write};
     use std::net::TcpListener;
     use std::path::PathBuf;
     use std::sync::{Arc, Mutex};
 
-    /// A request as the server saw it: path and `Range` header.
+    /// A request as the server saw it: method, path and `Range` header.
     #[derive(Debug, Clone)]
     pub struct Seen {
+        pub method: String,
         pub path: String,
         pub range: Option<String>,
     }
@@ -147,74 +151,139 @@ pub mod http {
         pub seen: Arc<Mutex<Vec<Seen>>>,
     }
 
+    /// An OSF-style link: `/download/<id>/` serves `file` (below the root) as `name`.
+    #[derive(Debug, Clone)]
+    pub struct Osf {
+        pub id: String,
+        pub file: String,
+        pub name: String,
+    }
+
     /// Serves files below `root`; the first GET of each path in `cut` stops after half the body.
     pub fn serve(root: PathBuf, cut: &[&str]) -> Server {
+        serve_with(root, cut, &[])
+    }
+
+    /// As [`serve`], with OSF-style links.
+    pub fn serve_with(root: PathBuf, cut: &[&str], osf: &[Osf]) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let seen = Arc::new(Mutex::new(Vec::new()));
         let log = seen.clone();
         let cut: Arc<Mutex<HashSet<String>>> =
             Arc::new(Mutex::new(cut.iter().map(|s| s.to_string()).collect()));
+        let osf: Arc<HashMap<String, Osf>> =
+            Arc::new(osf.iter().map(|o| (o.id.clone(), o.clone())).collect());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let (root, log, cut) = (root.clone(), log.clone(), cut.clone());
-                std::thread::spawn(move || {
-                    let mut reader = BufReader::new(stream.try_clone().unwrap());
-                    let mut request = String::new();
-                    reader.read_line(&mut request).unwrap_or(0);
-                    let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
-                    let mut range = None;
-                    loop {
-                        let mut line = String::new();
-                        if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
-                            break;
-                        }
-                        if let Some((k, v)) = line.split_once(':') {
-                            if k.eq_ignore_ascii_case("range") {
-                                range = Some(v.trim().to_string());
-                            }
-                        }
-                    }
-                    log.lock().unwrap().push(Seen {
-                        path: path.clone(),
-                        range: range.clone(),
-                    });
-                    let Ok(body) = std::fs::read(root.join(path.trim_start_matches('/'))) else {
-                        let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-                        return;
-                    };
-                    let start = range
-                        .as_deref()
-                        .and_then(|r| r.strip_prefix("bytes="))
-                        .and_then(|r| r.trim_end_matches('-').parse::<usize>().ok())
-                        .unwrap_or(0);
-                    let head = if range.is_some() {
-                        format!(
-                            "HTTP/1.1 206 Partial Content\r\nContent-Length: {}\r\nContent-Range: bytes {start}-{}/{}\r\nConnection: close\r\n\r\n",
-                            body.len() - start,
-                            body.len() - 1,
-                            body.len()
-                        )
-                    } else {
-                        format!(
-                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                            body.len()
-                        )
-                    };
-                    let _ = stream.write_all(head.as_bytes());
-                    let rest = &body[start..];
-                    if cut.lock().unwrap().remove(&path) {
-                        let _ = stream.write_all(&rest[..rest.len() / 2]);
-                        let _ = stream.flush();
-                        let _ = stream.shutdown(std::net::Shutdown::Both);
-                        return;
-                    }
-                    let _ = stream.write_all(rest);
-                });
+                let Ok(stream) = stream else { continue };
+                let (root, log, cut, osf) = (root.clone(), log.clone(), cut.clone(), osf.clone());
+                std::thread::spawn(move || answer(stream, &root, &log, &cut, &osf));
             }
         });
         Server { base, seen }
+    }
+
+    fn answer(
+        mut stream: std::net::TcpStream,
+        root: &std::path::Path,
+        log: &Mutex<Vec<Seen>>,
+        cut: &Mutex<HashSet<String>>,
+        osf: &HashMap<String, Osf>,
+    ) {
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut request = String::new();
+        reader.read_line(&mut request).unwrap_or(0);
+        let mut words = request.split_whitespace();
+        let method = words.next().unwrap_or("GET").to_string();
+        let path = words.next().unwrap_or("/").to_string();
+        let mut range = None;
+        let mut gzip_ok = false;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                break;
+            }
+            if let Some((k, v)) = line.split_once(':') {
+                if k.eq_ignore_ascii_case("range") {
+                    range = Some(v.trim().to_string());
+                }
+                if k.eq_ignore_ascii_case("accept-encoding") && v.contains("gzip") {
+                    gzip_ok = true;
+                }
+            }
+        }
+        log.lock().unwrap().push(Seen {
+            method: method.clone(),
+            path: path.clone(),
+            range: range.clone(),
+        });
+        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+        if let ["download", id] = parts[..] {
+            if osf.contains_key(id) {
+                let head = format!(
+                    "HTTP/1.1 302 Found\r\nLocation: /files/{id}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+                let _ = stream.write_all(head.as_bytes());
+                return;
+            }
+        }
+        let (file, disposition) = match parts[..] {
+            ["files", id] if osf.contains_key(id) => {
+                let o = &osf[id];
+                (
+                    root.join(&o.file),
+                    format!(
+                        "Content-Disposition: attachment; filename=\"{}\"; filename*=UTF-8''{}\r\n",
+                        o.name, o.name
+                    ),
+                )
+            }
+            _ => (root.join(path.trim_start_matches('/')), String::new()),
+        };
+        let Ok(mut body) = std::fs::read(&file) else {
+            let _ = stream.write_all(
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+            return;
+        };
+        let mut encoding = "";
+        if gzip_ok && range.is_none() && file.extension().is_some_and(|e| e == "jsonl") {
+            let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            z.write_all(&body).unwrap();
+            body = z.finish().unwrap();
+            encoding = "Content-Encoding: gzip\r\n";
+        }
+        let start = range
+            .as_deref()
+            .and_then(|r| r.strip_prefix("bytes="))
+            .and_then(|r| r.trim_end_matches('-').parse::<usize>().ok())
+            .unwrap_or(0);
+        let head = if range.is_some() {
+            format!(
+                "HTTP/1.1 206 Partial Content\r\n{disposition}Content-Length: {}\r\nContent-Range: bytes {start}-{}/{}\r\nConnection: close\r\n\r\n",
+                body.len() - start,
+                body.len() - 1,
+                body.len()
+            )
+        } else {
+            format!(
+                "HTTP/1.1 200 OK\r\n{disposition}{encoding}Content-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            )
+        };
+        let _ = stream.write_all(head.as_bytes());
+        if method == "HEAD" {
+            return;
+        }
+        let rest = &body[start..];
+        if method == "GET" && cut.lock().unwrap().remove(&path) {
+            let _ = stream.write_all(&rest[..rest.len() / 2]);
+            let _ = stream.flush();
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+            return;
+        }
+        let _ = stream.write_all(rest);
     }
 }
 

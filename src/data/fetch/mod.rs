@@ -1,0 +1,470 @@
+//! `lmeff data fetch`: downloads the study's corpora over HTTP(S). It first asks every server how
+//! much it will send and says so (failing at once when a host cannot be reached), then downloads
+//! with retries, resume of partial files (HTTP `Range`), optional SHA-256 pinning, a manifest of
+//! what was fetched, and atomic placement (a file appears under its name only once complete and
+//! verified). Zip archives, told by their content, are extracted into their destination.
+//!
+//! Sources are data, not code: `configs/sources.toml` lists each file's URL and destination; a
+//! fetch may take only some files of a source (`tinystories:TinyStoriesV2-GPT4-valid.txt`).
+
+mod archive;
+mod http;
+
+use fs_err as fs;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use indicatif::DecimalBytes;
+use serde::{Deserialize, Serialize};
+use tracing::{info, warn};
+
+use super::blimp_paradigms::BLIMP_PARADIGMS;
+use crate::io::{sha256_file, write_json_atomic};
+
+/// One entry of `configs/sources.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSpec {
+    /// Where to download from (`{paradigm}` is expanded when `each_paradigm`).
+    pub url: String,
+    /// The file's name when the URL does not end in it (OSF links); otherwise the server's
+    /// `Content-Disposition` name, else the URL's last segment.
+    pub name: Option<String>,
+    /// Destination folder, relative to the fetch root.
+    pub dest: PathBuf,
+    /// Expected SHA-256 of the downloaded file; a mismatch is refused.
+    pub sha256: Option<String>,
+    /// Extract the archive into `dest` (files only, top folder stripped); unset: extract when the
+    /// file is a zip archive.
+    pub unzip: Option<bool>,
+    /// One download per BLiMP paradigm.
+    #[serde(default)]
+    pub each_paradigm: bool,
+}
+
+/// Every named source of a sources file.
+pub type Sources = BTreeMap<String, Vec<FileSpec>>;
+
+/// Reads a sources file.
+pub fn load_sources(path: &Path) -> Result<Sources> {
+    use figment::providers::{Format, Toml};
+    let text = fs::read_to_string(path)?;
+    figment::Figment::from(Toml::string(&text))
+        .extract()
+        .with_context(|| format!("parsing {}", path.display()))
+}
+
+/// A source to fetch, whole or some of its files: `NAME` or `NAME:FILE[,FILE…]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pick {
+    pub source: String,
+    /// File names to fetch (empty: all of the source).
+    pub files: Vec<String>,
+}
+
+impl FromStr for Pick {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let (source, files) = match s.split_once(':') {
+            Some((source, files)) => (source, files.split(',').map(str::to_owned).collect()),
+            None => (s, vec![]),
+        };
+        let files: Vec<String> = files;
+        if source.is_empty() || files.iter().any(String::is_empty) {
+            return Err(format!("`{s}`: expected SOURCE or SOURCE:FILE[,FILE…]"));
+        }
+        Ok(Pick {
+            source: source.to_owned(),
+            files,
+        })
+    }
+}
+
+/// One file of a fetch: a source entry with its URL expanded.
+#[derive(Debug, Clone)]
+pub struct Wanted<'a> {
+    pub source: &'a str,
+    pub spec: &'a FileSpec,
+    pub url: String,
+    /// The name it is picked and mirrored by: `name`, else the URL's last segment.
+    pub key: String,
+}
+
+/// The files `picks` name, in the order of the sources file; a file name no pick's source has
+/// is an error listing the files it does have.
+pub fn select<'a>(sources: &'a Sources, picks: &[Pick]) -> Result<Vec<Wanted<'a>>> {
+    let mut out = Vec::new();
+    for pick in picks {
+        let (source, specs) = sources.get_key_value(&pick.source).ok_or_else(|| {
+            anyhow!(
+                "unknown source `{}` (known: {})",
+                pick.source,
+                sources.keys().cloned().collect::<Vec<_>>().join(", ")
+            )
+        })?;
+        let mut all = Vec::new();
+        for spec in specs {
+            let urls: Vec<String> = if spec.each_paradigm {
+                BLIMP_PARADIGMS
+                    .iter()
+                    .map(|p| spec.url.replace("{paradigm}", p))
+                    .collect()
+            } else {
+                vec![spec.url.clone()]
+            };
+            for url in urls {
+                let key = match &spec.name {
+                    Some(n) => n.clone(),
+                    None => url
+                        .trim_end_matches('/')
+                        .rsplit('/')
+                        .next()
+                        .filter(|n| !n.is_empty() && !n.contains(':'))
+                        .ok_or_else(|| anyhow!("{url}: no file name in the URL; give `name`"))?
+                        .to_owned(),
+                };
+                all.push(Wanted {
+                    source,
+                    spec,
+                    url,
+                    key,
+                });
+            }
+        }
+        for file in &pick.files {
+            if !all.iter().any(|w| &w.key == file) {
+                bail!(
+                    "source `{source}` has no file `{file}` (its files: {})",
+                    all.iter()
+                        .map(|w| w.key.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+        }
+        out.extend(
+            all.into_iter()
+                .filter(|w| pick.files.is_empty() || pick.files.contains(&w.key)),
+        );
+    }
+    Ok(out)
+}
+
+/// One downloaded file, as recorded in the manifest.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Fetched {
+    pub url: String,
+    /// Path relative to the fetch root (for archives: the archive, under `.downloads/<source>/`).
+    pub file: PathBuf,
+    pub bytes: u64,
+    pub sha256: String,
+    /// Files extracted from an archive, relative to the fetch root.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extracted: Vec<PathBuf>,
+}
+
+/// Options of a fetch.
+#[derive(Debug, Clone)]
+pub struct FetchOptions {
+    /// Fetch every file from `<mirror>/<source>/<file name>` instead of its URL.
+    pub mirror: Option<String>,
+    /// Seconds to wait before the first retry (doubling after each).
+    pub retry_delay: Duration,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        FetchOptions {
+            mirror: None,
+            retry_delay: Duration::from_millis(500),
+        }
+    }
+}
+
+/// What a fetch did.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub files: Vec<Fetched>,
+    /// Bytes that crossed the wire.
+    pub downloaded: u64,
+    pub seconds: f64,
+}
+
+/// The manifest path of source `name` under `root`.
+pub fn manifest_path(root: &Path, name: &str) -> PathBuf {
+    root.join(format!("fetch-manifest-{name}.json"))
+}
+
+/// Fetches the picked files into `root`; files already complete are kept. Before downloading it
+/// prints how much will be downloaded. Each source's manifest keeps the entries of files not
+/// fetched this time.
+pub fn fetch(
+    sources: &Sources,
+    picks: &[Pick],
+    root: &Path,
+    opts: &FetchOptions,
+) -> Result<Report> {
+    let wanted = select(sources, picks)?;
+    let agent = http::agent();
+    let mut manifests: BTreeMap<&str, Vec<Fetched>> = BTreeMap::new();
+    for w in &wanted {
+        if !manifests.contains_key(w.source) {
+            manifests.insert(w.source, read_manifest(root, w.source)?);
+        }
+    }
+    let from = |w: &Wanted| match &opts.mirror {
+        Some(m) => format!("{}/{}/{}", m.trim_end_matches('/'), w.source, w.key),
+        None => w.url.clone(),
+    };
+    let missing: Vec<&Wanted> = wanted
+        .iter()
+        .filter(|w| present(w, root, &manifests[w.source], &from(w)).is_none())
+        .collect();
+    announce(&agent, &missing, wanted.len(), &from)?;
+
+    let start = Instant::now();
+    let mut report = Report::default();
+    for w in &wanted {
+        let url = from(w);
+        let (record, wire) = fetch_one(&agent, w, &url, root, &manifests[w.source], opts)?;
+        info!(
+            source = w.source,
+            bytes = record.bytes,
+            "fetched {}",
+            record.file.display()
+        );
+        report.downloaded += wire;
+        report.files.push(record);
+    }
+    report.seconds = start.elapsed().as_secs_f64();
+    for (source, old) in manifests {
+        let mut merged: Vec<Fetched> = old
+            .into_iter()
+            .filter(|o| !report.files.iter().any(|f| f.url == o.url))
+            .collect();
+        merged.extend(
+            wanted
+                .iter()
+                .zip(&report.files)
+                .filter(|(w, _)| w.source == source)
+                .map(|(_, f)| f.clone()),
+        );
+        write_json_atomic(&manifest_path(root, source), &merged)?;
+    }
+    Ok(report)
+}
+
+/// Asks for the size of every missing file (a few at a time) and prints the total to download.
+fn announce(
+    agent: &ureq::Agent,
+    missing: &[&Wanted],
+    all: usize,
+    from: &dyn Fn(&Wanted) -> String,
+) -> Result<()> {
+    let urls: Vec<String> = missing.iter().map(|w| from(w)).collect();
+    let mut sizes = Vec::with_capacity(urls.len());
+    for chunk in urls.chunks(8) {
+        let got: Vec<Result<Option<u64>>> = std::thread::scope(|s| {
+            let handles: Vec<_> = chunk
+                .iter()
+                .map(|u| s.spawn(move || http::size(agent, u)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a size request"))
+                .collect()
+        });
+        for size in got {
+            sizes.push(size?);
+        }
+    }
+    let known: u64 = sizes.iter().flatten().sum();
+    let unknown = sizes.iter().filter(|s| s.is_none()).count();
+    let mut line = format!(
+        "{} file(s) to download, {}",
+        missing.len(),
+        DecimalBytes(known)
+    );
+    if unknown > 0 {
+        line += &format!(" and {unknown} of unknown size");
+    }
+    if all > missing.len() {
+        line += &format!("; {} already here", all - missing.len());
+    }
+    println!("{line}");
+    Ok(())
+}
+
+/// Where a complete copy of `w` already lies, if anywhere: its archive under `.downloads/` or
+/// its file in `dest`, under the name it is known by (`name`, the manifest's, or the URL's).
+fn present(w: &Wanted, root: &Path, manifest: &[Fetched], url: &str) -> Option<PathBuf> {
+    let recorded = manifest
+        .iter()
+        .find(|f| f.url == url)
+        .and_then(|f| f.file.file_name().map(|n| n.to_string_lossy().into_owned()));
+    let name = w.spec.name.clone().or(recorded).unwrap_or(w.key.clone());
+    [
+        downloads(root, w.source).join(&name),
+        root.join(&w.spec.dest).join(&name),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
+}
+
+fn downloads(root: &Path, source: &str) -> PathBuf {
+    root.join(".downloads").join(source)
+}
+
+/// Fetches one file (unless a complete copy is there), places it and extracts it when it is an
+/// archive. Returns its record and the bytes downloaded.
+fn fetch_one(
+    agent: &ureq::Agent,
+    w: &Wanted,
+    url: &str,
+    root: &Path,
+    manifest: &[Fetched],
+    opts: &FetchOptions,
+) -> Result<(Fetched, u64)> {
+    let stash = downloads(root, w.source);
+    let dest = root.join(&w.spec.dest);
+    fs::create_dir_all(&stash)?;
+    fs::create_dir_all(&dest)?;
+    let expected = w.spec.sha256.as_deref();
+    let mut wire = 0;
+    let mut file = None;
+    if let Some(have) = present(w, root, manifest, url) {
+        let sha = sha256_file(&have)?;
+        if expected.is_none_or(|e| e.eq_ignore_ascii_case(&sha)) {
+            info!("{} already complete", have.display());
+            file = Some((have, sha));
+        } else {
+            warn!(
+                "{} does not match its pinned sha256: fetching again",
+                have.display()
+            );
+        }
+    }
+    let (path, sha256) = match file {
+        Some(found) => found,
+        None => {
+            let part = stash.join(format!(".{}.part", w.key));
+            let got = http::download(agent, url, &part, opts.retry_delay)?;
+            wire = got.wire_bytes;
+            let sha = sha256_file(&part)?;
+            if let Some(want) = expected.filter(|e| !e.eq_ignore_ascii_case(&sha)) {
+                fs::remove_file(&part)?;
+                bail!("{url}: sha256 mismatch: expected {want}, got {sha}; the download was discarded");
+            }
+            let name = w.spec.name.clone().or(got.name).unwrap_or(w.key.clone());
+            let archive = w.spec.unzip.map_or_else(|| archive::is_zip(&part), Ok)?;
+            let to = if archive {
+                stash.join(&name)
+            } else {
+                dest.join(&name)
+            };
+            fs::rename(&part, &to)?;
+            (to, sha)
+        }
+    };
+    let extracted = if path.starts_with(&stash) {
+        archive::unzip_into(&path, &dest)
+            .inspect_err(|_| {
+                // A bad archive is not kept as "complete": the next fetch downloads it again.
+                let _ = fs::remove_file(&path);
+            })?
+            .into_iter()
+            .map(|p| p.strip_prefix(root).unwrap_or(&p).to_owned())
+            .collect()
+    } else {
+        vec![]
+    };
+    let record = Fetched {
+        url: url.to_owned(),
+        file: path.strip_prefix(root).unwrap_or(&path).to_owned(),
+        bytes: path.metadata()?.len(),
+        sha256,
+        extracted,
+    };
+    Ok((record, wire))
+}
+
+fn read_manifest(root: &Path, source: &str) -> Result<Vec<Fetched>> {
+    let path = manifest_path(root, source);
+    if !path.exists() {
+        return Ok(vec![]);
+    }
+    serde_json::from_slice(&fs::read(&path)?)
+        .with_context(|| format!("{} is not a fetch manifest", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped() -> Sources {
+        load_sources(&Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/sources.toml")).unwrap()
+    }
+
+    #[test]
+    fn shipped_sources_parse() {
+        let s = shipped();
+        assert_eq!(s["tinystories"].len(), 2);
+        assert!(s["blimp"][0].each_paradigm && s["blimp"][0].url.contains("{paradigm}"));
+        // The study's BabyLM links (scripts/data/load_data.sh): OSF file ids, names given here.
+        for id in [
+            "6819fdbfbecda878d4c61566",
+            "6819fd8d91a6c4b6d4159848",
+            "6819fd86ff83c3467ac0dcb0",
+        ] {
+            let url = format!("https://osf.io/download/{id}/");
+            assert!(
+                s["babylm3"]
+                    .iter()
+                    .any(|f| f.url == url && f.name.is_some()),
+                "{id}"
+            );
+        }
+        for id in ["5mk3x", "rduj2", "m48ed"] {
+            let url = format!("https://osf.io/download/{id}/");
+            assert!(s["babylm2023"].iter().any(|f| f.url == url), "{id}");
+        }
+    }
+
+    #[test]
+    fn picks_name_a_source_and_maybe_some_files() {
+        let pick: Pick = "tinystories:TinyStoriesV2-GPT4-valid.txt".parse().unwrap();
+        assert_eq!(pick.files, ["TinyStoriesV2-GPT4-valid.txt"]);
+        assert_eq!("blimp".parse::<Pick>().unwrap().files.len(), 0);
+        assert!("babylm3:".parse::<Pick>().is_err());
+        assert!(":x".parse::<Pick>().is_err());
+
+        let s = shipped();
+        let picks: Vec<Pick> = [
+            "tinystories:TinyStoriesV2-GPT4-valid.txt",
+            "babylm3:train_10M.zip",
+            "blimp",
+        ]
+        .iter()
+        .map(|p| p.parse().unwrap())
+        .collect();
+        let wanted = select(&s, &picks).unwrap();
+        assert_eq!(wanted.len(), 1 + 1 + 67);
+        assert_eq!(
+            wanted[1].url,
+            "https://osf.io/download/6819fd8d91a6c4b6d4159848/"
+        );
+        assert_eq!(wanted[2].key, "adjunct_island.jsonl");
+
+        let err = select(&s, &["babylm3:train_1M.zip".parse().unwrap()]).unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(
+            msg.contains("no file `train_1M.zip`") && msg.contains("train_10M.zip"),
+            "{msg}"
+        );
+        let err = select(&s, &["wiki".parse().unwrap()]).unwrap_err();
+        assert!(format!("{err:#}").contains("unknown source `wiki`"));
+    }
+}

@@ -5,19 +5,28 @@ mod common;
 
 use common::{prepared_tinystories, run, shared_data, Scratch};
 
+/// The figures every aggregate draws (each as PNG, SVG and PDF).
+const FIGURES: [&str; 6] = [
+    "learning_curves",
+    "all_configurations",
+    "predictiveness",
+    "paradigm_heatmap",
+    "group_heatmap",
+    "phenomena_heatmap",
+];
+
 /// `lmeff aggregate` of the scratch folder's `overall.csv` and `tasks.csv` into `agg/`.
+/// (No BLiMP folder: the paradigms' phenomena are facts lmeff carries.)
 fn aggregate_imports(s: &Scratch, bootstrap: u32) -> std::process::Command {
     let mut cmd = s.lmeff();
-    cmd.arg("--blimp-dir")
-        .arg(shared_data().join("blimp"))
-        .args([
-            "aggregate",
-            "--import-csv",
-            "overall.csv",
-            "--import-csv",
-            "tasks.csv",
-        ])
-        .args(["--out", "agg", "--bootstrap", &bootstrap.to_string()]);
+    cmd.args([
+        "aggregate",
+        "--import-csv",
+        "overall.csv",
+        "--import-csv",
+        "tasks.csv",
+    ])
+    .args(["--out", "agg", "--bootstrap", &bootstrap.to_string()]);
     cmd
 }
 
@@ -103,15 +112,23 @@ fn imports_the_study_tables_and_finds_the_earliest_anchor() {
         "{report}"
     );
     assert_eq!(report.matches("## Plots").count(), 1);
-    for stem in ["learning_curves", "predictiveness", "phenomena_heatmap"] {
+    for stem in FIGURES {
         let png = std::fs::read(s.path().join(format!("agg/plots/{stem}.png"))).unwrap();
         assert_eq!(&png[1..4], b"PNG", "{stem}");
         assert!(png.len() > 5_000, "{stem}: {} bytes", png.len());
         let svg = std::fs::read_to_string(s.path().join(format!("agg/plots/{stem}.svg"))).unwrap();
         assert!(svg.starts_with("<svg") && svg.contains("<text"), "{stem}");
+        let pdf = std::fs::read(s.path().join(format!("agg/plots/{stem}.pdf"))).unwrap();
+        assert!(
+            pdf.starts_with(b"%PDF-") && pdf.ends_with(b"%%EOF"),
+            "{stem}"
+        );
     }
     let page = std::fs::read_to_string(s.path().join("agg/report.html")).unwrap();
-    assert_eq!(page.matches("data:image/png;base64,iVBORw0KGgo").count(), 3);
+    assert_eq!(
+        page.matches("data:image/png;base64,iVBORw0KGgo").count(),
+        FIGURES.len()
+    );
     assert!(page.contains("<b>50M tokens</b>"));
     assert_eq!(page.matches(">Plots</h2>").count(), 1, "one Plots heading");
 
@@ -294,27 +311,94 @@ fn chromium(page: &std::path::Path, extra: &[&str]) -> std::process::Output {
 
 #[test]
 fn report_html_shows_every_plot_in_a_headless_browser() {
+    // The study's tables as its scripts write them: 2 datasets × 20m/60m/180m × 2 vocab sizes ×
+    // seeds 0–2, anchors 25…2000 and final, all 67 paradigms under lowercased task names.
     let s = Scratch::new();
+    let paradigms: Vec<String> = std::fs::read_dir(shared_data().join("blimp"))
+        .unwrap()
+        .map(|e| {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            name.trim_end_matches(".jsonl").to_lowercase()
+        })
+        .collect();
+    assert_eq!(paradigms.len(), 67);
+    let anchors = [
+        "25", "50", "75", "100", "250", "500", "750", "1000", "1250", "1500", "1750", "2000",
+        "final",
+    ];
     let mut overall = String::from("dataset,model_size,milestone,vocab_size,seed,acc\n");
     let mut tasks = String::from("dataset,model_size,milestone,vocab_size,seed,task,acc\n");
-    for (k, ds) in ["tinystories", "babylm"].iter().enumerate() {
-        for seed in 0..3 {
-            for (i, m) in ["25", "50", "100", "final"].iter().enumerate() {
-                let a = 0.55 + 0.03 * i as f64 + 0.01 * seed as f64 + 0.02 * k as f64;
-                overall += &format!("{ds},20m,{m},16000,{seed},{a}\n");
-                for (j, p) in ["adjunct_island", "anaphor_gender_agreement"]
-                    .iter()
-                    .enumerate()
-                {
-                    tasks += &format!("{ds},20m,{m},16000,{seed},{p},{}\n", a + 0.01 * j as f64);
+    for (d, ds) in ["tinystories", "babylm"].iter().enumerate() {
+        for (m, size) in ["20m", "60m", "180m"].iter().enumerate() {
+            for (v, vocab) in [8000, 50257].iter().enumerate() {
+                for seed in 0..3 {
+                    for (i, a) in anchors.iter().enumerate() {
+                        let base = 0.6 + 0.012 * i as f64 + 0.03 * m as f64 + 0.02 * d as f64
+                            - 0.01 * v as f64
+                            + 0.004 * seed as f64;
+                        overall += &format!("{ds},{size},{a},{vocab},{seed},{base:.4}\n");
+                        for (j, p) in paradigms.iter().enumerate() {
+                            let acc = base + 0.002 * (j % 13) as f64 - 0.012;
+                            tasks += &format!("{ds},{size},{a},{vocab},{seed},{p},{acc:.4}\n");
+                        }
+                    }
                 }
             }
         }
     }
     s.write("overall.csv", &overall);
     s.write("tasks.csv", &tasks);
-    let (ok, _, err) = run(&mut aggregate_imports(&s, 500));
+    let (ok, _, err) = run(&mut aggregate_imports(&s, 200));
     assert!(ok, "{err}");
+    // Every paradigm found its phenomenon, though the study lowercases the names.
+    let phenomena: std::collections::BTreeSet<String> =
+        csv_rows(&s.path().join("agg/data/per_phenomenon.csv"))
+            .into_iter()
+            .map(|r| r["linguistics_term"].clone())
+            .collect();
+    assert_eq!(phenomena.len(), 13, "{phenomena:?}");
+    assert!(phenomena.contains("binding") && phenomena.contains("island_effects"));
+    // The texts of a figure's SVG, in drawing order.
+    let texts = |stem: &str| -> Vec<String> {
+        let svg = std::fs::read_to_string(s.path().join(format!("agg/plots/{stem}.svg"))).unwrap();
+        svg.split("<text")
+            .skip(1)
+            .filter_map(|t| {
+                Some(
+                    t.split_once('>')?
+                        .1
+                        .split("</text>")
+                        .next()?
+                        .trim()
+                        .to_owned(),
+                )
+            })
+            .collect()
+    };
+    let has = |stem: &str, text: &str| texts(stem).iter().any(|t| t == text);
+    // The anchors are named on the axes, the paradigms and the paper's groups on the heatmaps.
+    for a in ["25", "75", "250", "1750", "2000"] {
+        assert!(
+            has("predictiveness", a),
+            "{a}: {:?}",
+            texts("predictiveness")
+        );
+    }
+    assert!(has("paradigm_heatmap", "complex_NP_island"));
+    assert!(has("group_heatmap", "Filler-Gap Dependencies"));
+    assert!(has("group_heatmap", "overall"));
+    assert!(has("all_configurations", "babylm 180m 50257"));
+    // Model sizes in order of size: 20m, 60m, 180m.
+    let curves = texts("learning_curves");
+    let at = |t: &str| {
+        curves
+            .iter()
+            .position(|x| x.starts_with(t))
+            .unwrap_or_else(|| panic!("{t}"))
+    };
+    assert!(at("tinystories · 20m") < at("tinystories · 60m"));
+    assert!(at("tinystories · 60m") < at("tinystories · 180m"));
+
     let page = s.path().join("agg/report.html");
 
     // Where each image sits and whether it decoded, as the page itself measured it.
@@ -343,9 +427,10 @@ fn report_html_shows_every_plot_in_a_headless_browser() {
             _ => {}
         }
     }
-    assert_eq!(images.len(), 3, "{layout}");
+    assert_eq!(images.len(), FIGURES.len(), "{layout}");
 
-    // A screenshot of the whole page: every image's box holds drawn (non-white) pixels.
+    // A screenshot of the whole page: every image's box holds drawn (non-white) pixels (a blank
+    // one holds none; thin lines on white hold a few per mille).
     let shot = s.path().join("shot.png");
     let out = chromium(
         &page,
@@ -383,8 +468,45 @@ fn report_html_shows_every_plot_in_a_headless_browser() {
         );
         let share = drawn as f64 / total as f64;
         assert!(
-            share > 0.01 && share < 0.9,
+            share > 0.002 && share < 0.9,
             "image {i}: {share:.3} of its pixels drawn"
         );
     }
+
+    // For print: 300 dpi PNGs, three times the pixels of the default 100 dpi, of the same drawing;
+    // std bands and a logit scale drawn on request.
+    let (ok, _, err) = run(s.lmeff().args([
+        "aggregate",
+        "--import-csv",
+        "overall.csv",
+        "--import-csv",
+        "tasks.csv",
+        "--bootstrap",
+        "200",
+        "--out",
+        "agg300",
+        "--dpi",
+        "300",
+        "--band",
+        "std",
+        "--y-scale",
+        "logit",
+    ]));
+    assert!(ok, "{err}");
+    let dims = |path: &str| {
+        let png = std::fs::read(s.path().join(path)).unwrap();
+        let word = |i: usize| u32::from_be_bytes(png[i..i + 4].try_into().unwrap());
+        (word(16), word(20))
+    };
+    for stem in FIGURES {
+        let (w, h) = dims(&format!("agg/plots/{stem}.png"));
+        assert_eq!(
+            dims(&format!("agg300/plots/{stem}.png")),
+            (3 * w, 3 * h),
+            "{stem}"
+        );
+    }
+    let curves =
+        std::fs::read_to_string(s.path().join("agg300/plots/learning_curves.svg")).unwrap();
+    assert!(curves.contains("logit scale") && curves.contains("mean ± std over seeds"));
 }

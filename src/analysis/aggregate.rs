@@ -2,7 +2,7 @@
 //! phenomenon, missing results, predictiveness, earliest reliable anchor, per-phenomenon ρ) and
 //! `<out>/report.md`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
@@ -16,6 +16,7 @@ use super::significance;
 use super::stats;
 use super::table::Table;
 use crate::config::Plan;
+use crate::data::blimp_paradigms::paradigm_facts;
 use crate::io::{check_replaceable, Staged};
 
 /// What to aggregate and how.
@@ -33,10 +34,10 @@ pub struct AggregateOptions {
     pub threshold: f64,
     /// The fewest runs a group needs for an earliest-anchor verdict.
     pub min_runs: usize,
+    /// How the figures are drawn.
+    pub figures: plots::FigureOptions,
     /// The planned runs (configs.csv × seeds), for the missing-results report.
     pub plan: Option<Plan>,
-    /// Paradigm → (field, phenomenon), for results that do not carry them (BLiMP's files).
-    pub paradigm_info: HashMap<String, (String, String)>,
 }
 
 /// What was written.
@@ -79,15 +80,7 @@ fn sorted(mut rs: Vec<&Record>) -> Vec<&Record> {
 pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
     let mut c: Collected = collect(o.results.as_deref(), &o.imports, o.skip_bad)?;
     check_paradigm_sets(&c.overall)?;
-    for t in &mut c.tasks {
-        if let (None, Some((field, term))) = (
-            &t.phenomenon,
-            t.task.as_ref().and_then(|k| o.paradigm_info.get(k)),
-        ) {
-            t.field = Some(field.clone());
-            t.phenomenon = Some(term.clone());
-        }
-    }
+    name_paradigms(&mut c.tasks);
     check_outputs(&o.out)?;
     let staged = Staged::new(&o.out.join("aggregate"))?;
     let data = staged.path().join("data");
@@ -233,17 +226,19 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
         .filter(|r| r.group == "global")
         .collect();
     let plots = staged.path().join("plots");
-    super::plots::write_all(&plots, &c.overall, &global, &phen_rows)?;
+    let inputs = plots::Inputs {
+        overall: &c.overall,
+        tasks: &c.tasks,
+        global: &global,
+        phenomena: &phen_rows,
+    };
+    plots::write_all(&plots, &inputs, &o.figures)?;
     let mut md = super::report::markdown(&summary, o);
-    let titles = [
-        "Learning curves: BLiMP accuracy vs training tokens, per dataset and model size",
-        "Spearman ρ and R² of each anchor with the final accuracy (all runs)",
-        "Accuracy per phenomenon and anchor",
-    ];
-    md += "\n## Plots\n\n";
+    md += "\n## Plots\n\nEach figure as PNG (";
+    md += &format!("{} dpi), SVG and PDF in `plots/`.\n\n", o.figures.dpi);
     let mut images = Vec::new();
-    for (stem, title) in plots::STEMS.into_iter().zip(titles) {
-        md += &format!("- {title}: `plots/{stem}.png`, `plots/{stem}.svg`\n");
+    for (stem, title) in plots::FIGURES {
+        md += &format!("- {title}: `plots/{stem}.png`, `.svg`, `.pdf`\n");
         images.push((
             title.to_owned(),
             fs_err::read(plots.join(format!("{stem}.png")))?,
@@ -254,6 +249,20 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
     fs_err::write(staged.path().join(REPORT_HTML), page.as_bytes())?;
     staged.commit_into(&o.out)?;
     Ok(summary)
+}
+
+/// Gives every paradigm result BLiMP's own name (the study's tables lowercase it) and, where the
+/// result does not carry them, its field and phenomenon: fixed facts of the 67 paradigms.
+fn name_paradigms(tasks: &mut [Record]) {
+    for t in tasks {
+        let Some(name) = &t.task else { continue };
+        let Some((uid, field, term)) = paradigm_facts(name) else {
+            continue;
+        };
+        t.task = Some(uid.to_owned());
+        t.field.get_or_insert_with(|| field.to_owned());
+        t.phenomenon.get_or_insert_with(|| term.to_owned());
+    }
 }
 
 /// Full runs' mean change in accuracy from their first milestone to their final, with the 95%
@@ -318,9 +327,15 @@ fn check_outputs(out: &Path) -> Result<()> {
             .flat_map(|s| exts.map(|e| format!("{s}.{e}")))
             .collect()
     };
+    let figure_files = || -> Vec<String> {
+        plots::FIGURES
+            .iter()
+            .flat_map(|(s, _)| plots::EXTENSIONS.map(|e| format!("{s}.{e}")))
+            .collect()
+    };
     for (dir, own) in [
         ("data", files(&TABLES, ["csv", "parquet"])),
-        ("plots", files(&plots::STEMS, ["png", "svg"])),
+        ("plots", figure_files()),
     ] {
         let own: Vec<&str> = own.iter().map(String::as_str).collect();
         check_replaceable(&out.join(dir), &own)?;

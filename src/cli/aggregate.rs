@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use anyhow::{bail, Result};
 use clap::Args;
 use lmeff::analysis::aggregate::{aggregate, AggregateOptions};
-use lmeff::config::{Settings, SettingsOverrides};
-use lmeff::eval::blimp_data::paradigm_info;
+use lmeff::analysis::plots::FigureOptions;
+use lmeff::config::{Band, Settings, SettingsOverrides, YScale};
 
 #[derive(Debug, Args)]
 pub struct AggregateArgs {
@@ -36,6 +36,16 @@ pub struct AggregateArgs {
     /// A group of fewer full runs gets no verdict [setting aggregate.min_runs: 5].
     #[arg(long, value_name = "N")]
     pub min_runs: Option<usize>,
+    /// Resolution of the PNG figures, e.g. 300 for print [setting aggregate.dpi: 100].
+    #[arg(long, value_name = "DPI")]
+    pub dpi: Option<u32>,
+    /// Band around the mean over seeds in the learning curves: minmax or std
+    /// [setting aggregate.band: minmax].
+    #[arg(long)]
+    pub band: Option<Band>,
+    /// Y scale of the learning curves: linear or logit [setting aggregate.y_scale: linear].
+    #[arg(long)]
+    pub y_scale: Option<YScale>,
     /// The experiment matrix for the missing-results report [setting configs].
     #[arg(long, value_name = "FILE")]
     pub configs: Option<PathBuf>,
@@ -84,8 +94,15 @@ pub fn run(
             Some(n) => n,
             None => settings.aggregate.min_runs,
         },
+        figures: FigureOptions {
+            band: args.band.unwrap_or(settings.aggregate.band),
+            y_scale: args.y_scale.unwrap_or(settings.aggregate.y_scale),
+            dpi: match args.dpi.unwrap_or(settings.aggregate.dpi) {
+                d @ 30..=1200 => d,
+                d => bail!("a resolution of {d} dpi is outside 30–1200"),
+            },
+        },
         plan,
-        paradigm_info: paradigm_info(&settings.blimp_dir),
     };
     let start = std::time::Instant::now();
     let s = aggregate(&opts)?;

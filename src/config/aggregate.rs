@@ -13,12 +13,113 @@ pub const DEFAULT_MIN_RUNS: usize = 5;
 pub struct AggregateSettings {
     /// A group of fewer full runs gets no earliest-anchor verdict ("too few runs to judge").
     pub min_runs: usize,
+    /// The band around a mean over seeds in the per-dataset learning curves.
+    pub band: Band,
+    /// The y scale of the per-dataset learning curves.
+    pub y_scale: YScale,
+    /// The resolution of the PNG figures (their sizes are set at 100 dpi; 300 for print).
+    pub dpi: u32,
 }
 
 impl Default for AggregateSettings {
     fn default() -> Self {
         AggregateSettings {
             min_runs: DEFAULT_MIN_RUNS,
+            band: Band::default(),
+            y_scale: YScale::default(),
+            dpi: 100,
         }
+    }
+}
+
+/// The band drawn around a mean over seeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Band {
+    /// From the lowest to the highest seed.
+    #[default]
+    Minmax,
+    /// The mean ± one standard deviation over seeds (n − 1).
+    Std,
+}
+
+/// The y scale of accuracy curves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum YScale {
+    #[default]
+    Linear,
+    /// log(p / (1 − p)): differences near 1 stay visible.
+    Logit,
+}
+
+impl std::str::FromStr for Band {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "minmax" => Ok(Band::Minmax),
+            "std" => Ok(Band::Std),
+            _ => Err(format!("`{s}`: expected minmax or std")),
+        }
+    }
+}
+
+impl std::str::FromStr for YScale {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "linear" => Ok(YScale::Linear),
+            "logit" => Ok(YScale::Logit),
+            _ => Err(format!("`{s}`: expected linear or logit")),
+        }
+    }
+}
+
+impl Band {
+    /// How a legend says it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Band::Minmax => "mean, min–max",
+            Band::Std => "mean ± std",
+        }
+    }
+}
+
+impl YScale {
+    pub fn name(self) -> &'static str {
+        match self {
+            YScale::Linear => "linear",
+            YScale::Logit => "logit scale",
+        }
+    }
+
+    pub fn to_axis(self, p: f64) -> f64 {
+        match self {
+            YScale::Linear => p,
+            YScale::Logit => {
+                let p = p.clamp(1e-4, 1.0 - 1e-4);
+                (p / (1.0 - p)).ln()
+            }
+        }
+    }
+
+    pub fn from_axis(self, y: f64) -> f64 {
+        match self {
+            YScale::Linear => y,
+            YScale::Logit => 1.0 / (1.0 + (-y).exp()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logit_round_trips() {
+        for p in [0.1, 0.5, 0.93] {
+            assert!((YScale::Logit.from_axis(YScale::Logit.to_axis(p)) - p).abs() < 1e-12);
+        }
+        assert_eq!(YScale::Logit.to_axis(0.5), 0.0);
     }
 }

@@ -13,7 +13,7 @@ pub mod slurm;
 pub mod train;
 pub mod units;
 
-pub use aggregate::AggregateSettings;
+pub use aggregate::{AggregateSettings, Band, YScale};
 pub use dataset::DatasetName;
 pub use device::Device;
 pub use matrix::{read_matrix, MatrixError, MatrixRow};

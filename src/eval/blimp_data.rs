@@ -2,7 +2,6 @@
 //! Missing files, bad JSON, missing fields and paradigms with other than 1000 pairs are errors
 //! naming the file and line.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
@@ -114,29 +113,6 @@ pub fn load(dir: &Path, paradigms: &[String]) -> Result<Vec<Pair>> {
         }
     }
     Ok(pairs)
-}
-
-/// Paradigm → (field, phenomenon) from the first line of each BLiMP file in `dir` (empty when
-/// the folder is absent), for results that do not carry them.
-pub fn paradigm_info(dir: &Path) -> HashMap<String, (String, String)> {
-    let mut out = HashMap::new();
-    let Ok(entries) = fs_err::read_dir(dir) else {
-        return out;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.extension().is_none_or(|x| x != "jsonl") {
-            continue;
-        }
-        let Ok(text) = fs_err::read_to_string(&p) else {
-            continue;
-        };
-        let Some(Ok(line)) = text.lines().next().map(serde_json::from_str::<Line>) else {
-            continue;
-        };
-        out.insert(line.uid, (line.field, line.linguistics_term));
-    }
-    out
 }
 
 #[cfg(test)]

@@ -1,0 +1,282 @@
+//! Learning curves: per dataset and model size one line per vocabulary size, and every
+//! configuration on one axis with a side panel of its final scores. The x axis holds the anchors
+//! as labelled categories (25, 50, 75, 100, 250, …), so each anchor the study saved is named.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::render::ok;
+use super::series::{anchor_label, anchors, color, ordered, Config, Curves, Spread};
+use super::FigureOptions;
+use crate::analysis::inputs::Milestone;
+use anyhow::Result;
+
+/// One line of a curve panel: its label, colour, and (anchor index, spread over seeds) points.
+struct Line {
+    label: String,
+    color: RGBColor,
+    points: Vec<(usize, Spread)>,
+    /// The final score, drawn as a dot at the axis's last category.
+    last: Option<Spread>,
+}
+
+/// The y range (in axis units) that holds every band of `lines`.
+fn y_range(lines: &[Line], fig: &FigureOptions) -> (f64, f64) {
+    let (mut lo, mut hi) = (f64::MAX, f64::MIN);
+    for l in lines {
+        for s in l.points.iter().map(|p| &p.1).chain(&l.last) {
+            let (a, b) = s.band(fig.band);
+            lo = lo.min(fig.y_scale.to_axis(a));
+            hi = hi.max(fig.y_scale.to_axis(b));
+        }
+    }
+    if lo > hi {
+        return (0.0, 1.0);
+    }
+    let pad = ((hi - lo) * 0.08).max(0.01);
+    (lo - pad, hi + pad)
+}
+
+/// Draws `lines` over the anchors `axis` (the last may be `final`).
+fn curve_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+    axis: &[Milestone],
+    lines: &[Line],
+    fig: &FigureOptions,
+    legend: bool,
+) -> Result<()> {
+    let n = axis.len().max(1);
+    let (lo, hi) = y_range(lines, fig);
+    let mut chart = ok(ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 17))
+        .margin(12)
+        .x_label_area_size(42)
+        .y_label_area_size(52)
+        .build_cartesian_2d((0..n - 1).into_segmented(), lo..hi))?;
+    let labels: Vec<String> = axis.iter().map(anchor_label).collect();
+    let scale = fig.y_scale;
+    ok(chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(n)
+        .x_label_formatter(&|v| match v {
+            SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
+            _ => String::new(),
+        })
+        .y_label_formatter(&|y| format!("{:.3}", scale.from_axis(*y)))
+        .x_desc("anchor (millions of training tokens)")
+        .y_desc(match fig.y_scale {
+            crate::config::YScale::Linear => "BLiMP accuracy".to_owned(),
+            scale => format!("BLiMP accuracy ({})", scale.name()),
+        })
+        .draw())?;
+    let at = |i: usize| SegmentValue::CenterOf(i);
+    for l in lines {
+        let c = l.color;
+        if l.points.len() > 1 {
+            let mut band: Vec<(SegmentValue<usize>, f64)> = l
+                .points
+                .iter()
+                .map(|(i, s)| (at(*i), scale.to_axis(s.band(fig.band).1)))
+                .collect();
+            band.extend(
+                l.points
+                    .iter()
+                    .rev()
+                    .map(|(i, s)| (at(*i), scale.to_axis(s.band(fig.band).0))),
+            );
+            ok(chart.draw_series(std::iter::once(Polygon::new(band, c.mix(0.18)))))?;
+        }
+        let series = ok(chart.draw_series(LineSeries::new(
+            l.points
+                .iter()
+                .map(|(i, s)| (at(*i), scale.to_axis(s.mean))),
+            c.stroke_width(2),
+        )))?;
+        if legend {
+            series.label(l.label.clone()).legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
+            });
+        }
+        ok(chart.draw_series(
+            l.points
+                .iter()
+                .map(|(i, s)| Circle::new((at(*i), scale.to_axis(s.mean)), 3, c.filled())),
+        ))?;
+        if let Some(s) = l.last {
+            let (a, b) = s.band(fig.band);
+            ok(chart.draw_series(std::iter::once(PathElement::new(
+                vec![(at(n - 1), scale.to_axis(a)), (at(n - 1), scale.to_axis(b))],
+                c.stroke_width(2),
+            ))))?;
+            ok(chart.draw_series(std::iter::once(Circle::new(
+                (at(n - 1), scale.to_axis(s.mean)),
+                5,
+                c.filled(),
+            ))))?;
+        }
+    }
+    if legend && !lines.is_empty() {
+        ok(chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 12))
+            .draw())?;
+    }
+    Ok(())
+}
+
+/// The lines of `configs` over `axis`: milestones joined, `final` (when on the axis) as a dot.
+fn lines_of(
+    curves: &Curves,
+    configs: &[Config],
+    axis: &[Milestone],
+    label: impl Fn(&Config) -> String,
+) -> Vec<Line> {
+    configs
+        .iter()
+        .enumerate()
+        .map(|(k, c)| {
+            let by = &curves[c];
+            let spread = |m: &Milestone| by.get(&m.to_string()).and_then(|(_, v)| Spread::of(v));
+            Line {
+                label: label(c),
+                color: color(k),
+                points: axis
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, m)| **m != Milestone::Final)
+                    .filter_map(|(i, m)| Some((i, spread(m)?)))
+                    .collect(),
+                last: axis
+                    .contains(&Milestone::Final)
+                    .then(|| spread(&Milestone::Final))
+                    .flatten(),
+            }
+        })
+        .collect()
+}
+
+/// The per-dataset panels: one per dataset and model size (in size order), each with its
+/// configurations (one per vocabulary size).
+pub fn panels(curves: &Curves) -> Vec<(String, Vec<Config>)> {
+    let mut panels: Vec<(String, Vec<Config>)> = Vec::new();
+    for c in ordered(curves.keys()) {
+        let title = format!("{} · {}", c.dataset, c.model_size);
+        match panels.iter_mut().find(|p| p.0 == title) {
+            Some(p) => p.1.push(c),
+            None => panels.push((title, vec![c])),
+        }
+    }
+    panels
+}
+
+/// Per dataset and model size, one line per vocabulary size, `final` as the last anchor.
+pub fn draw_per_dataset<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    curves: &Curves,
+    panels: &[(String, Vec<Config>)],
+    fig: &FigureOptions,
+) -> Result<()> {
+    let cols = panels.len().clamp(1, 3);
+    let rows = panels.len().div_ceil(cols).max(1);
+    let areas = root.split_evenly((rows, cols));
+    for (area, (title, configs)) in areas.iter().zip(panels) {
+        let axis = anchors(
+            configs
+                .iter()
+                .flat_map(|c| curves[c].values().map(|(m, _)| m)),
+        );
+        let lines = lines_of(curves, configs, &axis, |c| {
+            format!("vocab {}", c.vocab_size)
+        });
+        let title = format!("{title} ({} over seeds)", fig.band.describe());
+        curve_panel(area, &title, &axis, &lines, fig, true)?;
+    }
+    Ok(())
+}
+
+/// Every configuration on one axis (mean over seeds, min–max band), and beside it each
+/// configuration's final score (mean, and the range over seeds).
+pub fn draw_all<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, curves: &Curves) -> Result<()> {
+    let configs = ordered(curves.keys());
+    let axis: Vec<Milestone> = anchors(
+        curves
+            .values()
+            .flat_map(|m| m.values().map(|(m, _)| m))
+            .filter(|m| **m != Milestone::Final),
+    );
+    let (w, _) = root.dim_in_pixel();
+    let (left, right) = root.split_horizontally((w as f64 * 0.70) as u32);
+    let lines = lines_of(curves, &configs, &axis, Config::label);
+    let all = FigureOptions::default();
+    curve_panel(
+        &left,
+        "All configurations (mean over seeds, min–max band)",
+        &axis,
+        &lines,
+        &all,
+        configs.len() <= 12,
+    )?;
+    finals_panel(&right, curves, &configs)
+}
+
+/// Each configuration's final score: the mean as a dot, the range over seeds as a line.
+fn finals_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    curves: &Curves,
+    configs: &[Config],
+) -> Result<()> {
+    let finals: Vec<Option<Spread>> = configs
+        .iter()
+        .map(|c| {
+            let by = &curves[c];
+            let last = by
+                .values()
+                .max_by(|a, b| a.0.order().total_cmp(&b.0.order()))?;
+            Spread::of(&last.1)
+        })
+        .collect();
+    let (lo, hi) = finals
+        .iter()
+        .flatten()
+        .fold((f64::MAX, f64::MIN), |(a, b), s| {
+            (a.min(s.min), b.max(s.max))
+        });
+    let (lo, hi) = if lo > hi { (0.0, 1.0) } else { (lo, hi) };
+    let pad = ((hi - lo) * 0.1).max(0.005);
+    let n = configs.len().max(1);
+    // The first configuration at the top, as in the legend.
+    let labels: Vec<String> = configs.iter().rev().map(Config::label).collect();
+    let mut chart = ok(ChartBuilder::on(area)
+        .caption("Final scores", ("sans-serif", 17))
+        .margin(12)
+        .x_label_area_size(42)
+        .y_label_area_size(150)
+        .build_cartesian_2d(lo - pad..hi + pad, (0..n - 1).into_segmented()))?;
+    ok(chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(n)
+        .y_label_formatter(&|v| match v {
+            SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
+            _ => String::new(),
+        })
+        .x_labels(4)
+        .x_label_formatter(&|x| format!("{x:.3}"))
+        .x_desc("accuracy (mean; line: min–max)")
+        .draw())?;
+    for (k, s) in finals.iter().enumerate() {
+        let Some(s) = s else { continue };
+        let (c, y) = (color(k), || SegmentValue::CenterOf(n - 1 - k));
+        ok(chart.draw_series(std::iter::once(PathElement::new(
+            vec![(s.min, y()), (s.max, y())],
+            c.stroke_width(2),
+        ))))?;
+        ok(chart.draw_series(std::iter::once(Circle::new((s.mean, y()), 5, c.filled()))))?;
+    }
+    Ok(())
+}

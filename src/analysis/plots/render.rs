@@ -1,0 +1,95 @@
+//! One drawing, three files: plotters draws the figure once as SVG; `resvg` rasterises that SVG
+//! into the PNG at the chosen resolution and `svg2pdf` converts it into the PDF, so the three show
+//! the same figure (sizes are given in pixels at 100 dpi: 900 × 520 is 9 × 5.2 inches).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use anyhow::{anyhow, Context, Result};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use resvg::{tiny_skia, usvg};
+
+/// The resolution figure sizes are given at.
+pub const BASE_DPI: u32 = 100;
+
+/// The file kinds every figure is written as.
+pub const EXTENSIONS: [&str; 3] = ["png", "svg", "pdf"];
+
+pub fn ok<T, E: std::fmt::Display>(r: std::result::Result<T, E>) -> Result<T> {
+    r.map_err(|e| anyhow!("{e}"))
+}
+
+/// Draws `draw` on a `size` canvas and writes `<dir>/<stem>.{svg,png,pdf}` (the PNG at `dpi`).
+pub fn figure(
+    dir: &Path,
+    stem: &str,
+    size: (u32, u32),
+    dpi: u32,
+    draw: impl FnOnce(&DrawingArea<SVGBackend, Shift>) -> Result<()>,
+) -> Result<Vec<PathBuf>> {
+    let [png, svg, pdf] = EXTENSIONS.map(|e| dir.join(format!("{stem}.{e}")));
+    let mut text = String::new();
+    {
+        let root = SVGBackend::with_string(&mut text, size).into_drawing_area();
+        ok(root.fill(&WHITE))?;
+        draw(&root).with_context(|| format!("drawing {}", svg.display()))?;
+        ok(root.present())?;
+    }
+    fs_err::write(&svg, &text)?;
+    let tree = usvg::Tree::from_str(&text, &svg_options())
+        .with_context(|| format!("reading back {}", svg.display()))?;
+
+    let scale = dpi as f32 / BASE_DPI as f32;
+    let (w, h) = (
+        (size.0 as f32 * scale).round() as u32,
+        (size.1 as f32 * scale).round() as u32,
+    );
+    let mut pixmap = tiny_skia::Pixmap::new(w, h)
+        .ok_or_else(|| anyhow!("{}: a {w}×{h} image is too large", png.display()))?;
+    pixmap.fill(tiny_skia::Color::WHITE);
+    resvg::render(
+        &tree,
+        tiny_skia::Transform::from_scale(scale, scale),
+        &mut pixmap.as_mut(),
+    );
+    let bytes = pixmap
+        .encode_png()
+        .with_context(|| format!("encoding {}", png.display()))?;
+    fs_err::write(&png, bytes)?;
+
+    let page = svg2pdf::PageOptions {
+        dpi: BASE_DPI as f32,
+    };
+    let bytes = svg2pdf::to_pdf(&tree, svg2pdf::ConversionOptions::default(), page)
+        .map_err(|e| anyhow!("converting {} to PDF: {e}", svg.display()))?;
+    fs_err::write(&pdf, bytes)?;
+    Ok(vec![png, svg, pdf])
+}
+
+/// SVG reading options with the system's fonts, `sans-serif` being the first of DejaVu Sans,
+/// Liberation Sans, Arial or any font there is (loaded once per process).
+fn svg_options() -> usvg::Options<'static> {
+    static FONTS: OnceLock<Arc<usvg::fontdb::Database>> = OnceLock::new();
+    let fonts = FONTS.get_or_init(|| {
+        let mut db = usvg::fontdb::Database::new();
+        db.load_system_fonts();
+        let families: Vec<String> = db
+            .faces()
+            .flat_map(|f| f.families.iter().map(|(name, _)| name.clone()))
+            .collect();
+        let pick = ["DejaVu Sans", "Liberation Sans", "Arial"]
+            .iter()
+            .map(|s| s.to_string())
+            .find(|want| families.contains(want))
+            .or_else(|| families.first().cloned());
+        if let Some(family) = pick {
+            db.set_sans_serif_family(family);
+        }
+        Arc::new(db)
+    });
+    usvg::Options {
+        fontdb: fonts.clone(),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,233 @@
+//! What the figures draw, gathered from the records: configurations in the study's order, the
+//! anchors as labelled categories, accuracies over seeds with their band, and the y scale.
+
+use std::collections::BTreeMap;
+
+use plotters::style::RGBColor;
+
+use super::super::inputs::{Milestone, Record};
+use super::super::record::size_order;
+use crate::config::Band;
+
+/// Twenty distinguishable colours (matplotlib's tab10, then its light tab20 partners), cycled.
+pub const PALETTE: [RGBColor; 20] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+    RGBColor(174, 199, 232),
+    RGBColor(255, 187, 120),
+    RGBColor(152, 223, 138),
+    RGBColor(255, 152, 150),
+    RGBColor(197, 176, 213),
+    RGBColor(196, 156, 148),
+    RGBColor(247, 182, 210),
+    RGBColor(199, 199, 199),
+    RGBColor(219, 219, 141),
+    RGBColor(158, 218, 229),
+];
+
+pub fn color(k: usize) -> RGBColor {
+    PALETTE[k % PALETTE.len()]
+}
+
+/// A configuration: what the seeds of a run share.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Config {
+    pub dataset: String,
+    pub model_size: String,
+    pub vocab_size: i64,
+}
+
+impl Config {
+    pub fn of(r: &Record) -> Config {
+        Config {
+            dataset: r.run.dataset.clone(),
+            model_size: r.run.model_size.clone(),
+            vocab_size: r.run.vocab_size,
+        }
+    }
+
+    /// `tinystories 20m 16k`.
+    pub fn label(&self) -> String {
+        let v = self.vocab_size;
+        let vocab = if v % 1000 == 0 {
+            format!("{}k", v / 1000)
+        } else {
+            v.to_string()
+        };
+        format!("{} {} {vocab}", self.dataset, self.model_size)
+    }
+}
+
+/// Configurations in the study's order: dataset, then model size by parameters, then vocab.
+pub fn ordered<'a>(configs: impl IntoIterator<Item = &'a Config>) -> Vec<Config> {
+    let mut out: Vec<Config> = configs.into_iter().cloned().collect();
+    out.sort_by(|a, b| {
+        (&a.dataset, size_order(&a.model_size), a.vocab_size)
+            .partial_cmp(&(&b.dataset, size_order(&b.model_size), b.vocab_size))
+            .expect("sizes order")
+    });
+    out.dedup();
+    out
+}
+
+/// Distinct anchors, in order: milestones by tokens, `final` last.
+pub fn anchors<'a>(milestones: impl IntoIterator<Item = &'a Milestone>) -> Vec<Milestone> {
+    let mut out: Vec<Milestone> = Vec::new();
+    for m in milestones {
+        if !out.contains(m) {
+            out.push(*m);
+        }
+    }
+    out.sort_by(|a, b| a.order().total_cmp(&b.order()));
+    out
+}
+
+/// An anchor as the axis labels it: `25`, `0.05`, `final`.
+pub fn anchor_label(m: &Milestone) -> String {
+    m.to_string()
+}
+
+/// Accuracies over seeds, summarised.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Spread {
+    pub mean: f64,
+    pub std: f64,
+    pub min: f64,
+    pub max: f64,
+    pub n: usize,
+}
+
+impl Spread {
+    pub fn of(values: &[f64]) -> Option<Spread> {
+        let n = values.len();
+        if n == 0 {
+            return None;
+        }
+        let mean = values.iter().sum::<f64>() / n as f64;
+        let std = if n > 1 {
+            (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
+        } else {
+            0.0
+        };
+        let (min, max) = values
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+        Some(Spread {
+            mean,
+            std,
+            min,
+            max,
+            n,
+        })
+    }
+
+    /// The band's (low, high).
+    pub fn band(&self, band: Band) -> (f64, f64) {
+        match band {
+            Band::Minmax => (self.min, self.max),
+            Band::Std => (self.mean - self.std, self.mean + self.std),
+        }
+    }
+}
+
+/// Full runs' accuracies per configuration and anchor, over seeds.
+pub type Curves = BTreeMap<Config, BTreeMap<String, (Milestone, Vec<f64>)>>;
+
+pub fn curves(overall: &[Record]) -> Curves {
+    let mut out: Curves = BTreeMap::new();
+    for r in overall.iter().filter(|r| r.anchor == "full") {
+        out.entry(Config::of(r))
+            .or_default()
+            .entry(r.milestone.to_string())
+            .or_insert((r.milestone, Vec::new()))
+            .1
+            .push(r.acc);
+    }
+    out
+}
+
+/// The five numbers of a box plot (Tukey's whiskers: the furthest points within 1.5 IQR).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BoxStats {
+    pub q1: f64,
+    pub median: f64,
+    pub q3: f64,
+    pub low: f64,
+    pub high: f64,
+}
+
+impl BoxStats {
+    pub fn of(values: &[f64]) -> Option<BoxStats> {
+        let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        // Linear interpolation between order statistics (numpy's default).
+        let q = |p: f64| {
+            let h = p * (v.len() - 1) as f64;
+            let (i, f) = (h.floor() as usize, h.fract());
+            v[i] + f * (v[(i + 1).min(v.len() - 1)] - v[i])
+        };
+        let (q1, median, q3) = (q(0.25), q(0.5), q(0.75));
+        let reach = 1.5 * (q3 - q1);
+        let low = *v
+            .iter()
+            .find(|&&x| x >= q1 - reach)
+            .expect("q1 is in range");
+        let high = *v
+            .iter()
+            .rev()
+            .find(|&&x| x <= q3 + reach)
+            .expect("q3 is in range");
+        Some(BoxStats {
+            q1,
+            median,
+            q3,
+            low,
+            high,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spreads_and_boxes_match_numpy() {
+        let s = Spread::of(&[0.6, 0.7, 0.8]).unwrap();
+        assert!((s.mean - 0.7).abs() < 1e-12 && (s.std - 0.1).abs() < 1e-12);
+        assert_eq!(s.band(Band::Minmax), (0.6, 0.8));
+        // numpy.percentile([1, 2, 3, 4, 10], [25, 50, 75]) = 2, 3, 4; 10 lies beyond 4 + 1.5·2.
+        let b = BoxStats::of(&[4.0, 1.0, 10.0, 3.0, 2.0]).unwrap();
+        assert_eq!(
+            (b.q1, b.median, b.q3, b.low, b.high),
+            (2.0, 3.0, 4.0, 1.0, 4.0)
+        );
+    }
+
+    #[test]
+    fn configurations_order_by_dataset_size_and_vocab() {
+        let c = |d: &str, m: &str, v| Config {
+            dataset: d.into(),
+            model_size: m.into(),
+            vocab_size: v,
+        };
+        let got = ordered(&[
+            c("ts", "180m", 8000),
+            c("ts", "20m", 16000),
+            c("ts", "20m", 8000),
+        ]);
+        let labels: Vec<String> = got.iter().map(Config::label).collect();
+        assert_eq!(labels, ["ts 20m 8k", "ts 20m 16k", "ts 180m 8k"]);
+    }
+}

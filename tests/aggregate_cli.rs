@@ -94,10 +94,26 @@ fn imports_the_study_tables_and_finds_the_earliest_anchor() {
     let lo: f64 = global[0]["spearman_lo"].parse().unwrap();
     let hi: f64 = global[0]["spearman_hi"].parse().unwrap();
     assert!(lo <= 0.3 && 0.3 <= hi, "{lo} {hi}");
-    // The paradigm's phenomenon comes from the BLiMP files.
+    // The paradigm's phenomenon is known without BLiMP's files: the paper's group by default.
     let ph = csv_rows(&s.path().join("agg/data/per_phenomenon.csv"));
     assert_eq!(ph.len(), 15);
-    assert!(ph.iter().all(|r| r["linguistics_term"] == "island_effects"));
+    assert!(ph.iter().all(|r| r["phenomenon"] == "Island Effects"));
+    // The study's own tables, as its plotting scripts read them.
+    let study = |f: &str| csv_rows(&s.path().join("agg/study").join(f));
+    let rho = study("blimp_global_spearman.csv");
+    assert_eq!((rho[0]["milestone"].as_str(), rho.len()), ("25", 2));
+    assert!((rho[0]["global"].parse::<f64>().unwrap() - 0.3).abs() < 1e-12);
+    assert_eq!(study("blimp_global_r2.csv").len(), 2);
+    assert_eq!(study("blimp_all_overall.csv").len(), 15);
+    let t = study("blimp_all_tasks.csv");
+    assert_eq!((t.len(), t[0]["task"].as_str()), (15, "adjunct_island"));
+    assert_eq!(
+        std::fs::read_to_string(s.path().join("agg/study/blimp_all_tasks.csv"))
+            .unwrap()
+            .lines()
+            .next(),
+        Some("dataset,model_size,milestone,vocab_size,seed,task,acc")
+    );
     let report = std::fs::read_to_string(s.path().join("agg/report.md")).unwrap();
     assert!(
         report.contains("- `global`: from **50M tokens** the ranking of runs has Spearman ρ ≥ 0.9"),
@@ -194,7 +210,19 @@ fn aggregates_lmeff_results_and_reports_what_is_missing() {
             .args(args);
         run(&mut cmd)
     };
-    // Seeds 0 and 1 trained (25 steps, a milestone at step 20) and evaluated; seed 2 never ran.
+    // Seeds 0 and 1 trained (25 steps, a milestone at step 20) and evaluated, seed 0 with its
+    // initialisation (`--init-only`, the study's `--init`); seed 2 never ran.
+    let (ok, _, err) = lm(&[
+        "train",
+        "--configs",
+        "configs.csv",
+        "--run-id",
+        "tinystories_tiny_v1000_seed0_full",
+        "--max-steps",
+        "25",
+        "--init-only",
+    ]);
+    assert!(ok, "{err}");
     for seed in ["0", "1"] {
         let (ok, _, err) = lm(&[
             "train",
@@ -225,9 +253,23 @@ fn aggregates_lmeff_results_and_reports_what_is_missing() {
     ]);
     assert!(ok, "{err}");
     assert!(
-        out.contains("4 overall and 8 per-paradigm results; 2 planned checkpoints without results"),
+        out.contains(
+            "5 overall and 10 per-paradigm results; 2 planned checkpoints without results"
+        ),
         "{out}"
     );
+    // The initialisation is milestone 0 in the tables, and no anchor of predictiveness.
+    let overall = csv_rows(&s.path().join("results/data/overall.csv"));
+    let init = overall
+        .iter()
+        .find(|r| r["milestone"] == "0")
+        .expect("an init row");
+    assert_eq!(
+        (init["seed"].as_str(), init["milestone_millions"].as_str()),
+        ("0", "0")
+    );
+    let study = csv_rows(&s.path().join("results/study/blimp_all_overall.csv"));
+    assert_eq!(study.iter().filter(|r| r["milestone"] == "0").count(), 1);
     let missing = csv_rows(&s.path().join("results/data/missing.csv"));
     assert_eq!(missing.len(), 2);
     assert!(missing.iter().all(|r| r["seed"] == "2"));
@@ -244,7 +286,7 @@ fn aggregates_lmeff_results_and_reports_what_is_missing() {
         .find(|r| r["group"] == "global")
         .expect("a global row");
     assert_eq!((g["milestone"].as_str(), g["n"].as_str()), ("0.01", "2"));
-    let overall = csv_rows(&s.path().join("results/data/overall.csv"));
+    assert!(p.iter().all(|r| r["milestone"] != "0"), "{p:?}");
     let fin = overall.iter().find(|r| r["milestone"] == "final").unwrap();
     assert_eq!(
         fin["milestone_millions"], "0.0128",
@@ -350,14 +392,26 @@ fn report_html_shows_every_plot_in_a_headless_browser() {
     s.write("tasks.csv", &tasks);
     let (ok, _, err) = run(&mut aggregate_imports(&s, 200));
     assert!(ok, "{err}");
-    // Every paradigm found its phenomenon, though the study lowercases the names.
-    let phenomena: std::collections::BTreeSet<String> =
-        csv_rows(&s.path().join("agg/data/per_phenomenon.csv"))
+    // Every paradigm found its phenomenon, though the study lowercases the names: the paper's 12
+    // groups (BLiMP's 13 terms with --phenomena blimp, below).
+    let phenomena = |out: &str| -> std::collections::BTreeSet<String> {
+        csv_rows(&s.path().join(out).join("data/per_phenomenon.csv"))
             .into_iter()
-            .map(|r| r["linguistics_term"].clone())
-            .collect();
-    assert_eq!(phenomena.len(), 13, "{phenomena:?}");
-    assert!(phenomena.contains("binding") && phenomena.contains("island_effects"));
+            .map(|r| r["phenomenon"].clone())
+            .collect()
+    };
+    let groups = phenomena("agg");
+    assert_eq!(groups.len(), 12, "{groups:?}");
+    assert!(groups.contains("Binding") && groups.contains("Argument Structure"));
+    let paradigms = csv_rows(&s.path().join("agg/data/per_paradigm.csv"));
+    let np = paradigms
+        .iter()
+        .find(|r| r["paradigm"] == "complex_NP_island")
+        .unwrap();
+    assert_eq!(
+        (np["linguistics_term"].as_str(), np["group"].as_str()),
+        ("island_effects", "Island Effects")
+    );
     // The texts of a figure's SVG, in drawing order.
     let texts = |stem: &str| -> Vec<String> {
         let svg = std::fs::read_to_string(s.path().join(format!("agg/plots/{stem}.svg"))).unwrap();
@@ -491,6 +545,8 @@ fn report_html_shows_every_plot_in_a_headless_browser() {
         "std",
         "--y-scale",
         "logit",
+        "--phenomena",
+        "blimp",
     ]));
     assert!(ok, "{err}");
     let dims = |path: &str| {
@@ -498,7 +554,8 @@ fn report_html_shows_every_plot_in_a_headless_browser() {
         let word = |i: usize| u32::from_be_bytes(png[i..i + 4].try_into().unwrap());
         (word(16), word(20))
     };
-    for stem in FIGURES {
+    // (Not the phenomena heatmap: its rows are the phenomena, 13 here against the paper's 12.)
+    for stem in FIGURES.iter().filter(|s| **s != "phenomena_heatmap") {
         let (w, h) = dims(&format!("agg/plots/{stem}.png"));
         assert_eq!(
             dims(&format!("agg300/plots/{stem}.png")),
@@ -509,4 +566,7 @@ fn report_html_shows_every_plot_in_a_headless_browser() {
     let curves =
         std::fs::read_to_string(s.path().join("agg300/plots/learning_curves.svg")).unwrap();
     assert!(curves.contains("logit scale") && curves.contains("mean ± std over seeds"));
+    let terms = phenomena("agg300");
+    assert_eq!(terms.len(), 13, "{terms:?}");
+    assert!(terms.contains("s-selection") && terms.contains("binding"));
 }

@@ -615,3 +615,210 @@ fn an_unreachable_host_stops_the_fetch_at_once() {
     assert!(!err.contains("attempt 2"), "no retries: {err}");
     assert!(!s.path().join("dl/tinystories").exists());
 }
+
+/// A loopback Hub holding the hybrid's sources as the Hub stores them: Parquet shards, gzipped JSON
+/// lines, plain JSON lines; the sample corpora's lines as examples, with some too short, one too
+/// long and some repeated.
+fn hub_with_shards(root: &Path) -> String {
+    let stories = std::fs::read_to_string(
+        shared_data().join("corpora/tinystories/train/TinyStories-sample.txt"),
+    )
+    .unwrap();
+    let mut examples: Vec<String> = stories
+        .split("\n\n")
+        .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|s| !s.is_empty())
+        .collect();
+    examples[7] = "long ".repeat(2500);
+    let d = (8..)
+        .find(|&i| examples[i].split(' ').count() >= 10)
+        .unwrap();
+    examples[d + 1] = examples[d].clone();
+    let shard = |i: usize| examples[i * 300..(i + 1) * 300].to_vec();
+    let hub = root.join("hub");
+    // wiki: Parquet at refs/convert/parquet.
+    let wiki = hub.join("org/wiki/refs/convert/parquet/20220301.en/train");
+    std::fs::create_dir_all(&wiki).unwrap();
+    for i in 0..3 {
+        write_parquet(&wiki.join(format!("{i:04}.parquet")), &shard(i));
+    }
+    // c4: gzipped JSON lines at main, more shards than its share needs.
+    let c4 = hub.join("allenai/c4/main/en");
+    std::fs::create_dir_all(&c4).unwrap();
+    for i in 0..4 {
+        let lines: String = shard(3 + i)
+            .iter()
+            .map(|t| serde_json::json!({ "text": t, "url": "x" }).to_string() + "\n")
+            .collect();
+        let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut z, lines.as_bytes()).unwrap();
+        std::fs::write(
+            c4.join(format!("c4-train.{i:05}-of-00004.json.gz")),
+            z.finish().unwrap(),
+        )
+        .unwrap();
+    }
+    // books: JSON lines with the text in `content`.
+    let books = hub.join("b/books/main/data");
+    std::fs::create_dir_all(&books).unwrap();
+    let lines: String = shard(7)
+        .iter()
+        .chain(&shard(8))
+        .map(|t| serde_json::json!({ "content": t }).to_string() + "\n")
+        .collect();
+    std::fs::write(books.join("part-0.jsonl"), lines).unwrap();
+    r#"
+[hybrid]
+words = 60000
+
+[[hybrid.source]]
+name = "wiki"
+repo = "org/wiki"
+revision = "refs/convert/parquet"
+files = "20220301.en/*train/*.parquet"
+fraction = 0.3
+
+[[hybrid.source]]
+name = "c4"
+repo = "allenai/c4"
+files = "en/c4-train.*.json.gz"
+fraction = 0.4
+
+[[hybrid.source]]
+name = "books"
+repo = "b/books"
+files = "data/*.jsonl"
+text = "content"
+fraction = 0.3
+"#
+    .to_owned()
+}
+
+fn write_parquet(path: &Path, texts: &[String]) {
+    use std::sync::Arc;
+    let array = arrow_array::StringArray::from(texts.to_vec());
+    let batch = arrow_array::RecordBatch::try_from_iter([(
+        "text",
+        Arc::new(array) as arrow_array::ArrayRef,
+    )])
+    .unwrap();
+    let file = std::fs::File::create(path).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+}
+
+#[test]
+fn hybrid_is_built_from_the_hub_and_resumes_after_a_failure() {
+    let s = Scratch::new();
+    let served = s.path().join("served");
+    let sources = s.write("sources.toml", &hub_with_shards(&served));
+    let server = http::serve(served.clone(), &[]);
+    let hybrid = |s: &Scratch, name: &str| {
+        let mut cmd = s.lmeff();
+        cmd.env("HF_ENDPOINT", &server.base).args([
+            "data",
+            "fetch",
+            "hybrid",
+            "--dest",
+            "data",
+            "--name",
+            name,
+            "--sources",
+            sources.to_str().unwrap(),
+        ]);
+        run(&mut cmd)
+    };
+    // A broken second c4 shard stops the build after wiki and c4's first shard ...
+    let c4_2 = served.join("hub/allenai/c4/main/en/c4-train.00001-of-00004.json.gz");
+    let good = std::fs::read(&c4_2).unwrap();
+    std::fs::write(&c4_2, b"not gzip").unwrap();
+    let (ok, _, err) = hybrid(&s, "hybrid");
+    assert!(!ok && err.contains("c4-train.00001"), "{err}");
+    assert!(!s.path().join("data/hybrid").exists());
+    assert!(s.path().join("data/hybrid.partial/state.json").is_file());
+    // ... and, mended, the build resumes: nothing finished is downloaded again.
+    std::fs::write(&c4_2, good).unwrap();
+    let before = server.seen.lock().unwrap().len();
+    let (ok, out, err) = hybrid(&s, "hybrid");
+    assert!(ok, "{err}");
+    assert!(out.contains("built data/hybrid"), "{out}");
+    let again: Vec<String> = server.seen.lock().unwrap()[before..]
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.contains("/resolve/"))
+        .map(|r| r.path.clone())
+        .collect();
+    assert!(again.iter().all(|p| !p.contains("/wiki/")), "{again:?}");
+    assert!(
+        !again
+            .iter()
+            .any(|p| p.ends_with("c4-train.00000-of-00004.json.gz")),
+        "{again:?}"
+    );
+    assert!(!s.path().join("data/hybrid.partial").exists());
+
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(s.path().join("data/hybrid/hybrid.json")).unwrap())
+            .unwrap();
+    for (i, (name, quota)) in [("wiki", 18000), ("c4", 24000), ("books", 18000)]
+        .iter()
+        .enumerate()
+    {
+        let c = &report["per_source"][i];
+        assert_eq!(c["name"], *name);
+        let words = c["words"].as_u64().unwrap();
+        assert!(words >= *quota && words < quota + 2000, "{c}");
+        let mut texts = Vec::new();
+        for split in ["train", "dev"] {
+            let f = s.path().join(format!("data/hybrid/{split}/{name}.jsonl"));
+            for line in std::fs::read_to_string(f).unwrap().lines() {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                texts.push(v["text"].as_str().unwrap().to_owned());
+            }
+        }
+        let n = texts.len() as u64;
+        assert_eq!(
+            n,
+            c["train_examples"].as_u64().unwrap() + c["dev_examples"].as_u64().unwrap()
+        );
+        assert!(texts
+            .iter()
+            .all(|t| (10..=2000).contains(&t.split(' ').count())));
+        let distinct: std::collections::HashSet<&String> = texts.iter().collect();
+        assert_eq!(distinct.len() as u64, n, "{name}: duplicates left");
+    }
+    // The too-long example and a repeated one were in wiki's first shard (with short ones).
+    assert!(report["per_source"][0]["out_of_bounds"].as_u64().unwrap() >= 2);
+    assert!(report["per_source"][0]["duplicates"].as_u64().unwrap() >= 1);
+    // c4's share filled before its last shard, which was never asked for.
+    let seen = server.seen.lock().unwrap().clone();
+    assert!(!seen
+        .iter()
+        .any(|r| r.path.ends_with("c4-train.00003-of-00004.json.gz")));
+
+    // The same build without the interruption writes the same corpus.
+    let (ok, _, err) = hybrid(&s, "fresh");
+    assert!(ok, "{err}");
+    for split in ["train", "dev"] {
+        for name in ["wiki", "c4", "books"] {
+            let file = format!("{split}/{name}.jsonl");
+            assert_eq!(
+                std::fs::read(s.path().join("data/hybrid").join(&file)).unwrap(),
+                std::fs::read(s.path().join("data/fresh").join(&file)).unwrap(),
+                "{file}"
+            );
+        }
+    }
+    // It is a dataset `prepare` accepts.
+    let (ok, _, err) = run(s.lmeff().args([
+        "--data-dir",
+        "data",
+        "data",
+        "prepare",
+        "--dataset",
+        "hybrid",
+        "--vocab-sizes",
+        "1000",
+    ]));
+    assert!(ok, "{err}");
+}

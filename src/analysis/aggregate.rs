@@ -14,9 +14,11 @@ use super::predictiveness::{self, Earliest};
 use super::rows::*;
 use super::significance;
 use super::stats;
+use super::study_tables;
 use super::table::Table;
+use crate::config::Phenomena;
 use crate::config::Plan;
-use crate::data::blimp_paradigms::paradigm_facts;
+use crate::data::blimp_paradigms::{paper_group, paradigm_facts};
 use crate::io::{check_replaceable, Staged};
 
 /// What to aggregate and how.
@@ -34,6 +36,8 @@ pub struct AggregateOptions {
     pub threshold: f64,
     /// The fewest runs a group needs for an earliest-anchor verdict.
     pub min_runs: usize,
+    /// How paradigms are grouped into phenomena.
+    pub phenomena: Phenomena,
     /// How the figures are drawn.
     pub figures: plots::FigureOptions,
     /// The planned runs (configs.csv × seeds), for the missing-results report.
@@ -99,6 +103,11 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
         paradigm: r.task.clone(),
         field: r.field.clone(),
         linguistics_term: r.phenomenon.clone(),
+        group: r
+            .phenomenon
+            .as_deref()
+            .and_then(paper_group)
+            .map(str::to_owned),
         acc: r.acc,
         n: r.n,
     })?
@@ -107,7 +116,9 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
     // Per phenomenon: pair-weighted when pair counts are known, else the mean over paradigms.
     let mut phen: BTreeMap<PhenomenonKey, (f64, f64, Record)> = BTreeMap::new();
     for r in &c.tasks {
-        let Some(p) = &r.phenomenon else { continue };
+        let Some(p) = phenomenon(r, o.phenomena) else {
+            continue;
+        };
         let key = (
             r.run.clone(),
             r.anchor.clone(),
@@ -115,7 +126,11 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
             p.clone(),
         );
         let w = r.n.unwrap_or(1) as f64;
-        let e = phen.entry(key).or_insert((0.0, 0.0, r.clone()));
+        let e = phen.entry(key).or_insert_with(|| {
+            let mut first = r.clone();
+            first.phenomenon = Some(p.clone());
+            (0.0, 0.0, first)
+        });
         e.0 += r.acc * w;
         e.1 += w;
     }
@@ -129,7 +144,7 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
         .collect();
     let pr: Vec<&Record> = phen_rows.iter().collect();
     record_table(&pr, |r| PhenomenonCols {
-        linguistics_term: r.phenomenon.clone(),
+        phenomenon: r.phenomenon.clone(),
         acc: r.acc,
     })?
     .write(&data, "per_phenomenon")?;
@@ -188,7 +203,7 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
             let (x, y) = predictiveness::pairs(&s, &runs, m);
             if x.len() >= 2 {
                 rho_rows.push(PhenomenonRhoRow {
-                    linguistics_term: p.clone(),
+                    phenomenon: p.clone(),
                     milestone: m,
                     n: x.len() as i64,
                     spearman: stats::spearman(&x, &y),
@@ -198,7 +213,8 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
     }
     Table::from_rows(&rho_rows)?.write(&data, "phenomenon_predictiveness")?;
 
-    let missing = write_missing(&data, o.plan.as_ref(), &c)?;
+    let missing_rows = write_missing(&data, o.plan.as_ref(), &c)?;
+    let missing = missing_rows.as_ref().map(Vec::len);
     let summary = Summary {
         overall: c.overall.len(),
         tasks: c.tasks.len(),
@@ -225,6 +241,13 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
         .iter()
         .filter(|r| r.group == "global")
         .collect();
+    study_tables::write(
+        &staged.path().join("study"),
+        &overall,
+        &tasks,
+        &global,
+        missing_rows.as_deref(),
+    )?;
     let plots = staged.path().join("plots");
     let inputs = plots::Inputs {
         overall: &c.overall,
@@ -265,7 +288,16 @@ fn name_paradigms(tasks: &mut [Record]) {
     }
 }
 
-/// Full runs' mean change in accuracy from their first milestone to their final, with the 95%
+/// The phenomenon a paradigm result counts toward: its paper group, or its `linguistics_term`.
+fn phenomenon(r: &Record, how: Phenomena) -> Option<String> {
+    let term = r.phenomenon.as_deref()?;
+    match how {
+        Phenomena::Paper => paper_group(term).map(str::to_owned),
+        Phenomena::Blimp => Some(term.to_owned()),
+    }
+}
+
+/// Full runs' mean change in accuracy from their first milestone after the initialisation to their final, with the 95%
 /// range of that mean under pure noise (two binomial proportions near ½ per run).
 fn learning(overall: &[Record]) -> Option<(f64, f64, usize)> {
     let mut by_run: BTreeMap<&super::record::RunKey, Vec<&Record>> = BTreeMap::new();
@@ -280,7 +312,7 @@ fn learning(overall: &[Record]) -> Option<(f64, f64, usize)> {
     for rs in by_run.values() {
         let first = rs
             .iter()
-            .filter(|r| r.milestone != Milestone::Final)
+            .filter(|r| r.milestone != Milestone::Final && r.milestone.order() > 0.0)
             .min_by(|a, b| a.milestone.order().total_cmp(&b.milestone.order()));
         let last = rs.iter().find(|r| r.milestone == Milestone::Final);
         if let (Some(f), Some(l)) = (first, last) {
@@ -336,6 +368,10 @@ fn check_outputs(out: &Path) -> Result<()> {
     for (dir, own) in [
         ("data", files(&TABLES, ["csv", "parquet"])),
         ("plots", figure_files()),
+        (
+            "study",
+            study_tables::FILES.iter().map(|f| f.to_string()).collect(),
+        ),
     ] {
         let own: Vec<&str> = own.iter().map(String::as_str).collect();
         check_replaceable(&out.join(dir), &own)?;
@@ -350,7 +386,11 @@ fn check_outputs(out: &Path) -> Result<()> {
 }
 
 /// `missing.csv`: every (run, checkpoint) the plan expects without an overall result.
-fn write_missing(data: &Path, plan: Option<&Plan>, c: &Collected) -> Result<Option<usize>> {
+fn write_missing(
+    data: &Path,
+    plan: Option<&Plan>,
+    c: &Collected,
+) -> Result<Option<Vec<MissingRow>>> {
     let Some(plan) = plan else { return Ok(None) };
     let mut rows = Vec::new();
     for run in &plan.runs {
@@ -382,5 +422,5 @@ fn write_missing(data: &Path, plan: Option<&Plan>, c: &Collected) -> Result<Opti
         }
     }
     Table::from_rows(&rows)?.write(data, "missing")?;
-    Ok(Some(rows.len()))
+    Ok(Some(rows))
 }

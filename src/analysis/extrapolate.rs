@@ -161,7 +161,9 @@ fn curves(overall: &[Record]) -> Curves {
     for r in overall.iter().filter(|r| r.anchor == "full") {
         let e = out.entry(r.run.clone()).or_default();
         match r.milestone {
-            Milestone::Millions(t) => e.0.push((t, r.acc)),
+            // The initialisation (t = 0) is no point of a power law in t.
+            Milestone::Millions(t) if t > 0.0 => e.0.push((t, r.acc)),
+            Milestone::Millions(_) => {}
             Milestone::Final => e.1 = Some((r.tokens.map(|t| t as f64 / 1e6), r.acc)),
         }
     }

@@ -205,7 +205,7 @@ fn need<T>(v: Option<T>, what: &str, row: usize) -> Result<T> {
 fn milestone(s: &str, path: &Path) -> Result<Milestone> {
     Milestone::parse(s).ok_or_else(|| {
         anyhow!(
-            "{}: milestone {s:?} is neither a number of millions of tokens nor `final`",
+            "{}: milestone {s:?} is neither a number of millions of tokens nor `init` or `final`",
             path.display()
         )
     })
@@ -405,7 +405,7 @@ fn read_long_table(path: &Path) -> Result<Vec<Record>> {
         out.push(Record {
             run: RunKey { dataset: text("dataset", i)?, model_size: text("model_size", i)?, vocab_size: num("vocab_size", i)? as i64, seed: num("seed", i)? as i64 },
             anchor: cols.get("anchor").and_then(|c| c[i].clone()).unwrap_or_else(|| "full".into()),
-            milestone: Milestone::parse(&ms).ok_or_else(|| anyhow!("{}: line {}: milestone {ms:?} is neither a number of millions of tokens nor `final`", path.display(), i + 2))?,
+            milestone: Milestone::parse(&ms).ok_or_else(|| anyhow!("{}: line {}: milestone {ms:?} is neither a number of millions of tokens nor `init` or `final`", path.display(), i + 2))?,
             task: cols.get("task").and_then(|c| c[i].clone()).map(|t| t.strip_prefix("blimp_").map(str::to_owned).unwrap_or(t)),
             field: cols.get("field").and_then(|c| c[i].clone()),
             phenomenon: cols.get("linguistics_term").and_then(|c| c[i].clone()),

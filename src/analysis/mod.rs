@@ -12,4 +12,5 @@ pub mod report;
 mod rows;
 pub mod significance;
 pub mod stats;
+pub mod study_tables;
 pub mod table;

@@ -82,14 +82,15 @@ pub fn series<'a>(records: impl Iterator<Item = &'a Record>) -> Series {
     s
 }
 
-/// Every numeric milestone present, in token order.
+/// Every milestone present after training began, in token order (the initialisation, milestone
+/// 0, ranks nothing the training did).
 pub fn milestones(s: &Series) -> Vec<f64> {
     let mut m: Vec<f64> = s
         .values()
         .flatten()
         .filter_map(|(m, _)| match m {
-            Milestone::Millions(v) => Some(*v),
-            Milestone::Final => None,
+            Milestone::Millions(v) if *v > 0.0 => Some(*v),
+            _ => None,
         })
         .collect();
     m.sort_by(f64::total_cmp);

@@ -4,7 +4,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
-/// A checkpoint of a run: a milestone in millions of tokens, or the run's end.
+/// A checkpoint of a run: a milestone in millions of tokens (0: the initialisation), or the
+/// run's end.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Milestone {
     Millions(f64),
@@ -12,14 +13,18 @@ pub enum Milestone {
 }
 
 impl Milestone {
-    /// Parses `25`, `0.05`, `25M` or `final`.
+    /// Parses `25`, `0.05`, `25M`, `final`, or `init` / `0` (the initialisation, as the study's
+    /// tables hold it).
     pub fn parse(s: &str) -> Option<Milestone> {
         let s = s.trim();
         if s.eq_ignore_ascii_case("final") || s == "-1" {
             return Some(Milestone::Final);
         }
+        if s.eq_ignore_ascii_case("init") {
+            return Some(Milestone::Millions(0.0));
+        }
         let v: f64 = s.trim_end_matches(['M', 'm']).parse().ok()?;
-        (v.is_finite() && v > 0.0).then_some(Milestone::Millions(v))
+        (v.is_finite() && v >= 0.0).then_some(Milestone::Millions(v))
     }
 
     /// Sort key: milestones by tokens, `final` last.
@@ -105,6 +110,9 @@ mod tests {
         assert_eq!(Milestone::parse("0.05M"), Some(Milestone::Millions(0.05)));
         assert_eq!(Milestone::parse("final"), Some(Milestone::Final));
         assert_eq!(Milestone::parse("best"), None);
+        assert_eq!(Milestone::parse("-3"), None);
+        assert_eq!(Milestone::parse("init"), Some(Milestone::Millions(0.0)));
+        assert_eq!(Milestone::Millions(0.0).to_string(), "0");
         assert!(Milestone::Final.order() > Milestone::Millions(2000.0).order());
     }
 

@@ -50,14 +50,16 @@ pub(super) struct ParadigmCols {
     pub paradigm: Option<String>,
     pub field: Option<String>,
     pub linguistics_term: Option<String>,
+    /// The BLiMP paper's phenomenon group.
+    pub group: Option<String>,
     pub acc: f64,
     pub n: Option<i64>,
 }
 
-/// `per_phenomenon`: one checkpoint's accuracy on one phenomenon.
+/// `per_phenomenon`: one checkpoint's accuracy on one phenomenon (setting `aggregate.phenomena`).
 #[derive(Serialize, Deserialize)]
 pub(super) struct PhenomenonCols {
-    pub linguistics_term: Option<String>,
+    pub phenomenon: Option<String>,
     pub acc: f64,
 }
 
@@ -80,7 +82,7 @@ pub(super) struct EarliestRow {
 /// `phenomenon_predictiveness`: ρ of one phenomenon's accuracy at an anchor with its final.
 #[derive(Serialize, Deserialize)]
 pub(super) struct PhenomenonRhoRow {
-    pub linguistics_term: String,
+    pub phenomenon: String,
     pub milestone: f64,
     pub n: i64,
     pub spearman: f64,

@@ -7,7 +7,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 use lmeff::analysis::aggregate::{aggregate, AggregateOptions};
 use lmeff::analysis::plots::FigureOptions;
-use lmeff::config::{Band, Settings, SettingsOverrides, YScale};
+use lmeff::config::{Band, Phenomena, Settings, SettingsOverrides, YScale};
 
 #[derive(Debug, Args)]
 pub struct AggregateArgs {
@@ -36,6 +36,10 @@ pub struct AggregateArgs {
     /// A group of fewer full runs gets no verdict [setting aggregate.min_runs: 5].
     #[arg(long, value_name = "N")]
     pub min_runs: Option<usize>,
+    /// Phenomenon groups: paper (the BLiMP paper's 12, as the study) or blimp (linguistics_term)
+    /// [setting aggregate.phenomena: paper].
+    #[arg(long)]
+    pub phenomena: Option<Phenomena>,
     /// Resolution of the PNG figures, e.g. 300 for print [setting aggregate.dpi: 100].
     #[arg(long, value_name = "DPI")]
     pub dpi: Option<u32>,
@@ -94,6 +98,7 @@ pub fn run(
             Some(n) => n,
             None => settings.aggregate.min_runs,
         },
+        phenomena: args.phenomena.unwrap_or(settings.aggregate.phenomena),
         figures: FigureOptions {
             band: args.band.unwrap_or(settings.aggregate.band),
             y_scale: args.y_scale.unwrap_or(settings.aggregate.y_scale),

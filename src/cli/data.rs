@@ -7,7 +7,9 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 use lmeff::config::{DatasetName, Settings, SettingsOverrides};
 use lmeff::data::clean::CleanOptions;
+use lmeff::data::hybrid;
 use lmeff::data::prepare;
+use lmeff::data::sink::{Admission, LongExamples};
 use lmeff::data::{fetch, mix, DatasetDir};
 
 #[derive(Debug, Args)]
@@ -37,13 +39,51 @@ pub struct LossyArg {
     pub lossy: bool,
 }
 
+/// `lmeff data fetch hybrid`: the study's composite corpus from the Hub.
+#[derive(Debug, Args)]
+pub struct HybridArgs {
+    /// hybrid: the dataset folder to build under --dest [default: hybrid].
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<DatasetName>,
+    /// hybrid: the word budget [default: sources.toml's, 3.2 billion].
+    #[arg(long)]
+    pub words: Option<u64>,
+    /// hybrid: replace an existing dataset folder of that name.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub admit: CompositeArgs,
+}
+
+/// How a composite corpus admits examples.
+#[derive(Debug, Args)]
+pub struct CompositeArgs {
+    /// Cut examples over 2000 words into pieces instead of dropping them (the study drops them).
+    #[arg(long)]
+    pub cut_long: bool,
+    /// Remove an example also when another source gave it (the study: within each source).
+    #[arg(long)]
+    pub dedup_across_sources: bool,
+}
+
+impl CompositeArgs {
+    fn long(&self) -> LongExamples {
+        if self.cut_long {
+            LongExamples::Cut
+        } else {
+            LongExamples::Drop
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Step {
     /// Download sources of configs/sources.toml (tinystories, babylm3, babylm2023, blimp), whole
     /// or some of their files. Says first how much it will download.
     Fetch {
         /// SOURCE, or SOURCE:FILE[,FILE…] for some of its files (e.g.
-        /// tinystories:TinyStoriesV2-GPT4-valid.txt babylm3:train_10M.zip blimp).
+        /// tinystories:TinyStoriesV2-GPT4-valid.txt babylm3:train_10M.zip blimp); or `hybrid`,
+        /// the study's composite corpus built from the Hugging Face Hub.
         #[arg(required = true, value_name = "SOURCE[:FILES]")]
         picks: Vec<fetch::Pick>,
         /// Root folder to download into [default: data_dir].
@@ -55,6 +95,8 @@ pub enum Step {
         /// Fetch every file from MIRROR/<source>/<file name> instead.
         #[arg(long)]
         mirror: Option<String>,
+        #[command(flatten)]
+        hybrid: HybridArgs,
     },
     /// Build a composite corpus (the study's hybrid) from local sources by word-budget fractions.
     Mix {
@@ -76,6 +118,8 @@ pub enum Step {
         /// Replace an existing dataset folder of that name.
         #[arg(long)]
         force: bool,
+        #[command(flatten)]
+        long: CompositeArgs,
     },
     /// Clean raw text into <dataset>/{train,dev}_clean/.
     Clean {
@@ -126,14 +170,18 @@ pub fn run(
             dest,
             sources,
             mirror,
+            hybrid,
         } => {
             let sources = fetch::load_sources(sources)?;
             let root = dest.clone().unwrap_or_else(|| settings.data_dir.clone());
+            if picks.iter().any(|p| p.source == "hybrid") {
+                return fetch_hybrid(picks, sources, &root, hybrid);
+            }
             let opts = fetch::FetchOptions {
                 mirror: mirror.clone(),
                 ..Default::default()
             };
-            let report = fetch::fetch(&sources, picks, &root, &opts)?;
+            let report = fetch::fetch(&sources.files, picks, &root, &opts)?;
             let names: Vec<&str> = picks.iter().map(|p| p.source.as_str()).collect();
             println!(
                 "fetched {} file(s) of {} into {}: {} downloaded in {:.1} s (manifests fetch-manifest-<source>.json)",
@@ -151,6 +199,7 @@ pub fn run(
             seed,
             dev_fraction,
             force,
+            long,
         } => {
             let dest = DatasetDir::new(&settings.data_dir, name.as_str())?;
             if dest.root().exists() && !force {
@@ -159,11 +208,11 @@ pub fn run(
                     dest.root().display()
                 );
             }
-            let spec = mix::MixSpec {
-                seed: *seed,
-                dev_fraction: *dev_fraction,
-                ..mix::MixSpec::study(sources.clone(), *words)
-            };
+            let mut spec = mix::MixSpec::study(sources.clone(), *words);
+            spec.admission.seed = *seed;
+            spec.admission.dev_fraction = *dev_fraction;
+            spec.admission.long = long.long();
+            spec.dedup_across_sources = long.dedup_across_sources;
             let report = mix::mix(&spec, dest.root())?;
             println!("{}", serde_json::to_string_pretty(&report.per_source)?);
         }
@@ -190,5 +239,48 @@ pub fn run(
             )?;
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Builds the hybrid corpus (alone: it is no list of files to fetch).
+fn fetch_hybrid(
+    picks: &[fetch::Pick],
+    sources: fetch::SourcesFile,
+    root: &std::path::Path,
+    a: &HybridArgs,
+) -> Result<ExitCode> {
+    if picks.len() > 1 || !picks[0].files.is_empty() {
+        anyhow::bail!(
+            "`hybrid` is fetched on its own and whole: `lmeff data fetch hybrid [--words N]`"
+        );
+    }
+    let spec = sources
+        .hybrid
+        .ok_or_else(|| anyhow::anyhow!("the sources file has no [hybrid] table"))?
+        .with_environment();
+    let name = a
+        .name
+        .clone()
+        .unwrap_or_else(|| "hybrid".parse().expect("a dataset name"));
+    let dest = DatasetDir::new(root, name.as_str())?;
+    if dest.root().exists() && !a.force {
+        anyhow::bail!(
+            "{} exists; pass --force to replace it",
+            dest.root().display()
+        );
+    }
+    let opts = hybrid::HybridOptions {
+        words: a.words.unwrap_or(spec.words),
+        admission: Admission {
+            long: a.admit.long(),
+            ..Admission::study()
+        },
+        dedup_across_sources: a.admit.dedup_across_sources,
+        retry_delay: std::time::Duration::from_millis(500),
+        replace: a.force,
+    };
+    let report = hybrid::build(&spec, dest.root(), &opts)?;
+    println!("{}", serde_json::to_string_pretty(&report.per_source)?);
+    println!("built {} (manifest hybrid.json)", dest.root().display());
     Ok(ExitCode::SUCCESS)
 }

@@ -32,7 +32,7 @@ pub struct BlimpArgs {
         required_unless_present = "run"
     )]
     pub checkpoint: Option<PathBuf>,
-    /// A run folder: every milestone-*/ and final/ checkpoint in it.
+    /// A run folder: every init/, milestone-*/ and final/ checkpoint in it.
     #[arg(long, value_name = "DIR")]
     pub run: Option<PathBuf>,
     /// Results folder (default: <results_dir>/blimp/<dataset>/<size>/seed-<S>/tok-<V>/…).

@@ -13,6 +13,9 @@ pub const DEFAULT_MIN_RUNS: usize = 5;
 pub struct AggregateSettings {
     /// A group of fewer full runs gets no earliest-anchor verdict ("too few runs to judge").
     pub min_runs: usize,
+    /// How paradigms are grouped into phenomena: the BLiMP paper's 12 groups (the study's) or
+    /// BLiMP's own `linguistics_term` (13).
+    pub phenomena: Phenomena,
     /// The band around a mean over seeds in the per-dataset learning curves.
     pub band: Band,
     /// The y scale of the per-dataset learning curves.
@@ -25,6 +28,7 @@ impl Default for AggregateSettings {
     fn default() -> Self {
         AggregateSettings {
             min_runs: DEFAULT_MIN_RUNS,
+            phenomena: Phenomena::default(),
             band: Band::default(),
             y_scale: YScale::default(),
             dpi: 100,
@@ -51,6 +55,28 @@ pub enum YScale {
     Linear,
     /// log(p / (1 − p)): differences near 1 stay visible.
     Logit,
+}
+
+/// How paradigms are grouped into phenomena.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phenomena {
+    /// The BLiMP paper's 12 groups, as the study reports them.
+    #[default]
+    Paper,
+    /// BLiMP's `linguistics_term` field (13: s-selection on its own).
+    Blimp,
+}
+
+impl std::str::FromStr for Phenomena {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "paper" => Ok(Phenomena::Paper),
+            "blimp" => Ok(Phenomena::Blimp),
+            _ => Err(format!("`{s}`: expected paper or blimp")),
+        }
+    }
 }
 
 impl std::str::FromStr for Band {

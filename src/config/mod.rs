@@ -13,7 +13,7 @@ pub mod slurm;
 pub mod train;
 pub mod units;
 
-pub use aggregate::{AggregateSettings, Band, YScale};
+pub use aggregate::{AggregateSettings, Band, Phenomena, YScale};
 pub use dataset::DatasetName;
 pub use device::Device;
 pub use matrix::{read_matrix, MatrixError, MatrixRow};
@@ -21,5 +21,5 @@ pub use plan::{run_output_dir, MilestoneStep, Plan, Run, RunId};
 pub use preset::{ModelPreset, ModelShape, Presets, TrainingDefaults};
 pub use settings::{BatchFrom, Settings, SettingsOverrides};
 pub use slurm::{GpuRequest, SlurmSettings};
-pub use train::{CommDtype, Precision, TrainSettings};
+pub use train::{BudgetFinal, CommDtype, Precision, TrainSettings};
 pub use units::{Anchor, Millions, TokenCount};

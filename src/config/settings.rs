@@ -128,7 +128,8 @@ const SCRIPT_VARIABLES: [&str; 11] = [
 ];
 
 /// Refuses an `LMEFF_<KEY>` (key lower-cased, prefix stripped) that is neither a setting, a
-/// `[train]`/`[slurm]` key (`LMEFF_TRAIN__<KEY>`, checked by the section), nor a script's variable:
+/// `[train]`/`[slurm]` key (`LMEFF_TRAIN__<KEY>`, checked by the section), a hybrid source's
+/// override (`LMEFF_HYBRID__<SOURCE>__<KEY>`), nor a script's variable:
 /// a typo must not pass silently.
 fn check_environment(keys: impl Iterator<Item = String>) -> Result<()> {
     let mut unknown: Vec<String> = keys
@@ -137,7 +138,8 @@ fn check_environment(keys: impl Iterator<Item = String>) -> Result<()> {
                 || SCRIPT_VARIABLES.contains(&k.as_str())
                 || k.starts_with("train__")
                 || k.starts_with("slurm__")
-                || k.starts_with("aggregate__"))
+                || k.starts_with("aggregate__")
+                || k.starts_with("hybrid__"))
         })
         .collect();
     unknown.sort();

@@ -39,6 +39,16 @@ pub enum CommDtype {
     Bf16,
 }
 
+/// What a budget run's `final/` holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BudgetFinal {
+    /// The last weights.
+    Last,
+    /// The weights of the best evaluation (the study's).
+    Best,
+}
+
 /// Trainer settings (`[train]` in `configs/lmeff.toml`, `LMEFF_TRAIN__<KEY>` in the environment).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -55,6 +65,9 @@ pub struct TrainSettings {
     pub early_stopping_patience: u32,
     /// Full runs: an improvement must lower the eval loss by more than this.
     pub early_stopping_threshold: f64,
+    /// What a budget run's `final/` holds: its last weights (its schedule ends there), or, as
+    /// the study saved it, the weights of its best evaluation.
+    pub budget_final: BudgetFinal,
     pub precision: Precision,
     /// Element type of the gradient all-reduce across ranks (`bf16` needs NCCL).
     pub comm_dtype: CommDtype,
@@ -69,6 +82,7 @@ impl Default for TrainSettings {
             early_stopping_after: Millions::new(2000.0).expect("valid"),
             early_stopping_patience: 10,
             early_stopping_threshold: 0.002,
+            budget_final: BudgetFinal::Last,
             precision: Precision::Auto,
             comm_dtype: CommDtype::Fp32,
         }

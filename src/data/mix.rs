@@ -1,19 +1,18 @@
 //! `lmeff data mix`: a composite corpus (the study's `hybrid_3.7B`) drawn from local source folders
-//! with given fractions of a word budget: examples of 10–2000 words (longer ones cut into pieces),
-//! exact duplicates removed across all sources, a seeded 5% dev split, one example per line
-//! (written as `{"text": …}` JSON lines so each example stays one document when cleaned).
+//! with given fractions of a word budget, admitted as [`super::sink`] does (10–2000 words, longer
+//! ones dropped or cut, exact duplicates removed within each source or across all, a seeded 5% dev
+//! split, one `{"text": …}` JSON line per example so each stays one document when cleaned).
 
 use fs_err::File;
-use std::collections::HashSet;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
 use super::layout::RAW_EXTENSIONS;
+use super::sink::{Admission, Seen, Sink, SourceCount};
 use super::tokens::mix64;
 use crate::io::{write_json_atomic, Staged};
 
@@ -49,10 +48,9 @@ impl std::str::FromStr for MixSource {
 pub struct MixSpec {
     pub sources: Vec<MixSource>,
     pub words: u64,
-    pub min_words: usize,
-    pub max_words: usize,
-    pub dev_fraction: f64,
-    pub seed: u64,
+    pub admission: Admission,
+    /// Remove an example also when another source gave it.
+    pub dedup_across_sources: bool,
 }
 
 impl MixSpec {
@@ -61,10 +59,8 @@ impl MixSpec {
         MixSpec {
             sources,
             words,
-            min_words: 10,
-            max_words: 2000,
-            dev_fraction: 0.05,
-            seed: 1337,
+            admission: Admission::study(),
+            dedup_across_sources: false,
         }
     }
 }
@@ -76,16 +72,6 @@ pub struct MixReport {
     pub per_source: Vec<SourceCount>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct SourceCount {
-    pub name: String,
-    pub quota_words: u64,
-    pub words: u64,
-    pub train_examples: u64,
-    pub dev_examples: u64,
-    pub duplicates: u64,
-}
-
 /// Builds the dataset folder `dest` (`train/<source>.jsonl`, `dev/<source>.jsonl`, `mix.json`).
 pub fn mix(spec: &MixSpec, dest: &Path) -> Result<MixReport> {
     let total: f64 = spec.sources.iter().map(|s| s.fraction).sum();
@@ -95,27 +81,31 @@ pub fn mix(spec: &MixSpec, dest: &Path) -> Result<MixReport> {
     let staged = Staged::new(dest)?;
     fs_err::create_dir_all(staged.path().join("train"))?;
     fs_err::create_dir_all(staged.path().join("dev"))?;
-    let mut seen = HashSet::new();
+    let mut seen = Seen::new();
     let mut per_source = Vec::new();
     for (si, source) in spec.sources.iter().enumerate() {
-        let quota = (spec.words as f64 * source.fraction).round() as u64;
-        let mut count = SourceCount {
+        if !spec.dedup_across_sources {
+            seen.clear();
+        }
+        let file = |split: &str| {
+            staged
+                .path()
+                .join(split)
+                .join(format!("{}.jsonl", source.name))
+        };
+        let count = SourceCount {
             name: source.name.clone(),
-            quota_words: quota,
-            words: 0,
-            train_examples: 0,
-            dev_examples: 0,
-            duplicates: 0,
+            quota_words: (spec.words as f64 * source.fraction).round() as u64,
+            ..Default::default()
         };
-        let open = |split: &str| -> Result<BufWriter<File>> {
-            Ok(BufWriter::new(File::create(
-                staged
-                    .path()
-                    .join(split)
-                    .join(format!("{}.jsonl", source.name)),
-            )?))
-        };
-        let (mut train, mut dev) = (open("train")?, open("dev")?);
+        let seed = spec.admission.seed;
+        let mut sink = Sink::open(
+            &file("train"),
+            &file("dev"),
+            count,
+            &spec.admission,
+            si as u64,
+        )?;
         let mut files = source_files(&source.dir)?;
         // Seeded file order: which files fill the quota does not depend on directory listing order.
         files.sort_by_key(|f| {
@@ -123,49 +113,22 @@ pub fn mix(spec: &MixSpec, dest: &Path) -> Result<MixReport> {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            mix64(spec.seed, si as u64, fnv1a(&name))
+            mix64(seed, si as u64, fnv1a(&name))
         });
-        let mut index = 0u64;
         'files: for file in files {
             for example in examples(&file)? {
-                let example = example?;
-                let words: Vec<&str> = example.split_whitespace().collect();
-                for piece in words.chunks(spec.max_words) {
-                    if count.words >= quota {
-                        break 'files;
-                    }
-                    if piece.len() < spec.min_words {
-                        continue;
-                    }
-                    let text = piece.join(" ");
-                    let digest = Sha256::digest(text.as_bytes());
-                    let key = u128::from_le_bytes(digest[..16].try_into().expect("16 bytes"));
-                    if !seen.insert(key) {
-                        count.duplicates += 1;
-                        continue;
-                    }
-                    let to_dev = (mix64(spec.seed, si as u64, index) as f64 / u64::MAX as f64)
-                        < spec.dev_fraction;
-                    index += 1;
-                    let line = serde_json::to_string(&serde_json::json!({ "text": text }))?;
-                    if to_dev {
-                        writeln!(dev, "{line}")?;
-                        count.dev_examples += 1;
-                    } else {
-                        writeln!(train, "{line}")?;
-                        count.train_examples += 1;
-                    }
-                    count.words += piece.len() as u64;
+                sink.offer(&example?, &mut seen)?;
+                if sink.count.full() {
+                    break 'files;
                 }
             }
         }
-        train.flush()?;
-        dev.flush()?;
-        if count.words < quota {
+        let count = sink.finish()?;
+        if !count.full() {
             warn!(
                 source = source.name,
                 words = count.words,
-                quota,
+                quota = count.quota_words,
                 "source ran out before its quota"
             );
         }
@@ -175,6 +138,7 @@ pub fn mix(spec: &MixSpec, dest: &Path) -> Result<MixReport> {
             train = count.train_examples,
             dev = count.dev_examples,
             duplicates = count.duplicates,
+            out_of_bounds = count.out_of_bounds,
             "mixed"
         );
         per_source.push(count);

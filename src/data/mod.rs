@@ -5,9 +5,13 @@ pub mod blimp_paradigms;
 pub mod clean;
 pub mod encode;
 pub mod fetch;
+pub mod hub;
+pub mod hybrid;
 pub mod layout;
 pub mod mix;
 pub mod prepare;
+pub mod shard_text;
+pub mod sink;
 pub mod tokenizer;
 pub mod tokens;
 

@@ -95,14 +95,21 @@ pub fn is_checkpoint(dir: &Path) -> bool {
     dir.join(MODEL_FILE).is_file()
 }
 
-/// The checkpoints of a run folder: `milestone-<M>M/` in token order, then `final/`.
+/// The checkpoints of a run folder: `init/` (when `--init-only` wrote it), `milestone-<M>M/` in
+/// token order, then `final/`.
 pub fn run_checkpoints(run: &Path) -> Result<Vec<Checkpoint>> {
     let mut out: Vec<(f64, Checkpoint)> = Vec::new();
     for e in fs::read_dir(run)? {
         let dir = e?.path();
         let folder = dir.file_name().unwrap_or_default().to_string_lossy();
-        if let Some(name @ CheckpointName::Milestone(m)) = CheckpointName::parse(&folder) {
-            out.push((m.get(), Checkpoint { name, dir }));
+        match CheckpointName::parse(&folder) {
+            Some(name @ CheckpointName::Milestone(m)) => {
+                out.push((m.get(), Checkpoint { name, dir }))
+            }
+            Some(name @ CheckpointName::Init) if is_checkpoint(&dir) => {
+                out.push((0.0, Checkpoint { name, dir }))
+            }
+            _ => {}
         }
     }
     out.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -115,7 +122,7 @@ pub fn run_checkpoints(run: &Path) -> Result<Vec<Checkpoint>> {
     }
     if out.is_empty() {
         bail!(
-            "{}: no milestone-*/ or final/ checkpoint in this run folder",
+            "{}: no init/, milestone-*/ or final/ checkpoint in this run folder",
             run.display()
         );
     }

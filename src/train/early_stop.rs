@@ -1,14 +1,15 @@
 //! The study's early stopping for full runs, and the best weights it keeps: track the best eval
 //! loss; once past `early_stopping_after` tokens, count evaluations that do not improve on the
 //! best by more than the threshold, and stop after `patience` of them. A full run's `final/` is
-//! the best evaluation's weights; a budget run is never stopped early and ends with its last.
+//! the best evaluation's weights; a budget run is never stopped early and ends with its last
+//! weights, or with its best evaluation's when `train.budget_final = "best"` (the study's).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
-use crate::config::TrainSettings;
+use crate::config::{BudgetFinal, TrainSettings};
 
 /// Early-stopping bookkeeping, saved with the resume state.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -24,6 +25,8 @@ pub struct EarlyStop {
 pub struct EarlyStopping {
     /// Full runs only; for budget runs [`EarlyStopping::observe`] never stops.
     enabled: bool,
+    /// Whether `final/` holds the best evaluation's weights (full runs; budget runs by setting).
+    keeps_best: bool,
     after_tokens: u64,
     patience: u32,
     threshold: f64,
@@ -40,6 +43,7 @@ impl EarlyStopping {
     ) -> EarlyStopping {
         EarlyStopping {
             enabled,
+            keeps_best: enabled || s.budget_final == BudgetFinal::Best,
             after_tokens: s.early_stopping_after.tokens().0,
             patience: s.early_stopping_patience,
             threshold: s.early_stopping_threshold,
@@ -57,10 +61,10 @@ impl EarlyStopping {
         tokens: u64,
         params: &BTreeMap<String, Tensor>,
     ) -> bool {
-        if !self.enabled {
+        if !self.keeps_best {
             return false;
         }
-        let stop = self.rule(es, eval, step, tokens);
+        let stop = self.rule(es, eval, step, tokens) && self.enabled;
         if es.best_step == step {
             self.best = Some(
                 params
@@ -94,8 +98,9 @@ impl EarlyStopping {
         self.best.as_ref()
     }
 
-    /// What `final/` holds: the best evaluation's weights, step and eval loss for a full run;
-    /// the last weights, step and eval loss otherwise.
+    /// What `final/` holds: the best evaluation's weights, step and eval loss for a full run
+    /// (and a budget run under `budget_final = "best"`); the last weights, step and eval loss
+    /// otherwise.
     pub fn final_choice<'a>(
         &'a self,
         es: &EarlyStop,
@@ -103,7 +108,7 @@ impl EarlyStopping {
         step: u64,
         last_eval: Option<f64>,
     ) -> (&'a BTreeMap<String, Tensor>, u64, Option<f64>) {
-        match (&self.best, self.enabled) {
+        match (&self.best, self.keeps_best) {
             (Some(b), true) => (b, es.best_step, es.best_eval),
             (None, true) => (params, step, es.best_eval),
             (_, false) => (params, step, last_eval),
@@ -162,5 +167,17 @@ mod tests {
         assert!(full.observe(&mut es, 2.5, 2, 5_000_000, &params));
         assert_eq!(full.final_choice(&es, &params, 2, Some(2.5)).1, 1);
         assert!(full.best().is_some());
+        // As the study saved them: a budget run's final is its best evaluation, and it runs on.
+        let s = TrainSettings {
+            budget_final: BudgetFinal::Best,
+            ..s
+        };
+        let mut budget = EarlyStopping::new(&s, false, None);
+        let mut es = EarlyStop::default();
+        for (step, eval) in [(1, 3.0), (2, 2.0), (3, 2.5), (4, 2.6)] {
+            assert!(!budget.observe(&mut es, eval, step, 5_000_000, &params));
+        }
+        assert_eq!(budget.final_choice(&es, &params, 4, Some(2.6)).1, 2);
+        assert_eq!(budget.final_choice(&es, &params, 4, Some(2.6)).2, Some(2.0));
     }
 }

@@ -129,7 +129,10 @@ pub mod http {
     //! A minimal HTTP/1.1 file server on 127.0.0.1 for fetch tests: real sockets, GET and HEAD,
     //! `Range` support, paths whose first response is cut off half-way, and OSF-style links
     //! (`/download/<id>/` redirects to `/files/<id>`, which names the file in
-    //! `Content-Disposition`). Like GitHub's raw host, it sends `.jsonl` files gzip-compressed to
+    //! `Content-Disposition`), and a Hugging Face Hub of dataset files under `<root>/hub/<repo>/
+    //! <revision>/` (`api/datasets/<repo>/tree/<revision>/<dir>?recursive=true` listings, two
+    //! entries a page with `Link` headers, and `datasets/<repo>/resolve/<revision>/<path>`
+    //! downloads). Like GitHub's raw host, it sends `.jsonl` files gzip-compressed to
     //! clients that accept it (except for `Range` requests).
 
     use std::collections::{HashMap, HashSet};
@@ -184,6 +187,69 @@ pub mod http {
         Server { base, seen }
     }
 
+    /// `<repo>/tree/<revision>/<dir>?recursive=true[&cursor=N]`: the files under
+    /// `<root>/hub/<repo>/<revision>/<dir>`, two a page.
+    fn hub_listing(mut stream: std::net::TcpStream, root: &std::path::Path, rest: &str) {
+        let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let Some((repo, tail)) = rest.split_once("/tree/") else {
+            let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+            return;
+        };
+        let (revision, dir) = tail.split_once('/').unwrap_or((tail, ""));
+        let base = root
+            .join("hub")
+            .join(repo)
+            .join(revision.replace("%2F", "/"));
+        let mut files = Vec::new();
+        let mut stack = vec![base.join(dir)];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    let rel = p
+                        .strip_prefix(&base)
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned();
+                    files.push((rel, e.metadata().unwrap().len()));
+                }
+            }
+        }
+        files.sort();
+        let cursor: usize = query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("cursor="))
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let page: Vec<String> =
+            files
+                .iter()
+                .skip(cursor)
+                .take(2)
+                .map(|(p, n)| format!(r#"{{"type":"file","oid":"x","size":{n},"path":"{p}"}}"#))
+                .chain((cursor == 0).then(|| {
+                    format!(r#"{{"type":"directory","oid":"y","size":0,"path":"{dir}"}}"#)
+                }))
+                .collect();
+        let body = format!("[{}]", page.join(","));
+        let link = if cursor + 2 < files.len() {
+            format!(
+                "Link: </api/datasets/{rest}?recursive=true&cursor={}>; rel=\"next\"\r\n",
+                cursor + 2
+            )
+        } else {
+            String::new()
+        };
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{link}Content-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let _ = stream.write_all(head.as_bytes());
+        let _ = stream.write_all(body.as_bytes());
+    }
+
     fn answer(
         mut stream: std::net::TcpStream,
         root: &std::path::Path,
@@ -218,6 +284,17 @@ pub mod http {
             path: path.clone(),
             range: range.clone(),
         });
+        if let Some(rest) = path.strip_prefix("/api/datasets/") {
+            return hub_listing(stream, root, rest);
+        }
+        // A Hub download: /datasets/<repo>/resolve/<revision>/<path> → hub/<repo>/<revision>/<path>.
+        let path = match path
+            .strip_prefix("/datasets/")
+            .and_then(|r| r.split_once("/resolve/"))
+        {
+            Some((repo, rest)) => format!("/hub/{repo}/{}", rest.replace("%2F", "/")),
+            None => path,
+        };
         let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
         if let ["download", id] = parts[..] {
             if osf.contains_key(id) {

@@ -8,7 +8,7 @@
 //! fetch may take only some files of a source (`tinystories:TinyStoriesV2-GPT4-valid.txt`).
 
 mod archive;
-mod http;
+pub mod http;
 
 use fs_err as fs;
 use std::collections::BTreeMap;
@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 use super::blimp_paradigms::BLIMP_PARADIGMS;
+use super::hybrid::HybridSpec;
 use crate::io::{sha256_file, write_json_atomic};
 
 /// One entry of `configs/sources.toml`.
@@ -48,8 +49,16 @@ pub struct FileSpec {
 /// Every named source of a sources file.
 pub type Sources = BTreeMap<String, Vec<FileSpec>>;
 
+/// A sources file: named file lists, and the hybrid corpus's Hub sources (`[hybrid]`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct SourcesFile {
+    pub hybrid: Option<HybridSpec>,
+    #[serde(flatten)]
+    pub files: Sources,
+}
+
 /// Reads a sources file.
-pub fn load_sources(path: &Path) -> Result<Sources> {
+pub fn load_sources(path: &Path) -> Result<SourcesFile> {
     use figment::providers::{Format, Toml};
     let text = fs::read_to_string(path)?;
     figment::Figment::from(Toml::string(&text))
@@ -405,7 +414,9 @@ mod tests {
     use super::*;
 
     fn shipped() -> Sources {
-        load_sources(&Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/sources.toml")).unwrap()
+        load_sources(&Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/sources.toml"))
+            .unwrap()
+            .files
     }
 
     #[test]

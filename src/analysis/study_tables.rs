@@ -1,0 +1,133 @@
+//! The study's own result tables (`<out>/study/`), beside lmeff's, so the study's plotting scripts
+//! read lmeff's output unchanged: `blimp_all_overall.csv`, `blimp_all_tasks.csv`,
+//! `blimp_global_spearman.csv`, `blimp_global_r2.csv` and, with a plan, `missing_files_report.csv`.
+//! They hold full runs only (the study's milestone runs), milestones as the study writes them
+//! (`25`, `0.05`, `final`) and task names lowercased.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use super::predictiveness::Row;
+use super::record::{Milestone, Record};
+use super::rows::MissingRow;
+
+/// The files [`write`] may write.
+pub const FILES: [&str; 5] = [
+    "blimp_all_overall.csv",
+    "blimp_all_tasks.csv",
+    "blimp_global_spearman.csv",
+    "blimp_global_r2.csv",
+    "missing_files_report.csv",
+];
+
+#[derive(Serialize)]
+struct OverallRow<'a> {
+    dataset: &'a str,
+    model_size: &'a str,
+    milestone: String,
+    vocab_size: i64,
+    seed: i64,
+    acc: f64,
+}
+
+#[derive(Serialize)]
+struct TaskRow<'a> {
+    dataset: &'a str,
+    model_size: &'a str,
+    milestone: String,
+    vocab_size: i64,
+    seed: i64,
+    task: String,
+    acc: f64,
+}
+
+#[derive(Serialize)]
+struct GlobalRow {
+    milestone: String,
+    global: f64,
+}
+
+#[derive(Serialize)]
+struct MissingStudyRow<'a> {
+    dataset: &'a str,
+    model_size: &'a str,
+    milestone: &'a str,
+    vocab_size: &'a str,
+    seed: &'a str,
+    anchor: &'a str,
+}
+
+fn csv_file<T: Serialize>(dir: &Path, name: &str, rows: impl IntoIterator<Item = T>) -> Result<()> {
+    let path = dir.join(name);
+    let mut w =
+        csv::Writer::from_path(&path).with_context(|| format!("writing {}", path.display()))?;
+    for row in rows {
+        w.serialize(row)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    w.flush()
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// Writes the study's tables into `dir` (the aggregate's staging folder).
+pub(super) fn write(
+    dir: &Path,
+    overall: &[&Record],
+    tasks: &[&Record],
+    global: &[&Row],
+    missing: Option<&[MissingRow]>,
+) -> Result<()> {
+    fs_err::create_dir_all(dir)?;
+    let full = |r: &&&Record| r.anchor == "full";
+    csv_file(
+        dir,
+        FILES[0],
+        overall.iter().filter(full).map(|r| OverallRow {
+            dataset: &r.run.dataset,
+            model_size: &r.run.model_size,
+            milestone: r.milestone.to_string(),
+            vocab_size: r.run.vocab_size,
+            seed: r.run.seed,
+            acc: r.acc,
+        }),
+    )?;
+    csv_file(
+        dir,
+        FILES[1],
+        tasks.iter().filter(full).map(|r| TaskRow {
+            dataset: &r.run.dataset,
+            model_size: &r.run.model_size,
+            milestone: r.milestone.to_string(),
+            vocab_size: r.run.vocab_size,
+            seed: r.run.seed,
+            task: r.task.clone().unwrap_or_default().to_lowercase(),
+            acc: r.acc,
+        }),
+    )?;
+    let by_anchor = |value: fn(&Row) -> f64| {
+        global.iter().map(move |r| GlobalRow {
+            milestone: Milestone::Millions(r.milestone).to_string(),
+            global: value(r),
+        })
+    };
+    csv_file(dir, FILES[2], by_anchor(|r| r.spearman))?;
+    csv_file(dir, FILES[3], by_anchor(|r| r.r2))?;
+    if let Some(missing) = missing {
+        csv_file(
+            dir,
+            FILES[4],
+            missing.iter().map(|m| MissingStudyRow {
+                dataset: &m.dataset,
+                model_size: &m.model_size,
+                milestone: &m.milestone,
+                vocab_size: &m.vocab_size,
+                seed: &m.seed,
+                anchor: &m.anchor,
+            }),
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,178 @@
+//! Dataset files on the Hugging Face Hub: listing a repository's files at a revision (the Hub's
+//! `api/datasets/<repo>/tree/<revision>/<path>?recursive=true`, following its `Link` pages) and
+//! the URL each downloads from (`datasets/<repo>/resolve/<revision>/<path>`). `HF_ENDPOINT`
+//! replaces `https://huggingface.co`; `HF_TOKEN`, when set, is sent and never shown.
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde::Deserialize;
+
+/// The Hub's address: `HF_ENDPOINT`, else `https://huggingface.co`.
+pub fn endpoint() -> String {
+    std::env::var("HF_ENDPOINT")
+        .ok()
+        .filter(|e| !e.is_empty())
+        .unwrap_or_else(|| "https://huggingface.co".into())
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// A dataset repository at a revision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatasetRepo {
+    pub endpoint: String,
+    /// `owner/name` (or a legacy `name`).
+    pub repo: String,
+    /// A branch, tag or ref such as `refs/convert/parquet`.
+    pub revision: String,
+}
+
+/// One file of a listing.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct HubFile {
+    pub path: String,
+    #[serde(default)]
+    pub size: u64,
+}
+
+#[derive(Deserialize)]
+struct Entry {
+    #[serde(rename = "type")]
+    kind: String,
+    path: String,
+    #[serde(default)]
+    size: u64,
+}
+
+/// A revision as it goes into a URL path (`refs/convert/parquet` → `refs%2Fconvert%2Fparquet`).
+fn encoded(revision: &str) -> String {
+    revision.replace('/', "%2F")
+}
+
+impl DatasetRepo {
+    /// The URL `path` downloads from.
+    pub fn resolve(&self, path: &str) -> String {
+        format!(
+            "{}/datasets/{}/resolve/{}/{path}",
+            self.endpoint,
+            self.repo,
+            encoded(&self.revision)
+        )
+    }
+
+    /// Every file under `dir` (recursively), sorted by path.
+    pub fn list(&self, agent: &ureq::Agent, dir: &str) -> Result<Vec<HubFile>> {
+        let mut url = Some(format!(
+            "{}/api/datasets/{}/tree/{}/{}?recursive=true",
+            self.endpoint,
+            self.repo,
+            encoded(&self.revision),
+            dir.trim_matches('/')
+        ));
+        let mut files = Vec::new();
+        while let Some(u) = url.take() {
+            let resp = authorized(agent.get(&u)).call().map_err(|e| match e {
+                ureq::Error::Status(code, r) => anyhow!(
+                    "listing {} at {} ({u}): HTTP {code} {}",
+                    self.repo,
+                    self.revision,
+                    r.status_text()
+                ),
+                ureq::Error::Transport(t) => anyhow!("listing {} ({u}): {t}", self.repo),
+            })?;
+            url = resp
+                .header("Link")
+                .and_then(next_page)
+                .map(|next| match next {
+                    n if n.starts_with('/') => format!("{}{n}", self.endpoint),
+                    n => n,
+                });
+            let entries: Vec<Entry> = serde_json::from_reader(resp.into_reader())
+                .with_context(|| format!("listing {} ({u}): not a file list", self.repo))?;
+            files.extend(
+                entries
+                    .into_iter()
+                    .filter(|e| e.kind == "file")
+                    .map(|e| HubFile {
+                        path: e.path,
+                        size: e.size,
+                    }),
+            );
+        }
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(files)
+    }
+
+    /// The files matching `pattern` (`*` within a folder, `**` across folders), listed under the
+    /// pattern's folder before its first wildcard. None matching is an error naming the pattern.
+    pub fn matching(&self, agent: &ureq::Agent, pattern: &str) -> Result<Vec<HubFile>> {
+        let glob = glob::Pattern::new(pattern)
+            .with_context(|| format!("file pattern `{pattern}` of {}", self.repo))?;
+        let fixed: Vec<&str> = pattern
+            .split('/')
+            .take_while(|seg| !seg.contains(['*', '?', '[']))
+            .collect();
+        let dir = fixed[..fixed.len().min(pattern.split('/').count() - 1)].join("/");
+        let options = glob::MatchOptions {
+            require_literal_separator: true,
+            ..Default::default()
+        };
+        let files: Vec<HubFile> = self
+            .list(agent, &dir)?
+            .into_iter()
+            .filter(|f| glob.matches_with(&f.path, options))
+            .collect();
+        if files.is_empty() {
+            bail!(
+                "{} at {}: no file matches `{pattern}`",
+                self.repo,
+                self.revision
+            );
+        }
+        Ok(files)
+    }
+}
+
+/// A request with `HF_TOKEN` as its bearer token, when set.
+pub fn authorized(req: ureq::Request) -> ureq::Request {
+    match std::env::var("HF_TOKEN") {
+        Ok(token) if !token.is_empty() => req.set("Authorization", &format!("Bearer {token}")),
+        _ => req,
+    }
+}
+
+/// The `rel="next"` URL of a `Link` header.
+fn next_page(link: &str) -> Option<String> {
+    link.split(',').find_map(|part| {
+        let (url, params) = part.split_once(';')?;
+        params.contains("rel=\"next\"").then(|| {
+            url.trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_owned()
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_and_pages() {
+        let r = DatasetRepo {
+            endpoint: "http://hub".into(),
+            repo: "allenai/c4".into(),
+            revision: "refs/convert/parquet".into(),
+        };
+        assert_eq!(
+            r.resolve("en/train/0000.parquet"),
+            "http://hub/datasets/allenai/c4/resolve/refs%2Fconvert%2Fparquet/en/train/0000.parquet"
+        );
+        let link = r#"<https://huggingface.co/api/datasets/x/tree/main?cursor=abc>; rel="next""#;
+        assert_eq!(
+            next_page(link).as_deref(),
+            Some("https://huggingface.co/api/datasets/x/tree/main?cursor=abc")
+        );
+        assert_eq!(next_page(r#"<http://a>; rel="prev""#), None);
+    }
+}

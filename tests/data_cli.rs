@@ -588,11 +588,7 @@ fn osf_links_are_named_by_the_server_and_zips_told_by_content() {
 
 #[test]
 fn an_unreachable_host_stops_the_fetch_at_once() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = http::dead_port();
     let s = Scratch::new();
     let sources = common::repo().join("configs/sources.toml");
     let (ok, out, err) = fetch(

@@ -140,11 +140,7 @@ fn project(s: &Scratch) {
 fn offline_the_demo_stops_at_once_and_says_how_to_use_local_text() {
     let s = Scratch::new();
     project(&s);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = http::dead_port();
     let out = demo(&s)
         .env("LMEFF_MIRROR", format!("http://127.0.0.1:{port}"))
         .output()

@@ -143,6 +143,72 @@ fn a_foreign_checkpoint_needs_out_and_gets_it() {
 }
 
 #[test]
+fn a_checkpoint_is_encoded_as_transformers_loads_its_tokenizer() {
+    // As the study released its checkpoints: a GPT2TokenizerFast, which turns the prefix space
+    // off, and no lmeff files. lmeff scores `<s>` + sentence without the space, as transformers
+    // does for this folder; the study's loop agrees on every pair.
+    let s = Scratch::new();
+    let released = s.path().join("released");
+    copy_tree(&trained().path().join(RUN).join("final"), &released);
+    for f in [
+        "milestone_meta.json",
+        "checksums.json",
+        "special_tokens_map.json",
+    ] {
+        std::fs::remove_file(released.join(f)).unwrap();
+    }
+    std::fs::write(
+        released.join("tokenizer_config.json"),
+        r#"{"tokenizer_class": "GPT2TokenizerFast", "bos_token": "<s>", "eos_token": "</s>", "pad_token": "<pad>"}"#,
+    )
+    .unwrap();
+    let (ok, _, err) = run(eval(&s, &shared_data().join("blimp")).args([
+        "--checkpoint",
+        "released",
+        "--out",
+        "res",
+        "--paradigms",
+        PARADIGMS,
+    ]));
+    assert!(ok, "{err}");
+    let check = |results: &str| {
+        let out = Command::new(python())
+            .arg(common::repo().join("tests/python/hf_blimp_check.py"))
+            .arg(&released)
+            .arg(s.path().join(results))
+            .arg(shared_data().join("blimp"))
+            .arg(PARADIGMS)
+            .output()
+            .unwrap();
+        let report = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.success(), report)
+    };
+    let (ok, report) = check("res");
+    assert!(ok, "{report}");
+    // With lmeff's own setting (the prefix space on), the same weights score differently: the
+    // check above could fail.
+    std::fs::write(
+        released.join("tokenizer_config.json"),
+        r#"{"tokenizer_class": "PreTrainedTokenizerFast", "add_prefix_space": true, "bos_token": "<s>", "eos_token": "</s>", "pad_token": "<pad>"}"#,
+    )
+    .unwrap();
+    let (ok, out, err) = run(eval(&s, &shared_data().join("blimp")).args([
+        "--checkpoint",
+        "released",
+        "--out",
+        "res-space",
+        "--paradigms",
+        PARADIGMS,
+    ]));
+    assert!(ok && out.contains("BLiMP accuracy"), "{err}");
+    let ours = |dir: &str| std::fs::read(s.path().join(dir).join("pairs.parquet")).unwrap();
+    assert_ne!(ours("res"), ours("res-space"));
+    let (ok, report) = check("res-space");
+    assert!(ok, "transformers follows the file too: {report}");
+}
+
+#[test]
 fn bad_blimp_input_is_a_clear_error_and_writes_nothing() {
     let s = Scratch::new();
     let ck = trained().path().join(RUN).join("final");

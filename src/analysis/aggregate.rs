@@ -9,6 +9,7 @@ use anyhow::{bail, Result};
 
 use super::extrapolate::{self, PredictionRow};
 use super::inputs::{check_paradigm_sets, collect, Collected, Milestone, Record};
+use super::phenomena;
 use super::plots;
 use super::predictiveness::{self, Earliest};
 use super::rows::*;
@@ -18,7 +19,7 @@ use super::study_tables;
 use super::table::Table;
 use crate::config::Phenomena;
 use crate::config::Plan;
-use crate::data::blimp_paradigms::{paper_group, paradigm_facts};
+use crate::data::blimp_paradigms::paper_group;
 use crate::io::{check_replaceable, Staged};
 
 /// What to aggregate and how.
@@ -68,9 +69,6 @@ pub struct Summary {
     pub data_dir: PathBuf,
 }
 
-/// (run, anchor, milestone sort key, phenomenon).
-type PhenomenonKey = (super::inputs::RunKey, String, String, String);
-
 fn sorted(mut rs: Vec<&Record>) -> Vec<&Record> {
     rs.sort_by(|a, b| {
         (&a.run, &a.anchor, &a.task)
@@ -84,7 +82,7 @@ fn sorted(mut rs: Vec<&Record>) -> Vec<&Record> {
 pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
     let mut c: Collected = collect(o.results.as_deref(), &o.imports, o.skip_bad)?;
     check_paradigm_sets(&c.overall)?;
-    name_paradigms(&mut c.tasks);
+    phenomena::name_paradigms(&mut c.tasks);
     check_outputs(&o.out)?;
     let staged = Staged::new(&o.out.join("aggregate"))?;
     let data = staged.path().join("data");
@@ -113,35 +111,7 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
     })?
     .write(&data, "per_paradigm")?;
 
-    // Per phenomenon: pair-weighted when pair counts are known, else the mean over paradigms.
-    let mut phen: BTreeMap<PhenomenonKey, (f64, f64, Record)> = BTreeMap::new();
-    for r in &c.tasks {
-        let Some(p) = phenomenon(r, o.phenomena) else {
-            continue;
-        };
-        let key = (
-            r.run.clone(),
-            r.anchor.clone(),
-            format!("{:020.6}", r.milestone.order().min(1e15)),
-            p.clone(),
-        );
-        let w = r.n.unwrap_or(1) as f64;
-        let e = phen.entry(key).or_insert_with(|| {
-            let mut first = r.clone();
-            first.phenomenon = Some(p.clone());
-            (0.0, 0.0, first)
-        });
-        e.0 += r.acc * w;
-        e.1 += w;
-    }
-    let phen_rows: Vec<Record> = phen
-        .into_values()
-        .map(|(sum, w, mut r)| {
-            r.acc = sum / w;
-            r.task = None;
-            r
-        })
-        .collect();
+    let phen_rows = phenomena::per_phenomenon(&c.tasks, o.phenomena);
     let pr: Vec<&Record> = phen_rows.iter().collect();
     record_table(&pr, |r| PhenomenonCols {
         phenomenon: r.phenomenon.clone(),
@@ -272,29 +242,6 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
     fs_err::write(staged.path().join(REPORT_HTML), page.as_bytes())?;
     staged.commit_into(&o.out)?;
     Ok(summary)
-}
-
-/// Gives every paradigm result BLiMP's own name (the study's tables lowercase it) and, where the
-/// result does not carry them, its field and phenomenon: fixed facts of the 67 paradigms.
-fn name_paradigms(tasks: &mut [Record]) {
-    for t in tasks {
-        let Some(name) = &t.task else { continue };
-        let Some((uid, field, term)) = paradigm_facts(name) else {
-            continue;
-        };
-        t.task = Some(uid.to_owned());
-        t.field.get_or_insert_with(|| field.to_owned());
-        t.phenomenon.get_or_insert_with(|| term.to_owned());
-    }
-}
-
-/// The phenomenon a paradigm result counts toward: its paper group, or its `linguistics_term`.
-fn phenomenon(r: &Record, how: Phenomena) -> Option<String> {
-    let term = r.phenomenon.as_deref()?;
-    match how {
-        Phenomena::Paper => paper_group(term).map(str::to_owned),
-        Phenomena::Blimp => Some(term.to_owned()),
-    }
 }
 
 /// Full runs' mean change in accuracy from their first milestone after the initialisation to their final, with the 95%

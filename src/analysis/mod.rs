@@ -5,6 +5,7 @@
 pub mod aggregate;
 pub mod extrapolate;
 pub mod inputs;
+pub mod phenomena;
 pub mod plots;
 pub mod predictiveness;
 pub mod record;

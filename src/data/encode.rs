@@ -32,10 +32,18 @@ pub struct FastEncoder<'a> {
 pub struct ByteLevelWords {
     re: Regex,
     byte_chars: [char; 256],
+    /// Whether a space is put before text that does not start with one (lmeff's tokenizers).
+    prefix_space: bool,
 }
 
 impl Default for ByteLevelWords {
     fn default() -> Self {
+        ByteLevelWords::new(true)
+    }
+}
+
+impl ByteLevelWords {
+    pub fn new(prefix_space: bool) -> ByteLevelWords {
         let mut byte_chars = ['\0'; 256];
         for (b, c) in byte_level_chars() {
             byte_chars[b as usize] = c;
@@ -43,6 +51,7 @@ impl Default for ByteLevelWords {
         ByteLevelWords {
             re: Regex::new(WORDS).expect("valid pattern"),
             byte_chars,
+            prefix_space,
         }
     }
 }
@@ -52,7 +61,7 @@ impl ByteLevelWords {
     /// pre-tokenizer does (raw text; [`ByteLevelWords::map_into`] gives its byte-level form).
     pub fn for_each(&self, text: &str, mut each: impl FnMut(&str)) {
         let prefixed;
-        let text = if text.starts_with(' ') {
+        let text = if text.starts_with(' ') || !self.prefix_space {
             text
         } else {
             prefixed = format!(" {text}");
@@ -91,8 +100,16 @@ impl ByteLevelWords {
 const WORDS: &str = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+";
 
 impl<'a> FastEncoder<'a> {
-    /// Wraps a tokenizer; it must know the special tokens.
+    /// Wraps a tokenizer of lmeff's recipe (the prefix space on); it must know the special tokens.
     pub fn new(tokenizer: &'a Tokenizer) -> Result<FastEncoder<'a>> {
+        FastEncoder::with_prefix_space(tokenizer, true)
+    }
+
+    /// Wraps a tokenizer, the prefix space on or off (as transformers loads a checkpoint's).
+    pub fn with_prefix_space(
+        tokenizer: &'a Tokenizer,
+        prefix_space: bool,
+    ) -> Result<FastEncoder<'a>> {
         let specials = SPECIAL_TOKENS
             .iter()
             .map(|t| {
@@ -106,7 +123,7 @@ impl<'a> FastEncoder<'a> {
             tokenizer,
             specials,
             key: tokenizer as *const Tokenizer as usize,
-            words: ByteLevelWords::default(),
+            words: ByteLevelWords::new(prefix_space),
         })
     }
 

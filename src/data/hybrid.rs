@@ -14,12 +14,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 use super::fetch::http;
 use super::hub::{self, DatasetRepo};
+use super::prepare::count_bar;
 use super::shard_text::for_each_text;
 use super::sink::{key, Admission, Seen, Sink, SourceCount};
 use crate::io::write_json_atomic;
@@ -266,7 +266,7 @@ fn fill(
     let files = outputs(partial, &source.name);
     let downloads = partial.join("downloads").join(&source.name);
     fs::create_dir_all(&downloads)?;
-    let bar = words_bar(&source.name, state.sources[i].count.quota_words);
+    let bar = count_bar(state.sources[i].count.quota_words, &source.name, "words");
     for shard in shards {
         let st = &mut state.sources[i];
         if st.shards_done.contains(&shard.path) {
@@ -323,32 +323,6 @@ fn fill(
         st.done = true;
         write_json_atomic(&partial.join("state.json"), &*state)?;
     }
-    let c = &state.sources[i].count;
-    info!(
-        source = source.name,
-        words = c.words,
-        train = c.train_examples,
-        dev = c.dev_examples,
-        duplicates = c.duplicates,
-        out_of_bounds = c.out_of_bounds,
-        "source done"
-    );
+    state.sources[i].count.log("source done");
     Ok(())
-}
-
-fn words_bar(name: &str, quota: u64) -> ProgressBar {
-    use std::io::IsTerminal;
-    if !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(quota);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{msg} [{bar:30}] {human_pos}/{human_len} words {per_sec} eta {eta}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
-    bar.set_message(name.to_owned());
-    bar
 }

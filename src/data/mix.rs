@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
-use tracing::{info, warn};
+use tracing::warn;
 
 use super::layout::RAW_EXTENSIONS;
 use super::sink::{Admission, Seen, Sink, SourceCount};
@@ -132,15 +132,7 @@ pub fn mix(spec: &MixSpec, dest: &Path) -> Result<MixReport> {
                 "source ran out before its quota"
             );
         }
-        info!(
-            source = source.name,
-            words = count.words,
-            train = count.train_examples,
-            dev = count.dev_examples,
-            duplicates = count.duplicates,
-            out_of_bounds = count.out_of_bounds,
-            "mixed"
-        );
+        count.log("mixed");
         per_source.push(count);
     }
     let report = MixReport {

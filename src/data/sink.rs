@@ -74,6 +74,19 @@ impl SourceCount {
     pub fn full(&self) -> bool {
         self.words >= self.quota_words
     }
+
+    /// Logs the count with `what` happened.
+    pub fn log(&self, what: &str) {
+        tracing::info!(
+            source = self.name,
+            words = self.words,
+            train = self.train_examples,
+            dev = self.dev_examples,
+            duplicates = self.duplicates,
+            out_of_bounds = self.out_of_bounds,
+            "{what}"
+        );
+    }
 }
 
 /// One source's train and dev files being written.

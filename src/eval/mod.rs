@@ -70,7 +70,7 @@ fn identity(dir: &Path, sha: String) -> Result<ResultKey> {
 }
 
 /// Evaluates `checkpoints` (e.g. every checkpoint of a run): BLiMP is read once and tokenized once
-/// per distinct tokenizer. `run_layout` puts each checkpoint's files in `out/<milestone>/` when
+/// per distinct tokenizer and prefix-space setting ([`checkpoint::prefix_space`]). `run_layout` puts each checkpoint's files in `out/<milestone>/` when
 /// `out` is given.
 pub fn evaluate(
     checkpoints: &[PathBuf],
@@ -107,9 +107,11 @@ pub fn evaluate(
             })?,
         };
         out::check_destination(&dest)?;
+        let prefix_space = checkpoint::prefix_space(ck)?;
         let cfg = EvalConfig {
             checkpoint_sha256: sha,
             tokenizer_sha256: tok_sha.clone(),
+            prefix_space: Some(prefix_space),
             paradigms: o.paradigms.clone(),
             precision: if compute.bf16 {
                 "bf16".into()
@@ -151,11 +153,13 @@ pub fn evaluate(
             });
             continue;
         }
-        if !encoded.contains_key(&tok_sha) {
+        let encoding = format!("{tok_sha} prefix space {prefix_space}");
+        if !encoded.contains_key(&encoding) {
             let tokenizer = crate::data::tokenizer::load_tokenizer(&tok_path)?;
-            encoded.insert(tok_sha.clone(), score::encode(&tokenizer, &pairs)?);
+            let enc = score::encode(&tokenizer, prefix_space, &pairs)?;
+            encoded.insert(encoding.clone(), enc);
         }
-        let enc = &encoded[&tok_sha];
+        let enc = &encoded[&encoding];
         let (model, _vs) = Llama::load(ck, compute.device)?;
         let start = Instant::now();
         let bar = crate::data::prepare::count_bar(

@@ -29,9 +29,10 @@ pub struct Encoded {
     pub bad: Vec<usize>,
 }
 
-/// Tokenizes every pair as `<s>` + sentence (what the model saw in training: `<s>` then the text).
-pub fn encode(tokenizer: &Tokenizer, pairs: &[Pair]) -> Result<Encoded> {
-    let enc = FastEncoder::new(tokenizer)?;
+/// Tokenizes every pair as `<s>` + sentence (what the model saw in training: `<s>` then the
+/// text), with the prefix space or without, as transformers encodes for the checkpoint.
+pub fn encode(tokenizer: &Tokenizer, prefix_space: bool, pairs: &[Pair]) -> Result<Encoded> {
+    let enc = FastEncoder::with_prefix_space(tokenizer, prefix_space)?;
     let mut index: HashMap<Vec<i64>, usize> = HashMap::new();
     let mut seqs = Vec::new();
     let mut id = |text: &str| -> Result<usize> {

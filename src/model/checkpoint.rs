@@ -25,6 +25,8 @@ pub const MODEL_FILE: &str = "model.safetensors";
 pub const CONFIG_FILE: &str = "config.json";
 /// The tokenizer the run trained with.
 pub const TOKENIZER_FILE: &str = "tokenizer.json";
+/// How transformers sets the tokenizer up (here: whether it adds the prefix space).
+pub const TOKENIZER_CONFIG_FILE: &str = "tokenizer_config.json";
 /// [`CheckpointMeta`].
 pub const META_FILE: &str = "milestone_meta.json";
 /// sha256 of every other file.
@@ -209,7 +211,15 @@ pub fn verify_model_files(dir: &Path, known: &[(&str, &str)]) -> Result<()> {
     }
     verify_some(
         dir,
-        |name| [MODEL_FILE, CONFIG_FILE, TOKENIZER_FILE].contains(&name),
+        |name| {
+            [
+                MODEL_FILE,
+                CONFIG_FILE,
+                TOKENIZER_FILE,
+                TOKENIZER_CONFIG_FILE,
+            ]
+            .contains(&name)
+        },
         known,
     )
 }
@@ -268,6 +278,44 @@ pub fn save_checkpoint(
     staged.commit()
 }
 
+/// Whether `AutoTokenizer.from_pretrained` of the folder `dir` encodes text with the ByteLevel
+/// prefix space (transformers 4.5x, checked against it in the tests): as `add_prefix_space` of
+/// `tokenizer_config.json` says when it says; else off for `GPT2TokenizerFast` and
+/// `PreTrainedTokenizerFast`, which turn it off (the study's released checkpoints: `<s>` +
+/// sentence scored without the space); else, for the Llama classes or no class named, as
+/// `tokenizer.json`'s pre-tokenizer has it.
+pub fn prefix_space(dir: &Path) -> Result<bool> {
+    let config_path = dir.join(TOKENIZER_CONFIG_FILE);
+    let config: serde_json::Value = if config_path.is_file() {
+        read_json(&config_path)?
+    } else {
+        serde_json::Value::Null
+    };
+    if let Some(v) = config.get("add_prefix_space").filter(|v| !v.is_null()) {
+        return v.as_bool().ok_or_else(|| {
+            anyhow::anyhow!(
+                "{}: `add_prefix_space` is not true or false",
+                config_path.display()
+            )
+        });
+    }
+    match config.get("tokenizer_class").and_then(|c| c.as_str()) {
+        Some("GPT2TokenizerFast" | "GPT2Tokenizer" | "PreTrainedTokenizerFast") => Ok(false),
+        None | Some("LlamaTokenizerFast" | "LlamaTokenizer") => {
+            let tokenizer: serde_json::Value = read_json(&dir.join(TOKENIZER_FILE))?;
+            let pre = &tokenizer["pre_tokenizer"];
+            let byte_level = std::iter::once(pre)
+                .chain(pre["pretokenizers"].as_array().into_iter().flatten())
+                .find(|p| p["type"] == "ByteLevel");
+            Ok(byte_level.is_some_and(|p| p["add_prefix_space"] == true))
+        }
+        Some(other) => bail!(
+            "{}: lmeff does not know how transformers' {other} sets the prefix space; say it with `add_prefix_space` in that file",
+            config_path.display()
+        ),
+    }
+}
+
 /// `tokenizer_config.json` and `special_tokens_map.json`, so `AutoTokenizer`/
 /// `PreTrainedTokenizerFast.from_pretrained` encode exactly as lmeff trained: transformers turns
 /// the ByteLevel prefix space off unless `add_prefix_space` says otherwise.
@@ -279,7 +327,7 @@ fn write_tokenizer_config(dir: &Path, config: &LlamaConfig) -> Result<()> {
     cfg["add_prefix_space"] = true.into();
     cfg["model_max_length"] = config.max_position_embeddings.into();
     cfg["clean_up_tokenization_spaces"] = false.into();
-    write_json_atomic(&dir.join("tokenizer_config.json"), &cfg)?;
+    write_json_atomic(&dir.join(TOKENIZER_CONFIG_FILE), &cfg)?;
     write_json_atomic(&dir.join("special_tokens_map.json"), &specials)
 }
 
@@ -287,6 +335,65 @@ fn write_tokenizer_config(dir: &Path, config: &LlamaConfig) -> Result<()> {
 mod tests {
     use super::*;
     use tch::{Device, Kind};
+
+    #[test]
+    fn the_prefix_space_follows_transformers() {
+        let dir = tempfile::tempdir().unwrap();
+        let tokenizer = |on: bool| {
+            serde_json::json!({"pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": on}})
+                .to_string()
+        };
+        let cases = [
+            (
+                Some(r#"{"tokenizer_class": "GPT2TokenizerFast"}"#),
+                true,
+                Ok(false),
+            ),
+            (
+                Some(r#"{"tokenizer_class": "PreTrainedTokenizerFast"}"#),
+                true,
+                Ok(false),
+            ),
+            (
+                Some(r#"{"tokenizer_class": "GPT2TokenizerFast", "add_prefix_space": true}"#),
+                false,
+                Ok(true),
+            ),
+            (Some(r#"{"add_prefix_space": false}"#), true, Ok(false)),
+            (
+                Some(r#"{"tokenizer_class": "LlamaTokenizerFast"}"#),
+                true,
+                Ok(true),
+            ),
+            (Some(r#"{"bos_token": "<s>"}"#), false, Ok(false)),
+            (None, true, Ok(true)),
+            (
+                Some(r#"{"tokenizer_class": "T5TokenizerFast"}"#),
+                true,
+                Err("T5TokenizerFast"),
+            ),
+            (
+                Some(r#"{"add_prefix_space": "yes"}"#),
+                true,
+                Err("not true or false"),
+            ),
+        ];
+        for (config, own, want) in cases {
+            fs::write(dir.path().join(TOKENIZER_FILE), tokenizer(own)).unwrap();
+            let path = dir.path().join(TOKENIZER_CONFIG_FILE);
+            match config {
+                Some(c) => fs::write(&path, c).unwrap(),
+                None => {
+                    let _ = fs::remove_file(&path);
+                }
+            }
+            match (prefix_space(dir.path()), want) {
+                (Ok(got), Ok(w)) => assert_eq!(got, w, "{config:?} {own}"),
+                (Err(e), Err(w)) => assert!(format!("{e:#}").contains(w), "{e:#}"),
+                (got, w) => panic!("{config:?}: {got:?}, expected {w:?}"),
+            }
+        }
+    }
 
     #[test]
     fn names_read_back() {

@@ -206,6 +206,10 @@ pub fn summary_batch(id: &ResultKey, rows: &[ParadigmSummary]) -> Result<RecordB
 pub struct EvalConfig {
     pub checkpoint_sha256: String,
     pub tokenizer_sha256: String,
+    /// Whether sentences were encoded with the prefix space (as transformers loads the
+    /// checkpoint's tokenizer; absent in results of earlier versions, which re-evaluate).
+    #[serde(default)]
+    pub prefix_space: Option<bool>,
     pub paradigms: Vec<String>,
     pub precision: String,
 }
@@ -348,6 +352,7 @@ mod tests {
         let cfg = EvalConfig {
             checkpoint_sha256: "ab".into(),
             tokenizer_sha256: "cd".into(),
+            prefix_space: Some(true),
             paradigms: vec!["a".into(), "b".into()],
             precision: "fp32".into(),
         };

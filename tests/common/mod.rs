@@ -162,6 +162,12 @@ pub mod http {
         pub name: String,
     }
 
+    /// A port nobody listens on (what a machine without network meets).
+    pub fn dead_port() -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    }
+
     /// Serves files below `root`; the first GET of each path in `cut` stops after half the body.
     pub fn serve(root: PathBuf, cut: &[&str]) -> Server {
         serve_with(root, cut, &[])

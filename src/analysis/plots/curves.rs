@@ -6,7 +6,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::render::ok;
-use super::series::{anchor_label, anchors, color, ordered, Config, Curves, Spread};
+use super::series::{anchor_label, anchors, color, ordered, segment_label, Config, Curves, Spread};
 use super::FigureOptions;
 use crate::analysis::inputs::Milestone;
 use anyhow::Result;
@@ -60,10 +60,7 @@ fn curve_panel<DB: DrawingBackend>(
         .configure_mesh()
         .disable_x_mesh()
         .x_labels(n)
-        .x_label_formatter(&|v| match v {
-            SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
-            _ => String::new(),
-        })
+        .x_label_formatter(&|v| segment_label(&labels, v))
         .y_label_formatter(&|y| format!("{:.3}", scale.from_axis(*y)))
         .x_desc("anchor (millions of training tokens)")
         .y_desc(match fig.y_scale {
@@ -261,10 +258,7 @@ fn finals_panel<DB: DrawingBackend>(
         .configure_mesh()
         .disable_y_mesh()
         .y_labels(n)
-        .y_label_formatter(&|v| match v {
-            SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
-            _ => String::new(),
-        })
+        .y_label_formatter(&|v| segment_label(&labels, v))
         .x_labels(4)
         .x_label_formatter(&|x| format!("{x:.3}"))
         .x_desc("accuracy (mean; line: min–max)")

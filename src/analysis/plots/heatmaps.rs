@@ -10,7 +10,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::render::ok;
-use super::series::{BoxStats, Config, Spread};
+use super::series::{segment_label, BoxStats, Config, Spread};
 
 /// Cells of a rows × configurations heatmap.
 pub struct Grid {
@@ -88,14 +88,8 @@ pub fn draw_grid<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, g: &Grid) ->
         .y_labels(nr)
         .x_label_style(("sans-serif", 11))
         .y_label_style(("sans-serif", 11))
-        .x_label_formatter(&|v| match v {
-            SegmentValue::CenterOf(i) => cols.get(*i).cloned().unwrap_or_default(),
-            _ => String::new(),
-        })
-        .y_label_formatter(&|v| match v {
-            SegmentValue::CenterOf(i) => rows.get(*i).cloned().unwrap_or_default(),
-            _ => String::new(),
-        })
+        .x_label_formatter(&|v| segment_label(&cols, v))
+        .y_label_formatter(&|v| segment_label(&rows, v))
         .draw())?;
     let centred =
         TextStyle::from(("sans-serif", 10).into_font()).pos(Pos::new(HPos::Center, VPos::Center));
@@ -219,14 +213,8 @@ pub fn draw_anchors<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, h: &Heat)
         .y_desc("phenomenon")
         .x_labels(nc)
         .y_labels(nr)
-        .x_label_formatter(&|v| match v {
-            SegmentValue::CenterOf(i) => col_labels.get(*i).cloned().unwrap_or_default(),
-            _ => String::new(),
-        })
-        .y_label_formatter(&|v| match v {
-            SegmentValue::CenterOf(i) => row_labels.get(*i).cloned().unwrap_or_default(),
-            _ => String::new(),
-        })
+        .x_label_formatter(&|v| segment_label(&col_labels, v))
+        .y_label_formatter(&|v| segment_label(&row_labels, v))
         .draw())?;
     for (ri, r) in rows.iter().enumerate() {
         for (ci, c) in cols.iter().enumerate() {

@@ -6,7 +6,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::render::ok;
-use super::series::color;
+use super::series::{color, segment_label};
 use crate::analysis::inputs::Milestone;
 use crate::analysis::predictiveness::Row;
 
@@ -35,10 +35,7 @@ pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, rows: &[&Row]) ->
         .configure_mesh()
         .disable_x_mesh()
         .x_labels(n)
-        .x_label_formatter(&|v| match v {
-            SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
-            _ => String::new(),
-        })
+        .x_label_formatter(&|v| segment_label(&labels, v))
         .x_desc("anchor (millions of training tokens)")
         .y_desc("Spearman ρ / R² with the final accuracy")
         .draw())?;

@@ -95,6 +95,15 @@ pub fn anchor_label(m: &Milestone) -> String {
     m.to_string()
 }
 
+/// The label of a value on a segmented axis: `labels[i]` at the centre of segment `i`, nothing
+/// elsewhere.
+pub fn segment_label(labels: &[String], v: &plotters::prelude::SegmentValue<usize>) -> String {
+    match v {
+        plotters::prelude::SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
 /// Accuracies over seeds, summarised.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Spread {

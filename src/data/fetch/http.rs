@@ -261,14 +261,15 @@ mod tests {
         assert_eq!(disposition_name("attachment; filename*=UTF-8''a%2Fb"), None);
     }
 
+    /// A port nobody listens on.
+    fn dead_port() -> u16 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    }
+
     #[test]
     fn an_unreachable_host_fails_at_once_and_is_named() {
-        // A port nobody listens on.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = dead_port();
         let err = size(&agent(), &format!("http://127.0.0.1:{port}/f.txt")).unwrap_err();
         let msg = format!("{err:#}");
         assert!(
@@ -280,11 +281,7 @@ mod tests {
 
     #[test]
     fn a_failed_download_says_whether_anything_was_kept() {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = dead_port();
         let dir = tempfile::tempdir().unwrap();
         let part = dir.path().join(".f.txt.part");
         let url = format!("http://127.0.0.1:{port}/f.txt");

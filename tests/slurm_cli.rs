@@ -228,6 +228,50 @@ fn a_launch_trains_evaluates_every_checkpoint_and_reports() {
 }
 
 #[test]
+fn a_wsd_row_branches_its_budget_off_the_trunk_and_evaluates_every_checkpoint() {
+    let _node = NODE.read().unwrap_or_else(|e| e.into_inner());
+    let s = study(
+        "wsd",
+        "",
+        data(),
+        "train_args = [\"--max-steps\", \"60\"]\n",
+    );
+    // The budget first in the row: the plan puts the trunk (the full run) first anyway.
+    s.write(
+        "configs.csv",
+        &format!(
+            "{},schedule\ntiny,tinystories,1,8,1,64,\"[0.02,-1]\",1000,,\"[0]\",wsd\n",
+            HEADER.trim_end()
+        ),
+    );
+    let m = launch(&s, &[]);
+    assert_eq!(m.runs.len(), 2);
+    assert_eq!(m.runs[0].anchor, "full");
+    let st = wait_all(&s, Duration::from_secs(300));
+    for r in st["runs"].as_array().unwrap() {
+        assert_eq!(
+            (state(&r["train"]), state(&r["eval"])),
+            ("done", "done"),
+            "{r}\n{}",
+            logs(&s)
+        );
+    }
+    assert_eq!(state(&st["aggregate"]), "done", "{}", logs(&s));
+    // The budget trained its cooldown from the trunk's step 32 (⌈0.8 × 40⌉) and shares the
+    // trunk's milestone before it; both of its checkpoints were evaluated.
+    let train_logs: String = log_files(&s, "train_")
+        .iter()
+        .map(|f| std::fs::read_to_string(s.path().join(f)).unwrap())
+        .collect();
+    assert!(train_logs.contains("branching off"), "{}", logs(&s));
+    let budget = "results/blimp/tinystories/tiny/seed-0/tok-1000/budget-0.02M";
+    for label in ["0.01", "final"] {
+        let res = s.path().join(budget).join(label).join("summary.parquet");
+        assert!(res.is_file(), "{} missing\n{}", res.display(), logs(&s));
+    }
+}
+
+#[test]
 fn a_two_rank_run_trains_through_srun_with_pmix() {
     let _node = NODE.read().unwrap_or_else(|e| e.into_inner());
     let s = study(

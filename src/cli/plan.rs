@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use lmeff::config::plan::batch_notes;
-use lmeff::config::{read_matrix, Plan, Presets, Settings, SettingsOverrides};
+use lmeff::config::{read_matrix, wsd, Plan, Presets, Run, Settings, SettingsOverrides};
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
@@ -96,7 +96,7 @@ fn table(plan: &Plan) -> String {
                 r.seed.to_string(),
                 r.anchor.to_string(),
                 r.tokens_per_step.to_string(),
-                r.max_steps.map_or("epochs".into(), |s| s.to_string()),
+                steps_cell(plan, r),
                 r.milestone_steps
                     .iter()
                     .map(|m| format!("{}M@{}", m.millions, m.step))
@@ -106,8 +106,33 @@ fn table(plan: &Plan) -> String {
             ]
         })
         .collect();
-    lmeff::io::aligned_table(
+    let mut out = lmeff::io::aligned_table(
         &header,
         rows.iter().map(|r| r.iter().map(String::as_str).collect()),
-    )
+    );
+    if plan.runs.iter().any(|r| r.branch.is_some()) {
+        let (planned, cosine) = wsd::budget_tokens(&plan.runs);
+        out += &format!(
+            "budget runs: {:.1}M tokens to train (WSD: cooldowns branched off their full runs), against {:.1}M as runs from scratch ({:.2}×)\n",
+            planned as f64 / 1e6,
+            cosine as f64 / 1e6,
+            planned as f64 / cosine.max(1) as f64
+        );
+    }
+    out
+}
+
+/// A run's steps: its budget's last step, `epochs` for a full run; a WSD branch shows where it
+/// starts and the trunk it starts from (`20..40 from #0`), a WSD trunk its branch points.
+fn steps_cell(plan: &Plan, r: &Run) -> String {
+    let last = r.max_steps.map_or("epochs".into(), |s| s.to_string());
+    if let Some(b) = &r.branch {
+        let trunk = plan.by_id(b.trunk.as_str()).map_or(0, |t| t.task_index);
+        return format!("{}..{last} from #{trunk}", b.step);
+    }
+    if r.branch_points.is_empty() {
+        return last;
+    }
+    let points: Vec<String> = r.branch_points.iter().map(|p| p.step.to_string()).collect();
+    format!("{last} (branches at {})", points.join(" "))
 }

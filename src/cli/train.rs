@@ -119,6 +119,7 @@ pub fn run(
                 nodes: 1,
                 time: None,
                 seeds: Some(vec![args.seed]),
+                schedule: None,
             };
             (PathBuf::from("<command line>"), vec![row])
         }

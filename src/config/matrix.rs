@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use super::dataset::DatasetName;
 use super::preset::Presets;
 use super::settings::Settings;
+use super::train::ScheduleKind;
 use super::units::Anchor;
 
 /// Columns every configs.csv must have (the study's).
@@ -21,7 +22,7 @@ pub const REQUIRED_COLUMNS: [&str; 8] = [
     "tokenizer_vocab_size",
 ];
 /// Columns lmeff adds, and the study's `gpus_used` (= `gpus`); each may be absent or empty.
-pub const OPTIONAL_COLUMNS: [&str; 5] = ["gpus", "gpus_used", "nodes", "time", "seeds"];
+pub const OPTIONAL_COLUMNS: [&str; 6] = ["gpus", "gpus_used", "nodes", "time", "seeds", "schedule"];
 
 /// One validated row of configs.csv.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,6 +53,8 @@ pub struct MatrixRow {
     pub time: Option<String>,
     /// Seeds for this row; `None` = the settings' (or `--seeds`).
     pub seeds: Option<Vec<u64>>,
+    /// `cosine` or `wsd`; `None` = the setting `train.schedule`.
+    pub schedule: Option<ScheduleKind>,
 }
 
 /// One problem in one place of the matrix file.
@@ -299,6 +302,7 @@ impl Cells<'_> {
         };
         let nodes = self.cell("nodes", false, positive::<u32>);
         let time = self.cell("time", false, parse_slurm_time);
+        let schedule = self.cell("schedule", false, |v| v.parse::<ScheduleKind>());
         let seeds = self.cell("seeds", false, |v| {
             let seeds: Vec<u64> = serde_json::from_str(v)
                 .map_err(|e| format!("not a JSON list of non-negative integers: {e}"))?;
@@ -322,6 +326,7 @@ impl Cells<'_> {
             nodes: nodes?.unwrap_or(1),
             time: time?,
             seeds: seeds?,
+            schedule: schedule?,
         };
         let max_pos = presets.get(&row.model)?.model.max_position_embeddings;
         if row.seq_length > max_pos {

@@ -12,6 +12,7 @@ pub mod settings;
 pub mod slurm;
 pub mod train;
 pub mod units;
+pub mod wsd;
 
 pub use aggregate::{AggregateSettings, Band, Phenomena, YScale};
 pub use dataset::DatasetName;
@@ -21,5 +22,5 @@ pub use plan::{run_output_dir, MilestoneStep, Plan, Run, RunId};
 pub use preset::{ModelPreset, ModelShape, Presets, TrainingDefaults};
 pub use settings::{BatchFrom, Settings, SettingsOverrides};
 pub use slurm::{GpuRequest, SlurmSettings};
-pub use train::{BudgetFinal, CommDtype, Precision, TrainSettings};
+pub use train::{BudgetFinal, CommDtype, DecayShape, Precision, ScheduleKind, TrainSettings};
 pub use units::{Anchor, Millions, TokenCount};

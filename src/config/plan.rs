@@ -15,7 +15,9 @@ use serde::{Serialize, Serializer};
 use super::matrix::MatrixRow;
 use super::preset::Presets;
 use super::settings::{BatchFrom, Settings};
+use super::train::ScheduleKind;
 use super::units::{Anchor, Millions, TokenCount};
+use super::wsd::{self, Branch, BranchPoint};
 
 /// A run's stable identifier, e.g. `tinystories_20m_v16000_seed0_full` or `…_budget25M`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -99,6 +101,12 @@ pub struct Run {
     pub learning_rate: f64,
     pub weight_decay: f64,
     pub warmup_steps: u64,
+    /// The learning-rate schedule after warm-up.
+    pub schedule: ScheduleKind,
+    /// WSD budget runs: the trunk state they start from.
+    pub branch: Option<Branch>,
+    /// WSD full runs: where their budget runs branch off.
+    pub branch_points: Vec<BranchPoint>,
     /// Slurm time limit, if the row gives one.
     pub time: Option<String>,
     /// Checkpoint folder of the run.
@@ -222,8 +230,14 @@ impl Plan {
                 .map(<[u64]>::to_vec)
                 .or_else(|| row.seeds.clone())
                 .unwrap_or_else(|| settings.seeds.clone());
+            let schedule = row.schedule.unwrap_or(settings.train.schedule);
+            // A WSD row's full run goes first: its budget runs start from its states.
+            let mut anchors = row.anchors.clone();
+            if schedule == ScheduleKind::Wsd {
+                anchors.sort_by_key(|a| *a != Anchor::Full);
+            }
             for &seed in &row_seeds {
-                for &anchor in &row.anchors {
+                for &anchor in &anchors {
                     let max_steps = anchor
                         .budget_tokens()
                         .map(|t| t.step_reached(tokens_per_step));
@@ -267,6 +281,9 @@ impl Plan {
                         learning_rate: t.learning_rate,
                         weight_decay: t.weight_decay,
                         warmup_steps: t.warmup_steps,
+                        schedule,
+                        branch: None,
+                        branch_points: Vec::new(),
                         time: row.time.clone(),
                         output_dir: run_output_dir(
                             &settings.output_dir,
@@ -281,6 +298,7 @@ impl Plan {
                 }
             }
         }
+        wsd::link_branches(&mut runs, &settings.train);
         Ok(Plan { runs })
     }
 

@@ -39,6 +39,39 @@ pub enum CommDtype {
     Bf16,
 }
 
+/// A run's learning-rate schedule after warm-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScheduleKind {
+    /// Cosine decay to zero at the last step (the study's).
+    #[default]
+    Cosine,
+    /// Warmup–stable–decay: constant after warm-up, decaying to zero over the last
+    /// `cooldown_fraction` of the run; a row's budget runs branch off its full run.
+    Wsd,
+}
+
+impl std::str::FromStr for ScheduleKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "cosine" => Ok(ScheduleKind::Cosine),
+            "wsd" => Ok(ScheduleKind::Wsd),
+            _ => Err(format!("`{s}`: expected cosine or wsd")),
+        }
+    }
+}
+
+/// The shape of a WSD cooldown from the peak to zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DecayShape {
+    #[default]
+    Linear,
+    /// 1 − sqrt(progress) (Hägele et al. 2024).
+    Sqrt,
+}
+
 /// What a budget run's `final/` holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -68,6 +101,17 @@ pub struct TrainSettings {
     /// What a budget run's `final/` holds: its last weights (its schedule ends there), or, as
     /// the study saved it, the weights of its best evaluation.
     pub budget_final: BudgetFinal,
+    /// The schedule of rows that do not name one (configs.csv column `schedule`).
+    pub schedule: ScheduleKind,
+    /// WSD: the share of a run's steps its learning rate decays over.
+    pub cooldown_fraction: f64,
+    /// WSD: the decay's shape.
+    pub decay: DecayShape,
+    /// WSD: budget runs start from their full run's state at their branch point (false: trained
+    /// straight through, the same schedule).
+    pub branches: bool,
+    /// WSD: how long a budget run waits for its full run to reach its branch point (seconds).
+    pub branch_wait: u64,
     pub precision: Precision,
     /// Element type of the gradient all-reduce across ranks (`bf16` needs NCCL).
     pub comm_dtype: CommDtype,
@@ -83,6 +127,11 @@ impl Default for TrainSettings {
             early_stopping_patience: 10,
             early_stopping_threshold: 0.002,
             budget_final: BudgetFinal::Last,
+            schedule: ScheduleKind::Cosine,
+            cooldown_fraction: 0.2,
+            decay: DecayShape::Linear,
+            branches: true,
+            branch_wait: 7 * 24 * 3600,
             precision: Precision::Auto,
             comm_dtype: CommDtype::Fp32,
         }

@@ -17,6 +17,7 @@ use super::optim::AdamW;
 use super::resume::{ResumeDir, ResumeState};
 use super::run_dir::RunDir;
 use super::{Outcome, TrainConfig};
+use crate::config::wsd::BranchPoint;
 use crate::config::{MilestoneStep, Run};
 use crate::dist::World;
 use crate::model::checkpoint::{save_checkpoint, CheckpointMeta, CheckpointName};
@@ -24,6 +25,11 @@ use crate::model::{weights, LlamaConfig};
 
 /// Weights by name.
 pub type Weights = BTreeMap<String, Tensor>;
+
+/// The file that says a branch point's state will never come (`<state dir>.unreachable`).
+pub fn unreachable_note(state_dir: &std::path::Path) -> PathBuf {
+    PathBuf::from(format!("{}.unreachable", state_dir.display()))
+}
 
 /// Saves a run's checkpoints and resume states.
 pub struct Checkpointer {
@@ -36,6 +42,9 @@ pub struct Checkpointer {
     model_cfg: LlamaConfig,
     tokenizer: PathBuf,
     started: Instant,
+    /// WSD trunk: the branch points it passes (those beyond its own decay start are marked
+    /// unreachable when the run starts).
+    branch_points: Vec<BranchPoint>,
 }
 
 impl Checkpointer {
@@ -64,7 +73,30 @@ impl Checkpointer {
             model_cfg,
             tokenizer: data.tokenizer.clone(),
             started: Instant::now(),
+            branch_points: run.branch_points.clone(),
         }
+    }
+
+    /// Marks the branch points this trunk cannot serve (beyond `last`, the last step whose
+    /// learning rate a budget run shares: its decay start, or its end); keeps the others.
+    pub fn drop_branch_points_after(&mut self, last: u64, why: &str) -> Result<()> {
+        let (keep, drop): (Vec<_>, Vec<_>) =
+            self.branch_points.drain(..).partition(|b| b.step <= last);
+        self.branch_points = keep;
+        if self.main {
+            for b in drop {
+                let note = unreachable_note(&b.state_dir);
+                fs_err::write(
+                    &note,
+                    format!(
+                        "step {} of {}: {why}; the {} run trains from the start\n",
+                        b.step, self.run.run_id, b.anchor
+                    ),
+                )?;
+                info!(anchor = %b.anchor, step = b.step, "{why}: {}", note.display());
+            }
+        }
+        Ok(())
     }
 
     /// `milestone_meta.json` of checkpoint `name` at `step`.
@@ -179,14 +211,29 @@ impl Checkpointer {
             self.save(name, params, &self.meta(name, step, lr, losses))?;
             logger.note(|| info!(step, tokens = state.tokens, "saved {name}"));
         }
-        if !step.is_multiple_of(self.save_every) && milestone.is_none() && !stopping {
+        let branching: Vec<BranchPoint> = self
+            .branch_points
+            .iter()
+            .filter(|b| b.step == step)
+            .cloned()
+            .collect();
+        if !step.is_multiple_of(self.save_every)
+            && milestone.is_none()
+            && branching.is_empty()
+            && !stopping
+        {
             return Ok(());
         }
         (state.pending_loss, state.pending_steps) = logger.pending(step, world)?;
         state.metrics_bytes = logger.metrics_bytes();
         state.wall_time_s = self.started.elapsed().as_secs_f64();
         if self.main {
-            self.resume.save(state, params, &opt.state(), best)?;
+            let opt_state = opt.state();
+            self.resume.save(state, params, &opt_state, best)?;
+            for b in &branching {
+                ResumeDir::at(b.state_dir.clone()).save(state, params, &opt_state, best)?;
+                logger.note(|| info!(step, anchor = %b.anchor, "branch point saved in {}", b.state_dir.display()));
+            }
         }
         world.barrier();
         logger.reset_clock(step);
@@ -221,6 +268,16 @@ impl Checkpointer {
             return Ok(Outcome::Finished(self.dir.checkpoint(name)));
         }
         let dir = self.save(name, weights, &self.meta(name, step, lr, losses))?;
+        for b in self.branch_points.iter().filter(|b| !b.state_dir.exists()) {
+            let why = format!("the trunk ended at step {step} before it");
+            fs_err::write(
+                unreachable_note(&b.state_dir),
+                format!(
+                    "step {} of {}: {why}; the {} run trains from the start\n",
+                    b.step, self.run.run_id, b.anchor
+                ),
+            )?;
+        }
         self.dir.clear_resume()?;
         info!(run = %self.run.run_id, step, last_norm, "final checkpoint {}", dir.display());
         world.barrier();

@@ -8,6 +8,7 @@
 //! windows of [`crate::data::tokens::TokenFile::random_windows`]. Nothing else is random (no
 //! dropout), so a run resumed from `resume/` computes exactly what the uninterrupted run computes.
 
+pub mod branch;
 pub mod checkpointer;
 pub mod data;
 pub mod early_stop;
@@ -40,8 +41,9 @@ use early_stop::EarlyStopping;
 use logger::{Logger, LoggerStart};
 use metrics::Metrics;
 use optim::AdamW;
+use resume::ResumeDir;
 use run_dir::{ConfigFingerprint, RunDir};
-use schedule::Schedule;
+use schedule::{AfterWarmup, Schedule};
 use step::{train_step, StepOptions};
 use validate::Validator;
 
@@ -132,12 +134,39 @@ pub fn train(cfg: &TrainConfig, world: &World, stop: &AtomicBool) -> Result<Outc
         return Ok(Outcome::AlreadyDone(done));
     }
 
+    let schedule = Schedule {
+        peak: run.learning_rate,
+        warmup: run.warmup_steps,
+        total,
+        after_warmup: AfterWarmup::of(
+            run.schedule,
+            total,
+            run.warmup_steps,
+            s.cooldown_fraction,
+            s.decay,
+        ),
+    };
     let (vs, model) = init_model(&cfg.preset.model, data.vocab, run.seed, compute.device)?;
     let params = weights::variables(&vs);
     let resume_dir = dir.resume();
     let mut checkpointer = Checkpointer::new(cfg, dir, total, model.config.clone(), &data, world);
     if cfg.init_only {
         return checkpointer.save_init(&params);
+    }
+    if let AfterWarmup::Wsd { start, .. } = schedule.after_warmup {
+        checkpointer.drop_branch_points_after(start, "beyond the trunk's own decay start")?;
+    }
+    let wait = std::time::Duration::from_secs(s.branch_wait);
+    let took = match world.is_main() {
+        true => {
+            branch::take_trunk_state(run, &ResumeDir::new(&run.output_dir), &config_sha256, wait)
+        }
+        false => Ok(false),
+    };
+    if world.any(took.is_err()) {
+        return Err(took
+            .err()
+            .unwrap_or_else(|| anyhow!("rank 0 could not take the branch state")));
     }
     let mut opt = AdamW::for_training(&params, t, run.weight_decay);
     let (mut state, best) = checkpointer.restore(&vs, &mut opt, &config_sha256)?;
@@ -188,11 +217,6 @@ pub fn train(cfg: &TrainConfig, world: &World, stop: &AtomicBool) -> Result<Outc
         compute,
     );
     let batches = Batches::new(data.train, run, share, device);
-    let schedule = Schedule {
-        peak: run.learning_rate,
-        warmup: run.warmup_steps,
-        total,
-    };
     let options = StepOptions {
         compute,
         max_grad_norm: t.max_grad_norm,

@@ -87,6 +87,20 @@ impl ResumeDir {
         }
     }
 
+    /// A state kept in `dir` (its previous one in `<dir>.prev`), such as a WSD branch point's.
+    pub fn at(dir: PathBuf) -> ResumeDir {
+        let previous = PathBuf::from(format!("{}.prev", dir.display()));
+        ResumeDir {
+            current: dir,
+            previous,
+        }
+    }
+
+    /// Whether a state has been saved here.
+    pub fn exists(&self) -> bool {
+        self.current.exists() || self.previous.exists()
+    }
+
     /// Saves a state (folder written, checked, then swapped in).
     pub fn save(
         &self,

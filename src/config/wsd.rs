@@ -1,0 +1,113 @@
+//! Warmup–stable–decay plans: every budget of a row from one run. A WSD row's full run is the
+//! trunk: warm-up, then a constant learning rate, decaying over its last `cooldown_fraction`. A
+//! budget run of S steps is the same schedule ended early: it shares the trunk's steps up to its
+//! decay start ⌈(1 − f)·S⌉, so it starts from the trunk's state there (the trunk saves it as it
+//! passes, in `<trunk>/branch-<M>M/`) and trains only its cooldown.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::plan::{Run, RunId};
+use super::train::{ScheduleKind, TrainSettings};
+use super::units::Anchor;
+
+/// Where a WSD budget run starts: its trunk's state at `step`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Branch {
+    pub trunk: RunId,
+    /// The trunk's state at `step`, saved by the trunk.
+    pub state_dir: PathBuf,
+    pub step: u64,
+}
+
+/// A step at which a trunk saves the state one of its budget runs starts from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BranchPoint {
+    pub anchor: Anchor,
+    pub step: u64,
+    pub state_dir: PathBuf,
+}
+
+/// The first step of a WSD run's decay: ⌈(1 − f)·total⌉, not before the warm-up ends and not
+/// after the run does.
+pub fn decay_start(total: u64, warmup: u64, cooldown_fraction: f64) -> u64 {
+    let stable_end = ((1.0 - cooldown_fraction) * total as f64).ceil() as u64;
+    stable_end.max(warmup).min(total)
+}
+
+/// The folder a trunk saves the state of its `anchor` budget run's branch point in.
+pub fn branch_state_dir(trunk_dir: &Path, anchor: Anchor) -> PathBuf {
+    trunk_dir.join(format!("branch-{anchor}"))
+}
+
+/// Links every WSD budget run to the full run of its row and seed (its trunk), when the row has
+/// one and `train.branches` is on; the trunk learns its branch points.
+pub fn link_branches(runs: &mut [Run], train: &TrainSettings) {
+    if !train.branches {
+        return;
+    }
+    for i in 0..runs.len() {
+        let r = &runs[i];
+        let (Anchor::Budget(_), ScheduleKind::Wsd, Some(steps)) =
+            (r.anchor, r.schedule, r.max_steps)
+        else {
+            continue;
+        };
+        let Some(t) = runs.iter().position(|t| {
+            t.anchor == Anchor::Full && t.source_line == r.source_line && t.seed == r.seed
+        }) else {
+            continue;
+        };
+        let step = decay_start(steps, r.warmup_steps, train.cooldown_fraction);
+        let state_dir = branch_state_dir(&runs[t].output_dir, r.anchor);
+        let anchor = r.anchor;
+        runs[i].branch = Some(Branch {
+            trunk: runs[t].run_id.clone(),
+            state_dir: state_dir.clone(),
+            step,
+        });
+        runs[t].branch_points.push(BranchPoint {
+            anchor,
+            step,
+            state_dir,
+        });
+    }
+}
+
+/// Tokens the budget runs of a plan train: as planned, and as cosine runs of the same budgets
+/// would (each from scratch).
+pub fn budget_tokens(runs: &[Run]) -> (u64, u64) {
+    let mut planned = 0;
+    let mut cosine = 0;
+    for r in runs {
+        let Some(steps) = r.max_steps else { continue };
+        cosine += steps * r.tokens_per_step;
+        let from = r.branch.as_ref().map_or(0, |b| b.step);
+        planned += (steps - from) * r.tokens_per_step;
+    }
+    (planned, cosine)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decay_starts_after_warmup_and_within_the_run() {
+        assert_eq!(decay_start(100, 10, 0.2), 80);
+        assert_eq!(decay_start(101, 10, 0.2), 81, "⌈0.8 × 101⌉ = ⌈80.8⌉");
+        assert_eq!(decay_start(20, 30, 0.2), 20, "never after the run's end");
+        assert_eq!(decay_start(100, 90, 0.2), 90, "never in the warm-up");
+        assert_eq!(decay_start(100, 0, 0.0), 100);
+    }
+
+    #[test]
+    fn branch_folders_name_the_budget() {
+        let b = branch_state_dir(
+            Path::new("out/t"),
+            Anchor::Budget(crate::config::Millions::new(25.0).unwrap()),
+        );
+        assert_eq!(b, Path::new("out/t/branch-25M"));
+    }
+}

@@ -1,0 +1,118 @@
+//! A WSD budget run's start: the state its trunk (the row's full run) saved at the branch point,
+//! taken as the run's own resume state with the run's identity, so training continues from there
+//! exactly as the budget run trained straight through would (the batches of a step depend only on
+//! seed and step). The trunk may still be on its way: the run waits for the state, or for the
+//! trunk's note that it will never come (then it trains from the start).
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+use tracing::info;
+
+use super::checkpointer::unreachable_note;
+use super::resume::ResumeDir;
+use crate::config::Run;
+use crate::io::{write_json_atomic, Staged};
+use crate::model::checkpoint::{read_meta, write_checksums, CheckpointName, META_FILE};
+
+/// How often a waiting branch looks for its state.
+const POLL: Duration = Duration::from_secs(10);
+
+/// Makes the trunk's state at the branch point `own`'s resume state, unless `own` already has
+/// one. Returns whether it did.
+pub fn take_trunk_state(
+    run: &Run,
+    own: &ResumeDir,
+    config_sha256: &str,
+    wait: Duration,
+) -> Result<bool> {
+    let Some(branch) = &run.branch else {
+        return Ok(false);
+    };
+    if own.exists() {
+        return Ok(false);
+    }
+    let trunk_state = ResumeDir::at(branch.state_dir.clone());
+    let note = unreachable_note(&branch.state_dir);
+    let started = Instant::now();
+    let mut said = false;
+    loop {
+        if let Some(r) = trunk_state.load()? {
+            let mut state = r.state;
+            if state.step != branch.step {
+                bail!(
+                    "{}: the state is at step {}, not at the branch point {}",
+                    branch.state_dir.display(),
+                    state.step,
+                    branch.step
+                );
+            }
+            state.run_id = run.run_id.to_string();
+            state.config_sha256 = config_sha256.to_owned();
+            state.metrics_bytes = 0;
+            state.wall_time_s = 0.0;
+            own.save(&state, &r.model, &r.optimizer, r.best.as_ref())?;
+            share_milestones(run, branch.step)?;
+            info!(
+                run = %run.run_id,
+                step = branch.step,
+                "branching off {} at step {}",
+                branch.trunk,
+                branch.step
+            );
+            return Ok(true);
+        }
+        if note.is_file() {
+            let why = fs_err::read_to_string(&note)?;
+            info!(run = %run.run_id, "no branch point: {}", why.trim());
+            return Ok(false);
+        }
+        if started.elapsed() >= wait {
+            bail!(
+                "{}: waited {} s for {} to reach step {} (its state goes to {}); is it running? (train.branch_wait)",
+                run.run_id,
+                wait.as_secs(),
+                branch.trunk,
+                branch.step,
+                branch.state_dir.display()
+            );
+        }
+        if !said {
+            info!(run = %run.run_id, "waiting for {} to reach step {}", branch.trunk, branch.step);
+            said = true;
+        }
+        std::thread::sleep(POLL.min(wait.saturating_sub(started.elapsed())));
+    }
+}
+
+/// The budget run's milestones up to the branch point are the trunk's checkpoints (the same
+/// steps, the same learning rates): copied into the run's folder under the run's identity.
+fn share_milestones(run: &Run, upto: u64) -> Result<()> {
+    let Some(trunk_dir) = run.branch.as_ref().and_then(|b| b.state_dir.parent()) else {
+        return Ok(());
+    };
+    for m in run.milestone_steps.iter().filter(|m| m.step <= upto) {
+        let name = CheckpointName::Milestone(m.millions).to_string();
+        let (from, to) = (trunk_dir.join(&name), run.output_dir.join(&name));
+        if to.exists() || !from.is_dir() {
+            continue;
+        }
+        let staged = Staged::new(&to)?;
+        for entry in fs_err::read_dir(&from)? {
+            let path = entry?.path();
+            fs_err::copy(
+                &path,
+                staged.path().join(path.file_name().expect("a file name")),
+            )?;
+        }
+        if let Some(mut meta) = read_meta(staged.path())? {
+            meta.run_id = run.run_id.to_string();
+            meta.anchor = run.anchor.to_string();
+            write_json_atomic(&staged.path().join(META_FILE), &meta)?;
+            write_checksums(staged.path())?;
+        }
+        staged.commit()?;
+        info!(run = %run.run_id, "{name}: the trunk's, shared up to the branch point");
+    }
+    Ok(())
+}

@@ -1,0 +1,92 @@
+//! End-to-end: a warmup–stable–decay row. Its full run (the trunk) saves the state each budget
+//! run branches off at; the budget run trains only its cooldown from there and ends bitwise equal
+//! to the same budget run trained straight through; the plan shows it and what it saves.
+
+mod common;
+
+use common::{prepared_tinystories, run, Scratch};
+
+/// One WSD row: a full run (cut to 80 steps) and a 0.02M-token budget (40 steps of 8 × 64),
+/// a 50% cooldown, so the budget branches off at step 20; a milestone at 0.01M (step 20).
+const CONFIGS: &str = "model_config,dataset,epochs,batch_size,grad_accum,seq_length,anchors,tokenizer_vocab_size,seeds,schedule\ntiny,tinystories,1,8,1,64,\"[0.02,-1]\",1000,\"[0]\",wsd\n";
+const TRUNK: &str = "output/models/tinystories/llama-tiny/tokenizer-1000-seed-0";
+const BUDGET: &str = "budget-0.02M";
+
+fn lmeff(s: &Scratch, env: &[(&str, &str)], args: &[&str]) -> (bool, String, String) {
+    let mut cmd = s.lmeff();
+    cmd.envs(env.iter().copied())
+        .env("LMEFF_VOCAB_SIZES", "[1000]")
+        .env("LMEFF_MILESTONES", "[0.01]")
+        .env("LMEFF_TRAIN__COOLDOWN_FRACTION", "0.5")
+        .env("LMEFF_TRAIN__EVAL_TOKENS", "2000")
+        .env("LMEFF_THREADS", "1")
+        .arg("--data-dir")
+        .arg(prepared_tinystories())
+        .args(args);
+    run(&mut cmd)
+}
+
+#[test]
+fn a_wsd_branch_equals_the_budget_run_trained_straight_through() {
+    let s = Scratch::new();
+    s.write("configs.csv", CONFIGS);
+    let (ok, out, err) = lmeff(&s, &[], &["plan", "--configs", "configs.csv"]);
+    assert!(ok, "{err}");
+    // The trunk goes first whatever the row's order; the budget trains steps 20..40 from it.
+    assert!(out.contains("20..40 from #0"), "{out}");
+    assert!(out.contains("epochs (branches at 20)"), "{out}");
+    assert!(
+        out.contains("budget runs: 0.0M tokens to train") && out.contains("(0.50×)"),
+        "{out}"
+    );
+
+    let train = ["train", "--configs", "configs.csv", "--task-index"];
+    let (ok, _, err) = lmeff(&s, &[], &[&train[..], &["0", "--max-steps", "80"]].concat());
+    assert!(ok, "{err}");
+    assert!(s
+        .path()
+        .join(TRUNK)
+        .join("branch-0.02M/state.json")
+        .is_file());
+    let (ok, _, err) = lmeff(&s, &[], &[&train[..], &["1"]].concat());
+    assert!(ok, "{err}");
+    assert!(err.contains("branching off"), "{err}");
+    // Only the cooldown was trained: the run's own metrics start after the branch point.
+    let metrics =
+        std::fs::read_to_string(s.path().join(TRUNK).join(BUDGET).join("metrics.jsonl")).unwrap();
+    let first: serde_json::Value = serde_json::from_str(metrics.lines().next().unwrap()).unwrap();
+    assert!(first["step"].as_u64().unwrap() > 20, "{first}");
+
+    // The same budget run trained from scratch with the same schedule.
+    let straight = [
+        ("LMEFF_TRAIN__BRANCHES", "false"),
+        ("LMEFF_OUTPUT_DIR", "straight"),
+    ];
+    let (ok, _, err) = lmeff(&s, &straight, &[&train[..], &["1"]].concat());
+    assert!(ok, "{err}");
+    assert!(!err.contains("branching off"), "{err}");
+    let straight_dir = s
+        .path()
+        .join("straight/models/tinystories/llama-tiny/tokenizer-1000-seed-0")
+        .join(BUDGET);
+    for checkpoint in ["final", "milestone-0.01M"] {
+        let weights = |dir: &std::path::Path| {
+            std::fs::read(dir.join(checkpoint).join("model.safetensors")).unwrap()
+        };
+        assert!(
+            weights(&s.path().join(TRUNK).join(BUDGET)) == weights(&straight_dir),
+            "{checkpoint}: the branch differs from the straight run"
+        );
+    }
+    let meta: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            s.path()
+                .join(TRUNK)
+                .join(BUDGET)
+                .join("milestone-0.01M/milestone_meta.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(meta["run_id"], "tinystories_tiny_v1000_seed0_budget0.02M");
+}

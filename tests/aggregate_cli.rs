@@ -570,3 +570,57 @@ fn report_html_shows_every_plot_in_a_headless_browser() {
     assert_eq!(terms.len(), 13, "{terms:?}");
     assert!(terms.contains("s-selection") && terms.contains("binding"));
 }
+
+#[test]
+fn budgets_trained_both_ways_are_compared() {
+    // Five runs' 25M and 50M budgets, cosine and WSD: at 25M WSD keeps the cosine order (ρ = 1),
+    // at 50M it reverses it (ρ = −1); WSD is 0.01 better throughout.
+    let s = Scratch::new();
+    let mut overall =
+        String::from("dataset,model_size,milestone,vocab_size,seed,acc,anchor,schedule\n");
+    for seed in 0..5 {
+        let a = 0.6 + 0.01 * seed as f64;
+        for (schedule, shift) in [("cosine", 0.0), ("wsd", 0.01)] {
+            overall += &format!(
+                "ts,20m,final,16000,{seed},{:.3},25M,{schedule}\n",
+                a + shift
+            );
+            let b = if schedule == "wsd" {
+                0.64 - 0.01 * seed as f64
+            } else {
+                a - 0.01
+            };
+            overall += &format!(
+                "ts,20m,final,16000,{seed},{:.3},50M,{schedule}\n",
+                b + shift
+            );
+        }
+        overall += &format!("ts,20m,final,16000,{seed},{a},full,cosine\n");
+    }
+    s.write("overall.csv", &overall);
+    let (ok, _, err) = run(s.lmeff().args([
+        "aggregate",
+        "--import-csv",
+        "overall.csv",
+        "--out",
+        "agg",
+        "--bootstrap",
+        "100",
+    ]));
+    assert!(ok, "{err}");
+    let rows = csv_rows(&s.path().join("agg/data/schedules.csv"));
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(
+        (rows[0]["anchor"].as_str(), rows[0]["n"].as_str()),
+        ("25M", "5")
+    );
+    assert!((rows[0]["spearman"].parse::<f64>().unwrap() - 1.0).abs() < 1e-12);
+    assert!((rows[1]["spearman"].parse::<f64>().unwrap() + 1.0).abs() < 1e-12);
+    assert!((rows[0]["mean_difference"].parse::<f64>().unwrap() - 0.01).abs() < 1e-9);
+    let report = std::fs::read_to_string(s.path().join("agg/report.md")).unwrap();
+    assert!(report.contains("## WSD against cosine budgets"), "{report}");
+    assert!(
+        report.contains("| 25M | 5 | 1.000 | 0.017 (exact) | +0.0100 |"),
+        "{report}"
+    );
+}

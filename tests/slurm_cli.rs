@@ -264,7 +264,7 @@ fn a_wsd_row_branches_its_budget_off_the_trunk_and_evaluates_every_checkpoint() 
         .map(|f| std::fs::read_to_string(s.path().join(f)).unwrap())
         .collect();
     assert!(train_logs.contains("branching off"), "{}", logs(&s));
-    let budget = "results/blimp/tinystories/tiny/seed-0/tok-1000/budget-0.02M";
+    let budget = "results/blimp/tinystories/tiny/seed-0/tok-1000-wsd/budget-0.02M";
     for label in ["0.01", "final"] {
         let res = s.path().join(budget).join(label).join("summary.parquet");
         assert!(res.is_file(), "{} missing\n{}", res.display(), logs(&s));

@@ -9,7 +9,7 @@ use common::{prepared_tinystories, run, Scratch};
 /// One WSD row: a full run (cut to 80 steps) and a 0.02M-token budget (40 steps of 8 × 64),
 /// a 50% cooldown, so the budget branches off at step 20; a milestone at 0.01M (step 20).
 const CONFIGS: &str = "model_config,dataset,epochs,batch_size,grad_accum,seq_length,anchors,tokenizer_vocab_size,seeds,schedule\ntiny,tinystories,1,8,1,64,\"[0.02,-1]\",1000,\"[0]\",wsd\n";
-const TRUNK: &str = "output/models/tinystories/llama-tiny/tokenizer-1000-seed-0";
+const TRUNK: &str = "output/models/tinystories/llama-tiny/tokenizer-1000-seed-0-wsd";
 const BUDGET: &str = "budget-0.02M";
 
 fn lmeff(s: &Scratch, env: &[(&str, &str)], args: &[&str]) -> (bool, String, String) {
@@ -67,7 +67,7 @@ fn a_wsd_branch_equals_the_budget_run_trained_straight_through() {
     assert!(!err.contains("branching off"), "{err}");
     let straight_dir = s
         .path()
-        .join("straight/models/tinystories/llama-tiny/tokenizer-1000-seed-0")
+        .join("straight/models/tinystories/llama-tiny/tokenizer-1000-seed-0-wsd")
         .join(BUDGET);
     for checkpoint in ["final", "milestone-0.01M"] {
         let weights = |dir: &std::path::Path| {
@@ -88,5 +88,56 @@ fn a_wsd_branch_equals_the_budget_run_trained_straight_through() {
         .unwrap(),
     )
     .unwrap();
-    assert_eq!(meta["run_id"], "tinystories_tiny_v1000_seed0_budget0.02M");
+    assert_eq!(
+        meta["run_id"],
+        "tinystories_tiny_v1000_seed0_budget0.02M_wsd"
+    );
+    assert_eq!(meta["schedule"], "wsd");
+
+    // Scored and aggregated, the branch's results say which schedule made them.
+    let budget = format!("{TRUNK}/{BUDGET}");
+    let (ok, _, err) = lmeff(
+        &s,
+        &[],
+        &[
+            "--blimp-dir",
+            common::shared_data().join("blimp").to_str().unwrap(),
+            "eval",
+            "blimp",
+            "--run",
+            &budget,
+            "--paradigms",
+            "adjunct_island",
+        ],
+    );
+    assert!(ok, "{err}");
+    let results = s
+        .path()
+        .join("results/blimp/tinystories/tiny/seed-0/tok-1000-wsd/budget-0.02M");
+    assert!(results.join("final/summary.parquet").is_file());
+    let (ok, _, err) = lmeff(
+        &s,
+        &[],
+        &[
+            "aggregate",
+            "--configs",
+            "configs.csv",
+            "--bootstrap",
+            "100",
+        ],
+    );
+    assert!(ok, "{err}");
+    let overall = std::fs::read_to_string(s.path().join("results/data/overall.csv")).unwrap();
+    let header: Vec<&str> = overall.lines().next().unwrap().split(',').collect();
+    let col = header
+        .iter()
+        .position(|h| *h == "schedule")
+        .expect("a schedule column");
+    assert!(
+        overall
+            .lines()
+            .skip(1)
+            .all(|l| l.split(',').nth(col) == Some("wsd")),
+        "{overall}"
+    );
 }

@@ -13,6 +13,7 @@ use super::phenomena;
 use super::plots;
 use super::predictiveness::{self, Earliest};
 use super::rows::*;
+use super::schedules::{self, ScheduleRow};
 use super::significance;
 use super::stats;
 use super::study_tables;
@@ -56,6 +57,8 @@ pub struct Summary {
     pub aliases: Vec<(String, String)>,
     /// How well extrapolated finals predict the real ones, per group and anchor.
     pub prediction: Vec<PredictionRow>,
+    /// WSD against cosine budgets, per budget trained both ways.
+    pub schedules: Vec<ScheduleRow>,
     /// Overall results (with their pair counts) whose accuracy lies within chance.
     pub within_chance: Vec<(String, f64, u64)>,
     /// Overall results whose pair count is known.
@@ -183,6 +186,10 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
     }
     Table::from_rows(&rho_rows)?.write(&data, "phenomenon_predictiveness")?;
 
+    // WSD against cosine budgets, when the study trained budgets both ways.
+    let schedule_rows = schedules::compare(&c.overall);
+    Table::from_rows(&schedule_rows)?.write(&data, "schedules")?;
+
     let missing_rows = write_missing(&data, o.plan.as_ref(), &c)?;
     let missing = missing_rows.as_ref().map(Vec::len);
     let summary = Summary {
@@ -192,6 +199,7 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
         earliest,
         aliases: predictiveness::grouped(&series.keys().cloned().collect::<Vec<_>>()).1,
         prediction,
+        schedules: schedule_rows,
         within_chance: c
             .overall
             .iter()
@@ -283,7 +291,7 @@ fn checkpoint_name(r: &Record) -> String {
 }
 
 /// The tables in `<out>/data/`, each as `<stem>.csv` and `<stem>.parquet`.
-pub const TABLES: [&str; 9] = [
+pub const TABLES: [&str; 10] = [
     "overall",
     "per_paradigm",
     "per_phenomenon",
@@ -293,6 +301,7 @@ pub const TABLES: [&str; 9] = [
     "missing",
     "fits",
     "prediction",
+    "schedules",
 ];
 const REPORT_MD: &str = "report.md";
 const REPORT_HTML: &str = "report.html";

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context, Result};
 use arrow_array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
 
+use super::record::COSINE;
 pub use super::record::{Milestone, Record, RunKey};
 use crate::results::parquet_io;
 
@@ -232,6 +233,11 @@ fn read_summary(path: &Path) -> Result<Vec<Record>> {
         numbers(&b, "accuracy")?,
     );
     let tokens = numbers(&b, "tokens_seen")?;
+    // Results of earlier versions have no `schedule` column: cosine, as every run then was.
+    let schedule = match b.column_by_name("schedule") {
+        Some(_) => strings(&b, "schedule")?,
+        None => vec![None; b.num_rows()],
+    };
     let mut out = Vec::new();
     let (mut sum_n, mut sum_c) = (0i64, 0i64);
     for i in 0..b.num_rows() {
@@ -240,6 +246,7 @@ fn read_summary(path: &Path) -> Result<Vec<Record>> {
             model_size: need(size[i].clone(), "model_size", i)?,
             vocab_size: need(vocab[i], "vocab_size", i)? as i64,
             seed: need(seed[i], "seed", i)? as i64,
+            schedule: schedule[i].clone().unwrap_or_else(|| COSINE.into()),
         };
         let rec = Record {
             run,
@@ -292,6 +299,10 @@ fn read_lm_eval(path: &Path) -> Result<Vec<Record>> {
         .strip_prefix("seed-")
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| anyhow!("{seed:?} is not seed-<S>"))?;
+    let (tok, schedule) = match tok.strip_suffix("-wsd") {
+        Some(t) => (t, "wsd"),
+        None => (tok.as_str(), COSINE),
+    };
     let vocab: i64 = tok
         .strip_prefix("tok-")
         .and_then(|s| s.parse().ok())
@@ -312,6 +323,7 @@ fn read_lm_eval(path: &Path) -> Result<Vec<Record>> {
         model_size: size.clone(),
         vocab_size: vocab,
         seed,
+        schedule: schedule.to_owned(),
     };
     let mut out = Vec::new();
     for (k, r) in results {
@@ -403,7 +415,7 @@ fn read_long_table(path: &Path) -> Result<Vec<Record>> {
     for i in 0..rows {
         let ms = text("milestone", i)?;
         out.push(Record {
-            run: RunKey { dataset: text("dataset", i)?, model_size: text("model_size", i)?, vocab_size: num("vocab_size", i)? as i64, seed: num("seed", i)? as i64 },
+            run: RunKey { dataset: text("dataset", i)?, model_size: text("model_size", i)?, vocab_size: num("vocab_size", i)? as i64, seed: num("seed", i)? as i64, schedule: cols.get("schedule").and_then(|c| c[i].clone()).unwrap_or_else(|| COSINE.into()) },
             anchor: cols.get("anchor").and_then(|c| c[i].clone()).unwrap_or_else(|| "full".into()),
             milestone: Milestone::parse(&ms).ok_or_else(|| anyhow!("{}: line {}: milestone {ms:?} is neither a number of millions of tokens nor `init` or `final`", path.display(), i + 2))?,
             task: cols.get("task").and_then(|c| c[i].clone()).map(|t| t.strip_prefix("blimp_").map(str::to_owned).unwrap_or(t)),

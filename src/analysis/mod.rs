@@ -11,6 +11,7 @@ pub mod predictiveness;
 pub mod record;
 pub mod report;
 mod rows;
+pub mod schedules;
 pub mod significance;
 pub mod stats;
 pub mod study_tables;

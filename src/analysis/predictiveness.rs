@@ -209,6 +209,7 @@ mod tests {
                 model_size: "20m".into(),
                 vocab_size: 16000,
                 seed,
+                schedule: "cosine".into(),
             },
             anchor: "full".into(),
             milestone: m,
@@ -230,6 +231,7 @@ mod tests {
             model_size: size.into(),
             vocab_size: 16000,
             seed,
+            schedule: "cosine".into(),
         };
         let runs = [run("a", "20m", 0), run("b", "20m", 0), run("a", "20m", 1)];
         let sized = [run("a", "180m", 0), run("a", "20m", 0), run("a", "60m", 0)];

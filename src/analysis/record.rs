@@ -68,7 +68,12 @@ pub struct RunKey {
     pub model_size: String,
     pub vocab_size: i64,
     pub seed: i64,
+    /// `cosine` (the study's) or `wsd`.
+    pub schedule: String,
 }
+
+/// The schedule of results that do not name one.
+pub const COSINE: &str = "cosine";
 
 impl fmt::Display for RunKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -76,7 +81,11 @@ impl fmt::Display for RunKey {
             f,
             "{} {} vocab {} seed {}",
             self.dataset, self.model_size, self.vocab_size, self.seed
-        )
+        )?;
+        match self.schedule.as_str() {
+            COSINE => Ok(()),
+            other => write!(f, " {other}"),
+        }
     }
 }
 

@@ -124,6 +124,7 @@ pub fn markdown(s: &Summary, o: &AggregateOptions) -> String {
         );
     }
     md += &prediction(s);
+    md += &schedules(s);
     md += &methods(o, min_runs);
     md
 }
@@ -231,6 +232,32 @@ fn prediction(s: &Summary) -> String {
     md
 }
 
+/// WSD against cosine budgets, when budgets were trained both ways.
+fn schedules(s: &Summary) -> String {
+    if s.schedules.is_empty() {
+        return String::new();
+    }
+    let mut md = String::from(
+        "\n## WSD against cosine budgets\n\n\
+         Budget runs trained both ways, paired by dataset, model size, vocabulary size and seed: \
+         does the warmup–stable–decay plan rank them as the cosine runs do? (`data/schedules.csv`)\n\n\
+         | budget | runs | ρ WSD vs cosine | p | mean WSD − cosine |\n|---|---|---|---|---|\n",
+    );
+    for r in &s.schedules {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {:.3} | {} | {:+.4} |",
+            r.anchor,
+            r.n,
+            r.spearman,
+            r.p_value
+                .map_or("—".into(), |p| format!("{p:.3} ({})", r.p_method)),
+            r.mean_difference
+        );
+    }
+    md
+}
+
 fn methods(o: &AggregateOptions, min_runs: usize) -> String {
     format!(
         "\n## How the numbers were computed\n\n\
@@ -255,7 +282,7 @@ fn methods(o: &AggregateOptions, min_runs: usize) -> String {
          scores 95% of the time.\n\
          - Tables: `data/overall`, `data/per_paradigm`, `data/per_phenomenon`, `data/predictiveness`, \
          `data/earliest`, `data/phenomenon_predictiveness`, `data/fits`, `data/prediction`, \
-         `data/missing` (CSV and Parquet).\n",
+         `data/schedules`, `data/missing` (CSV and Parquet); the study's own in `study/`.\n",
         exact = EXACT_MAX_N,
         draws = o.draws,
         seed = o.seed,

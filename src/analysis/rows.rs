@@ -14,6 +14,7 @@ pub(super) struct CheckpointCols {
     pub model_size: String,
     pub vocab_size: i64,
     pub seed: i64,
+    pub schedule: String,
     pub anchor: String,
     pub milestone: String,
     pub milestone_millions: Option<f64>,
@@ -26,6 +27,7 @@ impl CheckpointCols {
             model_size: r.run.model_size.clone(),
             vocab_size: r.run.vocab_size,
             seed: r.run.seed,
+            schedule: r.run.schedule.clone(),
             anchor: r.anchor.clone(),
             milestone: r.milestone.to_string(),
             milestone_millions: match r.milestone {

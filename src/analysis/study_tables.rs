@@ -1,8 +1,8 @@
 //! The study's own result tables (`<out>/study/`), beside lmeff's, so the study's plotting scripts
 //! read lmeff's output unchanged: `blimp_all_overall.csv`, `blimp_all_tasks.csv`,
 //! `blimp_global_spearman.csv`, `blimp_global_r2.csv` and, with a plan, `missing_files_report.csv`.
-//! They hold full runs only (the study's milestone runs), milestones as the study writes them
-//! (`25`, `0.05`, `final`) and task names lowercased.
+//! They hold full runs of the study's cosine schedule only (its milestone runs), milestones as
+//! the study writes them (`25`, `0.05`, `final`) and task names lowercased.
 
 use std::path::Path;
 
@@ -81,7 +81,7 @@ pub(super) fn write(
     missing: Option<&[MissingRow]>,
 ) -> Result<()> {
     fs_err::create_dir_all(dir)?;
-    let full = |r: &&&Record| r.anchor == "full";
+    let full = |r: &&&Record| r.anchor == "full" && r.run.schedule == super::record::COSINE;
     csv_file(
         dir,
         FILES[0],

@@ -25,12 +25,22 @@ use super::wsd::{self, Branch, BranchPoint};
 pub struct RunId(String);
 
 impl RunId {
-    fn new(dataset: &str, model: &str, vocab: u32, seed: u64, anchor: Anchor) -> RunId {
+    fn new(
+        dataset: &str,
+        model: &str,
+        vocab: u32,
+        seed: u64,
+        anchor: Anchor,
+        schedule: ScheduleKind,
+    ) -> RunId {
         let tail = match anchor {
             Anchor::Full => "full".to_owned(),
             Anchor::Budget(m) => format!("budget{m}M"),
         };
-        RunId(format!("{dataset}_{model}_v{vocab}_seed{seed}_{tail}"))
+        RunId(format!(
+            "{dataset}_{model}_v{vocab}_seed{seed}_{tail}{}",
+            schedule_suffix(schedule, "_")
+        ))
     }
 
     /// The id as text.
@@ -157,8 +167,16 @@ pub struct Plan {
     pub runs: Vec<Run>,
 }
 
+/// `""` for the study's cosine schedule, `<sep>wsd` for WSD (run ids, folders, results).
+pub fn schedule_suffix(schedule: ScheduleKind, sep: &str) -> String {
+    match schedule {
+        ScheduleKind::Cosine => String::new(),
+        ScheduleKind::Wsd => format!("{sep}wsd"),
+    }
+}
+
 /// The checkpoint folder of a run: `<output>/models/<dataset>/llama-<size>/tokenizer-<V>-seed-<S>`
-/// plus `budget-<M>M` for budget runs (the study's layout).
+/// plus `budget-<M>M` for budget runs (the study's layout); WSD runs under `…-seed-<S>-wsd`.
 pub fn run_output_dir(
     output_dir: &Path,
     dataset: &str,
@@ -166,12 +184,16 @@ pub fn run_output_dir(
     vocab: u32,
     seed: u64,
     anchor: Anchor,
+    schedule: ScheduleKind,
 ) -> PathBuf {
     let dir = output_dir
         .join("models")
         .join(dataset)
         .join(format!("llama-{model}"))
-        .join(format!("tokenizer-{vocab}-seed-{seed}"));
+        .join(format!(
+            "tokenizer-{vocab}-seed-{seed}{}",
+            schedule_suffix(schedule, "-")
+        ));
     match anchor {
         Anchor::Full => dir,
         Anchor::Budget(m) => dir.join(format!("budget-{m}M")),
@@ -251,7 +273,14 @@ impl Plan {
                         })
                         .filter(|m| max_steps.is_none_or(|end| m.step <= end))
                         .collect();
-                    let run_id = RunId::new(&row.dataset, &row.model, row.vocab_size, seed, anchor);
+                    let run_id = RunId::new(
+                        &row.dataset,
+                        &row.model,
+                        row.vocab_size,
+                        seed,
+                        anchor,
+                        schedule,
+                    );
                     if let Some(other) = runs.iter().find(|r| r.run_id == run_id) {
                         bail!(
                             "{}:{}: duplicate run {run_id} (also planned by line {}); runs are identified by dataset, model, vocab size, seed and anchor",
@@ -292,6 +321,7 @@ impl Plan {
                             row.vocab_size,
                             seed,
                             anchor,
+                            schedule,
                         ),
                         run_id,
                     });

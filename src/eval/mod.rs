@@ -62,6 +62,7 @@ fn identity(dir: &Path, sha: String) -> Result<ResultKey> {
         vocab_size: meta.as_ref().map(|m| m.vocab_size),
         seed: meta.as_ref().map(|m| m.seed),
         anchor: meta.as_ref().map(anchor),
+        schedule: meta.as_ref().and_then(|m| m.schedule.clone()),
         milestone: CheckpointName::label_of(&folder),
         tokens_seen: meta.as_ref().map(|m| m.tokens_seen),
         checkpoint: dir.to_owned(),

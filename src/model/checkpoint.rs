@@ -165,6 +165,9 @@ pub struct CheckpointMeta {
     /// The run's anchor: `full` or a budget such as `25M`.
     #[serde(default)]
     pub anchor: String,
+    /// `wsd` for a warmup–stable–decay run; absent for the study's cosine schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
     /// The tokenizer vocabulary size of the run (configs.csv; names the results folder).
     pub vocab_size: u32,
     /// The model's vocabulary: the trained tokenizer's size (≤ `vocab_size` on small corpora).
@@ -430,6 +433,7 @@ mod tests {
             model: "tiny".into(),
             seed: 0,
             anchor: "full".into(),
+            schedule: None,
             vocab_size: 10,
             model_vocab_size: 10,
             tokens_seen: 1,

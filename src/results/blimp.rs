@@ -44,6 +44,8 @@ pub struct ResultKey {
     pub seed: Option<u64>,
     /// The run's anchor: `full` or a budget such as `25M`.
     pub anchor: Option<String>,
+    /// `wsd` for a warmup–stable–decay run; `None` for the study's cosine schedule.
+    pub schedule: Option<String>,
     /// The checkpoint: a milestone in millions of tokens (`25`, `0.05`) or `final`.
     pub milestone: String,
     pub tokens_seen: Option<u64>,
@@ -52,14 +54,18 @@ pub struct ResultKey {
 }
 
 impl ResultKey {
-    /// `blimp/<dataset>/<size>/seed-<S>/tok-<V>/[budget-<M>M/]<milestone>` under `results`.
+    /// `blimp/<dataset>/<size>/seed-<S>/tok-<V>[-wsd]/[budget-<M>M/]<milestone>` under `results`.
     pub fn results_dir(&self, results: &Path) -> Option<PathBuf> {
+        let schedule = self
+            .schedule
+            .as_ref()
+            .map_or(String::new(), |s| format!("-{s}"));
         let mut dir = results
             .join("blimp")
             .join(self.dataset.as_ref()?)
             .join(self.model_size.as_ref()?)
             .join(format!("seed-{}", self.seed?))
-            .join(format!("tok-{}", self.vocab_size?));
+            .join(format!("tok-{}{schedule}", self.vocab_size?));
         if let Some(a) = self.anchor.as_deref().filter(|a| *a != "full") {
             dir = dir.join(format!("budget-{a}"));
         }
@@ -163,6 +169,7 @@ pub fn summary_batch(id: &ResultKey, rows: &[ParadigmSummary]) -> Result<RecordB
         Field::new("vocab_size", DataType::Int64, true),
         Field::new("seed", DataType::Int64, true),
         Field::new("anchor", DataType::Utf8, true),
+        Field::new("schedule", DataType::Utf8, true),
         Field::new("milestone", DataType::Utf8, false),
         Field::new("tokens_seen", DataType::Int64, true),
         Field::new("checkpoint", DataType::Utf8, false),
@@ -182,6 +189,7 @@ pub fn summary_batch(id: &ResultKey, rows: &[ParadigmSummary]) -> Result<RecordB
         opt_int(id.vocab_size.map(i64::from)),
         opt_int(id.seed.map(|s| s as i64)),
         opt_str(&id.anchor),
+        opt_str(&id.schedule),
         strings(std::iter::repeat_n(id.milestone.as_str(), n)),
         opt_int(id.tokens_seen.map(|t| t as i64)),
         strings(std::iter::repeat_n(checkpoint.as_str(), n)),
@@ -339,6 +347,7 @@ mod tests {
             vocab_size: Some(16000),
             seed: Some(1),
             anchor: Some("25M".into()),
+            schedule: None,
             milestone: "final".into(),
             tokens_seen: Some(25_000_128),
             checkpoint: "x/final".into(),

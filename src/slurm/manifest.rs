@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::array::TaskSet;
 use super::render::Group;
 use super::template::Stage;
-use crate::config::Run;
+use crate::config::{Run, ScheduleKind};
 
 /// The manifest's file name inside a launch folder.
 pub const MANIFEST: &str = "manifest.json";
@@ -31,6 +31,9 @@ pub struct RunEntry {
     pub seed: u64,
     /// `full` or a budget such as `25M`.
     pub anchor: String,
+    /// `wsd` for a warmup–stable–decay run; absent for cosine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
 }
 
 impl RunEntry {
@@ -46,6 +49,7 @@ impl RunEntry {
             vocab_size: run.vocab_size,
             seed: run.seed,
             anchor: run.anchor.to_string(),
+            schedule: (run.schedule == ScheduleKind::Wsd).then(|| "wsd".to_owned()),
         }
     }
 }

@@ -192,6 +192,7 @@ fn results_of(m: &Manifest, run: &RunEntry, checkpoint: &str) -> Option<PathBuf>
         vocab_size: Some(run.vocab_size),
         seed: Some(run.seed),
         anchor: Some(run.anchor.clone()),
+        schedule: run.schedule.clone(),
         milestone: CheckpointName::label_of(checkpoint),
         tokens_seen: None,
         checkpoint: PathBuf::new(),

@@ -18,7 +18,7 @@ use super::resume::{ResumeDir, ResumeState};
 use super::run_dir::RunDir;
 use super::{Outcome, TrainConfig};
 use crate::config::wsd::BranchPoint;
-use crate::config::{MilestoneStep, Run};
+use crate::config::{MilestoneStep, Run, ScheduleKind};
 use crate::dist::World;
 use crate::model::checkpoint::{save_checkpoint, CheckpointMeta, CheckpointName};
 use crate::model::{weights, LlamaConfig};
@@ -115,6 +115,7 @@ impl Checkpointer {
             model: run.model.clone(),
             seed: run.seed,
             anchor: run.anchor.to_string(),
+            schedule: (run.schedule == ScheduleKind::Wsd).then(|| "wsd".to_owned()),
             vocab_size: run.vocab_size,
             model_vocab_size: self.model_cfg.vocab_size,
             tokens_seen: step * run.tokens_per_step,

@@ -230,6 +230,7 @@ fn group_grid(overall: &[Record], tasks: &[Record]) -> Grid {
             dataset: run.dataset.clone(),
             model_size: run.model_size.clone(),
             vocab_size: run.vocab_size,
+            schedule: run.schedule.clone(),
         };
         values
             .entry((row, config))

@@ -43,6 +43,7 @@ pub struct Config {
     pub dataset: String,
     pub model_size: String,
     pub vocab_size: i64,
+    pub schedule: String,
 }
 
 impl Config {
@@ -51,6 +52,7 @@ impl Config {
             dataset: r.run.dataset.clone(),
             model_size: r.run.model_size.clone(),
             vocab_size: r.run.vocab_size,
+            schedule: r.run.schedule.clone(),
         }
     }
 
@@ -62,7 +64,11 @@ impl Config {
         } else {
             v.to_string()
         };
-        format!("{} {} {vocab}", self.dataset, self.model_size)
+        let schedule = match self.schedule.as_str() {
+            "cosine" => String::new(),
+            other => format!(" {other}"),
+        };
+        format!("{} {} {vocab}{schedule}", self.dataset, self.model_size)
     }
 }
 
@@ -70,8 +76,18 @@ impl Config {
 pub fn ordered<'a>(configs: impl IntoIterator<Item = &'a Config>) -> Vec<Config> {
     let mut out: Vec<Config> = configs.into_iter().cloned().collect();
     out.sort_by(|a, b| {
-        (&a.dataset, size_order(&a.model_size), a.vocab_size)
-            .partial_cmp(&(&b.dataset, size_order(&b.model_size), b.vocab_size))
+        (
+            &a.dataset,
+            size_order(&a.model_size),
+            a.vocab_size,
+            &a.schedule,
+        )
+            .partial_cmp(&(
+                &b.dataset,
+                size_order(&b.model_size),
+                b.vocab_size,
+                &b.schedule,
+            ))
             .expect("sizes order")
     });
     out.dedup();
@@ -230,6 +246,7 @@ mod tests {
             dataset: d.into(),
             model_size: m.into(),
             vocab_size: v,
+            schedule: "cosine".into(),
         };
         let got = ordered(&[
             c("ts", "180m", 8000),

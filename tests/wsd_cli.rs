@@ -6,11 +6,11 @@ mod common;
 
 use common::{prepared_tinystories, run, Scratch};
 
-/// One WSD row: a full run (cut to 80 steps) and a 0.02M-token budget (40 steps of 8 × 64),
-/// a 50% cooldown, so the budget branches off at step 20; a milestone at 0.01M (step 20).
-const CONFIGS: &str = "model_config,dataset,epochs,batch_size,grad_accum,seq_length,anchors,tokenizer_vocab_size,seeds,schedule\ntiny,tinystories,1,8,1,64,\"[0.02,-1]\",1000,\"[0]\",wsd\n";
+/// One WSD row: a full run (cut to 100 steps) and a 0.04M-token budget (79 steps of 8 × 64),
+/// a 50% cooldown, so the budget branches off at step 40; a milestone at 0.01M (step 20).
+const CONFIGS: &str = "model_config,dataset,epochs,batch_size,grad_accum,seq_length,anchors,tokenizer_vocab_size,seeds,schedule\ntiny,tinystories,1,8,1,64,\"[0.04,-1]\",1000,\"[0]\",wsd\n";
 const TRUNK: &str = "output/models/tinystories/llama-tiny/tokenizer-1000-seed-0-wsd";
-const BUDGET: &str = "budget-0.02M";
+const BUDGET: &str = "budget-0.04M";
 
 fn lmeff(s: &Scratch, env: &[(&str, &str)], args: &[&str]) -> (bool, String, String) {
     let mut cmd = s.lmeff();
@@ -32,30 +32,74 @@ fn a_wsd_branch_equals_the_budget_run_trained_straight_through() {
     s.write("configs.csv", CONFIGS);
     let (ok, out, err) = lmeff(&s, &[], &["plan", "--configs", "configs.csv"]);
     assert!(ok, "{err}");
-    // The trunk goes first whatever the row's order; the budget trains steps 20..40 from it.
-    assert!(out.contains("20..40 from #0"), "{out}");
-    assert!(out.contains("epochs (branches at 20)"), "{out}");
+    // The trunk goes first whatever the row's order; the budget trains steps 40..79 from it.
+    assert!(out.contains("40..79 from #0"), "{out}");
+    assert!(out.contains("epochs (branches at 40)"), "{out}");
     assert!(
-        out.contains("budget runs: 0.0M tokens to train") && out.contains("(0.50×)"),
+        out.contains("WSD budget runs: 0.02M tokens to train")
+            && out.contains("0.04M from scratch (0.49×)"),
         "{out}"
     );
 
     let train = ["train", "--configs", "configs.csv", "--task-index"];
-    let (ok, _, err) = lmeff(&s, &[], &[&train[..], &["0", "--max-steps", "80"]].concat());
+    let (ok, _, err) = lmeff(
+        &s,
+        &[],
+        &[&train[..], &["0", "--max-steps", "100"]].concat(),
+    );
     assert!(ok, "{err}");
     assert!(s
         .path()
         .join(TRUNK)
-        .join("branch-0.02M/state.json")
+        .join("branch-0.04M/state.json")
         .is_file());
-    let (ok, _, err) = lmeff(&s, &[], &[&train[..], &["1"]].concat());
+    // The branch, killed part-way through its cooldown, resumes from its own state like any run.
+    let metrics_of_budget = s.path().join(TRUNK).join(BUDGET).join("metrics.jsonl");
+    let mut child = s.lmeff();
+    child
+        .env("LMEFF_VOCAB_SIZES", "[1000]")
+        .env("LMEFF_MILESTONES", "[0.01]")
+        .env("LMEFF_TRAIN__COOLDOWN_FRACTION", "0.5")
+        .env("LMEFF_TRAIN__EVAL_TOKENS", "2000")
+        .env("LMEFF_TRAIN__SAVE_EVERY", "3")
+        .env("LMEFF_TRAIN__LOG_EVERY", "1")
+        .env("LMEFF_THREADS", "1")
+        .arg("--data-dir")
+        .arg(prepared_tinystories())
+        .args([&train[..], &["1"]].concat())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut child = child.spawn().unwrap();
+    let start = std::time::Instant::now();
+    while std::fs::read_to_string(&metrics_of_budget).map_or(0, |m| m.lines().count()) < 15 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the branch ended before it was killed"
+        );
+        assert!(start.elapsed() < std::time::Duration::from_secs(120));
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    let killed = child.wait_with_output().unwrap();
+    assert!(String::from_utf8_lossy(&killed.stderr).contains("branching off"));
+    let (ok, _, err) = lmeff(
+        &s,
+        &[
+            ("LMEFF_TRAIN__SAVE_EVERY", "3"),
+            ("LMEFF_TRAIN__LOG_EVERY", "1"),
+        ],
+        &[&train[..], &["1"]].concat(),
+    );
     assert!(ok, "{err}");
-    assert!(err.contains("branching off"), "{err}");
+    assert!(
+        err.contains("resuming") && !err.contains("branching off"),
+        "{err}"
+    );
     // Only the cooldown was trained: the run's own metrics start after the branch point.
     let metrics =
         std::fs::read_to_string(s.path().join(TRUNK).join(BUDGET).join("metrics.jsonl")).unwrap();
     let first: serde_json::Value = serde_json::from_str(metrics.lines().next().unwrap()).unwrap();
-    assert!(first["step"].as_u64().unwrap() > 20, "{first}");
+    assert!(first["step"].as_u64().unwrap() > 40, "{first}");
 
     // The same budget run trained from scratch with the same schedule.
     let straight = [
@@ -90,7 +134,7 @@ fn a_wsd_branch_equals_the_budget_run_trained_straight_through() {
     .unwrap();
     assert_eq!(
         meta["run_id"],
-        "tinystories_tiny_v1000_seed0_budget0.02M_wsd"
+        "tinystories_tiny_v1000_seed0_budget0.04M_wsd"
     );
     assert_eq!(meta["schedule"], "wsd");
 
@@ -113,7 +157,7 @@ fn a_wsd_branch_equals_the_budget_run_trained_straight_through() {
     assert!(ok, "{err}");
     let results = s
         .path()
-        .join("results/blimp/tinystories/tiny/seed-0/tok-1000-wsd/budget-0.02M");
+        .join("results/blimp/tinystories/tiny/seed-0/tok-1000-wsd/budget-0.04M");
     assert!(results.join("final/summary.parquet").is_file());
     let (ok, _, err) = lmeff(
         &s,

@@ -113,7 +113,7 @@ fn table(plan: &Plan) -> String {
     if plan.runs.iter().any(|r| r.branch.is_some()) {
         let (planned, cosine) = wsd::budget_tokens(&plan.runs);
         out += &format!(
-            "budget runs: {:.1}M tokens to train (WSD: cooldowns branched off their full runs), against {:.1}M as runs from scratch ({:.2}×)\n",
+            "WSD budget runs: {:.2}M tokens to train (cooldowns branched off their full runs), against {:.2}M from scratch ({:.2}×)\n",
             planned as f64 / 1e6,
             cosine as f64 / 1e6,
             planned as f64 / cosine.max(1) as f64

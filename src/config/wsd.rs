@@ -75,18 +75,18 @@ pub fn link_branches(runs: &mut [Run], train: &TrainSettings) {
     }
 }
 
-/// Tokens the budget runs of a plan train: as planned, and as cosine runs of the same budgets
-/// would (each from scratch).
+/// Tokens the WSD budget runs of a plan train: as planned (cooldowns of those that branch), and
+/// from scratch (as the study's one run per budget would).
 pub fn budget_tokens(runs: &[Run]) -> (u64, u64) {
     let mut planned = 0;
-    let mut cosine = 0;
-    for r in runs {
+    let mut scratch = 0;
+    for r in runs.iter().filter(|r| r.schedule == ScheduleKind::Wsd) {
         let Some(steps) = r.max_steps else { continue };
-        cosine += steps * r.tokens_per_step;
+        scratch += steps * r.tokens_per_step;
         let from = r.branch.as_ref().map_or(0, |b| b.step);
         planned += (steps - from) * r.tokens_per_step;
     }
-    (planned, cosine)
+    (planned, scratch)
 }
 
 #[cfg(test)]

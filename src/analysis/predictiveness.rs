@@ -31,17 +31,21 @@ pub struct Row {
 /// A named group of runs.
 pub type Group = (String, Vec<RunKey>);
 
-/// The groups of runs, in this order: all (`global`), then per dataset, model size, vocab size,
-/// and dataset × model size. A group holding exactly the runs of one listed before it is not
-/// listed again; the second list names each such alias and the group it equals.
+/// The groups of runs, in this order: all (`global`), per schedule (when runs of both are
+/// there), then per dataset, model size, vocab size, and dataset × model size. A group holding
+/// exactly the runs of one listed before it is not listed again; the second list names each such
+/// alias and the group it equals.
 pub fn grouped(runs: &[RunKey]) -> (Vec<Group>, Vec<(String, String)>) {
-    let keys: [fn(&RunKey) -> String; 5] = [
-        |_| "global".into(),
+    let mut keys: Vec<fn(&RunKey) -> String> = vec![|_| "global".into()];
+    if runs.iter().any(|r| r.schedule != runs[0].schedule) {
+        keys.push(|r| format!("schedule={}", r.schedule));
+    }
+    keys.extend::<[fn(&RunKey) -> String; 4]>([
         |r| format!("dataset={}", r.dataset),
         |r| format!("model_size={}", r.model_size),
         |r| format!("vocab_size={}", r.vocab_size),
         |r| format!("dataset={},model_size={}", r.dataset, r.model_size),
-    ];
+    ]);
     let (mut kept, mut aliases): (Vec<Group>, Vec<(String, String)>) = (Vec::new(), Vec::new());
     for key in keys {
         let mut level: BTreeMap<String, Vec<RunKey>> = BTreeMap::new();
@@ -222,6 +226,23 @@ mod tests {
             paradigms: None,
             source: "x".into(),
         }
+    }
+
+    #[test]
+    fn schedules_are_groups_when_both_are_there() {
+        let run = |seed, schedule: &str| RunKey {
+            dataset: "a".into(),
+            model_size: "20m".into(),
+            vocab_size: 16000,
+            seed,
+            schedule: schedule.into(),
+        };
+        let names = |runs: &[RunKey]| grouped(runs).0.into_iter().map(|g| g.0).collect::<Vec<_>>();
+        assert_eq!(names(&[run(0, "cosine"), run(1, "cosine")]), ["global"]);
+        assert_eq!(
+            names(&[run(0, "cosine"), run(0, "wsd")]),
+            ["global", "schedule=cosine", "schedule=wsd"]
+        );
     }
 
     #[test]

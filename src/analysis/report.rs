@@ -263,8 +263,9 @@ fn methods(o: &AggregateOptions, min_runs: usize) -> String {
         "\n## How the numbers were computed\n\n\
          - Each run's BLiMP accuracy at a milestone is paired with **its own** final accuracy (runs \
          matched on dataset, model size, vocabulary size and seed; full runs only). Groups: all runs \
-         (`global`), and per dataset, model size, vocabulary size, and dataset × model size; a group \
-         with the same runs as one before it is not repeated.\n\
+         (`global`), per schedule when runs of both are there, and per dataset, model size, \
+         vocabulary size, and dataset × model size; a group with the same runs as one before it is \
+         not repeated.\n\
          - Spearman ρ uses average ranks for ties (scipy's `spearmanr`); R² is the square of Pearson's \
          r of the least-squares line (scipy's `linregress`); Kendall's τ-b is scipy's `kendalltau`; \
          \"pairs ordered as at the end\" is the share of run pairs whose order at the milestone equals \

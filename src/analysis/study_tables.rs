@@ -22,25 +22,32 @@ pub const FILES: [&str; 5] = [
     "missing_files_report.csv",
 ];
 
+/// A row of `blimp_all_overall.csv` (no task) or `blimp_all_tasks.csv`.
 #[derive(Serialize)]
-struct OverallRow<'a> {
+struct AccRow<'a> {
     dataset: &'a str,
     model_size: &'a str,
     milestone: String,
     vocab_size: i64,
     seed: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    task: Option<String>,
     acc: f64,
 }
 
-#[derive(Serialize)]
-struct TaskRow<'a> {
-    dataset: &'a str,
-    model_size: &'a str,
-    milestone: String,
-    vocab_size: i64,
-    seed: i64,
-    task: String,
-    acc: f64,
+impl<'a> AccRow<'a> {
+    /// The row of `r`, its task lowercased as the study writes it.
+    fn of(r: &'a Record) -> AccRow<'a> {
+        AccRow {
+            dataset: &r.run.dataset,
+            model_size: &r.run.model_size,
+            milestone: r.milestone.to_string(),
+            vocab_size: r.run.vocab_size,
+            seed: r.run.seed,
+            task: r.task.as_ref().map(|t| t.to_lowercase()),
+            acc: r.acc,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -85,27 +92,12 @@ pub(super) fn write(
     csv_file(
         dir,
         FILES[0],
-        overall.iter().filter(full).map(|r| OverallRow {
-            dataset: &r.run.dataset,
-            model_size: &r.run.model_size,
-            milestone: r.milestone.to_string(),
-            vocab_size: r.run.vocab_size,
-            seed: r.run.seed,
-            acc: r.acc,
-        }),
+        overall.iter().filter(full).map(|r| AccRow::of(r)),
     )?;
     csv_file(
         dir,
         FILES[1],
-        tasks.iter().filter(full).map(|r| TaskRow {
-            dataset: &r.run.dataset,
-            model_size: &r.run.model_size,
-            milestone: r.milestone.to_string(),
-            vocab_size: r.run.vocab_size,
-            seed: r.run.seed,
-            task: r.task.clone().unwrap_or_default().to_lowercase(),
-            acc: r.acc,
-        }),
+        tasks.iter().filter(full).map(|r| AccRow::of(r)),
     )?;
     let by_anchor = |value: fn(&Row) -> f64| {
         global.iter().map(move |r| GlobalRow {

@@ -83,19 +83,23 @@ impl Checkpointer {
         let (keep, drop): (Vec<_>, Vec<_>) =
             self.branch_points.drain(..).partition(|b| b.step <= last);
         self.branch_points = keep;
-        if self.main {
-            for b in drop {
-                let note = unreachable_note(&b.state_dir);
-                fs_err::write(
-                    &note,
-                    format!(
-                        "step {} of {}: {why}; the {} run trains from the start\n",
-                        b.step, self.run.run_id, b.anchor
-                    ),
-                )?;
-                info!(anchor = %b.anchor, step = b.step, "{why}: {}", note.display());
-            }
+        drop.iter().try_for_each(|b| self.note_unreachable(b, why))
+    }
+
+    /// Tells the budget run of `b` (main rank) that its branch state will never come, and why.
+    fn note_unreachable(&self, b: &BranchPoint, why: &str) -> Result<()> {
+        if !self.main {
+            return Ok(());
         }
+        let note = unreachable_note(&b.state_dir);
+        fs_err::write(
+            &note,
+            format!(
+                "step {} of {}: {why}; the {} run trains from the start\n",
+                b.step, self.run.run_id, b.anchor
+            ),
+        )?;
+        info!(anchor = %b.anchor, step = b.step, "{why}: {}", note.display());
         Ok(())
     }
 
@@ -212,17 +216,8 @@ impl Checkpointer {
             self.save(name, params, &self.meta(name, step, lr, losses))?;
             logger.note(|| info!(step, tokens = state.tokens, "saved {name}"));
         }
-        let branching: Vec<BranchPoint> = self
-            .branch_points
-            .iter()
-            .filter(|b| b.step == step)
-            .cloned()
-            .collect();
-        if !step.is_multiple_of(self.save_every)
-            && milestone.is_none()
-            && branching.is_empty()
-            && !stopping
-        {
+        let branching = self.branch_points.iter().any(|b| b.step == step);
+        if !step.is_multiple_of(self.save_every) && milestone.is_none() && !branching && !stopping {
             return Ok(());
         }
         (state.pending_loss, state.pending_steps) = logger.pending(step, world)?;
@@ -231,7 +226,7 @@ impl Checkpointer {
         if self.main {
             let opt_state = opt.state();
             self.resume.save(state, params, &opt_state, best)?;
-            for b in &branching {
+            for b in self.branch_points.iter().filter(|b| b.step == step) {
                 ResumeDir::at(b.state_dir.clone()).save(state, params, &opt_state, best)?;
                 logger.note(|| info!(step, anchor = %b.anchor, "branch point saved in {}", b.state_dir.display()));
             }
@@ -269,15 +264,9 @@ impl Checkpointer {
             return Ok(Outcome::Finished(self.dir.checkpoint(name)));
         }
         let dir = self.save(name, weights, &self.meta(name, step, lr, losses))?;
+        let why = format!("the trunk ended at step {step} before it");
         for b in self.branch_points.iter().filter(|b| !b.state_dir.exists()) {
-            let why = format!("the trunk ended at step {step} before it");
-            fs_err::write(
-                unreachable_note(&b.state_dir),
-                format!(
-                    "step {} of {}: {why}; the {} run trains from the start\n",
-                    b.step, self.run.run_id, b.anchor
-                ),
-            )?;
+            self.note_unreachable(b, &why)?;
         }
         self.dir.clear_resume()?;
         info!(run = %self.run.run_id, step, last_norm, "final checkpoint {}", dir.display());

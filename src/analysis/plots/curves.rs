@@ -161,7 +161,7 @@ fn lines_of(
 /// configurations (one per vocabulary size).
 pub fn panels(curves: &Curves) -> Vec<(String, Vec<Config>)> {
     let mut panels: Vec<(String, Vec<Config>)> = Vec::new();
-    for c in ordered(curves.keys()) {
+    for c in ordered(curves.keys().cloned()) {
         let title = format!("{} · {}", c.dataset, c.model_size);
         match panels.iter_mut().find(|p| p.0 == title) {
             Some(p) => p.1.push(c),
@@ -199,7 +199,7 @@ pub fn draw_per_dataset<DB: DrawingBackend>(
 /// Every configuration on one axis (mean over seeds, min–max band), and beside it each
 /// configuration's final score (mean, and the range over seeds).
 pub fn draw_all<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, curves: &Curves) -> Result<()> {
-    let configs = ordered(curves.keys());
+    let configs = ordered(curves.keys().cloned());
     let axis: Vec<Milestone> = anchors(
         curves
             .values()

@@ -17,7 +17,7 @@ use anyhow::Result;
 use super::inputs::Record;
 use super::predictiveness::Row;
 use crate::config::{Band, YScale};
-use crate::data::blimp_paradigms::{paradigm_facts, BLIMP_PARADIGMS, PAPER_GROUPS};
+use crate::data::blimp_paradigms::{paper_group, BLIMP_PARADIGMS, PAPER_GROUPS};
 use heatmaps::Grid;
 use series::{Config, Spread};
 
@@ -165,7 +165,7 @@ fn paradigm_grid(tasks: &[Record]) -> Grid {
             .unwrap_or(usize::MAX)
     };
     rows.sort_by(|a, b| (rank(a), a).cmp(&(rank(b), b)));
-    let configs = series::ordered(end.iter().map(|r| Config::of(r)).collect::<Vec<_>>().iter());
+    let configs = series::ordered(end.iter().map(|r| Config::of(&r.run)));
     let mut values: BTreeMap<(usize, Config), Vec<f64>> = BTreeMap::new();
     for r in &end {
         let Some(row) = r
@@ -175,7 +175,10 @@ fn paradigm_grid(tasks: &[Record]) -> Grid {
         else {
             continue;
         };
-        values.entry((row, Config::of(r))).or_default().push(r.acc);
+        values
+            .entry((row, Config::of(&r.run)))
+            .or_default()
+            .push(r.acc);
     }
     Grid {
         title: "BLiMP paradigms at the final checkpoint (mean ± std over seeds; white = lowest, blue = highest)".into(),
@@ -189,13 +192,13 @@ fn paradigm_grid(tasks: &[Record]) -> Grid {
 /// The paper's 12 groups (each run's mean over the group's paradigms) and overall ×
 /// configurations.
 fn group_grid(overall: &[Record], tasks: &[Record]) -> Grid {
+    let task_end = at_end(tasks);
     let mut per_run: BTreeMap<(&super::record::RunKey, usize), Vec<f64>> = BTreeMap::new();
-    for r in at_end(tasks) {
+    for r in &task_end {
         let group = r
-            .task
+            .phenomenon
             .as_deref()
-            .and_then(paradigm_facts)
-            .and_then(|(_, _, term)| crate::data::blimp_paradigms::paper_group(term))
+            .and_then(paper_group)
             .and_then(|g| PAPER_GROUPS.iter().position(|p| *p == g));
         if let Some(g) = group {
             per_run.entry((&r.run, g)).or_default().push(r.acc);
@@ -213,33 +216,21 @@ fn group_grid(overall: &[Record], tasks: &[Record]) -> Grid {
         .collect();
     rows.push("overall".into());
     let end = at_end(overall);
-    let configs = series::ordered(
-        end.iter()
-            .map(|r| Config::of(r))
-            .chain(at_end(tasks).iter().map(|r| Config::of(r)))
-            .collect::<Vec<_>>()
-            .iter(),
-    );
+    let configs = series::ordered(end.iter().chain(&task_end).map(|r| Config::of(&r.run)));
     let mut values: BTreeMap<(usize, Config), Vec<f64>> = BTreeMap::new();
     for ((run, g), accs) in &per_run {
         let row = present
             .iter()
             .position(|p| p == g)
             .expect("a present group");
-        let config = Config {
-            dataset: run.dataset.clone(),
-            model_size: run.model_size.clone(),
-            vocab_size: run.vocab_size,
-            schedule: run.schedule.clone(),
-        };
         values
-            .entry((row, config))
+            .entry((row, Config::of(run)))
             .or_default()
             .push(accs.iter().sum::<f64>() / accs.len() as f64);
     }
     for r in end {
         values
-            .entry((present.len(), Config::of(r)))
+            .entry((present.len(), Config::of(&r.run)))
             .or_default()
             .push(r.acc);
     }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use plotters::style::RGBColor;
 
-use super::super::inputs::{Milestone, Record};
+use super::super::inputs::{Milestone, Record, RunKey};
 use super::super::record::size_order;
 use crate::config::Band;
 
@@ -47,12 +47,12 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn of(r: &Record) -> Config {
+    pub fn of(run: &RunKey) -> Config {
         Config {
-            dataset: r.run.dataset.clone(),
-            model_size: r.run.model_size.clone(),
-            vocab_size: r.run.vocab_size,
-            schedule: r.run.schedule.clone(),
+            dataset: run.dataset.clone(),
+            model_size: run.model_size.clone(),
+            vocab_size: run.vocab_size,
+            schedule: run.schedule.clone(),
         }
     }
 
@@ -73,8 +73,8 @@ impl Config {
 }
 
 /// Configurations in the study's order: dataset, then model size by parameters, then vocab.
-pub fn ordered<'a>(configs: impl IntoIterator<Item = &'a Config>) -> Vec<Config> {
-    let mut out: Vec<Config> = configs.into_iter().cloned().collect();
+pub fn ordered(configs: impl IntoIterator<Item = Config>) -> Vec<Config> {
+    let mut out: Vec<Config> = configs.into_iter().collect();
     out.sort_by(|a, b| {
         (
             &a.dataset,
@@ -169,7 +169,7 @@ pub type Curves = BTreeMap<Config, BTreeMap<String, (Milestone, Vec<f64>)>>;
 pub fn curves(overall: &[Record]) -> Curves {
     let mut out: Curves = BTreeMap::new();
     for r in overall.iter().filter(|r| r.anchor == "full") {
-        out.entry(Config::of(r))
+        out.entry(Config::of(&r.run))
             .or_default()
             .entry(r.milestone.to_string())
             .or_insert((r.milestone, Vec::new()))
@@ -248,7 +248,7 @@ mod tests {
             vocab_size: v,
             schedule: "cosine".into(),
         };
-        let got = ordered(&[
+        let got = ordered([
             c("ts", "180m", 8000),
             c("ts", "20m", 16000),
             c("ts", "20m", 8000),

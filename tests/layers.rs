@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 
 /// Bottom to top.
-const LAYERS: [&str; 12] = [
-    "config", "io", "shim", "device", "data", "model", "dist", "train", "results", "eval",
+const LAYERS: [&str; 13] = [
+    "config", "io", "shim", "device", "data", "model", "hub", "dist", "train", "results", "eval",
     "analysis", "slurm",
 ];
 

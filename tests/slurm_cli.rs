@@ -163,6 +163,16 @@ fn a_launch_trains_evaluates_every_checkpoint_and_reports() {
         // Full runs stop after 60 steps here (their milestone is at step 20).
         "train_args = [\"--max-steps\", \"60\"]\n",
     );
+    // The runs publish to the Hub, which they cannot reach without a token: they train all the
+    // same, and status lists their checkpoints as not pushed.
+    let toml = std::fs::read_to_string(s.path().join("configs/lmeff.toml")).unwrap();
+    s.write(
+        "configs/lmeff.toml",
+        &toml.replace(
+            "eval_tokens = 2000\n",
+            "eval_tokens = 2000\nmilestone_store = \"hf\"\npush_wait = 1\n",
+        ),
+    );
     let m = launch(&s, &[]);
     assert_eq!(m.runs.len(), 8);
     assert_eq!(m.submissions.len(), 3, "one group: train, eval, aggregate");
@@ -183,6 +193,7 @@ fn a_launch_trains_evaluates_every_checkpoint_and_reports() {
             r["last_eval"].as_str().unwrap().starts_with("final 0."),
             "{r}"
         );
+        assert_eq!(r["unpushed"].as_array().map(Vec::len), Some(2), "{r}");
     }
     assert_eq!(state(&st["aggregate"]), "done", "{}", logs(&s));
     // Every checkpoint of every run has its BLiMP results; budget-0.02M runs have two.
@@ -225,6 +236,7 @@ fn a_launch_trains_evaluates_every_checkpoint_and_reports() {
     assert_eq!(log_files(&s, "eval_").len(), 8);
     let (ok, table, _) = run(s.lmeff().arg("status"));
     assert!(ok && table.contains("aggregate: done"), "{table}");
+    assert!(table.contains("hub: 2 not pushed (milestone-"), "{table}");
 }
 
 #[test]

@@ -1,12 +1,14 @@
 //! `lmeff eval blimp`: score checkpoints on BLiMP.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use lmeff::config::{Settings, SettingsOverrides};
-use lmeff::eval::{blimp_data, evaluate, EvalOptions};
+use lmeff::eval::{blimp_data, evaluate, EvalOptions, Target};
+use lmeff::hub::pull::pull;
+use lmeff::hub::{Credentials, Hub, RepoId};
 use lmeff::model::checkpoint::run_checkpoints;
 use lmeff::train::Precision;
 
@@ -28,13 +30,20 @@ pub struct BlimpArgs {
     #[arg(
         long,
         value_name = "DIR",
-        conflicts_with = "run",
-        required_unless_present = "run"
+        conflicts_with_all = ["run", "hub"],
+        required_unless_present_any = ["run", "hub"]
     )]
     pub checkpoint: Option<PathBuf>,
     /// A run folder: every init/, milestone-*/ and final/ checkpoint in it.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "hub")]
     pub run: Option<PathBuf>,
+    /// A model repository on the Hub (owner/name): its checkpoint branches, downloaded into the
+    /// Hugging Face cache (HF_HOME; HF_HUB_OFFLINE=1 uses only the cache).
+    #[arg(long, value_name = "REPO")]
+    pub hub: Option<String>,
+    /// With --hub: only these revisions (comma-separated branch names, tags or commits).
+    #[arg(long, value_delimiter = ',', value_name = "LIST", requires = "hub")]
+    pub revision: Option<Vec<String>>,
     /// Results folder (default: <results_dir>/blimp/<dataset>/<size>/seed-<S>/tok-<V>/…).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -76,13 +85,29 @@ pub fn run(
         precision: a.precision,
         force: a.force,
     };
-    let (checkpoints, run_layout) = match (&a.checkpoint, &a.run) {
-        (Some(c), _) => (vec![c.clone()], false),
-        (None, Some(r)) => (
-            run_checkpoints(r)?.into_iter().map(|c| c.dir).collect(),
+    let (checkpoints, run_layout): (Vec<Target>, bool) = match (&a.checkpoint, &a.run, &a.hub) {
+        (Some(c), _, _) => (vec![c.clone().into()], false),
+        (None, Some(r), _) => (
+            run_checkpoints(r)?
+                .into_iter()
+                .map(|c| c.dir.into())
+                .collect(),
             true,
         ),
-        (None, None) => unreachable!("clap requires one"),
+        (None, None, Some(repo)) => {
+            let hub = Hub::connect(Credentials::load(Path::new(".env"))?)?;
+            let pulled = pull(&hub, &RepoId::parse(repo)?, a.revision.as_deref())?;
+            let layout = a.out.is_some() && pulled.len() > 1;
+            let targets = pulled
+                .into_iter()
+                .map(|p| Target {
+                    dir: p.dir.clone(),
+                    hub: Some(p),
+                })
+                .collect();
+            (targets, layout)
+        }
+        (None, None, None) => unreachable!("clap requires one"),
     };
     for e in evaluate(&checkpoints, &opts, run_layout)? {
         match e.accuracy {

@@ -14,6 +14,7 @@ mod bench;
 mod data;
 mod doctor;
 mod eval;
+mod hub;
 mod launch;
 mod plan;
 mod status;
@@ -81,8 +82,12 @@ pub enum Command {
     Data(data::DataArgs),
     /// Train one run (by id, by Slurm array index, or given by flags); resumable; SIGUSR1 or SIGTERM saves its state and exits 75.
     Train(Box<train::TrainArgs>),
-    /// Evaluate checkpoints (BLiMP).
+    /// Evaluate checkpoints (BLiMP), local or from the Hugging Face Hub.
     Eval(eval::EvalArgs),
+    /// Publish a run's checkpoints to the Hugging Face Hub, one revision branch each.
+    Push(hub::PushArgs),
+    /// The Hugging Face Hub: list a repository's checkpoint revisions.
+    Hub(hub::HubArgs),
     /// Reduce results into tables and predictiveness: how early the ranking predicts the final one.
     Aggregate(aggregate::AggregateArgs),
     /// Render the study as Slurm array jobs (train → eval → aggregate) and submit them chained.
@@ -112,8 +117,15 @@ pub fn init_tracing(verbose: u8, quiet: u8) {
         (_, 1) => "warn",
         _ => "error",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        // The Hub client's own progress notes only at -vv.
+        let quiet_deps = if verbose >= 2 {
+            ""
+        } else {
+            ",hf_hub=warn,hf_xet=warn,xet_client=warn,xet_data=warn,xet_runtime=warn"
+        };
+        tracing_subscriber::EnvFilter::new(format!("{level}{quiet_deps}"))
+    });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -151,6 +163,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Train(args) => train::run(*args, settings),
         Command::Bench(args) => bench::run(args, settings),
         Command::Eval(args) => eval::run(args, settings),
+        Command::Push(args) => hub::push_run(args),
+        Command::Hub(args) => hub::run(args),
         Command::Aggregate(args) => aggregate::run(args, settings),
         Command::Launch(args) => launch::launch(args, settings),
         Command::Status(args) => status::status(args, settings),

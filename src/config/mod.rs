@@ -22,5 +22,7 @@ pub use plan::{run_output_dir, MilestoneStep, Plan, Run, RunId};
 pub use preset::{ModelPreset, ModelShape, Presets, TrainingDefaults};
 pub use settings::{BatchFrom, Settings, SettingsOverrides};
 pub use slurm::{GpuRequest, SlurmSettings};
-pub use train::{BudgetFinal, CommDtype, DecayShape, Precision, ScheduleKind, TrainSettings};
+pub use train::{
+    BudgetFinal, CommDtype, DecayShape, MilestoneStore, Precision, ScheduleKind, TrainSettings,
+};
 pub use units::{Anchor, Millions, TokenCount};

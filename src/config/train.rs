@@ -72,6 +72,17 @@ pub enum DecayShape {
     Sqrt,
 }
 
+/// Where checkpoints go besides the run folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MilestoneStore {
+    /// The run folder only (`lmeff push --run DIR` publishes later).
+    #[default]
+    Local,
+    /// Also pushed to the Hugging Face Hub as each one lands (the study's `--milestone-store hf`).
+    Hf,
+}
+
 /// What a budget run's `final/` holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -115,6 +126,12 @@ pub struct TrainSettings {
     pub precision: Precision,
     /// Element type of the gradient all-reduce across ranks (`bf16` needs NCCL).
     pub comm_dtype: CommDtype,
+    /// `hf`: push each checkpoint to its Hub branch in the background as it is saved.
+    pub milestone_store: MilestoneStore,
+    /// `hf`: repositories a run creates are public (default: private).
+    pub hub_public: bool,
+    /// `hf`: how long a finished run waits for its pushes still under way (seconds).
+    pub push_wait: u64,
 }
 
 impl Default for TrainSettings {
@@ -134,6 +151,9 @@ impl Default for TrainSettings {
             branch_wait: 7 * 24 * 3600,
             precision: Precision::Auto,
             comm_dtype: CommDtype::Fp32,
+            milestone_store: MilestoneStore::Local,
+            hub_public: false,
+            push_wait: 600,
         }
     }
 }

@@ -4,10 +4,11 @@
 //! lm-evaluation-harness JSON by [`crate::results::blimp`].
 
 pub mod blimp_data;
+pub mod identity;
 pub mod score;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -16,10 +17,11 @@ use tracing::info;
 use crate::config::Precision;
 use crate::device::{Compute, Device};
 use crate::io::sha256_file;
-use crate::model::checkpoint::{self, CheckpointMeta, CheckpointName};
+use crate::model::checkpoint;
 use crate::model::Llama;
-use crate::results::blimp::{self as out, EvalConfig, PairScore, ResultKey};
+use crate::results::blimp::{self as out, EvalConfig, PairScore};
 use blimp_data::Pair;
+pub use identity::Target;
 use score::{Encoded, ScoreOptions};
 
 /// What to evaluate and how.
@@ -47,45 +49,24 @@ pub struct Evaluated {
     pub pairs_per_s: Option<f64>,
 }
 
-/// The identity of a checkpoint folder from its `milestone_meta.json` (lmeff's) or only its
-/// path and hash (any other Hugging Face Llama folder).
-fn identity(dir: &Path, sha: String) -> Result<ResultKey> {
-    let folder = dir.file_name().unwrap_or_default().to_string_lossy();
-    let meta = checkpoint::read_meta(dir)?;
-    let anchor = |m: &CheckpointMeta| match m.anchor.as_str() {
-        "" => "full".to_owned(),
-        a => a.to_owned(),
-    };
-    Ok(ResultKey {
-        dataset: meta.as_ref().map(|m| m.dataset.clone()),
-        model_size: meta.as_ref().map(|m| m.model.clone()),
-        vocab_size: meta.as_ref().map(|m| m.vocab_size),
-        seed: meta.as_ref().map(|m| m.seed),
-        anchor: meta.as_ref().map(anchor),
-        schedule: meta.as_ref().and_then(|m| m.schedule.clone()),
-        milestone: CheckpointName::label_of(&folder),
-        tokens_seen: meta.as_ref().map(|m| m.tokens_seen),
-        checkpoint: dir.to_owned(),
-        checkpoint_sha256: sha,
-    })
-}
-
 /// Evaluates `checkpoints` (e.g. every checkpoint of a run): BLiMP is read once and tokenized once
-/// per distinct tokenizer and prefix-space setting ([`checkpoint::prefix_space`]). `run_layout` puts each checkpoint's files in `out/<milestone>/` when
-/// `out` is given.
+/// per distinct tokenizer and prefix-space setting ([`checkpoint::prefix_space`]). With `out`,
+/// `run_layout` puts each checkpoint's files in `out/<milestone>/` (a Hub checkpoint's in
+/// `out/<revision>/`).
 pub fn evaluate(
-    checkpoints: &[PathBuf],
+    checkpoints: &[Target],
     o: &EvalOptions,
     run_layout: bool,
 ) -> Result<Vec<Evaluated>> {
-    for ck in checkpoints {
-        checkpoint::check_files(ck)?;
+    for t in checkpoints {
+        checkpoint::check_files(&t.dir)?;
     }
     let pairs = blimp_data::load(&o.blimp_dir, &o.paradigms)?;
     let compute = Compute::new(o.device, o.precision)?;
     let mut encoded: HashMap<String, Encoded> = HashMap::new();
     let mut done = Vec::new();
-    for ck in checkpoints {
+    for target in checkpoints {
+        let ck = &target.dir;
         let weights = ck.join(checkpoint::MODEL_FILE);
         let tok_path = ck.join(checkpoint::TOKENIZER_FILE);
         let sha = sha256_file(&weights)?;
@@ -96,16 +77,25 @@ pub fn evaluate(
         ];
         checkpoint::verify_model_files(ck, &known)
             .context("refusing to score a damaged checkpoint")?;
-        let id = identity(ck, sha.clone())?;
+        let id = identity::identity(target, sha.clone())?;
+        let fallback = target
+            .hub
+            .as_ref()
+            .map(|h| identity::hub_fallback_dir(&o.results_dir, h));
         let dest = match (&o.out, run_layout) {
-            (Some(out), true) => out.join(&id.milestone),
+            (Some(out), true) => {
+                out.join(target.hub.as_ref().map_or(&id.milestone, |h| &h.revision))
+            }
             (Some(out), false) => out.clone(),
-            (None, _) => id.results_dir(&o.results_dir).with_context(|| {
-                format!(
-                    "{} has no lmeff milestone_meta.json: say where results go with --out",
-                    ck.display()
-                )
-            })?,
+            (None, _) => id
+                .results_dir(&o.results_dir)
+                .or(fallback)
+                .with_context(|| {
+                    format!(
+                        "{} has no lmeff milestone_meta.json: say where results go with --out",
+                        ck.display()
+                    )
+                })?,
         };
         out::check_destination(&dest)?;
         let prefix_space = checkpoint::prefix_space(ck)?;
@@ -147,7 +137,7 @@ pub fn evaluate(
                 dest.display()
             );
             done.push(Evaluated {
-                checkpoint: ck.clone(),
+                checkpoint: id.checkpoint.clone(),
                 results: dest,
                 accuracy: None,
                 pairs_per_s: None,
@@ -210,7 +200,7 @@ pub fn evaluate(
             dest.display()
         );
         done.push(Evaluated {
-            checkpoint: ck.clone(),
+            checkpoint: id.checkpoint.clone(),
             results: dest,
             accuracy: Some(accuracy),
             pairs_per_s: Some(pairs_per_s),

@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::manifest::{Manifest, RunEntry, Submission};
 use super::scheduler::{JobRecord, Scheduler};
 use super::template::Stage;
+use crate::hub::push;
 use crate::model::checkpoint::{self, CheckpointName};
 use crate::results::blimp::{self, ResultKey};
 use crate::train::metrics;
@@ -75,6 +76,9 @@ pub struct RunStatus {
     pub last_checkpoint: Option<String>,
     /// The newest checkpoint with BLiMP results, and its accuracy.
     pub last_eval: Option<String>,
+    /// Runs that publish to the Hub: the checkpoints not pushed yet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unpushed: Option<Vec<String>>,
 }
 
 /// Everything `lmeff status` shows.
@@ -234,6 +238,10 @@ pub fn status(m: &Manifest, scheduler: &dyn Scheduler) -> Result<StatusReport> {
             tokens: metrics::tokens_reached(&run_dir),
             last_checkpoint: cks.last().cloned(),
             last_eval: evaluated.last().map(|(n, acc)| format!("{n} {acc:.3}")),
+            unpushed: run_dir
+                .join(push::PUSHED_FILE)
+                .is_file()
+                .then(|| push::unpushed(&run_dir).unwrap_or_default()),
         });
     }
     let aggregate = m
@@ -314,11 +322,17 @@ impl StatusReport {
             .runs
             .iter()
             .map(|r| {
+                let hub = r
+                    .unpushed
+                    .as_ref()
+                    .filter(|u| !u.is_empty())
+                    .map(|u| format!("{} not pushed ({})", u.len(), u.join(", ")));
                 let note = [&r.train.detail, &r.eval.detail]
                     .iter()
                     .zip(["train", "eval"])
                     .filter(|(d, _)| !d.is_empty())
                     .map(|(d, s)| format!("{s}: {d}"))
+                    .chain(hub.map(|h| format!("hub: {h}")))
                     .collect::<Vec<_>>()
                     .join("; ");
                 [

@@ -20,6 +20,7 @@ use super::{Outcome, TrainConfig};
 use crate::config::wsd::BranchPoint;
 use crate::config::{MilestoneStep, Run, ScheduleKind};
 use crate::dist::World;
+use crate::hub::publisher::Publisher;
 use crate::model::checkpoint::{save_checkpoint, CheckpointMeta, CheckpointName};
 use crate::model::{weights, LlamaConfig};
 
@@ -45,6 +46,8 @@ pub struct Checkpointer {
     /// WSD trunk: the branch points it passes (those beyond its own decay start are marked
     /// unreachable when the run starts).
     branch_points: Vec<BranchPoint>,
+    /// `milestone_store = "hf"`: gets every checkpoint saved.
+    publisher: Option<Publisher>,
 }
 
 impl Checkpointer {
@@ -74,6 +77,19 @@ impl Checkpointer {
             tokenizer: data.tokenizer.clone(),
             started: Instant::now(),
             branch_points: run.branch_points.clone(),
+            publisher: None,
+        }
+    }
+
+    /// Hands every checkpoint saved from now on to `publisher` (main rank).
+    pub fn publish_to(&mut self, publisher: Publisher) {
+        self.publisher = Some(publisher);
+    }
+
+    /// Waits at most `wait` for the pushes under way.
+    pub fn finish_pushes(&mut self, wait: Duration) {
+        if let Some(p) = self.publisher.take() {
+            p.finish(wait);
         }
     }
 
@@ -138,13 +154,17 @@ impl Checkpointer {
         weights: &Weights,
         meta: &CheckpointMeta,
     ) -> Result<PathBuf> {
-        save_checkpoint(
+        let dir = save_checkpoint(
             &self.dir.checkpoint(name),
             weights,
             &self.model_cfg,
             &self.tokenizer,
             meta,
-        )
+        )?;
+        if let Some(p) = &self.publisher {
+            p.offer(&dir);
+        }
+        Ok(dir)
     }
 
     /// Writes the seeded initialisation to `init/` and ends the run.

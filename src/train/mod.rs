@@ -22,7 +22,7 @@ pub mod schedule;
 pub mod step;
 pub mod validate;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{anyhow, bail, Result};
@@ -30,10 +30,12 @@ use serde::Serialize;
 use tch::nn;
 use tracing::info;
 
-use crate::config::{Anchor, ModelPreset, ModelShape, Run};
+use crate::config::{Anchor, MilestoneStore, ModelPreset, ModelShape, Run};
 pub use crate::config::{Precision, TrainSettings};
 use crate::device::{Compute, Device};
 use crate::dist::World;
+use crate::hub::publisher::Publisher;
+use crate::hub::Credentials;
 use crate::model::{weights, Llama, LlamaConfig};
 use checkpointer::Checkpointer;
 use data::{Batches, RankShare, RunData};
@@ -150,8 +152,15 @@ pub fn train(cfg: &TrainConfig, world: &World, stop: &AtomicBool) -> Result<Outc
     let params = weights::variables(&vs);
     let resume_dir = dir.resume();
     let mut checkpointer = Checkpointer::new(cfg, dir, total, model.config.clone(), &data, world);
+    if s.milestone_store == MilestoneStore::Hf && world.is_main() {
+        let creds = Credentials::load(Path::new(".env"))?;
+        checkpointer.publish_to(Publisher::start(&run.output_dir, creds, s.hub_public)?);
+    }
+    let push_wait = std::time::Duration::from_secs(s.push_wait);
     if cfg.init_only {
-        return checkpointer.save_init(&params);
+        let init = checkpointer.save_init(&params)?;
+        checkpointer.finish_pushes(push_wait);
+        return Ok(init);
     }
     if let AfterWarmup::Wsd { start, .. } = schedule.after_warmup {
         checkpointer.drop_branch_points_after(start, "beyond the trunk's own decay start")?;
@@ -285,5 +294,7 @@ pub fn train(cfg: &TrainConfig, world: &World, stop: &AtomicBool) -> Result<Outc
         early.final_choice(&state.early_stop, &params, state.step, state.last_eval_loss);
     let lr = schedule.lr_at(step.saturating_sub(1));
     let losses = [state.last_train_loss, eval];
-    checkpointer.save_final(weights, step, lr, losses, logger.last_norm(), world)
+    let finished = checkpointer.save_final(weights, step, lr, losses, logger.last_norm(), world)?;
+    checkpointer.finish_pushes(push_wait);
+    Ok(finished)
 }

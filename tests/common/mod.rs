@@ -125,6 +125,8 @@ pub fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+pub mod hub;
+
 pub mod http {
     //! A minimal HTTP/1.1 file server on 127.0.0.1 for fetch tests: real sockets, GET and HEAD,
     //! `Range` support, paths whose first response is cut off half-way, and OSF-style links

@@ -1,17 +1,20 @@
 """Cross-checks lmeff's BLiMP results against the study's scoring loop run with transformers
 (study_loop.py).
 
-usage: hf_blimp_check.py CHECKPOINT_DIR RESULTS_DIR BLIMP_DIR PARADIGM[,PARADIGM...]
+usage: hf_blimp_check.py CHECKPOINT_DIR RESULTS_DIR BLIMP_DIR PARADIGM[,PARADIGM...] [auto]
+With `auto`, the tokenizer is loaded with AutoTokenizer (as the study's released models are).
 The study's loop: 128 pairs a batch, good and bad sentences padded together, "<s>" + sentence,
 log_softmax in fp32, summed log-probabilities of the tokens after <s>; correct iff good > bad.
 Reads lmeff's pairs.parquet and summary.parquet with pyarrow and compares per pair: log-probs to
 1e-4 and identical decisions. Prints one JSON object; exits 1 on any mismatch."""
 import json, sys
 import pyarrow.parquet as pq
+from transformers import AutoTokenizer, PreTrainedTokenizerFast
 from study_loop import score
 
 ckpt, results, blimp_dir, paradigms = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].split(",")
-pairs, good_lp, bad_lp, _ = score(ckpt, blimp_dir, paradigms)
+tokenizer_class = AutoTokenizer if sys.argv[5:] == ["auto"] else PreTrainedTokenizerFast
+pairs, good_lp, bad_lp, _ = score(ckpt, blimp_dir, paradigms, tokenizer_class)
 
 table = pq.read_table(f"{results}/pairs.parquet").to_pydict()
 summary = pq.read_table(f"{results}/summary.parquet").to_pydict()

@@ -7,9 +7,9 @@ import torch
 from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
 
-def score(ckpt, blimp_dir, paradigms):
+def score(ckpt, blimp_dir, paradigms, tokenizer_class=PreTrainedTokenizerFast):
     """Returns (pairs, good log-probs, bad log-probs, seconds spent scoring)."""
-    tok = PreTrainedTokenizerFast.from_pretrained(ckpt)
+    tok = tokenizer_class.from_pretrained(ckpt)
     model = LlamaForCausalLM.from_pretrained(ckpt, dtype=torch.float32).eval()
     pairs = [json.loads(l) for p in paradigms for l in open(f"{blimp_dir}/{p}.jsonl")]
 

@@ -1,0 +1,207 @@
+//! What a checkpoint is, and so where its results go: from lmeff's `milestone_meta.json`, from
+//! the study's (`tokens_seen`, `global_step`, `milestone`, `dataset`, `model_config`, `seed`,
+//! `tokenizer_vocab_size`), and for a checkpoint from the Hub from its repository name and
+//! revision (`{dataset}-{model}-tok{V}`, `seed-{S}-tokens-{M}M`), `config.json` filling in the
+//! vocabulary. A Hub checkpoint whose names say nothing goes to `blimp/hub/<owner>/<name>/<revision>`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use serde::Deserialize;
+
+use crate::hub::pull::Pulled;
+use crate::hub::Branch;
+use crate::model::checkpoint::{self, CheckpointMeta, CheckpointName};
+use crate::results::blimp::ResultKey;
+
+/// A checkpoint to evaluate: a folder, pulled from the Hub or not.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub dir: PathBuf,
+    pub hub: Option<Pulled>,
+}
+
+impl From<PathBuf> for Target {
+    fn from(dir: PathBuf) -> Target {
+        Target { dir, hub: None }
+    }
+}
+
+/// The study's `milestone_meta.json`.
+#[derive(Debug, Clone, Deserialize)]
+struct StudyMeta {
+    tokens_seen: Option<u64>,
+    /// `25M`.
+    milestone: Option<String>,
+    dataset: Option<String>,
+    /// `20m`.
+    model_config: Option<String>,
+    seed: Option<u64>,
+    tokenizer_vocab_size: Option<u32>,
+}
+
+/// Either schema of `milestone_meta.json`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum AnyMeta {
+    Lmeff(CheckpointMeta),
+    Study(StudyMeta),
+}
+
+/// The result key of `target` with weights `sha`.
+pub fn identity(target: &Target, sha: String) -> Result<ResultKey> {
+    let dir = &target.dir;
+    let meta: Option<AnyMeta> = match dir.join(checkpoint::META_FILE) {
+        p if p.is_file() => Some(checkpoint::read_json(&p)?),
+        _ => None,
+    };
+    let folder = dir
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    let mut key = ResultKey {
+        dataset: None,
+        model_size: None,
+        vocab_size: None,
+        seed: None,
+        anchor: None,
+        schedule: None,
+        milestone: CheckpointName::label_of(&folder),
+        tokens_seen: None,
+        checkpoint: dir.clone(),
+        checkpoint_sha256: sha,
+    };
+    if let Some(hub) = &target.hub {
+        key.checkpoint = PathBuf::from(format!("hf://{}@{}", hub.repo, hub.revision));
+        key.milestone = hub.revision.clone();
+        if let Some((dataset, model, vocab, schedule)) = hub.repo.identity() {
+            (key.dataset, key.model_size, key.vocab_size) =
+                (Some(dataset), Some(model), Some(vocab));
+            key.schedule = schedule;
+        }
+        if let Some(b) = Branch::parse(&hub.revision) {
+            key.seed = Some(b.seed);
+            key.anchor = Some(b.budget.map_or("full".to_owned(), |m| format!("{m}M")));
+            key.milestone = b.checkpoint.label();
+        }
+        key.vocab_size = key.vocab_size.or(config_vocab(dir));
+    }
+    match meta {
+        Some(AnyMeta::Lmeff(m)) => {
+            key.dataset = Some(m.dataset.clone());
+            key.model_size = Some(m.model.clone());
+            key.vocab_size = Some(m.vocab_size);
+            key.seed = Some(m.seed);
+            key.anchor = Some(match m.anchor.as_str() {
+                "" => "full".to_owned(),
+                a => a.to_owned(),
+            });
+            key.schedule = m.schedule.clone();
+            key.tokens_seen = Some(m.tokens_seen);
+            if target.hub.is_none() || Branch::parse(&key.milestone).is_none() {
+                key.milestone = CheckpointName::label_of(&m.name);
+            }
+        }
+        Some(AnyMeta::Study(m)) => {
+            key.dataset = m.dataset.or(key.dataset);
+            key.model_size = m.model_config.map(|s| s.to_lowercase()).or(key.model_size);
+            key.vocab_size = m.tokenizer_vocab_size.or(key.vocab_size);
+            key.seed = m.seed.or(key.seed);
+            key.anchor = key.anchor.or(Some("full".to_owned()));
+            key.tokens_seen = m.tokens_seen;
+            let from_branch = target
+                .hub
+                .as_ref()
+                .is_some_and(|h| Branch::parse(&h.revision).is_some());
+            if let Some(ms) = m.milestone.filter(|_| !from_branch) {
+                key.milestone = CheckpointName::label_of(&format!("milestone-{ms}"));
+            }
+        }
+        None => {}
+    }
+    Ok(key)
+}
+
+/// `vocab_size` of the folder's `config.json`.
+fn config_vocab(dir: &Path) -> Option<u32> {
+    let config: serde_json::Value =
+        checkpoint::read_json(&dir.join(checkpoint::CONFIG_FILE)).ok()?;
+    config.get("vocab_size")?.as_u64().map(|v| v as u32)
+}
+
+/// Where a Hub checkpoint's results go when its names say nothing of the study's layout.
+pub fn hub_fallback_dir(results: &Path, hub: &Pulled) -> PathBuf {
+    results
+        .join("blimp")
+        .join("hub")
+        .join(&hub.repo.owner)
+        .join(&hub.repo.name)
+        .join(&hub.revision)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hub::RepoId;
+
+    fn pulled(dir: &Path, repo: &str, revision: &str) -> Target {
+        Target {
+            dir: dir.to_owned(),
+            hub: Some(Pulled {
+                dir: dir.to_owned(),
+                repo: RepoId::parse(repo).unwrap(),
+                revision: revision.into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn the_study_schema_and_hub_names_give_the_layout() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("0123abcd");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(
+            dir.join("config.json"),
+            r#"{"vocab_size": 8000, "model_type": "llama"}"#,
+        )
+        .unwrap();
+        let key = identity(
+            &pulled(&dir, "lab/babylm3-20m-tok8000", "seed-2-tokens-25M"),
+            "s".into(),
+        )
+        .unwrap();
+        let results = Path::new("/r");
+        assert_eq!(
+            key.results_dir(results).unwrap(),
+            results.join("blimp/babylm3/20m/seed-2/tok-8000/25")
+        );
+        assert_eq!(
+            key.checkpoint,
+            PathBuf::from("hf://lab/babylm3-20m-tok8000@seed-2-tokens-25M")
+        );
+
+        std::fs::write(
+            dir.join(checkpoint::META_FILE),
+            r#"{"tokens_seen": 50000000, "global_step": 97, "milestone": "50M", "dataset": "tinystories",
+                "model_config": "60M", "seed": 1, "tokenizer_vocab_size": 16000}"#,
+        )
+        .unwrap();
+        let local = identity(&Target::from(dir.clone()), "s".into()).unwrap();
+        assert_eq!(
+            local.results_dir(results).unwrap(),
+            results.join("blimp/tinystories/60m/seed-1/tok-16000/50")
+        );
+        assert_eq!(local.tokens_seen, Some(50_000_000));
+
+        let final_ = identity(&pulled(&dir, "x/some-model", "seed-1"), "s".into()).unwrap();
+        assert_eq!(final_.milestone, "final");
+        let other = identity(
+            &pulled(&tmp.path().join("none"), "x/some-model", "main"),
+            "s".into(),
+        )
+        .unwrap();
+        assert_eq!(other.results_dir(results), None);
+        assert_eq!(other.milestone, "main");
+    }
+}

@@ -1,0 +1,441 @@
+//! A loopback Hugging Face Hub for end-to-end tests: an in-memory store of model repositories
+//! (branches pointing at commits of whole file sets) behind the calls the `hf-hub` crate and
+//! Python's `huggingface_hub` make: `whoami-v2`, `repos/create`, `refs`, `branch/<b>`,
+//! `preupload/<rev>` (every file "regular"), `commit/<rev>` (NDJSON with base64 files),
+//! `revision/<rev>`, `tree/<rev>`, and `resolve/<rev>/<path>` downloads with the headers clients
+//! read (`ETag`, `X-Repo-Commit`, `Content-Length`). Private repositories answer 401 without the
+//! token; a path can be cut off half-way on its next download; every request is logged without
+//! its token.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+/// A request as the Hub saw it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub authorized: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Repo {
+    pub private: bool,
+    pub branches: BTreeMap<String, String>,
+    pub commits: HashMap<String, BTreeMap<String, Vec<u8>>>,
+}
+
+#[derive(Default)]
+pub struct State {
+    pub repos: BTreeMap<String, Repo>,
+    /// Paths (`owner/name/file`) whose next GET stops half-way.
+    pub cut_once: HashSet<String>,
+    pub seen: Vec<Seen>,
+}
+
+pub struct Hub {
+    pub base: String,
+    pub token: String,
+    pub user: String,
+    pub state: Arc<Mutex<State>>,
+}
+
+fn sha(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A commit id (40 hex) for a file set on top of `parent`.
+fn commit_id(parent: &str, files: &BTreeMap<String, Vec<u8>>) -> String {
+    let mut h = Sha256::new();
+    h.update(parent);
+    for (p, b) in files {
+        h.update(p);
+        h.update(sha(b));
+    }
+    h.finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>()[..40]
+        .to_owned()
+}
+
+impl Repo {
+    fn new(private: bool) -> Repo {
+        let mut r = Repo {
+            private,
+            ..Repo::default()
+        };
+        let files = BTreeMap::from([(
+            ".gitattributes".to_owned(),
+            b"*.safetensors filter=lfs\n".to_vec(),
+        )]);
+        r.commit("main", files);
+        r
+    }
+
+    /// Commits `files` as the whole content of `branch`.
+    fn commit(&mut self, branch: &str, files: BTreeMap<String, Vec<u8>>) -> String {
+        let parent = self.branches.get(branch).cloned().unwrap_or_default();
+        let id = commit_id(&parent, &files);
+        self.commits.insert(id.clone(), files);
+        self.branches.insert(branch.to_owned(), id.clone());
+        id
+    }
+
+    fn resolve(&self, rev: &str) -> Option<&str> {
+        self.branches
+            .get(rev)
+            .map(String::as_str)
+            .or_else(|| self.commits.get_key_value(rev).map(|(k, _)| k.as_str()))
+    }
+}
+
+impl Hub {
+    /// Starts a Hub that accepts `token` as user `user`.
+    pub fn start(user: &str, token: &str) -> Hub {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new(Mutex::new(State::default()));
+        let hub = Hub {
+            base: base.clone(),
+            token: token.to_owned(),
+            user: user.to_owned(),
+            state: state.clone(),
+        };
+        let (user, token) = (user.to_owned(), token.to_owned());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (state, user, token, base) =
+                    (state.clone(), user.clone(), token.clone(), base.clone());
+                std::thread::spawn(move || answer(stream, &state, &user, &token, &base));
+            }
+        });
+        hub
+    }
+
+    /// Publishes the files of `dir` as branch `branch` of `repo` (created when new).
+    pub fn put_folder(&self, repo: &str, private: bool, branch: &str, dir: &Path) {
+        let mut files = BTreeMap::new();
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            if e.path().is_file() {
+                files.insert(
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read(e.path()).unwrap(),
+                );
+            }
+        }
+        let mut s = self.state.lock().unwrap();
+        let r = s
+            .repos
+            .entry(repo.to_owned())
+            .or_insert_with(|| Repo::new(private));
+        r.commit(branch, files);
+    }
+
+    pub fn repo(&self, repo: &str) -> Option<Repo> {
+        self.state.lock().unwrap().repos.get(repo).cloned()
+    }
+
+    /// The requests so far.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.state.lock().unwrap().seen.clone()
+    }
+}
+
+struct Request {
+    method: String,
+    path: String,
+    query: String,
+    authorized: bool,
+    body: Vec<u8>,
+}
+
+fn read_request(stream: &TcpStream, token: &str) -> Option<Request> {
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    let mut line = String::new();
+    reader.read_line(&mut line).ok()?;
+    let mut words = line.split_whitespace();
+    let method = words.next()?.to_owned();
+    let target = words.next()?.to_owned();
+    let (mut length, mut authorized) = (0usize, false);
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).ok()? == 0 || h.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            if k.eq_ignore_ascii_case("content-length") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+            if k.eq_ignore_ascii_case("authorization") {
+                authorized = v.trim() == format!("Bearer {token}");
+            }
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    Some(Request {
+        method,
+        path: path.replace("%2F", "/"),
+        query: query.to_owned(),
+        authorized,
+        body,
+    })
+}
+
+fn reply(
+    stream: &mut TcpStream,
+    status: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+    head_only: bool,
+) {
+    let mut out = format!(
+        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        out.push_str(&format!("{k}: {v}\r\n"));
+    }
+    out.push_str("\r\n");
+    let _ = stream.write_all(out.as_bytes());
+    if !head_only {
+        let _ = stream.write_all(body);
+    }
+}
+
+fn json(stream: &mut TcpStream, status: &str, value: serde_json::Value) {
+    let body = value.to_string().into_bytes();
+    reply(
+        stream,
+        status,
+        &[("Content-Type", "application/json".into())],
+        &body,
+        false,
+    );
+}
+
+fn error(stream: &mut TcpStream, status: &str, code: &str, head_only: bool) {
+    let body = serde_json::json!({ "error": code })
+        .to_string()
+        .into_bytes();
+    reply(
+        stream,
+        status,
+        &[
+            ("X-Error-Code", code.into()),
+            ("Content-Type", "application/json".into()),
+        ],
+        &body,
+        head_only,
+    );
+}
+
+fn answer(mut stream: TcpStream, state: &Mutex<State>, user: &str, token: &str, base: &str) {
+    let Some(req) = read_request(&stream, token) else {
+        return;
+    };
+    let mut s = state.lock().unwrap();
+    s.seen.push(Seen {
+        method: req.method.clone(),
+        path: req.path.clone(),
+        authorized: req.authorized,
+    });
+    let head = req.method == "HEAD";
+    let path = req.path.trim_start_matches('/').to_owned();
+    if path == "api/whoami-v2" {
+        return match req.authorized {
+            true => json(
+                &mut stream,
+                "200 OK",
+                serde_json::json!({"name": user, "type": "user"}),
+            ),
+            false => error(&mut stream, "401 Unauthorized", "Unauthorized", false),
+        };
+    }
+    if path == "api/repos/create" && req.method == "POST" {
+        if !req.authorized {
+            return error(&mut stream, "401 Unauthorized", "Unauthorized", false);
+        }
+        let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
+        let owner = body["organization"].as_str().unwrap_or(user);
+        let id = format!("{owner}/{}", body["name"].as_str().unwrap());
+        if s.repos.contains_key(&id) {
+            return error(&mut stream, "409 Conflict", "RepoExists", false);
+        }
+        s.repos.insert(
+            id.clone(),
+            Repo::new(body["private"].as_bool().unwrap_or(false)),
+        );
+        return json(
+            &mut stream,
+            "200 OK",
+            serde_json::json!({ "url": format!("{base}/{id}") }),
+        );
+    }
+    let (api, rest) = match path.strip_prefix("api/models/") {
+        Some(r) => (true, r.to_owned()),
+        None => (false, path.clone()),
+    };
+    let parts: Vec<&str> = rest.splitn(3, '/').collect();
+    if parts.len() < 2 {
+        return error(&mut stream, "404 Not Found", "NotFound", head);
+    }
+    let id = format!("{}/{}", parts[0], parts[1]);
+    let tail = parts.get(2).copied().unwrap_or("");
+    let Some(repo) = s.repos.get(&id).cloned() else {
+        return error(&mut stream, "404 Not Found", "RepoNotFound", head);
+    };
+    if repo.private && !req.authorized {
+        return error(&mut stream, "401 Unauthorized", "RepoNotFound", head);
+    }
+    let (verb, arg) = tail.split_once('/').unwrap_or((tail, ""));
+    match (api, req.method.as_str(), verb) {
+        (true, "GET", "refs") => {
+            let branches: Vec<_> = repo
+                .branches
+                .iter()
+                .map(|(n, c)| serde_json::json!({"name": n, "ref": format!("refs/heads/{n}"), "targetCommit": c}))
+                .collect();
+            json(
+                &mut stream,
+                "200 OK",
+                serde_json::json!({"branches": branches, "tags": [], "converts": []}),
+            )
+        }
+        (true, "POST", "branch") => {
+            if !req.authorized {
+                return error(&mut stream, "401 Unauthorized", "Unauthorized", false);
+            }
+            if repo.branches.contains_key(arg) {
+                return error(&mut stream, "409 Conflict", "BranchExists", false);
+            }
+            let r = s.repos.get_mut(&id).unwrap();
+            let main = r.branches["main"].clone();
+            r.branches.insert(arg.to_owned(), main);
+            json(&mut stream, "200 OK", serde_json::json!({}))
+        }
+        (true, "POST", "preupload") => {
+            let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
+            let files: Vec<_> = body["files"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| serde_json::json!({"path": f["path"], "uploadMode": "regular", "shouldIgnore": false}))
+                .collect();
+            json(&mut stream, "200 OK", serde_json::json!({ "files": files }))
+        }
+        (true, "POST", "commit") => {
+            if !req.authorized {
+                return error(&mut stream, "401 Unauthorized", "Unauthorized", false);
+            }
+            let Some(parent) = repo.resolve(arg).map(str::to_owned) else {
+                return error(&mut stream, "404 Not Found", "RevisionNotFound", false);
+            };
+            let mut files = repo.commits[&parent].clone();
+            let mut message = String::new();
+            for line in String::from_utf8(req.body.clone()).unwrap().lines() {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                match v["key"].as_str().unwrap() {
+                    "header" => message = v["value"]["summary"].as_str().unwrap_or("").to_owned(),
+                    "file" => {
+                        let bytes = base64::engine::general_purpose::STANDARD
+                            .decode(v["value"]["content"].as_str().unwrap())
+                            .unwrap();
+                        files.insert(v["value"]["path"].as_str().unwrap().to_owned(), bytes);
+                    }
+                    "deletedFile" => {
+                        files.remove(v["value"]["path"].as_str().unwrap());
+                    }
+                    other => panic!("the loopback Hub takes no `{other}` commit entries"),
+                }
+            }
+            let commit = s.repos.get_mut(&id).unwrap().commit(arg, files);
+            json(
+                &mut stream,
+                "200 OK",
+                serde_json::json!({"commitUrl": format!("{base}/{id}/commit/{commit}"), "commitOid": commit, "commitMessage": message}),
+            )
+        }
+        (true, "GET", "revision") => match repo.resolve(arg) {
+            Some(c) => {
+                let siblings: Vec<_> = repo.commits[c]
+                    .keys()
+                    .map(|f| serde_json::json!({"rfilename": f}))
+                    .collect();
+                json(
+                    &mut stream,
+                    "200 OK",
+                    serde_json::json!({"id": id, "modelId": id, "sha": c, "private": repo.private, "siblings": siblings, "tags": [], "downloads": 0, "likes": 0}),
+                )
+            }
+            None => error(&mut stream, "404 Not Found", "RevisionNotFound", false),
+        },
+        (true, "GET", "tree") => {
+            let rev = arg.split('/').next().unwrap_or("");
+            let Some(c) = repo.resolve(rev) else {
+                return error(&mut stream, "404 Not Found", "RevisionNotFound", false);
+            };
+            let _ = &req.query;
+            let entries: Vec<_> = repo.commits[c]
+                .iter()
+                .map(|(p, b)| serde_json::json!({"type": "file", "oid": sha(b), "size": b.len(), "path": p}))
+                .collect();
+            json(&mut stream, "200 OK", serde_json::Value::Array(entries))
+        }
+        (false, "GET" | "HEAD", "resolve") => {
+            let (rev, file) = arg.split_once('/').unwrap_or((arg, ""));
+            let Some(c) = repo.resolve(rev).map(str::to_owned) else {
+                return error(&mut stream, "404 Not Found", "RevisionNotFound", head);
+            };
+            let Some(bytes) = repo.commits[&c].get(file).cloned() else {
+                let _ = &c;
+                return reply(
+                    &mut stream,
+                    "404 Not Found",
+                    &[
+                        ("X-Error-Code", "EntryNotFound".into()),
+                        ("X-Repo-Commit", c.clone()),
+                    ],
+                    b"",
+                    head,
+                );
+            };
+            let headers = [
+                ("ETag", format!("\"{}\"", sha(&bytes))),
+                ("X-Repo-Commit", c),
+            ];
+            let cut = !head && s.cut_once.remove(&format!("{id}/{file}"));
+            drop(s);
+            if cut {
+                // Late, so that the other files of a snapshot are complete when this one breaks.
+                std::thread::sleep(std::time::Duration::from_millis(500));
+                let mut out = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n",
+                    bytes.len()
+                );
+                for (k, v) in &headers {
+                    out.push_str(&format!("{k}: {v}\r\n"));
+                }
+                out.push_str("\r\n");
+                let _ = stream.write_all(out.as_bytes());
+                let _ = stream.write_all(&bytes[..bytes.len() / 2]);
+                let _ = stream.flush();
+                let _ = stream.shutdown(std::net::Shutdown::Both);
+                return;
+            }
+            reply(&mut stream, "200 OK", &headers, &bytes, head);
+        }
+        _ => error(&mut stream, "404 Not Found", "NotFound", head),
+    }
+}

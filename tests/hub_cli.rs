@@ -15,6 +15,17 @@ const TOKEN: &str = "hf_loopbacksecret42";
 const PARADIGMS: &str = "adjunct_island,anaphor_gender_agreement";
 const RUN: &str = "output/models/tinystories/llama-tiny/tokenizer-1000-seed-0/budget-0.03M";
 const REPO: &str = "tester/tinystories-tiny-tok1000";
+/// Scoring the checkpoint built the study's way from its Hub branch.
+const STUDY_EVAL: [&str; 8] = [
+    "eval",
+    "blimp",
+    "--hub",
+    "lab/babylm3-20m-tok2000",
+    "--revision",
+    "seed-0-tokens-25M",
+    "--paradigms",
+    PARADIGMS,
+];
 
 fn train(s: &Scratch, extra: &[(&str, &str)]) -> (bool, String, String) {
     let mut cmd = s.lmeff();
@@ -240,16 +251,7 @@ fn a_checkpoint_built_the_study_way_is_scored_from_the_hub_as_transformers_score
     );
 
     // Anonymous: a public repository needs no token.
-    let (ok, _, err) = run(lmeff(&s, &hub).args([
-        "eval",
-        "blimp",
-        "--hub",
-        "lab/babylm3-20m-tok2000",
-        "--revision",
-        "seed-0-tokens-25M",
-        "--paradigms",
-        PARADIGMS,
-    ]));
+    let (ok, _, err) = run(lmeff(&s, &hub).args(STUDY_EVAL));
     assert!(ok, "{err}");
     let results = s
         .path()
@@ -287,16 +289,7 @@ fn a_checkpoint_built_the_study_way_is_scored_from_the_hub_as_transformers_score
     );
     // And lmeff scores from the cache alone when offline.
     let downloads = hub.seen().len();
-    let (ok, out, err) = run(lmeff(&s, &hub).env("HF_HUB_OFFLINE", "1").args([
-        "eval",
-        "blimp",
-        "--hub",
-        "lab/babylm3-20m-tok2000",
-        "--revision",
-        "seed-0-tokens-25M",
-        "--paradigms",
-        PARADIGMS,
-    ]));
+    let (ok, out, err) = run(lmeff(&s, &hub).env("HF_HUB_OFFLINE", "1").args(STUDY_EVAL));
     assert!(ok && out.contains("up to date"), "{out}{err}");
     assert_eq!(hub.seen().len(), downloads, "offline: no request");
 }

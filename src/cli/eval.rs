@@ -1,4 +1,4 @@
-//! `lmeff eval blimp`: score checkpoints on BLiMP.
+//! `lmeff eval blimp`: score checkpoints on BLiMP; `lmeff eval glue`: fine-tune them on GLUE.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use lmeff::config::{Settings, SettingsOverrides};
+use lmeff::eval::glue::finetune::Recipe;
+use lmeff::eval::glue::{self, GlueOptions};
 use lmeff::eval::{blimp_data, evaluate, EvalOptions, Target};
 use lmeff::hub::pull::pull;
 use lmeff::hub::{Credentials, Hub, RepoId};
@@ -22,6 +24,45 @@ pub struct EvalArgs {
 pub enum EvalWhat {
     /// BLiMP minimal pairs: per-pair Parquet, per-paradigm summary, lm-eval-harness JSON.
     Blimp(BlimpArgs),
+    /// GLUE/SuperGLUE by fine-tuning a copy of each checkpoint per task (the BabyLM recipe).
+    Glue(GlueArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GlueArgs {
+    /// One checkpoint folder.
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with = "run",
+        required_unless_present = "run"
+    )]
+    pub checkpoint: Option<PathBuf>,
+    /// A run folder: every milestone-*/ and final/ checkpoint in it.
+    #[arg(long, value_name = "DIR")]
+    pub run: Option<PathBuf>,
+    /// The tasks' data: <task>/{train,dev,test}.jsonl, or the BabyLM pipeline's glue_filtered
+    /// folder (<task>.{train,valid}.jsonl) [default: <data_dir>/glue].
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Only these tasks (comma-separated) [default: the study's: boolq,mnli,mrpc,multirc,qqp,rte,wsc].
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub tasks: Option<Vec<String>>,
+    /// Results folder (default: <results_dir>/glue/<dataset>/<size>/seed-<S>/tok-<V>/…).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// At most this many epochs (early stopping after 3 without improvement).
+    #[arg(long, default_value_t = 10)]
+    pub epochs: u32,
+    /// fp32 | bf16 | auto (bf16 on CUDA, fp32 on CPU).
+    #[arg(long, default_value = "auto", value_parser = super::train::parse_precision)]
+    pub precision: Precision,
+    /// Fine-tune again tasks whose results are up to date.
+    #[arg(long)]
+    pub force: bool,
+    /// Keep each fine-tuned classifier in heads/<task>/ of its results (a transformers folder).
+    #[arg(long)]
+    pub keep_heads: bool,
 }
 
 #[derive(Debug, Args)]
@@ -66,7 +107,10 @@ pub fn run(
     settings: impl FnOnce(SettingsOverrides) -> Result<Settings>,
 ) -> Result<ExitCode> {
     let settings = settings(SettingsOverrides::default())?;
-    let EvalWhat::Blimp(a) = args.what;
+    let a = match args.what {
+        EvalWhat::Blimp(a) => a,
+        EvalWhat::Glue(g) => return glue(g, &settings),
+    };
     let batch_tokens = a.batch_tokens.unwrap_or(match settings.device {
         lmeff::device::Device::Cpu => 1024,
         _ => 32768,
@@ -121,6 +165,65 @@ pub fn run(
                 "{}: up to date → {}",
                 e.checkpoint.display(),
                 e.results.display()
+            ),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn glue(a: GlueArgs, settings: &Settings) -> Result<ExitCode> {
+    lmeff::device::set_threads(settings.threads);
+    if a.epochs == 0 {
+        bail!("--epochs must be positive");
+    }
+    let opts = GlueOptions {
+        tasks: glue::tasks(a.tasks.as_deref())?,
+        data_dir: a
+            .data
+            .clone()
+            .unwrap_or_else(|| settings.data_dir.join("glue")),
+        results_dir: settings.results_dir.clone(),
+        out: a.out.clone(),
+        recipe: Recipe {
+            max_epochs: a.epochs,
+            ..Recipe::default()
+        },
+        device: settings.device,
+        precision: a.precision,
+        force: a.force,
+        keep_heads: a.keep_heads,
+    };
+    let (targets, run_layout): (Vec<Target>, bool) = match (&a.checkpoint, &a.run) {
+        (Some(c), _) => (vec![c.clone().into()], false),
+        (None, Some(r)) => (
+            run_checkpoints(r)?
+                .into_iter()
+                .filter(|c| c.name != lmeff::model::CheckpointName::Init)
+                .map(|c| c.dir.into())
+                .collect(),
+            true,
+        ),
+        (None, None) => unreachable!("clap requires one"),
+    };
+    for f in glue::evaluate(&targets, &opts, run_layout)? {
+        match f.result {
+            Some(r) => println!(
+                "{} {}: test accuracy {:.4}, F1 {:.4}, MCC {:.4} (dev {:.4}; epoch {} of {}) → {}",
+                f.checkpoint.display(),
+                f.task,
+                r.test.accuracy,
+                r.test.f1,
+                r.test.mcc,
+                r.dev.accuracy,
+                r.best_epoch,
+                r.epochs,
+                f.results.display()
+            ),
+            None => println!(
+                "{} {}: up to date → {}",
+                f.checkpoint.display(),
+                f.task,
+                f.results.display()
             ),
         }
     }

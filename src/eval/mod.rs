@@ -4,6 +4,7 @@
 //! lm-evaluation-harness JSON by [`crate::results::blimp`].
 
 pub mod blimp_data;
+pub mod glue;
 pub mod identity;
 pub mod score;
 

@@ -1,7 +1,9 @@
 //! The LLaMA decoder in libtorch with Hugging Face `LlamaForCausalLM` semantics and tensor names,
-//! its `config.json`, safetensors I/O for its weights, and the checkpoint folder they live in.
+//! its `config.json`, safetensors I/O for its weights, the checkpoint folder they live in, and the
+//! classification head GLUE fine-tunes (`LlamaForSequenceClassification`).
 
 pub mod checkpoint;
+pub mod classifier;
 pub mod hf_config;
 pub mod llama;
 pub mod weights;

@@ -1,5 +1,7 @@
 //! Result files and their schemas: BLiMP per-pair and per-paradigm Parquet tables and the
-//! lm-evaluation-harness JSON, written atomically, read back by the aggregator.
+//! lm-evaluation-harness JSON, GLUE predictions, epochs and summaries, written atomically, read
+//! back by the aggregator.
 
 pub mod blimp;
+pub mod glue;
 pub mod parquet_io;

@@ -51,6 +51,20 @@ impl EarlyStopping {
         }
     }
 
+    /// Stopping after `patience` evaluations without a strict improvement, from the first one,
+    /// keeping the best weights (HF's `EarlyStoppingCallback` with `load_best_model_at_end`; for
+    /// a metric that grows, observe its negative).
+    pub fn patience(patience: u32) -> EarlyStopping {
+        EarlyStopping {
+            enabled: true,
+            keeps_best: true,
+            after_tokens: 0,
+            patience,
+            threshold: 0.0,
+            best: None,
+        }
+    }
+
     /// Records the evaluation `eval` at `step` (`tokens` seen), copying `params` when it is the
     /// best so far. Returns whether to stop.
     pub fn observe(

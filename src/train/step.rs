@@ -1,4 +1,5 @@
-//! One optimizer step, shared by the trainer and `lmeff bench train`: forward and backward over
+//! One optimizer step, shared by the trainer, `lmeff bench train` and GLUE fine-tuning
+//! ([`step_with`] takes any loss): forward and backward over
 //! this rank's micro-batches (bf16 autocast when asked), gradients averaged across ranks, global-norm
 //! clipping, fused AdamW. The loss is added to a device scalar and the gradient norm returned as
 //! one: on one GPU nothing here waits on the host.
@@ -39,21 +40,37 @@ pub fn train_step(
     model: &Llama,
     opt: &mut AdamW,
     world: &World,
-    micro_batches: impl ExactSizeIterator<Item = Result<Tensor>>,
+    mut micro_batches: impl ExactSizeIterator<Item = Result<Tensor>>,
     loss_sum: &Tensor,
     o: StepOptions,
 ) -> Result<StepOutcome> {
-    opt.zero_grad();
-    let n = micro_batches.len() as f64;
-    for ids in micro_batches {
-        let ids = ids?;
+    let n = micro_batches.len();
+    step_with(opt, world, n, loss_sum, o, |_| {
+        let ids = micro_batches
+            .next()
+            .expect("as many micro-batches as it said")?;
         let window = ids.size()[1];
         let input = ids.narrow(1, 0, window - 1);
         let target = ids.narrow(1, 1, window - 1);
-        let forward = || next_token_loss(&model.forward(&input), &target);
-        let loss = o.compute.autocast(forward)? * (o.loss_scale / n);
-        loss.backward();
-        let _ = tch::no_grad(|| loss_sum.shallow_clone().g_add_(&loss.detach()));
+        Ok(next_token_loss(&model.forward(&input), &target))
+    })
+}
+
+/// One step of any objective: for each of `n` micro-batches, `loss(i)` (run under the step's
+/// autocast) scaled and back-propagated; then gradients averaged across ranks, clipped, and AdamW.
+pub fn step_with(
+    opt: &mut AdamW,
+    world: &World,
+    n: usize,
+    loss_sum: &Tensor,
+    o: StepOptions,
+    mut loss: impl FnMut(usize) -> Result<Tensor>,
+) -> Result<StepOutcome> {
+    opt.zero_grad();
+    for i in 0..n {
+        let l = o.compute.autocast(|| loss(i))?? * (o.loss_scale / n as f64);
+        l.backward();
+        let _ = tch::no_grad(|| loss_sum.shallow_clone().g_add_(&l.detach()));
     }
     let mut comm_secs = 0.0;
     if world.is_distributed() {

@@ -1,0 +1,219 @@
+//! GLUE/SuperGLUE by fine-tuning, as the BabyLM pipeline does it: for every checkpoint and task, a
+//! fresh copy of the checkpoint with a classification head ([`crate::model::classifier`]) is
+//! fine-tuned ([`finetune`]) and its dev and test metrics written beside BLiMP's results
+//! ([`crate::results::glue`]). A task whose weights, tokenizer, data and recipe are unchanged since
+//! its last result is skipped.
+
+pub mod data;
+pub mod finetune;
+pub mod metrics;
+pub mod tasks;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
+use tracing::info;
+
+use super::identity::{identity, Target};
+use crate::config::Precision;
+use crate::device::{Compute, Device};
+use crate::io::sha256_file;
+use crate::model::checkpoint;
+use crate::model::classifier::Classifier;
+use crate::model::LlamaConfig;
+use crate::results::glue::{self as out, EpochRow, Prediction, Scores, TaskResult};
+use finetune::{Encoded, Recipe};
+use tasks::Task;
+
+/// What to fine-tune on and how.
+#[derive(Debug, Clone)]
+pub struct GlueOptions {
+    pub tasks: Vec<Task>,
+    /// The tasks' data: `<task>/{train,dev,test}.jsonl` or `<task>.{train,valid}.jsonl`.
+    pub data_dir: PathBuf,
+    pub results_dir: PathBuf,
+    /// Write here instead (for a run, one sub-folder per checkpoint).
+    pub out: Option<PathBuf>,
+    pub recipe: Recipe,
+    pub device: Device,
+    pub precision: Precision,
+    pub force: bool,
+    /// Keep each fine-tuned classifier in `heads/<task>/` of the results (disk: a model each).
+    pub keep_heads: bool,
+}
+
+/// One task of one checkpoint.
+#[derive(Debug, Clone)]
+pub struct Finetuned {
+    pub checkpoint: PathBuf,
+    pub task: String,
+    pub results: PathBuf,
+    /// None when skipped as up to date.
+    pub result: Option<TaskResult>,
+}
+
+fn scores(m: metrics::Metrics) -> Scores {
+    Scores {
+        accuracy: m.accuracy,
+        f1: m.f1,
+        mcc: m.mcc,
+    }
+}
+
+/// Fine-tunes every checkpoint of `targets` on every task of `o`.
+pub fn evaluate(targets: &[Target], o: &GlueOptions, run_layout: bool) -> Result<Vec<Finetuned>> {
+    let compute = Compute::new(o.device, o.precision)?;
+    let mut done = Vec::new();
+    for target in targets {
+        let ck = &target.dir;
+        checkpoint::check_files(ck)?;
+        let weights_sha = sha256_file(&ck.join(checkpoint::MODEL_FILE))?;
+        let tokenizer_path = ck.join(checkpoint::TOKENIZER_FILE);
+        let tokenizer_sha = sha256_file(&tokenizer_path)?;
+        let id = identity(target, weights_sha.clone())?;
+        let dest = match (&o.out, run_layout) {
+            (Some(out), true) => out.join(&id.milestone),
+            (Some(out), false) => out.clone(),
+            (None, _) => id.glue_dir(&o.results_dir).with_context(|| {
+                format!(
+                    "{}: its identity is unknown: say where results go with --out",
+                    ck.display()
+                )
+            })?,
+        };
+        let prefix_space = checkpoint::prefix_space(ck)?;
+        let tokenizer = data::pair_tokenizer(
+            crate::data::tokenizer::load_tokenizer(&tokenizer_path)?,
+            prefix_space,
+        )?;
+        let config = LlamaConfig::load(&ck.join(checkpoint::CONFIG_FILE))?;
+        let pad_id = i64::from(config.pad_token_id.unwrap_or(0));
+        for task in &o.tasks {
+            let splits = data::load(&o.data_dir, task)?;
+            let encode = |rows: &[data::Row], split: &str| -> Result<Encoded> {
+                let ids = data::encode(&tokenizer, rows).with_context(|| {
+                    format!("{} {split} of {}", task.name, splits.source.display())
+                })?;
+                Ok(Encoded {
+                    ids,
+                    labels: rows.iter().map(|r| r.label).collect(),
+                })
+            };
+            let (train, dev, test) = (
+                encode(&splits.train, "train")?,
+                encode(&splits.dev, "dev")?,
+                encode(&splits.test, "test")?,
+            );
+            let config_sha = {
+                let mut h = Sha256::new();
+                h.update(format!(
+                    "{weights_sha} {tokenizer_sha} {prefix_space} {:?} {:?}",
+                    o.recipe,
+                    compute.precision()
+                ));
+                for split in [&train, &dev, &test] {
+                    h.update(format!("{:?}{:?}", split.ids, split.labels));
+                }
+                format!("{:x}", h.finalize())
+            };
+            let previous = out::read_summary(&dest).and_then(|s| s.tasks.get(task.name).cloned());
+            if !o.force
+                && previous
+                    .as_ref()
+                    .is_some_and(|p| p.config_sha256 == config_sha)
+            {
+                info!(
+                    "{} {}: up to date in {} (--force fine-tunes again)",
+                    ck.display(),
+                    task.name,
+                    dest.display()
+                );
+                done.push(Finetuned {
+                    checkpoint: id.checkpoint.clone(),
+                    task: task.name.into(),
+                    results: dest.clone(),
+                    result: None,
+                });
+                continue;
+            }
+            let (model, vs) = Classifier::from_pretrained(
+                ck,
+                task.num_labels() as i64,
+                o.recipe.seed as i64,
+                compute.device,
+            )?;
+            let params = Classifier::trainable(&vs);
+            let outcome = finetune::finetune(
+                &model, &params, task, &train, &dev, &test, o.recipe, pad_id, compute,
+            )?;
+            let predictions: Vec<Prediction> = [
+                ("dev", &splits.dev, &dev, &outcome.dev_logits),
+                ("test", &splits.test, &test, &outcome.test_logits),
+            ]
+            .into_iter()
+            .flat_map(|(split, rows, enc, logits)| {
+                let pred = finetune::argmax(logits);
+                rows.iter().enumerate().map(move |(i, r)| Prediction {
+                    split: split.into(),
+                    line: r.line as i64,
+                    label: r.label,
+                    prediction: pred[i],
+                    n_tokens: enc.ids[i].len() as i64,
+                    logits: logits[i].clone(),
+                })
+            })
+            .collect();
+            if o.keep_heads {
+                let head = dest.join(out::HEADS).join(task.name);
+                model.save(&vs, ck, &head, task.labels)?;
+            }
+            let epochs: Vec<EpochRow> = outcome
+                .epochs
+                .iter()
+                .map(|e| EpochRow {
+                    epoch: i64::from(e.epoch),
+                    train_loss: e.train_loss,
+                    dev_accuracy: e.dev.accuracy,
+                    dev_f1: e.dev.f1,
+                    dev_mcc: e.dev.mcc,
+                })
+                .collect();
+            let result = TaskResult {
+                best_epoch: outcome.best_epoch,
+                epochs: outcome.epochs.len() as u32,
+                dev: scores(outcome.dev),
+                test: scores(outcome.test),
+                config_sha256: config_sha,
+                source: splits.source.clone(),
+            };
+            out::write_task(&dest, &id, task.name, result.clone(), &predictions, &epochs)?;
+            info!(
+                "{} {}: test accuracy {:.4}, F1 {:.4}, MCC {:.4} (epoch {} of {}) → {}",
+                ck.display(),
+                task.name,
+                result.test.accuracy,
+                result.test.f1,
+                result.test.mcc,
+                result.best_epoch,
+                result.epochs,
+                dest.display()
+            );
+            done.push(Finetuned {
+                checkpoint: id.checkpoint.clone(),
+                task: task.name.into(),
+                results: dest.clone(),
+                result: Some(result),
+            });
+        }
+    }
+    Ok(done)
+}
+
+/// The tasks named in `list` (default: the study's seven).
+pub fn tasks(list: Option<&[String]>) -> Result<Vec<Task>> {
+    match list {
+        Some(names) => names.iter().map(|n| Task::named(n)).collect(),
+        None => tasks::STUDY_TASKS.iter().map(|n| Task::named(n)).collect(),
+    }
+}

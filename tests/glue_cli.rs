@@ -1,0 +1,223 @@
+//! End-to-end tests of `lmeff eval glue` on a tiny trained checkpoint and on one built the study's
+//! way in transformers, with tasks made from the sample corpora (no GLUE data here): a
+//! single-sentence task (TinyStories line or web line?) and a pair task with long pairs (do two
+//! passages come from the same corpus?), in the layout `lmeff data fetch glue` writes. The kept
+//! heads are loaded by transformers' `LlamaForSequenceClassification`, which must give the same
+//! logits and token counts for every test example.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::OnceLock;
+
+use common::{prepared_tinystories, python, run, shared_data, Scratch};
+
+const FINAL: &str = "output/models/tinystories/llama-tiny/tokenizer-1000-seed-0/budget-0.05M/final";
+
+fn trained() -> &'static Scratch {
+    static DONE: OnceLock<Scratch> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let s = Scratch::new();
+        let (ok, _, err) = run(s
+            .lmeff()
+            .env("LMEFF_MILESTONES", "[0.01]")
+            .env("LMEFF_TRAIN__EVAL_TOKENS", "2000")
+            .arg("--data-dir")
+            .arg(prepared_tinystories())
+            .args([
+                "train",
+                "--dataset",
+                "tinystories",
+                "--model",
+                "tiny",
+                "--vocab",
+                "1000",
+            ])
+            .args(["--seq-len", "64", "--anchor", "0.05", "--seed", "0"]));
+        assert!(ok, "{err}");
+        s
+    })
+}
+
+fn lines(path: &str, min_words: usize) -> Vec<String> {
+    std::fs::read_to_string(shared_data().join(path))
+        .unwrap()
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.split_whitespace().count() >= min_words && !l.starts_with('='))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn write_split(dir: &Path, name: &str, rows: &[serde_json::Value]) {
+    std::fs::create_dir_all(dir).unwrap();
+    let text: String = rows.iter().map(|r| r.to_string() + "\n").collect();
+    std::fs::write(dir.join(format!("{name}.jsonl")), text).unwrap();
+}
+
+/// `sst2`: is a line from TinyStories (1) or the web (0)? `mrpc`: do two passages of up to 100
+/// words come from the same corpus? 640 / 160 / 200 examples.
+fn tasks(root: &Path) {
+    let stories = lines("corpora/tinystories/train/TinyStories-sample.txt", 6);
+    let web = lines("corpora/web/train/wikitext-2-raw.test.txt", 6);
+    let words = |l: &str, n: usize| l.split_whitespace().take(n).collect::<Vec<_>>().join(" ");
+    let mut single = Vec::new();
+    let mut pairs = Vec::new();
+    for i in 0..1000 {
+        let story = i % 5 < 3;
+        let line = if story { &stories[i] } else { &web[i] };
+        single.push(serde_json::json!({"sentence": words(line, 30), "label": u8::from(story)}));
+        let other = if i % 2 == 0 {
+            &stories[i + 1000]
+        } else {
+            &web[i + 1000]
+        };
+        let same = story == (i % 2 == 0);
+        pairs.push(serde_json::json!({"sentence1": words(line, 100), "sentence2": words(other, 100), "label": u8::from(same)}));
+    }
+    for (task, rows) in [("sst2", &single), ("mrpc", &pairs)] {
+        let dir = root.join(task);
+        write_split(&dir, "train", &rows[..640]);
+        write_split(&dir, "dev", &rows[640..800]);
+        write_split(&dir, "test", &rows[800..]);
+    }
+}
+
+fn summary(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("glue_results.json")).unwrap()).unwrap()
+}
+
+/// transformers on a kept head agrees with lmeff's test predictions.
+fn transformers_agrees(head: &Path, split: &Path, predictions: &Path) {
+    let out = Command::new(python())
+        .arg(common::repo().join("tests/python/glue_check.py"))
+        .args([head, split, predictions])
+        .output()
+        .unwrap();
+    let report =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{report}");
+}
+
+#[test]
+fn a_checkpoint_is_fine_tuned_learns_and_transformers_loads_its_heads() {
+    let s = Scratch::new();
+    tasks(&s.path().join("glue"));
+    let ck = trained().path().join(FINAL);
+    let glue = |extra: &[&str]| {
+        run(s
+            .lmeff()
+            .args(["eval", "glue", "--checkpoint"])
+            .arg(&ck)
+            .args(["--data", "glue", "--tasks", "sst2,mrpc", "--out", "res"])
+            .args(extra))
+    };
+    let (ok, out, err) = glue(&["--keep-heads"]);
+    assert!(ok, "{err}");
+    assert_eq!(out.matches("test accuracy").count(), 2, "{out}");
+    let res = s.path().join("res");
+    let sum = summary(&res);
+    // TinyStories lines are 60% of the test set: the classifier must do clearly better.
+    let acc = sum["tasks"]["sst2"]["test"]["accuracy"].as_f64().unwrap();
+    assert!(acc > 0.75, "sst2 test accuracy {acc}: {sum}");
+    assert!(sum["tasks"]["mrpc"]["best_epoch"].as_u64().unwrap() >= 1);
+    for task in ["sst2", "mrpc"] {
+        transformers_agrees(
+            &res.join("heads").join(task),
+            &s.path().join("glue").join(task).join("test.jsonl"),
+            &res.join(format!("{task}.parquet")),
+        );
+        assert!(res.join(format!("{task}_epochs.parquet")).is_file());
+    }
+    // Unchanged: skipped.
+    let (ok, out, err) = glue(&[]);
+    assert!(ok && out.matches("up to date").count() == 2, "{out}{err}");
+}
+
+#[test]
+fn a_study_built_checkpoint_is_encoded_as_transformers_encodes_its_pairs() {
+    // GPT2TokenizerFast turns the prefix space off: lmeff's pair encoding must follow.
+    let s = Scratch::new();
+    tasks(&s.path().join("glue"));
+    let built = s.path().join("built");
+    let out = Command::new(python())
+        .arg(common::repo().join("tests/python/study_checkpoint.py"))
+        .arg(&built)
+        .arg(shared_data().join("corpora/babylm/train/childes.train"))
+        .arg("2000")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (ok, _, err) = run(s
+        .lmeff()
+        .args([
+            "eval",
+            "glue",
+            "--checkpoint",
+            "built",
+            "--data",
+            "glue",
+            "--tasks",
+            "mrpc",
+        ])
+        .args(["--epochs", "1", "--keep-heads"]));
+    assert!(ok, "{err}");
+    let res = s.path().join("results/glue/babylm3/20m/seed-0/tok-2000/25");
+    transformers_agrees(
+        &res.join("heads/mrpc"),
+        &s.path().join("glue/mrpc/test.jsonl"),
+        &res.join("mrpc.parquet"),
+    );
+}
+
+#[test]
+fn bad_glue_input_is_a_clear_error_and_writes_nothing() {
+    let s = Scratch::new();
+    tasks(&s.path().join("glue"));
+    let ck = trained().path().join(FINAL);
+    let glue = |task: &str| {
+        run(s
+            .lmeff()
+            .args(["eval", "glue", "--checkpoint"])
+            .arg(&ck)
+            .args(["--data", "glue", "--tasks", task, "--out", "res"]))
+    };
+    let dev = s.path().join("glue/sst2/dev.jsonl");
+    let good = std::fs::read_to_string(&dev).unwrap();
+    for (bad, says) in [
+        (
+            "{\"text\": \"no sentence\", \"label\": 1}\n",
+            "dev.jsonl:3: sst2: no field `sentence`",
+        ),
+        (
+            "{\"sentence\": \"x\", \"label\": 7}\n",
+            "dev.jsonl:3: label 7 is not one of sst2's",
+        ),
+        (
+            "{\"sentence\": \"x\", \"label\": 1\n",
+            "dev.jsonl:3: not JSON",
+        ),
+    ] {
+        let mut text: Vec<&str> = good.lines().take(2).collect();
+        text.push(bad.trim_end());
+        std::fs::write(&dev, text.join("\n") + "\n").unwrap();
+        let (ok, _, err) = glue("sst2");
+        assert!(!ok && err.contains(says), "{says}: {err}");
+    }
+    std::fs::write(&dev, "\n").unwrap();
+    let (ok, _, err) = glue("sst2");
+    assert!(!ok && err.contains("dev.jsonl: no examples"), "{err}");
+    let (ok, _, err) = glue("squad");
+    assert!(!ok && err.contains("unknown GLUE task `squad`"), "{err}");
+    let (ok, _, err) = glue("rte");
+    assert!(
+        !ok && err.contains("no rte/{train,dev,test}.jsonl"),
+        "{err}"
+    );
+    assert!(!s.path().join("res").exists(), "nothing is written");
+}

@@ -3,7 +3,8 @@
 //! single-sentence task (TinyStories line or web line?) and a pair task with long pairs (do two
 //! passages come from the same corpus?), in the layout `lmeff data fetch glue` writes. The kept
 //! heads are loaded by transformers' `LlamaForSequenceClassification`, which must give the same
-//! logits and token counts for every test example.
+//! logits and token counts for every test example; and a traced run replays in a plain PyTorch
+//! loop step for step.
 
 mod common;
 
@@ -133,6 +134,49 @@ fn a_checkpoint_is_fine_tuned_learns_and_transformers_loads_its_heads() {
     // Unchanged: skipped.
     let (ok, out, err) = glue(&[]);
     assert!(ok && out.matches("up to date").count() == 2, "{out}{err}");
+}
+
+#[test]
+fn two_epochs_equal_a_plain_pytorch_loop_with_the_same_weights_and_batches() {
+    let s = Scratch::new();
+    tasks(&s.path().join("glue"));
+    let ck = trained().path().join(FINAL);
+    let (ok, _, err) = run(s
+        .lmeff()
+        .args(["eval", "glue", "--checkpoint"])
+        .arg(&ck)
+        .args([
+            "--data",
+            "glue",
+            "--tasks",
+            "sst2,mrpc",
+            "--out",
+            "res",
+            "--epochs",
+            "2",
+            "--trace",
+            "trace",
+        ]));
+    assert!(ok, "{err}");
+    for task in ["sst2", "mrpc"] {
+        let out = Command::new(python())
+            .arg(common::repo().join("tests/python/glue_replay.py"))
+            .arg(&ck)
+            .arg(s.path().join("trace").join(task))
+            .arg(s.path().join("glue").join(task).join("train.jsonl"))
+            .output()
+            .unwrap();
+        let report = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{task}: {report}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            report.contains("\"steps\": 20") && report.contains("\"epochs\": 2"),
+            "{report}"
+        );
+    }
 }
 
 #[test]

@@ -63,6 +63,10 @@ pub struct GlueArgs {
     /// Keep each fine-tuned classifier in heads/<task>/ of its results (a transformers folder).
     #[arg(long)]
     pub keep_heads: bool,
+    /// Write each task's initial weights (init.safetensors) and every step's examples, learning
+    /// rate and loss (steps.jsonl) to DIR/<task>/, to replay the run elsewhere.
+    #[arg(long, value_name = "DIR")]
+    pub trace: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -192,6 +196,7 @@ fn glue(a: GlueArgs, settings: &Settings) -> Result<ExitCode> {
         precision: a.precision,
         force: a.force,
         keep_heads: a.keep_heads,
+        trace: a.trace.clone(),
     };
     let (targets, run_layout): (Vec<Target>, bool) = match (&a.checkpoint, &a.run) {
         (Some(c), _) => (vec![c.clone().into()], false),

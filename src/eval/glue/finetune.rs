@@ -10,6 +10,7 @@
 //! and last-token pooling never look.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
@@ -21,6 +22,7 @@ use crate::data::tokens::mix64;
 use crate::device::Compute;
 use crate::dist::{CommDtype, World};
 use crate::model::classifier::Classifier;
+use crate::model::weights;
 use crate::train::early_stop::{EarlyStop, EarlyStopping};
 use crate::train::optim::{AdamW, AdamWConfig};
 use crate::train::step::{step_with, StepOptions};
@@ -159,7 +161,9 @@ pub fn argmax(logits: &[Vec<f32>]) -> Vec<i64> {
 }
 
 /// Fine-tunes `model` (its trainable weights `params`) on `train`, choosing the epoch by `dev`,
-/// and scores `test` with the chosen weights (copied back into `params`).
+/// and scores `test` with the chosen weights (copied back into `params`). With `trace`, writes
+/// there the initial weights (`init.safetensors`) and every step's examples, learning rate and
+/// loss (`steps.jsonl`), so another implementation can replay the run.
 #[allow(clippy::too_many_arguments)]
 pub fn finetune(
     model: &Classifier,
@@ -171,7 +175,13 @@ pub fn finetune(
     recipe: Recipe,
     pad_id: i64,
     compute: Compute,
+    trace: Option<&Path>,
 ) -> Result<Outcome> {
+    if let Some(dir) = trace {
+        fs_err::create_dir_all(dir)?;
+        weights::save(params, &dir.join("init.safetensors"))?;
+    }
+    let mut steps: Vec<serde_json::Value> = Vec::new();
     let k = task.num_labels();
     let config = AdamWConfig {
         beta1: 0.9,
@@ -197,14 +207,22 @@ pub fn finetune(
         let loss_sum = Tensor::zeros([], (Kind::Float, compute.device));
         let plan = batches(&lengths, recipe.batch_size, recipe.seed, epoch);
         for rows in &plan {
-            opt.set_lr(recipe.learning_rate * (total - step as f64).max(0.0) / total);
+            let lr = recipe.learning_rate * (total - step as f64).max(0.0) / total;
+            opt.set_lr(lr);
             let (ids, last) = pad(&train.ids, rows, pad_id, compute.device);
-            let labels =
-                Tensor::from_slice(&rows.iter().map(|&i| train.labels[i]).collect::<Vec<_>>())
-                    .to_device(compute.device);
-            step_with(&mut opt, &world, 1, &loss_sum, step_options, |_| {
+            let labels: Vec<i64> = rows.iter().map(|&i| train.labels[i]).collect();
+            let labels = Tensor::from_slice(&labels).to_device(compute.device);
+            let step_loss = Tensor::zeros([], (Kind::Float, compute.device));
+            step_with(&mut opt, &world, 1, &step_loss, step_options, |_| {
                 Ok(model.forward(&ids, &last).cross_entropy_for_logits(&labels))
             })?;
+            let _ = tch::no_grad(|| loss_sum.shallow_clone().g_add_(&step_loss));
+            if trace.is_some() {
+                let loss = step_loss.double_value(&[]);
+                steps.push(
+                    serde_json::json!({"epoch": epoch, "rows": rows, "lr": lr, "loss": loss}),
+                );
+            }
             step += 1;
         }
         order.extend(plan.iter().cloned());
@@ -222,6 +240,10 @@ pub fn finetune(
         if early.observe(&mut es, -watched, u64::from(epoch), 0, params) {
             break;
         }
+    }
+    if let Some(dir) = trace {
+        let lines: String = steps.iter().map(|v| v.to_string() + "\n").collect();
+        crate::io::write_bytes_atomic(&dir.join("steps.jsonl"), lines.as_bytes())?;
     }
     if let Some(best) = early.best() {
         tch::no_grad(|| {

@@ -41,6 +41,8 @@ pub struct GlueOptions {
     pub force: bool,
     /// Keep each fine-tuned classifier in `heads/<task>/` of the results (disk: a model each).
     pub keep_heads: bool,
+    /// Write each task's initial weights and steps to `<trace>/<task>/` ([`finetune::finetune`]).
+    pub trace: Option<PathBuf>,
 }
 
 /// One task of one checkpoint.
@@ -144,8 +146,18 @@ pub fn evaluate(targets: &[Target], o: &GlueOptions, run_layout: bool) -> Result
                 compute.device,
             )?;
             let params = Classifier::trainable(&vs);
+            let trace = o.trace.as_ref().map(|t| t.join(task.name));
             let outcome = finetune::finetune(
-                &model, &params, task, &train, &dev, &test, o.recipe, pad_id, compute,
+                &model,
+                &params,
+                task,
+                &train,
+                &dev,
+                &test,
+                o.recipe,
+                pad_id,
+                compute,
+                trace.as_deref(),
             )?;
             let predictions: Vec<Prediction> = [
                 ("dev", &splits.dev, &dev, &outcome.dev_logits),

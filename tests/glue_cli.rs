@@ -265,3 +265,160 @@ fn bad_glue_input_is_a_clear_error_and_writes_nothing() {
     );
     assert!(!s.path().join("res").exists(), "nothing is written");
 }
+
+/// Parquet files with the Hub's schemas (nyu-mll/glue's mrpc, aps/super_glue's wsc) under
+/// `dir/glue/`, named as `configs/sources.toml` names them; mrpc's validation row 3 has `bad_label`.
+fn hub_parquet(dir: &Path, bad_label: i64) {
+    let script = r#"
+import sys, pyarrow as pa, pyarrow.parquet as pq
+out, bad = sys.argv[1], int(sys.argv[2])
+def mrpc(n, bad_row=None):
+    labels = [i % 3 != 0 for i in range(n)]
+    return pa.table({"sentence1": [f"The company said {i} shares were sold ." for i in range(n)],
+                     "sentence2": [f"About {i} shares were sold , the company said ." for i in range(n)],
+                     "label": pa.array([bad if i == bad_row else int(l) for i, l in enumerate(labels)], pa.int64()),
+                     "idx": pa.array(range(n), pa.int32())})
+def wsc(n):
+    return pa.table({"text": [f"Mark told Pete many lies about himself , which Pete included in his book {i} ." for i in range(n)],
+                     "span1_index": pa.array([0] * n, pa.int32()), "span2_index": pa.array([13] * n, pa.int32()),
+                     "span1_text": ["Mark"] * n, "span2_text": ["He"] * n,
+                     "idx": pa.array(range(n), pa.int32()), "label": pa.array([i % 2 for i in range(n)], pa.int64())})
+pq.write_table(mrpc(50), f"{out}/mrpc.train.parquet")
+pq.write_table(mrpc(12, bad_row=2), f"{out}/mrpc.validation.parquet")
+pq.write_table(wsc(40), f"{out}/wsc.train.parquet")
+pq.write_table(wsc(10), f"{out}/wsc.validation.parquet")
+"#;
+    let glue = dir.join("glue");
+    std::fs::create_dir_all(&glue).unwrap();
+    let out = Command::new(python())
+        .args(["-c", script])
+        .arg(&glue)
+        .arg(bad_label.to_string())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn jsonl_len(path: &Path) -> usize {
+    std::fs::read_to_string(path).unwrap().lines().count()
+}
+
+#[test]
+fn glue_is_fetched_from_the_hubs_parquet_files_or_a_glue_filtered_folder() {
+    let s = Scratch::new();
+    let mirror = s.path().join("mirror");
+    hub_parquet(&mirror, 1);
+    let server = common::http::serve(mirror.clone(), &[]);
+    let fetch = |extra: &[&str]| {
+        run(s
+            .lmeff()
+            .args([
+                "data",
+                "fetch",
+                "glue",
+                "--dest",
+                "data",
+                "--mirror",
+                &server.base,
+            ])
+            .arg("--sources")
+            .arg(common::repo().join("configs/sources.toml"))
+            .args(extra))
+    };
+    let (ok, out, err) = fetch(&["--tasks", "mrpc,wsc"]);
+    assert!(ok, "{out}{err}");
+    let glue = s.path().join("data/glue");
+    // 10% of train (stratified) is dev; the official validation set is test.
+    assert_eq!(
+        [
+            jsonl_len(&glue.join("mrpc/train.jsonl")),
+            jsonl_len(&glue.join("mrpc/dev.jsonl")),
+            jsonl_len(&glue.join("mrpc/test.jsonl"))
+        ],
+        [45, 5, 12]
+    );
+    assert_eq!(jsonl_len(&glue.join("wsc/dev.jsonl")), 4);
+    let dev = std::fs::read_to_string(glue.join("mrpc/dev.jsonl")).unwrap();
+    assert!(
+        dev.contains("\"sentence1\"") && dev.contains("\"label\""),
+        "{dev}"
+    );
+    let (ok, out, err) = run(s
+        .lmeff()
+        .args(["eval", "glue", "--checkpoint"])
+        .arg(trained().path().join(FINAL))
+        .args([
+            "--data",
+            "data/glue",
+            "--tasks",
+            "wsc",
+            "--epochs",
+            "1",
+            "--out",
+            "res",
+        ]));
+    assert!(ok && out.contains("wsc: test accuracy"), "{out}{err}");
+
+    // A label the task does not have (GLUE's unlabeled -1): named by file and row; nothing written.
+    let bad = Scratch::new();
+    hub_parquet(&bad.path().join("mirror"), -1);
+    let server = common::http::serve(bad.path().join("mirror"), &[]);
+    let (ok, _, err) = run(bad.lmeff().args([
+        "data",
+        "fetch",
+        "glue",
+        "--dest",
+        "data",
+        "--mirror",
+        &server.base,
+        "--tasks",
+        "mrpc",
+        "--sources",
+        common::repo()
+            .join("configs/sources.toml")
+            .to_str()
+            .unwrap(),
+    ]));
+    assert!(
+        !ok && err.contains("mrpc.validation.parquet: row 3: label -1 is not one of mrpc's"),
+        "{err}"
+    );
+    assert!(!bad.path().join("data/glue/mrpc").exists());
+
+    // The BabyLM pipeline's glue_filtered layout.
+    let filtered = s.path().join("glue_filtered");
+    std::fs::create_dir_all(&filtered).unwrap();
+    let rows = |n: usize| -> String {
+        (0..n)
+            .map(|i| {
+                format!(
+                    "{{\"sentence1\": \"a {i}\", \"sentence2\": \"b {i}\", \"label\": \"{}\"}}\n",
+                    ["entailment", "not_entailment"][i % 2]
+                )
+            })
+            .collect()
+    };
+    std::fs::write(filtered.join("rte.train.jsonl"), rows(30)).unwrap();
+    std::fs::write(filtered.join("rte.valid.jsonl"), rows(8)).unwrap();
+    let (ok, out, err) = run(s.lmeff().args([
+        "data",
+        "fetch",
+        "glue",
+        "--dest",
+        "data",
+        "--from",
+        "glue_filtered",
+    ]));
+    assert!(ok, "{out}{err}");
+    assert_eq!(
+        [
+            jsonl_len(&glue.join("rte/dev.jsonl")),
+            jsonl_len(&glue.join("rte/test.jsonl"))
+        ],
+        [3, 8]
+    );
+}

@@ -10,7 +10,7 @@ use lmeff::data::clean::CleanOptions;
 use lmeff::data::hybrid;
 use lmeff::data::prepare;
 use lmeff::data::sink::{Admission, LongExamples};
-use lmeff::data::{fetch, mix, DatasetDir};
+use lmeff::data::{fetch, glue, mix, DatasetDir};
 
 #[derive(Debug, Args)]
 pub struct DataArgs {
@@ -39,9 +39,9 @@ pub struct LossyArg {
     pub lossy: bool,
 }
 
-/// `lmeff data fetch hybrid`: the study's composite corpus from the Hub.
+/// Options of `lmeff data fetch` for the sources built after downloading: `hybrid` and `glue`.
 #[derive(Debug, Args)]
-pub struct HybridArgs {
+pub struct FetchExtras {
     /// hybrid: the dataset folder to build under --dest [default: hybrid].
     #[arg(long, value_name = "NAME")]
     pub name: Option<DatasetName>,
@@ -53,6 +53,13 @@ pub struct HybridArgs {
     pub force: bool,
     #[command(flatten)]
     pub admit: CompositeArgs,
+    /// glue: convert the BabyLM pipeline's glue_filtered folder (<task>.{train,valid}.jsonl)
+    /// instead of downloading.
+    #[arg(long, value_name = "DIR")]
+    pub from: Option<PathBuf>,
+    /// glue: only these tasks (comma-separated) [default: every task whose files are there].
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub tasks: Option<Vec<String>>,
 }
 
 /// How a composite corpus admits examples.
@@ -78,12 +85,13 @@ impl CompositeArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Step {
-    /// Download sources of configs/sources.toml (tinystories, babylm3, babylm2023, blimp), whole
+    /// Download sources of configs/sources.toml (tinystories, babylm3, babylm2023, blimp, glue), whole
     /// or some of their files. Says first how much it will download.
     Fetch {
         /// SOURCE, or SOURCE:FILE[,FILE…] for some of its files (e.g.
-        /// tinystories:TinyStoriesV2-GPT4-valid.txt babylm3:train_10M.zip blimp); or `hybrid`,
-        /// the study's composite corpus built from the Hugging Face Hub.
+        /// tinystories:TinyStoriesV2-GPT4-valid.txt babylm3:train_10M.zip blimp); `glue`, the
+        /// GLUE/SuperGLUE tasks as glue/<task>/{train,dev,test}.jsonl; or `hybrid`, the study's
+        /// composite corpus built from the Hugging Face Hub.
         #[arg(required = true, value_name = "SOURCE[:FILES]")]
         picks: Vec<fetch::Pick>,
         /// Root folder to download into [default: data_dir].
@@ -96,7 +104,7 @@ pub enum Step {
         #[arg(long)]
         mirror: Option<String>,
         #[command(flatten)]
-        hybrid: HybridArgs,
+        extra: FetchExtras,
     },
     /// Build a composite corpus (the study's hybrid) from local sources by word-budget fractions.
     Mix {
@@ -170,17 +178,21 @@ pub fn run(
             dest,
             sources,
             mirror,
-            hybrid,
+            extra,
         } => {
-            let sources = fetch::load_sources(sources)?;
             let root = dest.clone().unwrap_or_else(|| settings.data_dir.clone());
+            if let Some(dir) = &extra.from {
+                return glue_from_local(picks, dir, &root, extra.tasks.as_deref());
+            }
+            let sources = fetch::load_sources(sources)?;
             if picks.iter().any(|p| p.source == "hybrid") {
-                return fetch_hybrid(picks, sources, &root, hybrid);
+                return fetch_hybrid(picks, sources, &root, extra);
             }
             let opts = fetch::FetchOptions {
                 mirror: mirror.clone(),
                 ..Default::default()
             };
+            let picks = &glue_picks(picks, extra.tasks.as_deref())?;
             let report = fetch::fetch(&sources.files, picks, &root, &opts)?;
             let names: Vec<&str> = picks.iter().map(|p| p.source.as_str()).collect();
             println!(
@@ -191,6 +203,16 @@ pub fn run(
                 indicatif::DecimalBytes(report.downloaded),
                 report.seconds
             );
+            if picks.iter().any(|p| p.source == "glue") {
+                let tasks = glue_tasks(extra.tasks.as_deref(), |t| {
+                    root.join(glue::fetch::RAW)
+                        .join(format!("{}.validation.parquet", t.name))
+                        .is_file()
+                })?;
+                for dir in glue::fetch::from_parquet(&root, &tasks)? {
+                    println!("wrote {}", dir.display());
+                }
+            }
         }
         Step::Mix {
             name,
@@ -247,7 +269,7 @@ fn fetch_hybrid(
     picks: &[fetch::Pick],
     sources: fetch::SourcesFile,
     root: &std::path::Path,
-    a: &HybridArgs,
+    a: &FetchExtras,
 ) -> Result<ExitCode> {
     if picks.len() > 1 || !picks[0].files.is_empty() {
         anyhow::bail!(
@@ -283,4 +305,58 @@ fn fetch_hybrid(
     println!("{}", serde_json::to_string_pretty(&report.per_source)?);
     println!("built {} (manifest hybrid.json)", dest.root().display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// The GLUE tasks named in `list`, else every task `present` says is there.
+fn glue_tasks(
+    list: Option<&[String]>,
+    present: impl Fn(&glue::Task) -> bool,
+) -> Result<Vec<glue::Task>> {
+    match list {
+        Some(names) => names.iter().map(|n| glue::Task::named(n)).collect(),
+        None => Ok(glue::tasks::TASKS
+            .into_iter()
+            .filter(|t| present(t))
+            .collect()),
+    }
+}
+
+/// `lmeff data fetch glue --from DIR`: the BabyLM pipeline's glue_filtered folder as task folders.
+fn glue_from_local(
+    picks: &[fetch::Pick],
+    dir: &std::path::Path,
+    root: &std::path::Path,
+    list: Option<&[String]>,
+) -> Result<ExitCode> {
+    if picks.iter().any(|p| p.source != "glue") {
+        anyhow::bail!("--from converts GLUE data: `lmeff data fetch glue --from DIR`");
+    }
+    let tasks = glue_tasks(list, |t| {
+        dir.join(format!("{}.train.jsonl", t.name)).is_file()
+    })?;
+    if tasks.is_empty() {
+        anyhow::bail!("{}: no <task>.train.jsonl of any GLUE task", dir.display());
+    }
+    for out in glue::fetch::from_local(dir, root, &tasks)? {
+        println!("wrote {}", out.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A whole `glue` pick narrowed to the files of `--tasks`.
+fn glue_picks(picks: &[fetch::Pick], list: Option<&[String]>) -> Result<Vec<fetch::Pick>> {
+    let mut out = picks.to_vec();
+    if let Some(names) = list {
+        for p in out
+            .iter_mut()
+            .filter(|p| p.source == "glue" && p.files.is_empty())
+        {
+            for name in names {
+                let task = glue::Task::named(name)?;
+                let (train, valid) = glue::fetch::parquet_names(&task);
+                p.files.extend([train, valid]);
+            }
+        }
+    }
+    Ok(out)
 }

@@ -1,10 +1,12 @@
 //! Data: fetching the study's corpora, cleaning them, training BPE tokenizers and encoding
-//! memory-mapped token files, laid out as the study did under `data_dir`.
+//! memory-mapped token files, laid out as the study did under `data_dir`; and the GLUE tasks'
+//! data ([`glue`]).
 
 pub mod blimp_paradigms;
 pub mod clean;
 pub mod encode;
 pub mod fetch;
+pub mod glue;
 pub mod hub;
 pub mod hybrid;
 pub mod layout;

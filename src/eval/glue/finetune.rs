@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
 use super::metrics::{metrics, Metrics};
-use super::tasks::{Task, Watch};
+use crate::data::glue::tasks::{Task, Watch};
 use crate::data::tokens::mix64;
 use crate::device::Compute;
 use crate::dist::{CommDtype, World};

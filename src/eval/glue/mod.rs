@@ -4,10 +4,8 @@
 //! ([`crate::results::glue`]). A task whose weights, tokenizer, data and recipe are unchanged since
 //! its last result is skipped.
 
-pub mod data;
 pub mod finetune;
 pub mod metrics;
-pub mod tasks;
 
 use std::path::PathBuf;
 
@@ -17,6 +15,8 @@ use tracing::info;
 
 use super::identity::{identity, Target};
 use crate::config::Precision;
+use crate::data::glue::splits as data;
+use crate::data::glue::tasks::{self, Task};
 use crate::device::{Compute, Device};
 use crate::io::sha256_file;
 use crate::model::checkpoint;
@@ -24,7 +24,6 @@ use crate::model::classifier::Classifier;
 use crate::model::LlamaConfig;
 use crate::results::glue::{self as out, EpochRow, Prediction, Scores, TaskResult};
 use finetune::{Encoded, Recipe};
-use tasks::Task;
 
 /// What to fine-tune on and how.
 #[derive(Debug, Clone)]

@@ -102,17 +102,18 @@ pub fn load(dir: &Path, task: &Task) -> Result<Splits> {
     )
 }
 
-/// Holds out ⌈`share`·n⌉ rows, spread over the labels in proportion (largest remainders, ties to
-/// the larger label), each label's chosen by a seeded hash; the rest keep their order.
-pub fn stratified_split(rows: Vec<Row>, share: f64, seed: u64) -> (Vec<Row>, Vec<Row>) {
-    let mut labels: Vec<i64> = rows.iter().map(|r| r.label).collect();
-    labels.sort();
-    labels.dedup();
-    let groups: Vec<Vec<usize>> = labels
+/// Which of the examples with `labels` are held out: ⌈`share`·n⌉ of them, spread over the labels
+/// in proportion (largest remainders, ties to the larger label), each label's chosen by a seeded
+/// hash.
+pub fn stratified_held(labels: &[i64], share: f64, seed: u64) -> Vec<bool> {
+    let mut distinct: Vec<i64> = labels.to_vec();
+    distinct.sort();
+    distinct.dedup();
+    let groups: Vec<Vec<usize>> = distinct
         .iter()
-        .map(|&l| (0..rows.len()).filter(|&i| rows[i].label == l).collect())
+        .map(|&l| (0..labels.len()).filter(|&i| labels[i] == l).collect())
         .collect();
-    let total = (share * rows.len() as f64).ceil() as usize;
+    let total = (share * labels.len() as f64).ceil() as usize;
     let exact: Vec<f64> = groups.iter().map(|g| share * g.len() as f64).collect();
     let mut take: Vec<usize> = exact.iter().map(|e| e.floor() as usize).collect();
     let mut order: Vec<usize> = (0..groups.len()).collect();
@@ -129,14 +130,21 @@ pub fn stratified_split(rows: Vec<Row>, share: f64, seed: u64) -> (Vec<Row>, Vec
     {
         take[g] = (take[g] + 1).min(groups[g].len());
     }
-    let mut held = vec![false; rows.len()];
-    for ((g, label), n) in groups.iter().zip(&labels).zip(take) {
+    let mut held = vec![false; labels.len()];
+    for ((g, label), n) in groups.iter().zip(&distinct).zip(take) {
         let mut idx = g.clone();
         idx.sort_by_key(|&i| mix64(seed, *label as u64, i as u64));
         for &i in &idx[..n] {
             held[i] = true;
         }
     }
+    held
+}
+
+/// `rows` without and with the held-out ones of [`stratified_held`]; both keep their order.
+pub fn stratified_split(rows: Vec<Row>, share: f64, seed: u64) -> (Vec<Row>, Vec<Row>) {
+    let labels: Vec<i64> = rows.iter().map(|r| r.label).collect();
+    let held = stratified_held(&labels, share, seed);
     let (mut keep, mut out) = (Vec::new(), Vec::new());
     for (row, h) in rows.into_iter().zip(held) {
         if h {

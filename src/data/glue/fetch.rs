@@ -1,0 +1,200 @@
+//! `lmeff data fetch glue`: each task as `<root>/glue/<task>/{train,dev,test}.jsonl`, the study's
+//! split (`create_superglue_splits.py`): 10% of the official train set, stratified by label with
+//! seed 42, is the dev set; the official validation set is the test set. From the tasks' Parquet
+//! files on the Hub (downloaded by the `glue` source of `configs/sources.toml` into
+//! `glue/.parquet/<task>.<train|validation>.parquet`), or with `--from DIR` from the BabyLM
+//! pipeline's `glue_filtered/<task>.{train,valid}.jsonl`. Every row is checked as the fine-tuning
+//! reads it; a bad row is an error naming file and row, and a task folder is written whole or not.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type};
+use arrow_array::Array;
+use arrow_schema::DataType;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde_json::{Map, Value};
+
+use super::splits::stratified_held;
+use super::tasks::Task;
+use crate::io::Staged;
+
+/// Below the fetch root: where the Hub's Parquet files are downloaded.
+pub const RAW: &str = "glue/.parquet";
+
+/// The names of the files a task's splits come from (train, validation); mnli-mm trains on mnli's.
+pub fn parquet_names(task: &Task) -> (String, String) {
+    let base = if task.name == "mnli-mm" {
+        "mnli"
+    } else {
+        task.name
+    };
+    (
+        format!("{base}.train.parquet"),
+        format!("{}.validation.parquet", task.name),
+    )
+}
+
+fn parquet_files(root: &Path, task: &Task) -> (PathBuf, PathBuf) {
+    let (train, valid) = parquet_names(task);
+    (root.join(RAW).join(train), root.join(RAW).join(valid))
+}
+
+/// One Parquet value as JSON (text, integers, booleans, floats; `None` for other types).
+fn json_value(column: &dyn Array, row: usize) -> Option<Value> {
+    if column.is_null(row) {
+        return Some(Value::Null);
+    }
+    Some(match column.data_type() {
+        DataType::Utf8 => Value::from(column.as_string::<i32>().value(row)),
+        DataType::LargeUtf8 => Value::from(column.as_string::<i64>().value(row)),
+        DataType::Boolean => Value::from(column.as_boolean().value(row)),
+        DataType::Int8 => Value::from(column.as_primitive::<Int8Type>().value(row)),
+        DataType::Int16 => Value::from(column.as_primitive::<Int16Type>().value(row)),
+        DataType::Int32 => Value::from(column.as_primitive::<Int32Type>().value(row)),
+        DataType::Int64 => Value::from(column.as_primitive::<Int64Type>().value(row)),
+        DataType::Float32 => Value::from(column.as_primitive::<Float32Type>().value(row)),
+        DataType::Float64 => Value::from(column.as_primitive::<Float64Type>().value(row)),
+        _ => return None,
+    })
+}
+
+/// The rows of a Parquet file as JSON objects (columns of other types left out).
+fn parquet_rows(path: &Path) -> Result<Vec<Value>> {
+    let file = fs_err::File::open(path)
+        .with_context(|| {
+            format!(
+                "{}: fetch the task first (lmeff data fetch glue)",
+                path.display()
+            )
+        })?
+        .into_parts()
+        .0;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|b| b.build())
+        .with_context(|| format!("{}: not a Parquet file", path.display()))?;
+    let mut out = Vec::new();
+    for batch in reader {
+        let batch = batch.with_context(|| format!("reading {}", path.display()))?;
+        let schema = batch.schema();
+        for row in 0..batch.num_rows() {
+            let mut obj = Map::new();
+            for (field, column) in schema.fields().iter().zip(batch.columns()) {
+                if let Some(v) = json_value(column.as_ref(), row) {
+                    obj.insert(field.name().clone(), v);
+                }
+            }
+            out.push(Value::Object(obj));
+        }
+    }
+    Ok(out)
+}
+
+/// The rows of a JSON-lines file.
+fn jsonl_rows(path: &Path) -> Result<Vec<Value>> {
+    let text = fs_err::read_to_string(path)?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l)
+                .with_context(|| format!("{}:{}: not JSON", path.display(), i + 1))
+        })
+        .collect()
+}
+
+/// The label of every row of `file`, each checked as fine-tuning reads it; rows are named as
+/// lines of a JSON-lines file or as rows of a Parquet file.
+fn labels(rows: &[Value], task: &Task, file: &Path, lines: bool) -> Result<Vec<i64>> {
+    if rows.is_empty() {
+        bail!("{}: no examples", file.display());
+    }
+    let at = |i: usize| match lines {
+        true => format!("{}:{}", file.display(), i + 1),
+        false => format!("{}: row {}", file.display(), i + 1),
+    };
+    rows.iter()
+        .enumerate()
+        .map(|(i, r)| {
+            task.texts(r)
+                .with_context(|| format!("{}: {}", at(i), task.name))?;
+            task.label(r).with_context(|| at(i))
+        })
+        .collect()
+}
+
+/// Writes `<out>/<task>/{train,dev,test}.jsonl` from the official train and validation rows.
+fn write_task(
+    out: &Path,
+    task: &Task,
+    train: Vec<Value>,
+    train_labels: &[i64],
+    test: Vec<Value>,
+) -> Result<PathBuf> {
+    let held = stratified_held(train_labels, 0.1, 42);
+    let mut dev = Vec::new();
+    let mut keep = Vec::new();
+    for (row, h) in train.into_iter().zip(held) {
+        if h {
+            dev.push(row)
+        } else {
+            keep.push(row)
+        }
+    }
+    let staged = Staged::new(&out.join(task.name))?;
+    for (name, rows) in [("train", &keep), ("dev", &dev), ("test", &test)] {
+        let text: String = rows.iter().map(|r| r.to_string() + "\n").collect();
+        fs_err::write(staged.path().join(format!("{name}.jsonl")), text)?;
+    }
+    staged.commit_over(&["train.jsonl", "dev.jsonl", "test.jsonl"])
+}
+
+/// Every task of `tasks` from the downloaded Parquet files under `root`, into `root/glue`.
+pub fn from_parquet(root: &Path, tasks: &[Task]) -> Result<Vec<PathBuf>> {
+    let mut done = Vec::new();
+    for task in tasks {
+        let (train, test) = parquet_files(root, task);
+        let train_rows = parquet_rows(&train)?;
+        let train_labels = labels(&train_rows, task, &train, false)?;
+        let test_rows = parquet_rows(&test)?;
+        labels(&test_rows, task, &test, false)?;
+        done.push(write_task(
+            &root.join("glue"),
+            task,
+            train_rows,
+            &train_labels,
+            test_rows,
+        )?);
+    }
+    Ok(done)
+}
+
+/// Every task of `tasks` from a `glue_filtered` folder `dir`, into `root/glue`.
+pub fn from_local(dir: &Path, root: &Path, tasks: &[Task]) -> Result<Vec<PathBuf>> {
+    let mut done = Vec::new();
+    for task in tasks {
+        let train = dir.join(format!("{}.train.jsonl", task.name));
+        let valid = dir.join(format!("{}.valid.jsonl", task.name));
+        if !train.is_file() || !valid.is_file() {
+            bail!(
+                "{}: no {}.train.jsonl and {}.valid.jsonl",
+                dir.display(),
+                task.name,
+                task.name
+            );
+        }
+        let train_rows = jsonl_rows(&train)?;
+        let train_labels = labels(&train_rows, task, &train, true)?;
+        let test_rows = jsonl_rows(&valid)?;
+        labels(&test_rows, task, &valid, true)?;
+        done.push(write_task(
+            &root.join("glue"),
+            task,
+            train_rows,
+            &train_labels,
+            test_rows,
+        )?);
+    }
+    Ok(done)
+}

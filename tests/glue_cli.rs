@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 
-use common::{prepared_tinystories, python, run, shared_data, Scratch};
+use common::{python, run, shared_data, study_checkpoint, train_tiny, Scratch};
 
 const FINAL: &str = "output/models/tinystories/llama-tiny/tokenizer-1000-seed-0/budget-0.05M/final";
 
@@ -20,22 +20,11 @@ fn trained() -> &'static Scratch {
     static DONE: OnceLock<Scratch> = OnceLock::new();
     DONE.get_or_init(|| {
         let s = Scratch::new();
-        let (ok, _, err) = run(s
-            .lmeff()
-            .env("LMEFF_MILESTONES", "[0.01]")
-            .env("LMEFF_TRAIN__EVAL_TOKENS", "2000")
-            .arg("--data-dir")
-            .arg(prepared_tinystories())
-            .args([
-                "train",
-                "--dataset",
-                "tinystories",
-                "--model",
-                "tiny",
-                "--vocab",
-                "1000",
-            ])
-            .args(["--seq-len", "64", "--anchor", "0.05", "--seed", "0"]));
+        let (ok, _, err) = train_tiny(
+            &s,
+            &[("LMEFF_MILESTONES", "[0.01]")],
+            &["--anchor", "0.05", "--seed", "0"],
+        );
         assert!(ok, "{err}");
         s
     })
@@ -185,18 +174,7 @@ fn a_study_built_checkpoint_is_encoded_as_transformers_encodes_its_pairs() {
     let s = Scratch::new();
     tasks(&s.path().join("glue"));
     let built = s.path().join("built");
-    let out = Command::new(python())
-        .arg(common::repo().join("tests/python/study_checkpoint.py"))
-        .arg(&built)
-        .arg(shared_data().join("corpora/babylm/train/childes.train"))
-        .arg("2000")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    study_checkpoint(&built);
     let (ok, _, err) = run(s
         .lmeff()
         .args([

@@ -9,7 +9,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use common::hub::Hub;
-use common::{copy_tree, prepared_tinystories, python, run, shared_data, Scratch};
+use common::{copy_tree, python, run, shared_data, study_checkpoint, train_tiny, Scratch};
 
 const TOKEN: &str = "hf_loopbacksecret42";
 const PARADIGMS: &str = "adjunct_island,anaphor_gender_agreement";
@@ -28,25 +28,9 @@ const STUDY_EVAL: [&str; 8] = [
 ];
 
 fn train(s: &Scratch, extra: &[(&str, &str)]) -> (bool, String, String) {
-    let mut cmd = s.lmeff();
-    cmd.env("LMEFF_MILESTONES", "[0.01,0.02]")
-        .env("LMEFF_TRAIN__EVAL_TOKENS", "2000");
-    for (k, v) in extra {
-        cmd.env(k, v);
-    }
-    run(cmd
-        .arg("--data-dir")
-        .arg(prepared_tinystories())
-        .args([
-            "train",
-            "--dataset",
-            "tinystories",
-            "--model",
-            "tiny",
-            "--vocab",
-            "1000",
-        ])
-        .args(["--seq-len", "64", "--anchor", "0.03", "--seed", "0"]))
+    let mut envs = vec![("LMEFF_MILESTONES", "[0.01,0.02]")];
+    envs.extend_from_slice(extra);
+    train_tiny(s, &envs, &["--anchor", "0.03", "--seed", "0"])
 }
 
 /// A tiny budget run with two milestones and a final checkpoint, trained once.
@@ -231,18 +215,7 @@ fn a_checkpoint_built_the_study_way_is_scored_from_the_hub_as_transformers_score
     let hub = Hub::start("tester", TOKEN);
     let s = Scratch::new();
     let built = s.path().join("built");
-    let out = Command::new(python())
-        .arg(common::repo().join("tests/python/study_checkpoint.py"))
-        .arg(&built)
-        .arg(shared_data().join("corpora/babylm/train/childes.train"))
-        .arg("2000")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    study_checkpoint(&built);
     hub.put_folder(
         "lab/babylm3-20m-tok2000",
         false,

@@ -148,20 +148,7 @@ mod tests {
 
     #[test]
     fn the_last_real_token_decides_and_padding_changes_nothing() {
-        let mut c = LlamaConfig::from_shape(
-            &crate::config::ModelShape {
-                hidden_size: 16,
-                intermediate_size: 32,
-                num_attention_heads: 2,
-                num_hidden_layers: 2,
-                max_position_embeddings: 32,
-                rms_norm_eps: 1e-6,
-                rope_theta: 10000.0,
-                tie_word_embeddings: false,
-            },
-            50,
-        );
-        c.initializer_range = 0.2;
+        let c = crate::model::llama::tiny_config(0.2);
         tch::manual_seed(0);
         let vs = nn::VarStore::new(Device::Cpu);
         let m = Classifier::new(&vs, &c, 3).unwrap();

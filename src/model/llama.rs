@@ -275,26 +275,32 @@ pub fn next_token_loss(logits: &Tensor, targets: &Tensor) -> Tensor {
         .cross_entropy_for_logits(&targets.reshape([-1]))
 }
 
+/// A two-layer model of width 16 and 50 tokens, for unit tests.
+#[cfg(test)]
+pub(crate) fn tiny_config(initializer_range: f64) -> LlamaConfig {
+    let mut c = LlamaConfig::from_shape(
+        &crate::config::ModelShape {
+            hidden_size: 16,
+            intermediate_size: 32,
+            num_attention_heads: 2,
+            num_hidden_layers: 2,
+            max_position_embeddings: 32,
+            rms_norm_eps: 1e-6,
+            rope_theta: 10000.0,
+            tie_word_embeddings: false,
+        },
+        50,
+    );
+    c.initializer_range = initializer_range;
+    c
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn tiny() -> LlamaConfig {
-        let mut c = LlamaConfig::from_shape(
-            &crate::config::ModelShape {
-                hidden_size: 16,
-                intermediate_size: 32,
-                num_attention_heads: 2,
-                num_hidden_layers: 2,
-                max_position_embeddings: 32,
-                rms_norm_eps: 1e-6,
-                rope_theta: 10000.0,
-                tie_word_embeddings: false,
-            },
-            50,
-        );
-        c.initializer_range = 0.02;
-        c
+        tiny_config(0.02)
     }
 
     #[test]

@@ -400,6 +400,48 @@ pub fn prepared_tinystories() -> &'static Path {
     })
 }
 
+/// `lmeff train` of the tiny preset on the prepared tinystories sample (vocabulary 1000, sequences
+/// of 64 tokens, dev loss on 2,000 tokens) in `s`, with `envs` and the run's `args`.
+pub fn train_tiny(s: &Scratch, envs: &[(&str, &str)], args: &[&str]) -> (bool, String, String) {
+    let mut cmd = s.lmeff();
+    cmd.env("LMEFF_TRAIN__EVAL_TOKENS", "2000");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    run(cmd
+        .arg("--data-dir")
+        .arg(prepared_tinystories())
+        .args([
+            "train",
+            "--dataset",
+            "tinystories",
+            "--model",
+            "tiny",
+            "--vocab",
+            "1000",
+        ])
+        .args(["--seq-len", "64"])
+        .args(args))
+}
+
+/// A checkpoint built the study's way in transformers (`tests/python/study_checkpoint.py`: a
+/// `LlamaForCausalLM` and a `GPT2TokenizerFast` of 2000 tokens trained on BabyLM's CHILDES sample,
+/// the study's `milestone_meta.json` of babylm3 20m seed 0 at 25M tokens) in `dest`.
+pub fn study_checkpoint(dest: &Path) {
+    let out = Command::new(python())
+        .arg(repo().join("tests/python/study_checkpoint.py"))
+        .arg(dest)
+        .arg(shared_data().join("corpora/babylm/train/childes.train"))
+        .arg("2000")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Zips the files of `dir` under a top folder `top` (plus macOS debris that must be skipped).
 pub fn zip_dir(dir: &Path, top: &str, zip: &Path) {
     let script = r#"

@@ -124,25 +124,46 @@ fn labels(rows: &[Value], task: &Task, file: &Path, lines: bool) -> Result<Vec<i
         .collect()
 }
 
-/// Writes `<out>/<task>/{train,dev,test}.jsonl` from the official train and validation rows.
-fn write_task(
-    out: &Path,
+/// Where a task's official rows come from.
+enum Source {
+    Parquet,
+    JsonLines,
+}
+
+impl Source {
+    fn rows(&self, path: &Path) -> Result<Vec<Value>> {
+        match self {
+            Source::Parquet => parquet_rows(path),
+            Source::JsonLines => jsonl_rows(path),
+        }
+    }
+}
+
+/// Checks the official `train` and `validation` files of `task` and writes
+/// `<root>/glue/<task>/{train,dev,test}.jsonl`: dev is 10% of train (stratified, seed 42), test is
+/// the validation set.
+fn convert(
+    root: &Path,
     task: &Task,
-    train: Vec<Value>,
-    train_labels: &[i64],
-    test: Vec<Value>,
+    source: Source,
+    train: &Path,
+    validation: &Path,
 ) -> Result<PathBuf> {
-    let held = stratified_held(train_labels, 0.1, 42);
-    let mut dev = Vec::new();
-    let mut keep = Vec::new();
-    for (row, h) in train.into_iter().zip(held) {
+    let lines = matches!(source, Source::JsonLines);
+    let train_rows = source.rows(train)?;
+    let train_labels = labels(&train_rows, task, train, lines)?;
+    let test = source.rows(validation)?;
+    labels(&test, task, validation, lines)?;
+    let held = stratified_held(&train_labels, 0.1, 42);
+    let (mut keep, mut dev) = (Vec::new(), Vec::new());
+    for (row, h) in train_rows.into_iter().zip(held) {
         if h {
             dev.push(row)
         } else {
             keep.push(row)
         }
     }
-    let staged = Staged::new(&out.join(task.name))?;
+    let staged = Staged::new(&root.join("glue").join(task.name))?;
     for (name, rows) in [("train", &keep), ("dev", &dev), ("test", &test)] {
         let text: String = rows.iter().map(|r| r.to_string() + "\n").collect();
         fs_err::write(staged.path().join(format!("{name}.jsonl")), text)?;
@@ -152,49 +173,31 @@ fn write_task(
 
 /// Every task of `tasks` from the downloaded Parquet files under `root`, into `root/glue`.
 pub fn from_parquet(root: &Path, tasks: &[Task]) -> Result<Vec<PathBuf>> {
-    let mut done = Vec::new();
-    for task in tasks {
-        let (train, test) = parquet_files(root, task);
-        let train_rows = parquet_rows(&train)?;
-        let train_labels = labels(&train_rows, task, &train, false)?;
-        let test_rows = parquet_rows(&test)?;
-        labels(&test_rows, task, &test, false)?;
-        done.push(write_task(
-            &root.join("glue"),
-            task,
-            train_rows,
-            &train_labels,
-            test_rows,
-        )?);
-    }
-    Ok(done)
+    tasks
+        .iter()
+        .map(|task| {
+            let (train, validation) = parquet_files(root, task);
+            convert(root, task, Source::Parquet, &train, &validation)
+        })
+        .collect()
 }
 
 /// Every task of `tasks` from a `glue_filtered` folder `dir`, into `root/glue`.
 pub fn from_local(dir: &Path, root: &Path, tasks: &[Task]) -> Result<Vec<PathBuf>> {
-    let mut done = Vec::new();
-    for task in tasks {
-        let train = dir.join(format!("{}.train.jsonl", task.name));
-        let valid = dir.join(format!("{}.valid.jsonl", task.name));
-        if !train.is_file() || !valid.is_file() {
-            bail!(
-                "{}: no {}.train.jsonl and {}.valid.jsonl",
-                dir.display(),
-                task.name,
-                task.name
-            );
-        }
-        let train_rows = jsonl_rows(&train)?;
-        let train_labels = labels(&train_rows, task, &train, true)?;
-        let test_rows = jsonl_rows(&valid)?;
-        labels(&test_rows, task, &valid, true)?;
-        done.push(write_task(
-            &root.join("glue"),
-            task,
-            train_rows,
-            &train_labels,
-            test_rows,
-        )?);
-    }
-    Ok(done)
+    tasks
+        .iter()
+        .map(|task| {
+            let train = dir.join(format!("{}.train.jsonl", task.name));
+            let valid = dir.join(format!("{}.valid.jsonl", task.name));
+            if !train.is_file() || !valid.is_file() {
+                bail!(
+                    "{}: no {}.train.jsonl and {}.valid.jsonl",
+                    dir.display(),
+                    task.name,
+                    task.name
+                );
+            }
+            convert(root, task, Source::JsonLines, &train, &valid)
+        })
+        .collect()
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 
-use common::{copy_tree, prepared_tinystories, python, run, shared_data, Scratch};
+use common::{copy_tree, python, run, shared_data, train_tiny, Scratch};
 
 const PARADIGMS: &str =
     "adjunct_island,anaphor_gender_agreement,regular_plural_subject_verb_agreement_1";
@@ -20,22 +20,11 @@ fn trained() -> &'static Scratch {
     static RUN_DIR: OnceLock<Scratch> = OnceLock::new();
     RUN_DIR.get_or_init(|| {
         let s = Scratch::new();
-        let (ok, _, err) = run(s
-            .lmeff()
-            .env("LMEFF_MILESTONES", "[0.01,0.02]")
-            .env("LMEFF_TRAIN__EVAL_TOKENS", "2000")
-            .arg("--data-dir")
-            .arg(prepared_tinystories())
-            .args([
-                "train",
-                "--dataset",
-                "tinystories",
-                "--model",
-                "tiny",
-                "--vocab",
-                "1000",
-            ])
-            .args(["--seq-len", "64", "--anchor", "0.03", "--seed", "2"]));
+        let (ok, _, err) = train_tiny(
+            &s,
+            &[("LMEFF_MILESTONES", "[0.01,0.02]")],
+            &["--anchor", "0.03", "--seed", "2"],
+        );
         assert!(ok, "{err}");
         s
     })

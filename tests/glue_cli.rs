@@ -400,3 +400,71 @@ fn glue_is_fetched_from_the_hubs_parquet_files_or_a_glue_filtered_folder() {
         [3, 8]
     );
 }
+
+#[test]
+fn the_aggregate_tables_glue_beside_blimp() {
+    let s = Scratch::new();
+    tasks(&s.path().join("glue"));
+    let run_dir = trained().path().join(FINAL).parent().unwrap().to_owned();
+    let (ok, _, err) = run(s
+        .lmeff()
+        .args(["eval", "glue", "--run"])
+        .arg(&run_dir)
+        .args(["--data", "glue", "--tasks", "sst2,mrpc", "--epochs", "1"]));
+    assert!(ok, "{err}");
+    let (ok, _, err) = run(s
+        .lmeff()
+        .arg("--blimp-dir")
+        .arg(shared_data().join("blimp"))
+        .args(["eval", "blimp", "--run"])
+        .arg(&run_dir)
+        .args(["--paradigms", "adjunct_island"]));
+    assert!(ok, "{err}");
+    let (ok, _, err) = run(s.lmeff().args(["aggregate", "--bootstrap", "50"]));
+    assert!(ok, "{err}");
+    let table = |name: &str| -> Vec<Vec<String>> {
+        std::fs::read_to_string(s.path().join("results/data").join(name))
+            .unwrap()
+            .lines()
+            .map(|l| l.split(',').map(str::to_owned).collect())
+            .collect()
+    };
+    let glue = table("glue.csv");
+    let col = |t: &[Vec<String>], name: &str| t[0].iter().position(|h| h == name).unwrap();
+    // Two checkpoints (milestone 0.01 and final) × two tasks × two splits.
+    assert_eq!(glue.len() - 1, 8, "{glue:?}");
+    let (task, split, metric) = (
+        col(&glue, "task"),
+        col(&glue, "split"),
+        col(&glue, "metric"),
+    );
+    assert!(glue[1..].iter().all(|r| r[metric] == "f1"));
+    assert_eq!(
+        glue[1..]
+            .iter()
+            .filter(|r| r[task] == "mrpc" && r[split] == "test")
+            .count(),
+        2
+    );
+    let macros = table("glue_macro.csv");
+    assert_eq!(macros.len() - 1, 2, "{macros:?}");
+    // The macro-average of a checkpoint is the mean of its tasks' test F1.
+    let (milestone, test, value) = (
+        col(&macros, "milestone"),
+        col(&macros, "test"),
+        col(&glue, "value"),
+    );
+    let final_row = macros.iter().find(|r| r[milestone] == "final").unwrap();
+    let f1s: Vec<f64> = glue[1..]
+        .iter()
+        .filter(|r| r[split] == "test" && r[col(&glue, "milestone")] == "final")
+        .map(|r| r[value].parse().unwrap())
+        .collect();
+    let mean = f1s.iter().sum::<f64>() / f1s.len() as f64;
+    assert!((final_row[test].parse::<f64>().unwrap() - mean).abs() < 1e-9);
+    let report = std::fs::read_to_string(s.path().join("results/report.md")).unwrap();
+    assert!(
+        report.contains("## GLUE") && report.contains("4 fine-tuning results of 2 checkpoints"),
+        "{report}"
+    );
+}

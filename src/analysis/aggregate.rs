@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 
 use super::extrapolate::{self, PredictionRow};
+use super::glue;
 use super::inputs::{check_paradigm_sets, collect, Collected, Milestone, Record};
 use super::phenomena;
 use super::plots;
@@ -59,6 +60,8 @@ pub struct Summary {
     pub prediction: Vec<PredictionRow>,
     /// WSD against cosine budgets, per budget trained both ways.
     pub schedules: Vec<ScheduleRow>,
+    /// GLUE results: (checkpoint × task results, checkpoints).
+    pub glue: (usize, usize),
     /// Overall results (with their pair counts) whose accuracy lies within chance.
     pub within_chance: Vec<(String, f64, u64)>,
     /// Overall results whose pair count is known.
@@ -190,6 +193,14 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
     let schedule_rows = schedules::compare(&c.overall);
     Table::from_rows(&schedule_rows)?.write(&data, "schedules")?;
 
+    let glue_rows = match &o.results {
+        Some(results) => glue::collect(results)?,
+        None => Vec::new(),
+    };
+    let glue_macro = glue::macro_rows(&glue_rows);
+    Table::from_rows(&glue_rows)?.write(&data, "glue")?;
+    Table::from_rows(&glue_macro)?.write(&data, "glue_macro")?;
+
     let missing_rows = write_missing(&data, o.plan.as_ref(), &c)?;
     let missing = missing_rows.as_ref().map(Vec::len);
     let summary = Summary {
@@ -200,6 +211,7 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
         aliases: predictiveness::grouped(&series.keys().cloned().collect::<Vec<_>>()).1,
         prediction,
         schedules: schedule_rows,
+        glue: (glue_rows.len() / 2, glue_macro.len()),
         within_chance: c
             .overall
             .iter()
@@ -226,6 +238,7 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
         &global,
         missing_rows.as_deref(),
     )?;
+    study_tables::write_glue(&staged.path().join("study"), &glue_rows)?;
     let plots = staged.path().join("plots");
     let inputs = plots::Inputs {
         overall: &c.overall,
@@ -291,7 +304,7 @@ fn checkpoint_name(r: &Record) -> String {
 }
 
 /// The tables in `<out>/data/`, each as `<stem>.csv` and `<stem>.parquet`.
-pub const TABLES: [&str; 10] = [
+pub const TABLES: [&str; 12] = [
     "overall",
     "per_paradigm",
     "per_phenomenon",
@@ -302,6 +315,8 @@ pub const TABLES: [&str; 10] = [
     "fits",
     "prediction",
     "schedules",
+    "glue",
+    "glue_macro",
 ];
 const REPORT_MD: &str = "report.md";
 const REPORT_HTML: &str = "report.html";

@@ -1,9 +1,11 @@
 //! Offline analysis of evaluation results: how early the ranking of runs predicts the final one.
 //! [`inputs`] collects results, [`stats`] holds the rank statistics, [`predictiveness`] pairs
-//! anchors with finals, [`aggregate`] writes the tables and [`report`] the Markdown report.
+//! anchors with finals, [`glue`] gathers GLUE results, [`aggregate`] writes the tables and
+//! [`report`] the Markdown report.
 
 pub mod aggregate;
 pub mod extrapolate;
+pub mod glue;
 pub mod inputs;
 pub mod phenomena;
 pub mod plots;

@@ -125,6 +125,15 @@ pub fn markdown(s: &Summary, o: &AggregateOptions) -> String {
     }
     md += &prediction(s);
     md += &schedules(s);
+    if s.glue.1 > 0 {
+        let _ = writeln!(
+            md,
+            "## GLUE\n\n{} fine-tuning results of {} checkpoints: per task and split in \
+             `data/glue.csv`, the macro-average of each checkpoint (F1, accuracy for MNLI) in \
+             `data/glue_macro.csv`, the study's columns in `study/glue_all_results.csv`.\n",
+            s.glue.0, s.glue.1
+        );
+    }
     md += &methods(o, min_runs);
     md
 }

@@ -1,6 +1,7 @@
 //! The study's own result tables (`<out>/study/`), beside lmeff's, so the study's plotting scripts
 //! read lmeff's output unchanged: `blimp_all_overall.csv`, `blimp_all_tasks.csv`,
-//! `blimp_global_spearman.csv`, `blimp_global_r2.csv` and, with a plan, `missing_files_report.csv`.
+//! `blimp_global_spearman.csv`, `blimp_global_r2.csv`, with a plan `missing_files_report.csv`, and
+//! with GLUE results `glue_all_results.csv`.
 //! They hold full runs of the study's cosine schedule only (its milestone runs), milestones as
 //! the study writes them (`25`, `0.05`, `final`) and task names lowercased.
 
@@ -13,13 +14,14 @@ use super::predictiveness::Row;
 use super::record::{Milestone, Record};
 use super::rows::MissingRow;
 
-/// The files [`write`] may write.
-pub const FILES: [&str; 5] = [
+/// The files [`write`] and [`write_glue`] may write.
+pub const FILES: [&str; 6] = [
     "blimp_all_overall.csv",
     "blimp_all_tasks.csv",
     "blimp_global_spearman.csv",
     "blimp_global_r2.csv",
     "missing_files_report.csv",
+    "glue_all_results.csv",
 ];
 
 /// A row of `blimp_all_overall.csv` (no task) or `blimp_all_tasks.csv`.
@@ -122,4 +124,50 @@ pub(super) fn write(
         )?;
     }
     Ok(())
+}
+
+/// A row of `glue_all_results.csv`.
+#[derive(Serialize)]
+struct GlueStudyRow<'a> {
+    dataset: &'a str,
+    model_size: &'a str,
+    milestone: String,
+    vocab_size: i64,
+    seed: i64,
+    task: &'a str,
+    split: &'a str,
+    metric: &'a str,
+    value: f64,
+    accuracy: f64,
+    f1: f64,
+    mcc: f64,
+}
+
+/// Writes `glue_all_results.csv` (full cosine runs; milestones as the study writes them) into
+/// `dir`, when there are GLUE results.
+pub(super) fn write_glue(dir: &Path, rows: &[super::glue::GlueRow]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    fs_err::create_dir_all(dir)?;
+    let full =
+        |r: &&super::glue::GlueRow| r.anchor == "full" && r.schedule == super::record::COSINE;
+    csv_file(
+        dir,
+        FILES[5],
+        rows.iter().filter(full).map(|r| GlueStudyRow {
+            dataset: &r.dataset,
+            model_size: &r.model_size,
+            milestone: r.milestone.clone(),
+            vocab_size: r.vocab_size,
+            seed: r.seed,
+            task: &r.task,
+            split: &r.split,
+            metric: &r.metric,
+            value: r.value,
+            accuracy: r.accuracy,
+            f1: r.f1,
+            mcc: r.mcc,
+        }),
+    )
 }

@@ -82,7 +82,7 @@ pub enum Command {
     Data(data::DataArgs),
     /// Train one run (by id, by Slurm array index, or given by flags); resumable; SIGUSR1 or SIGTERM saves its state and exits 75.
     Train(Box<train::TrainArgs>),
-    /// Evaluate checkpoints (BLiMP), local or from the Hugging Face Hub.
+    /// Evaluate checkpoints: BLiMP (local or from the Hugging Face Hub), GLUE by fine-tuning.
     Eval(eval::EvalArgs),
     /// Publish a run's checkpoints to the Hugging Face Hub, one revision branch each.
     Push(hub::PushArgs),

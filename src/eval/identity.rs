@@ -99,9 +99,7 @@ pub fn identity(target: &Target, sha: String) -> Result<ResultKey> {
             });
             key.schedule = m.schedule.clone();
             key.tokens_seen = Some(m.tokens_seen);
-            if target.hub.is_none() || Branch::parse(&key.milestone).is_none() {
-                key.milestone = CheckpointName::label_of(&m.name);
-            }
+            key.milestone = CheckpointName::label_of(&m.name);
         }
         Some(AnyMeta::Study(m)) => {
             key.dataset = m.dataset.or(key.dataset);

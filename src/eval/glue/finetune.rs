@@ -73,8 +73,6 @@ pub struct Outcome {
     pub test_logits: Vec<Vec<f32>>,
     pub dev: Metrics,
     pub test: Metrics,
-    /// The example indices of every optimizer step, in order.
-    pub order: Vec<Vec<usize>>,
 }
 
 /// Batches of epoch `epoch`: indices into `lengths`, length-bucketed.
@@ -202,7 +200,7 @@ pub fn finetune(
     let world = World::single();
     let mut early = EarlyStopping::patience(recipe.patience);
     let mut es = EarlyStop::default();
-    let (mut epochs, mut order, mut step) = (Vec::new(), Vec::new(), 0usize);
+    let (mut epochs, mut step) = (Vec::new(), 0usize);
     for epoch in 1..=recipe.max_epochs {
         let loss_sum = Tensor::zeros([], (Kind::Float, compute.device));
         let plan = batches(&lengths, recipe.batch_size, recipe.seed, epoch);
@@ -225,7 +223,6 @@ pub fn finetune(
             }
             step += 1;
         }
-        order.extend(plan.iter().cloned());
         let pred = argmax(&predict(model, dev, recipe.batch_size, pad_id, compute)?);
         let m = metrics(&dev.labels, &pred, k);
         epochs.push(Epoch {
@@ -261,7 +258,6 @@ pub fn finetune(
         dev_logits,
         test_logits,
         epochs,
-        order,
     })
 }
 

@@ -7,6 +7,7 @@
 pub mod finetune;
 pub mod metrics;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -62,16 +63,60 @@ fn scores(m: metrics::Metrics) -> Scores {
     }
 }
 
-/// Fine-tunes every checkpoint of `targets` on every task of `o`.
+/// A task's splits encoded for one tokenizer, and the sha256 of what was encoded.
+struct Prepared {
+    train: Encoded,
+    dev: Encoded,
+    test: Encoded,
+    data_sha256: String,
+}
+
+fn prepare(
+    tokenizer: &tokenizers::Tokenizer,
+    task: &Task,
+    splits: &data::Splits,
+) -> Result<Prepared> {
+    let mut h = Sha256::new();
+    let mut encode = |rows: &[data::Row], split: &str| -> Result<Encoded> {
+        let ids = data::encode(tokenizer, rows)
+            .with_context(|| format!("{} {split} of {}", task.name, splits.source.display()))?;
+        let labels: Vec<i64> = rows.iter().map(|r| r.label).collect();
+        for (example, label) in ids.iter().zip(&labels) {
+            h.update((example.len() as u64).to_le_bytes());
+            example.iter().for_each(|t| h.update(t.to_le_bytes()));
+            h.update(label.to_le_bytes());
+        }
+        Ok(Encoded { ids, labels })
+    };
+    let (train, dev, test) = (
+        encode(&splits.train, "train")?,
+        encode(&splits.dev, "dev")?,
+        encode(&splits.test, "test")?,
+    );
+    Ok(Prepared {
+        train,
+        dev,
+        test,
+        data_sha256: format!("{:x}", h.finalize()),
+    })
+}
+
+/// Fine-tunes every checkpoint of `targets` on every task of `o`. Every task's data is read (and
+/// checked) before anything is trained, and encoded once per distinct tokenizer.
 pub fn evaluate(targets: &[Target], o: &GlueOptions, run_layout: bool) -> Result<Vec<Finetuned>> {
     let compute = Compute::new(o.device, o.precision)?;
+    let splits: Vec<data::Splits> = o
+        .tasks
+        .iter()
+        .map(|t| data::load(&o.data_dir, t))
+        .collect::<Result<_>>()?;
+    let mut prepared: HashMap<(String, &str), Prepared> = HashMap::new();
     let mut done = Vec::new();
     for target in targets {
         let ck = &target.dir;
         checkpoint::check_files(ck)?;
         let weights_sha = sha256_file(&ck.join(checkpoint::MODEL_FILE))?;
         let tokenizer_path = ck.join(checkpoint::TOKENIZER_FILE);
-        let tokenizer_sha = sha256_file(&tokenizer_path)?;
         let id = identity(target, weights_sha.clone())?;
         let dest = match (&o.out, run_layout) {
             (Some(out), true) => out.join(&id.milestone),
@@ -84,45 +129,33 @@ pub fn evaluate(targets: &[Target], o: &GlueOptions, run_layout: bool) -> Result
             })?,
         };
         let prefix_space = checkpoint::prefix_space(ck)?;
+        let encoding = format!("{} {prefix_space}", sha256_file(&tokenizer_path)?);
         let tokenizer = data::pair_tokenizer(
             crate::data::tokenizer::load_tokenizer(&tokenizer_path)?,
             prefix_space,
         )?;
         let config = LlamaConfig::load(&ck.join(checkpoint::CONFIG_FILE))?;
         let pad_id = i64::from(config.pad_token_id.unwrap_or(0));
-        for task in &o.tasks {
-            let splits = data::load(&o.data_dir, task)?;
-            let encode = |rows: &[data::Row], split: &str| -> Result<Encoded> {
-                let ids = data::encode(&tokenizer, rows).with_context(|| {
-                    format!("{} {split} of {}", task.name, splits.source.display())
-                })?;
-                Ok(Encoded {
-                    ids,
-                    labels: rows.iter().map(|r| r.label).collect(),
-                })
-            };
-            let (train, dev, test) = (
-                encode(&splits.train, "train")?,
-                encode(&splits.dev, "dev")?,
-                encode(&splits.test, "test")?,
-            );
-            let config_sha = {
-                let mut h = Sha256::new();
-                h.update(format!(
-                    "{weights_sha} {tokenizer_sha} {prefix_space} {:?} {:?}",
+        for (task, splits) in o.tasks.iter().zip(&splits) {
+            let key = (encoding.clone(), task.name);
+            if !prepared.contains_key(&key) {
+                prepared.insert(key.clone(), prepare(&tokenizer, task, splits)?);
+            }
+            let p = &prepared[&key];
+            let config_sha = format!(
+                "{:x}",
+                Sha256::digest(format!(
+                    "{weights_sha} {encoding} {:?} {:?} {}",
                     o.recipe,
-                    compute.precision()
-                ));
-                for split in [&train, &dev, &test] {
-                    h.update(format!("{:?}{:?}", split.ids, split.labels));
-                }
-                format!("{:x}", h.finalize())
-            };
+                    compute.precision(),
+                    p.data_sha256
+                ))
+            );
             let previous = out::read_summary(&dest).and_then(|s| s.tasks.get(task.name).cloned());
             if !o.force
                 && previous
                     .as_ref()
-                    .is_some_and(|p| p.config_sha256 == config_sha)
+                    .is_some_and(|prev| prev.config_sha256 == config_sha)
             {
                 info!(
                     "{} {}: up to date in {} (--force fine-tunes again)",
@@ -150,17 +183,17 @@ pub fn evaluate(targets: &[Target], o: &GlueOptions, run_layout: bool) -> Result
                 &model,
                 &params,
                 task,
-                &train,
-                &dev,
-                &test,
+                &p.train,
+                &p.dev,
+                &p.test,
                 o.recipe,
                 pad_id,
                 compute,
                 trace.as_deref(),
             )?;
             let predictions: Vec<Prediction> = [
-                ("dev", &splits.dev, &dev, &outcome.dev_logits),
-                ("test", &splits.test, &test, &outcome.test_logits),
+                ("dev", &splits.dev, &p.dev, &outcome.dev_logits),
+                ("test", &splits.test, &p.test, &outcome.test_logits),
             ]
             .into_iter()
             .flat_map(|(split, rows, enc, logits)| {

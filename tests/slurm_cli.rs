@@ -114,9 +114,14 @@ fn wait_all(s: &Scratch, limit: Duration) -> Value {
     loop {
         let st = status(s);
         let runs = st["runs"].as_array().unwrap();
+        let glue_settled = |r: &Value| {
+            r["glue"]
+                .as_object()
+                .is_none_or(|tasks| tasks.values().all(settled))
+        };
         let done = runs
             .iter()
-            .all(|r| settled(&r["train"]) && settled(&r["eval"]))
+            .all(|r| settled(&r["train"]) && settled(&r["eval"]) && glue_settled(r))
             && (st["aggregate"].is_null() || settled(&st["aggregate"]));
         if done {
             return st;
@@ -237,6 +242,71 @@ fn a_launch_trains_evaluates_every_checkpoint_and_reports() {
     let (ok, table, _) = run(s.lmeff().arg("status"));
     assert!(ok && table.contains("aggregate: done"), "{table}");
     assert!(table.contains("hub: 2 not pushed (milestone-"), "{table}");
+}
+
+#[test]
+fn glue_tasks_fine_tune_side_by_side_after_training_and_are_reported() {
+    let _node = NODE.read().unwrap_or_else(|e| e.into_inner());
+    let s = study(
+        "glue",
+        "tiny,tinystories,1,8,1,64,\"[-1]\",1000,,\"[0]\"\n",
+        data(),
+        "train_args = [\"--max-steps\", \"30\"]\nbenchmarks = [\"blimp\", \"glue\"]\nglue_tasks = [\"sst2\", \"mrpc\"]\nglue_args = [\"--data\", \"glue\", \"--epochs\", \"1\"]\n",
+    );
+    common::glue::tasks(&s.path().join("glue"));
+    let m = launch(&s, &[]);
+    let jobs: Vec<(String, Option<String>, Option<String>)> = m
+        .submissions
+        .iter()
+        .map(|j| (j.script.clone(), j.glue_task.clone(), j.dependency.clone()))
+        .collect();
+    let train = &m.submissions[0].job_id;
+    let after_train = Some(format!("aftercorr:{train}"));
+    assert_eq!(jobs.len(), 5, "{jobs:?}");
+    assert_eq!(
+        jobs[2],
+        (
+            "glue-0-sst2.sbatch".into(),
+            Some("sst2".into()),
+            after_train.clone()
+        )
+    );
+    assert_eq!(
+        jobs[3],
+        (
+            "glue-0-mrpc.sbatch".into(),
+            Some("mrpc".into()),
+            after_train
+        )
+    );
+    let st = wait_all(&s, Duration::from_secs(300));
+    let r = &st["runs"][0];
+    for t in ["sst2", "mrpc"] {
+        assert_eq!(state(&r["glue"][t]), "done", "{r}\n{}", logs(&s));
+    }
+    assert_eq!(state(&r["eval"]), "done", "{r}");
+    assert_eq!(r["last_glue"], "final 2/2", "{r}");
+    assert_eq!(state(&st["aggregate"]), "done", "{}", logs(&s));
+    // Both tasks are in the summary of both checkpoints, though their arrays wrote it side by side.
+    for milestone in ["0.01", "final"] {
+        let dir = s.path().join(format!(
+            "results/glue/tinystories/tiny/seed-0/tok-1000/{milestone}"
+        ));
+        let summary: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("glue_results.json")).unwrap())
+                .unwrap();
+        let tasks: Vec<&String> = summary["tasks"].as_object().unwrap().keys().collect();
+        assert_eq!(tasks, ["mrpc", "sst2"], "{}", dir.display());
+    }
+    assert_eq!(log_files(&s, "glue-sst2_").len(), 1);
+    assert_eq!(log_files(&s, "glue-mrpc_").len(), 1);
+    let report = std::fs::read_to_string(s.path().join("results/report.md")).unwrap();
+    assert!(report.contains("## GLUE"), "{report}");
+    let (ok, table, _) = run(s.lmeff().arg("status"));
+    assert!(
+        ok && table.contains("last glue") && table.contains("final 2/2"),
+        "{table}"
+    );
 }
 
 #[test]

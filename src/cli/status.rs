@@ -34,8 +34,9 @@ pub struct StatusArgs {
 
 #[derive(Debug, Args)]
 pub struct ResubmitArgs {
-    /// Resubmit the failed or cancelled tasks (training, with its evaluation chained after it,
-    /// and evaluations of runs that finished training), then the aggregate job.
+    /// Resubmit the failed or cancelled tasks (training, with its evaluations chained after it,
+    /// and the failed evaluation arrays, BLiMP or a GLUE task, of runs that finished training),
+    /// then the aggregate job.
     #[arg(long, required = true)]
     pub failed: bool,
     /// A launch manifest (or launch folder) [default: the newest submitted launch].
@@ -123,8 +124,8 @@ pub fn resubmit(
             list(&r.train)
         );
     }
-    if !r.eval.is_empty() {
-        println!("{verb} evaluation of tasks {}", list(&r.eval));
+    for (part, tasks) in &r.eval {
+        println!("{verb} evaluation ({part}) of tasks {}", list(tasks));
     }
     for s in &r.submissions {
         println!("submitted {s}");

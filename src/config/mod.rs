@@ -21,7 +21,7 @@ pub use matrix::{read_matrix, MatrixError, MatrixRow};
 pub use plan::{run_output_dir, MilestoneStep, Plan, Run, RunId};
 pub use preset::{ModelPreset, ModelShape, Presets, TrainingDefaults};
 pub use settings::{BatchFrom, Settings, SettingsOverrides};
-pub use slurm::{GpuRequest, SlurmSettings};
+pub use slurm::{Benchmark, GpuRequest, SlurmSettings};
 pub use train::{
     BudgetFinal, CommDtype, DecayShape, MilestoneStore, Precision, ScheduleKind, TrainSettings,
 };

@@ -19,6 +19,16 @@ pub enum GpuRequest {
     Never,
 }
 
+/// A benchmark the eval stage runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Benchmark {
+    /// `lmeff eval blimp`: one array per group.
+    Blimp,
+    /// `lmeff eval glue`: one array per group and GLUE task, so that tasks run side by side.
+    Glue,
+}
+
 /// Slurm settings (`[slurm]` in `configs/lmeff.toml`, `LMEFF_SLURM__<KEY>` in the environment).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -73,6 +83,12 @@ pub struct SlurmSettings {
     pub eval_args: Vec<String>,
     /// More arguments for `lmeff aggregate`.
     pub aggregate_args: Vec<String>,
+    /// What the eval stage runs after each training task: `blimp`, `glue` or both.
+    pub benchmarks: Vec<Benchmark>,
+    /// The GLUE tasks of the eval stage, an array each; empty = the study's seven.
+    pub glue_tasks: Vec<String>,
+    /// More arguments for `lmeff eval glue`, e.g. `["--data", "/scratch/glue"]`.
+    pub glue_args: Vec<String>,
 }
 
 impl Default for SlurmSettings {
@@ -102,6 +118,9 @@ impl Default for SlurmSettings {
             train_args: Vec::new(),
             eval_args: Vec::new(),
             aggregate_args: Vec::new(),
+            benchmarks: vec![Benchmark::Blimp],
+            glue_tasks: Vec::new(),
+            glue_args: Vec::new(),
         }
     }
 }
@@ -149,10 +168,21 @@ impl SlurmSettings {
             ("slurm.train_args", &self.train_args),
             ("slurm.eval_args", &self.eval_args),
             ("slurm.aggregate_args", &self.aggregate_args),
+            ("slurm.glue_args", &self.glue_args),
         ] {
             if let Some(a) = args.iter().find(|a| a.contains('\n')) {
                 bail!("settings: `{key}` entry {a:?} contains a line break");
             }
+        }
+        if self.benchmarks.is_empty() {
+            bail!("settings: `slurm.benchmarks` must name at least one of \"blimp\", \"glue\"");
+        }
+        if let Some(t) = self
+            .glue_tasks
+            .iter()
+            .find(|t| t.is_empty() || !t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        {
+            bail!("settings: `slurm.glue_tasks` entry {t:?} is not a task name (e.g. \"mnli\")");
         }
         Ok(())
     }
@@ -174,5 +204,7 @@ mod tests {
         assert!(bad(&|s| s.eval_time = "2 hours".into()).contains("slurm.eval_time"));
         assert!(bad(&|s| s.extra = vec!["exclusive".into()]).contains("slurm.extra"));
         assert!(bad(&|s| s.cpus_per_task = 0).contains("cpus_per_task"));
+        assert!(bad(&|s| s.benchmarks.clear()).contains("slurm.benchmarks"));
+        assert!(bad(&|s| s.glue_tasks = vec!["rte wsc".into()]).contains("slurm.glue_tasks"));
     }
 }

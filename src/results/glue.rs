@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use serde_arrow::schema::{SchemaLike, TracingOptions};
 
@@ -94,8 +94,12 @@ pub fn read_summary(dir: &Path) -> Option<Summary> {
     serde_json::from_str(&text).ok()
 }
 
-/// Writes one task's files into `dir` and adds it to the summary (other tasks kept). A folder
-/// holding files lmeff did not write there is refused.
+/// The lock that GLUE tasks of one checkpoint, fine-tuned side by side (one Slurm array per task),
+/// take around their read-modify-write of the summary.
+pub const LOCK: &str = ".glue_results.lock";
+
+/// Writes one task's files into `dir` and adds it to the summary (other tasks kept), under the
+/// folder's lock. A folder holding files lmeff did not write there is refused.
 pub fn write_task(
     dir: &Path,
     id: &ResultKey,
@@ -107,7 +111,12 @@ pub fn write_task(
     if dir.is_dir() {
         for e in fs_err::read_dir(dir)? {
             let name = e?.file_name().to_string_lossy().into_owned();
-            let ours = name == SUMMARY || name == HEADS || name.ends_with(".parquet");
+            // Besides the results: the lock, and a file another task is writing at this moment.
+            let ours = name == SUMMARY
+                || name == HEADS
+                || name == LOCK
+                || crate::io::is_temp_name(&name)
+                || name.ends_with(".parquet");
             if !ours {
                 bail!(
                     "{}: holds {name}, which lmeff did not write; GLUE results go to a folder of their own (--out)",
@@ -117,6 +126,10 @@ pub fn write_task(
         }
     }
     fs_err::create_dir_all(dir)?;
+    let lock = fs_err::File::create(dir.join(LOCK))?;
+    lock.file()
+        .lock()
+        .with_context(|| format!("locking {}", dir.join(LOCK).display()))?;
     write_rows(&dir.join(format!("{task}.parquet")), predictions)?;
     write_rows(&dir.join(format!("{task}_epochs.parquet")), epochs)?;
     let mut summary = read_summary(dir).unwrap_or(Summary {
@@ -127,4 +140,76 @@ pub fn write_task(
     summary.identity = id.clone();
     summary.tasks.insert(task.to_owned(), result);
     write_json_atomic(&dir.join(SUMMARY), &summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> ResultKey {
+        ResultKey {
+            dataset: Some("tinystories".into()),
+            model_size: Some("tiny".into()),
+            vocab_size: Some(1000),
+            seed: Some(0),
+            anchor: Some("full".into()),
+            schedule: None,
+            milestone: "final".into(),
+            tokens_seen: None,
+            checkpoint: PathBuf::new(),
+            checkpoint_sha256: String::new(),
+        }
+    }
+
+    fn result(accuracy: f64) -> TaskResult {
+        let s = Scores {
+            accuracy,
+            f1: accuracy,
+            mcc: 0.0,
+        };
+        TaskResult {
+            best_epoch: 1,
+            epochs: 1,
+            dev: s,
+            test: s,
+            config_sha256: String::new(),
+            source: PathBuf::new(),
+        }
+    }
+
+    /// Tasks of one checkpoint written side by side (as their Slurm arrays do) all stay in the
+    /// summary.
+    #[test]
+    fn tasks_written_at_once_are_all_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let tasks = [
+            "rte", "wsc", "boolq", "mrpc", "qqp", "mnli", "multirc", "cola",
+        ];
+        std::thread::scope(|s| {
+            for (i, task) in tasks.iter().enumerate() {
+                let dir = dir.path();
+                s.spawn(move || {
+                    for round in 0..10 {
+                        let r = result(i as f64 + round as f64 / 100.0);
+                        write_task(dir, &key(), task, r, &[], &[]).unwrap();
+                    }
+                });
+            }
+        });
+        let summary = read_summary(dir.path()).unwrap();
+        assert_eq!(
+            summary.tasks.len(),
+            tasks.len(),
+            "{:?}",
+            summary.tasks.keys()
+        );
+        // Each task's entry is its last write, not one a stale read of another task put back.
+        for (i, task) in tasks.iter().enumerate() {
+            assert_eq!(
+                summary.tasks[*task].test.accuracy,
+                i as f64 + 0.09,
+                "{task}"
+            );
+        }
+    }
 }

@@ -13,7 +13,7 @@ use super::manifest::{
 };
 use super::render::{render, RenderContext, Script};
 use super::scheduler::{Scheduler, SubmitOptions};
-use super::template::Stage;
+use super::template::{EvalPart, Stage};
 use crate::config::{Plan, Settings};
 
 /// How to launch.
@@ -145,6 +145,10 @@ pub fn launch(
             .map(|s| ScriptEntry {
                 stage: s.stage,
                 group: s.group,
+                glue_task: s
+                    .part
+                    .as_ref()
+                    .and_then(|p| p.glue_task().map(str::to_owned)),
                 file: s.file_name.clone(),
             })
             .collect(),
@@ -156,15 +160,20 @@ pub fn launch(
     if !opts.dry_run {
         let all: Vec<(usize, TaskSet)> =
             groups.iter().map(|g| (g.index, g.tasks.clone())).collect();
-        let (train, eval) = (
-            stages.contains(&Stage::Train),
-            stages.contains(&Stage::Eval),
-        );
+        let parts = manifest.eval_parts();
+        let train = stages.contains(&Stage::Train);
         let round = Round {
             number: 0,
             train: if train { all.clone() } else { Vec::new() },
-            eval_only: if eval && !train { all } else { Vec::new() },
-            eval_after_train: stages.contains(&Stage::Eval),
+            eval_after_train: if train { parts.clone() } else { Vec::new() },
+            eval_only: if train {
+                Vec::new()
+            } else {
+                parts
+                    .iter()
+                    .flat_map(|p| all.iter().map(move |(g, t)| (p.clone(), *g, t.clone())))
+                    .collect()
+            },
             aggregate: stages.contains(&Stage::Aggregate),
             override_array: false,
             hold: opts.hold,
@@ -177,11 +186,12 @@ pub fn launch(
 /// One round of submissions: the launch (round 0) or a resubmission.
 pub(super) struct Round {
     pub(super) number: u32,
-    /// Training tasks per group (each followed by its eval tasks when `eval_after_train`).
+    /// Training tasks per group.
     pub(super) train: Vec<(usize, TaskSet)>,
-    /// Evaluation tasks per group with no training before them.
-    pub(super) eval_only: Vec<(usize, TaskSet)>,
-    pub(super) eval_after_train: bool,
+    /// The evaluation arrays chained after each training array (`aftercorr`).
+    pub(super) eval_after_train: Vec<EvalPart>,
+    /// Evaluation tasks with no training before them: (part, group, tasks).
+    pub(super) eval_only: Vec<(EvalPart, usize, TaskSet)>,
     pub(super) aggregate: bool,
     /// Pass `--array` (a resubmission runs a subset of the script's tasks).
     pub(super) override_array: bool,
@@ -202,16 +212,15 @@ pub(super) fn submit_round(
         let submit = |m: &mut Manifest,
                       stage: Stage,
                       group: Option<usize>,
+                      part: Option<&EvalPart>,
                       tasks: Option<&TaskSet>,
                       dependency: Option<String>|
          -> Result<String> {
             let script = m
-                .script(stage, group)
+                .script(stage, group, part)
                 .with_context(|| {
-                    format!(
-                        "the launch has no {} script for group {group:?}",
-                        stage.name()
-                    )
+                    let what = part.map_or(stage.name().to_owned(), |p| p.to_string());
+                    format!("the launch has no {what} script for group {group:?}")
                 })?
                 .file
                 .clone();
@@ -229,6 +238,7 @@ pub(super) fn submit_round(
             m.submissions.push(Submission {
                 stage,
                 group,
+                glue_task: part.and_then(|p| p.glue_task().map(str::to_owned)),
                 job_id: job_id.clone(),
                 array,
                 dependency,
@@ -240,25 +250,33 @@ pub(super) fn submit_round(
             Ok(job_id)
         };
         for (group, tasks) in &round.train {
-            let train = submit(m, Stage::Train, Some(*group), Some(tasks), None)?;
+            let train = submit(m, Stage::Train, Some(*group), None, Some(tasks), None)?;
             trains.push(train.clone());
-            if round.eval_after_train {
+            for part in &round.eval_after_train {
                 evals.push(submit(
                     m,
                     Stage::Eval,
                     Some(*group),
+                    Some(part),
                     Some(tasks),
                     Some(format!("aftercorr:{train}")),
                 )?);
             }
         }
-        for (group, tasks) in &round.eval_only {
-            evals.push(submit(m, Stage::Eval, Some(*group), Some(tasks), None)?);
+        for (part, group, tasks) in &round.eval_only {
+            evals.push(submit(
+                m,
+                Stage::Eval,
+                Some(*group),
+                Some(part),
+                Some(tasks),
+                None,
+            )?);
         }
         if round.aggregate {
             let after = if evals.is_empty() { &trains } else { &evals };
             let dependency = (!after.is_empty()).then(|| format!("afterany:{}", after.join(":")));
-            submit(m, Stage::Aggregate, None, None, dependency)?;
+            submit(m, Stage::Aggregate, None, None, None, dependency)?;
         }
         Ok(())
     })();
@@ -391,6 +409,47 @@ pub(super) mod tests {
         assert_eq!(snap.configs, m.configs);
         assert_eq!(snap.slurm.throttle, 4);
         assert!(dir.path().join("logs").is_dir());
+    }
+
+    #[test]
+    fn glue_arrays_are_chained_after_training_beside_blimp() {
+        let dir = tempfile::tempdir().unwrap();
+        let (plan, _) = plan_and_settings();
+        let mut settings = settings(dir.path());
+        settings.slurm.benchmarks = vec![
+            crate::config::Benchmark::Blimp,
+            crate::config::Benchmark::Glue,
+        ];
+        settings.slurm.glue_tasks = vec!["rte".into()];
+        let fake = Fake::default();
+        let l = launch(&plan, &settings, &options(dir.path()), &fake).unwrap();
+        let subs = fake.submitted.borrow();
+        let view: Vec<(&str, Option<&str>)> = subs
+            .iter()
+            .map(|(f, o)| (f.as_str(), o.dependency.as_deref()))
+            .collect();
+        assert_eq!(
+            view,
+            [
+                ("train-0.sbatch", None),
+                ("eval-0.sbatch", Some("aftercorr:100")),
+                ("glue-0-rte.sbatch", Some("aftercorr:100")),
+                ("train-1.sbatch", None),
+                ("eval-1.sbatch", Some("aftercorr:103")),
+                ("glue-1-rte.sbatch", Some("aftercorr:103")),
+                ("aggregate.sbatch", Some("afterany:101:102:104:105")),
+            ]
+        );
+        let m = Manifest::load(&l.manifest.folder).unwrap();
+        assert_eq!(m.submissions[2].glue_task.as_deref(), Some("rte"));
+        assert_eq!(
+            m.submissions[2].to_string().split_whitespace().next(),
+            Some("glue")
+        );
+        assert_eq!(
+            m.eval_parts(),
+            [EvalPart::Blimp, EvalPart::Glue("rte".into())]
+        );
     }
 
     #[test]

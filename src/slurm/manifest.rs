@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::array::TaskSet;
 use super::render::Group;
-use super::template::Stage;
+use super::template::{EvalPart, Stage};
 use crate::config::{Run, ScheduleKind};
 
 /// The manifest's file name inside a launch folder.
@@ -60,6 +60,9 @@ pub struct Submission {
     pub stage: Stage,
     /// The group of an array job; `None` for the aggregate job.
     pub group: Option<usize>,
+    /// The GLUE task of a GLUE eval array (absent: BLiMP, or not an eval job).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub glue_task: Option<String>,
     pub job_id: String,
     /// The array task ids submitted (`None` for the aggregate job).
     pub array: Option<TaskSet>,
@@ -74,7 +77,11 @@ pub struct Submission {
 impl std::fmt::Display for Submission {
     /// `train     job 44       array 0-3 after aftercorr:43`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:<9} job {:<8}", self.stage.name(), self.job_id)?;
+        let what = match (&self.stage, &self.glue_task) {
+            (Stage::Eval, Some(t)) => format!("glue {t}"),
+            (stage, _) => stage.name().to_owned(),
+        };
+        write!(f, "{what:<9} job {:<8}", self.job_id)?;
         if let Some(a) = &self.array {
             write!(f, " array {a}")?;
         }
@@ -90,7 +97,24 @@ impl std::fmt::Display for Submission {
 pub struct ScriptEntry {
     pub stage: Stage,
     pub group: Option<usize>,
+    /// The GLUE task of a GLUE eval array (absent: BLiMP, or not an eval job).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub glue_task: Option<String>,
     pub file: String,
+}
+
+impl ScriptEntry {
+    /// What an eval script runs (`None` for training and aggregate scripts).
+    pub fn part(&self) -> Option<EvalPart> {
+        (self.stage == Stage::Eval).then(|| EvalPart::of(self.glue_task.as_deref()))
+    }
+}
+
+impl Submission {
+    /// What an eval job runs (`None` for training and aggregate jobs).
+    pub fn part(&self) -> Option<EvalPart> {
+        (self.stage == Stage::Eval).then(|| EvalPart::of(self.glue_task.as_deref()))
+    }
 }
 
 /// Everything `lmeff launch` did.
@@ -174,11 +198,27 @@ impl Manifest {
         self.runs.iter().find(|r| r.task_index == task)
     }
 
-    /// The script of a stage and group.
-    pub fn script(&self, stage: Stage, group: Option<usize>) -> Option<&ScriptEntry> {
+    /// The script of a stage, group and (for eval scripts) part.
+    pub fn script(
+        &self,
+        stage: Stage,
+        group: Option<usize>,
+        part: Option<&EvalPart>,
+    ) -> Option<&ScriptEntry> {
         self.scripts
             .iter()
-            .find(|s| s.stage == stage && s.group == group)
+            .find(|s| s.stage == stage && s.group == group && s.part().as_ref() == part)
+    }
+
+    /// The evaluation arrays each group has (BLiMP, GLUE tasks), in launch order.
+    pub fn eval_parts(&self) -> Vec<EvalPart> {
+        let mut parts: Vec<EvalPart> = Vec::new();
+        for p in self.scripts.iter().filter_map(ScriptEntry::part) {
+            if !parts.contains(&p) {
+                parts.push(p);
+            }
+        }
+        parts
     }
 }
 

@@ -10,8 +10,8 @@ use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 
 use super::array::TaskSet;
-use super::template::{shell_quote, Stage, Template};
-use crate::config::{GpuRequest, SlurmSettings};
+use super::template::{shell_quote, EvalPart, Stage, Template};
+use crate::config::{Benchmark, GpuRequest, SlurmSettings};
 use crate::config::{Plan, Settings};
 use crate::device::Device;
 
@@ -54,6 +54,8 @@ pub struct Script {
     pub stage: Stage,
     /// The group of an array script; `None` for the aggregate job.
     pub group: Option<usize>,
+    /// What an eval script runs.
+    pub part: Option<EvalPart>,
     /// File name inside the launch folder.
     pub file_name: String,
     pub text: String,
@@ -88,6 +90,33 @@ pub fn groups(plan: &Plan, slurm: &SlurmSettings) -> Vec<Group> {
             tasks: TaskSet::new(tasks),
         })
         .collect()
+}
+
+/// The evaluation arrays of each group: BLiMP and one per GLUE task, as `slurm.benchmarks` says.
+/// An unknown GLUE task is an error naming the setting.
+pub fn eval_parts(slurm: &SlurmSettings) -> Result<Vec<EvalPart>> {
+    let mut parts = Vec::new();
+    for b in &slurm.benchmarks {
+        match b {
+            Benchmark::Blimp => parts.push(EvalPart::Blimp),
+            Benchmark::Glue => {
+                let study = crate::data::glue::tasks::STUDY_TASKS.map(str::to_owned);
+                let tasks = if slurm.glue_tasks.is_empty() {
+                    &study[..]
+                } else {
+                    &slurm.glue_tasks[..]
+                };
+                for t in tasks {
+                    crate::data::glue::tasks::Task::named(t)
+                        .map_err(|e| anyhow::anyhow!("settings: `slurm.glue_tasks`: {e:#}"))?;
+                    parts.push(EvalPart::Glue(t.clone()));
+                }
+            }
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    parts.retain(|p| seen.insert(p.clone()));
+    Ok(parts)
 }
 
 /// A value for an `#SBATCH` line: Slurm does not unquote them, so no whitespace.
@@ -182,23 +211,33 @@ pub fn render(
     common.insert("grace", slurm.grace.to_string());
 
     let mut scripts = Vec::new();
-    for stage in [Stage::Train, Stage::Eval] {
-        if !stages.contains(&stage) {
-            continue;
-        }
-        let template = Template::load(&slurm.templates_dir, stage)?;
+    let mut jobs: Vec<(Stage, Option<EvalPart>)> = Vec::new();
+    if stages.contains(&Stage::Train) {
+        jobs.push((Stage::Train, None));
+    }
+    if stages.contains(&Stage::Eval) {
+        let parts = eval_parts(slurm)?;
+        jobs.extend(parts.into_iter().map(|p| (Stage::Eval, Some(p))));
+    }
+    for (stage, part) in jobs {
+        let template = Template::load(
+            &slurm.templates_dir,
+            part.as_ref().map_or(stage.name(), EvalPart::template),
+        )?;
         for g in &groups {
             let tasks = &g.tasks;
             let runs = || tasks.indices().iter().map(|&i| &plan.runs[i]);
+            let stem = part
+                .as_ref()
+                .map_or(format!("{}-{}", stage.name(), g.index), |p| {
+                    p.script_stem(g.index)
+                });
             let mut v = common.clone();
-            v.insert(
-                "job_name",
-                format!("{}-{}-{}", slurm.job_name, stage.name(), g.index),
-            );
+            v.insert("job_name", format!("{}-{stem}", slurm.job_name));
             v.insert("array", tasks.spec(slurm.throttle));
             v.insert("n_runs", tasks.len().to_string());
-            match stage {
-                Stage::Train => {
+            match &part {
+                None => {
                     v.insert("nodes", g.nodes.to_string());
                     v.insert("ntasks_per_node", g.ranks_per_node.to_string());
                     v.insert("time", g.time.clone());
@@ -211,7 +250,7 @@ pub fn render(
                     args.extend(slurm.train_args.iter().cloned());
                     v.insert("train_args", args_suffix(&args));
                 }
-                _ => {
+                Some(p) => {
                     v.insert("time", slurm.eval_time.clone());
                     v.insert("sbatch_options", options(stage, Some(1)));
                     let dirs: Vec<(usize, String)> = runs()
@@ -221,19 +260,28 @@ pub fn render(
                         "run_dirs",
                         bash_array(dirs.iter().map(|(i, d)| (*i, d.as_str()))),
                     );
-                    v.insert("eval_args", args_suffix(&slurm.eval_args));
+                    match p {
+                        EvalPart::Blimp => {
+                            v.insert("eval_args", args_suffix(&slurm.eval_args));
+                        }
+                        EvalPart::Glue(task) => {
+                            v.insert("glue_task", task.clone());
+                            v.insert("glue_args", args_suffix(&slurm.glue_args));
+                        }
+                    }
                 }
             }
             scripts.push(Script {
                 stage,
                 group: Some(g.index),
-                file_name: format!("{}-{}.sbatch", stage.name(), g.index),
+                part: part.clone(),
+                file_name: format!("{stem}.sbatch"),
                 text: template.render(&v)?,
             });
         }
     }
     if stages.contains(&Stage::Aggregate) {
-        let template = Template::load(&slurm.templates_dir, Stage::Aggregate)?;
+        let template = Template::load(&slurm.templates_dir, Stage::Aggregate.name())?;
         let mut v = common.clone();
         v.insert("job_name", format!("{}-aggregate", slurm.job_name));
         v.insert("time", slurm.aggregate_time.clone());
@@ -244,6 +292,7 @@ pub fn render(
         scripts.push(Script {
             stage: Stage::Aggregate,
             group: None,
+            part: None,
             file_name: "aggregate.sbatch".into(),
             text: template.render(&v)?,
         });
@@ -358,6 +407,49 @@ pub(crate) mod tests {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
+    }
+
+    #[test]
+    fn glue_tasks_are_arrays_of_their_own_beside_blimp() {
+        let (plan, mut settings) = plan_and_settings();
+        settings.slurm.benchmarks = vec![Benchmark::Blimp, Benchmark::Glue];
+        settings.slurm.glue_tasks = vec!["rte".into(), "wsc".into()];
+        settings.slurm.glue_args = vec!["--data".into(), "/scratch/my glue".into()];
+        let (_, scripts) = render(&plan, &settings, &context(), &[Stage::Eval]).unwrap();
+        let names: Vec<&str> = scripts.iter().map(|s| s.file_name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "eval-0.sbatch",
+                "eval-1.sbatch",
+                "glue-0-rte.sbatch",
+                "glue-1-rte.sbatch",
+                "glue-0-wsc.sbatch",
+                "glue-1-wsc.sbatch"
+            ]
+        );
+        let wsc = &scripts[5].text;
+        assert!(wsc.contains("#SBATCH --job-name=lmeff-glue-1-wsc"), "{wsc}");
+        assert!(wsc.contains("#SBATCH --array=6-7%4"), "{wsc}");
+        assert!(
+            wsc.contains(r#"eval glue --run "$run_dir" --tasks wsc --data '/scratch/my glue'"#),
+            "{wsc}"
+        );
+        assert!(wsc.contains("logs/glue-wsc_%A_%a.out"), "{wsc}");
+        // The study's seven when no task is named; an unknown task is refused by name.
+        settings.slurm.glue_tasks.clear();
+        settings.slurm.benchmarks = vec![Benchmark::Glue];
+        let parts = eval_parts(&settings.slurm).unwrap();
+        assert_eq!(parts.len(), 7);
+        assert_eq!(parts[0], EvalPart::Glue("boolq".into()));
+        settings.slurm.glue_tasks = vec!["superglue".into()];
+        let err = render(&plan, &settings, &context(), &[Stage::Eval])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("slurm.glue_tasks") && err.contains("superglue"),
+            "{err}"
+        );
     }
 
     #[test]

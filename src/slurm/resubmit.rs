@@ -10,15 +10,15 @@ use super::launch::{submit_round, Round};
 use super::manifest::{Manifest, Submission};
 use super::scheduler::Scheduler;
 use super::status::{status, TaskState};
-use super::template::Stage;
+use super::template::{EvalPart, Stage};
 
 /// What `lmeff resubmit --failed` did.
 #[derive(Debug, Default)]
 pub struct Resubmitted {
     /// Array indices trained again (their evaluation chained after them).
     pub train: Vec<usize>,
-    /// Array indices only evaluated again (their training had succeeded).
-    pub eval: Vec<usize>,
+    /// Array indices only evaluated again (their training had succeeded), per evaluation array.
+    pub eval: Vec<(EvalPart, Vec<usize>)>,
     pub submissions: Vec<Submission>,
 }
 
@@ -43,15 +43,22 @@ pub fn resubmit_failed(
         .filter(|r| m.stages.contains(&Stage::Train) && failed(r.train.state))
         .map(|r| r.task_index)
         .collect();
-    let eval: Vec<usize> = rows
+    let parts = m.eval_parts();
+    let eval: Vec<(EvalPart, Vec<usize>)> = parts
         .iter()
-        .filter(|r| {
-            m.stages.contains(&Stage::Eval)
-                && !train.contains(&r.task_index)
-                && failed(r.eval.state)
-                && (r.train.state == TaskState::Done || !m.stages.contains(&Stage::Train))
+        .map(|part| {
+            let tasks = rows
+                .iter()
+                .filter(|r| {
+                    !train.contains(&r.task_index)
+                        && r.eval_of(part).is_some_and(|e| failed(e.state))
+                        && (r.train.state == TaskState::Done || !m.stages.contains(&Stage::Train))
+                })
+                .map(|r| r.task_index)
+                .collect();
+            (part.clone(), tasks)
         })
-        .map(|r| r.task_index)
+        .filter(|(_, tasks): &(EvalPart, Vec<usize>)| !tasks.is_empty())
         .collect();
     let mut out = Resubmitted {
         train: train.clone(),
@@ -79,8 +86,15 @@ pub fn resubmit_failed(
     let round = Round {
         number,
         train: by_group(&train),
-        eval_only: by_group(&eval),
-        eval_after_train: m.stages.contains(&Stage::Eval),
+        eval_after_train: parts,
+        eval_only: eval
+            .iter()
+            .flat_map(|(part, tasks)| {
+                by_group(tasks)
+                    .into_iter()
+                    .map(move |(g, t)| (part.clone(), g, t))
+            })
+            .collect(),
         aggregate: m.stages.contains(&Stage::Aggregate),
         override_array: true,
         hold: false,
@@ -135,7 +149,10 @@ mod tests {
         assert_eq!(report.runs[1].train.state, TaskState::Done);
 
         let dry = resubmit_failed(&path, &again, true).unwrap();
-        assert_eq!((dry.train.clone(), dry.eval.clone()), (vec![0], vec![6]));
+        assert_eq!(
+            (dry.train.clone(), dry.eval.clone()),
+            (vec![0], vec![(EvalPart::Blimp, vec![6])])
+        );
         assert!(again.submitted.borrow().is_empty());
 
         let r = resubmit_failed(&path, &again, false).unwrap();
@@ -161,5 +178,66 @@ mod tests {
         assert_eq!(report.runs[0].train.job.as_deref(), Some("100_0"));
         assert_eq!(report.runs[0].train.state, TaskState::Failed);
         assert_eq!(report.runs[6].train.state, TaskState::Done);
+    }
+
+    #[test]
+    fn a_failed_glue_task_is_resubmitted_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let (plan, _) = plan_and_settings();
+        let mut settings = settings(dir.path());
+        settings.slurm.benchmarks = vec![
+            crate::config::Benchmark::Blimp,
+            crate::config::Benchmark::Glue,
+        ];
+        settings.slurm.glue_tasks = vec!["rte".into(), "wsc".into()];
+        let l = launch(&plan, &settings, &options(dir.path()), &Fake::default()).unwrap();
+        // Jobs: train-0 100, eval-0 101, glue rte 102, glue wsc 103; train-1 104, eval-1 105,
+        // glue rte 106, glue wsc 107. Run 7's wsc fine-tuning failed; everything else is done.
+        let mut records = Vec::new();
+        for (jobs, tasks) in [
+            (["100", "101", "102", "103"], 0..6),
+            (["104", "105", "106", "107"], 6..8),
+        ] {
+            for t in tasks {
+                for (k, job) in jobs.iter().enumerate() {
+                    let failed = t == 7 && k == 3;
+                    records.push(record(
+                        job,
+                        t,
+                        if failed { "FAILED" } else { "COMPLETED" },
+                        "None",
+                    ));
+                }
+            }
+        }
+        let fake = Fake {
+            records,
+            ..Default::default()
+        };
+        let path = l.manifest.folder.join(MANIFEST);
+        let report = status(&Manifest::load(&path).unwrap(), &fake).unwrap();
+        assert_eq!(report.runs[7].glue["wsc"].state, TaskState::Failed);
+        assert_eq!(report.runs[7].glue["rte"].state, TaskState::Done);
+        assert_eq!(report.runs[7].eval.state, TaskState::Done);
+        assert!(report.ended() && !report.all_done());
+        let table = report.table();
+        assert!(
+            table.contains("1 done, 1 failed") && table.contains("glue wsc: FAILED"),
+            "{table}"
+        );
+        let r = resubmit_failed(&path, &fake, false).unwrap();
+        assert_eq!(r.eval, [(EvalPart::Glue("wsc".into()), vec![7])]);
+        let subs = fake.submitted.borrow();
+        let view: Vec<(&str, Option<&str>, Option<&str>)> = subs
+            .iter()
+            .map(|(f, o)| (f.as_str(), o.array.as_deref(), o.dependency.as_deref()))
+            .collect();
+        assert_eq!(
+            view,
+            [
+                ("glue-1-wsc.sbatch", Some("7%4"), None),
+                ("aggregate.sbatch", None, Some("afterany:100")),
+            ]
+        );
     }
 }

@@ -1,8 +1,9 @@
 //! `lmeff status`: one row per run of a launch — training and evaluation task states from
 //! `scontrol` (queued, running, requeued, done, failed, …) and the runs' own records (tokens
-//! reached, last checkpoint, last BLiMP result). Jobs that Slurm has forgotten are judged by the
+//! reached, last checkpoint, last BLiMP result, GLUE tasks done). Jobs that Slurm has forgotten are judged by the
 //! records alone: a run with its `final/` checkpoint is done, one without has failed.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
@@ -10,10 +11,11 @@ use serde::Serialize;
 
 use super::manifest::{Manifest, RunEntry, Submission};
 use super::scheduler::{JobRecord, Scheduler};
-use super::template::Stage;
+use super::template::{EvalPart, Stage};
 use crate::hub::push;
 use crate::model::checkpoint::{self, CheckpointName};
 use crate::results::blimp::{self, ResultKey};
+use crate::results::glue;
 use crate::train::metrics;
 
 /// The state of one array task (or of the aggregate job).
@@ -69,13 +71,20 @@ pub struct RunStatus {
     pub task_index: usize,
     pub run_id: String,
     pub train: TaskStatus,
+    /// BLiMP.
     pub eval: TaskStatus,
+    /// Each GLUE task's array, when the launch has them.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub glue: BTreeMap<String, TaskStatus>,
     /// Tokens trained so far (`metrics.jsonl`).
     pub tokens: Option<u64>,
     /// The newest checkpoint folder (`milestone-<M>M` or `final`).
     pub last_checkpoint: Option<String>,
     /// The newest checkpoint with BLiMP results, and its accuracy.
     pub last_eval: Option<String>,
+    /// The newest checkpoint with GLUE results, and how many of the launch's tasks it has.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_glue: Option<String>,
     /// Runs that publish to the Hub: the checkpoints not pushed yet.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unpushed: Option<Vec<String>>,
@@ -117,22 +126,28 @@ fn from_record(r: &JobRecord, job: String) -> TaskStatus {
     }
 }
 
-/// The latest submission of `stage` that covers array index `task`.
-fn submission_for(m: &Manifest, stage: Stage, task: usize) -> Option<&Submission> {
-    m.submissions
-        .iter()
-        .rev()
-        .find(|s| s.stage == stage && s.array.as_ref().is_some_and(|t| t.contains(task)))
+/// The latest submission of `stage` (and eval `part`) that covers array index `task`.
+fn submission_for<'m>(
+    m: &'m Manifest,
+    stage: Stage,
+    part: Option<&EvalPart>,
+    task: usize,
+) -> Option<&'m Submission> {
+    m.submissions.iter().rev().find(|s| {
+        s.stage == stage
+            && s.part().as_ref() == part
+            && s.array.as_ref().is_some_and(|t| t.contains(task))
+    })
 }
 
 fn task_status(
     m: &Manifest,
     records: Option<&[JobRecord]>,
-    stage: Stage,
+    (stage, part): (Stage, Option<&EvalPart>),
     task: usize,
     done_by_records: bool,
 ) -> TaskStatus {
-    let Some(sub) = submission_for(m, stage, task) else {
+    let Some(sub) = submission_for(m, stage, part, task) else {
         return TaskStatus {
             state: if done_by_records {
                 TaskState::Done
@@ -188,9 +203,9 @@ fn checkpoints(run_dir: &Path) -> Vec<String> {
         .collect()
 }
 
-/// The results folder of one checkpoint of a run (`lmeff eval blimp`'s default layout).
-fn results_of(m: &Manifest, run: &RunEntry, checkpoint: &str) -> Option<PathBuf> {
-    let key = ResultKey {
+/// The result identity of one checkpoint of a run (for `lmeff eval`'s default layout).
+fn key_of(run: &RunEntry, checkpoint: &str) -> ResultKey {
+    ResultKey {
         dataset: Some(run.dataset.clone()),
         model_size: Some(run.model.clone()),
         vocab_size: Some(run.vocab_size),
@@ -201,8 +216,20 @@ fn results_of(m: &Manifest, run: &RunEntry, checkpoint: &str) -> Option<PathBuf>
         tokens_seen: None,
         checkpoint: PathBuf::new(),
         checkpoint_sha256: String::new(),
-    };
-    Some(m.workdir.join(key.results_dir(&m.results_dir)?))
+    }
+}
+
+/// The GLUE tasks with results for each checkpoint of a run, in checkpoint order.
+fn glue_done(m: &Manifest, run: &RunEntry, cks: &[String]) -> Vec<Vec<String>> {
+    cks.iter()
+        .map(|name| {
+            key_of(run, name)
+                .glue_dir(&m.results_dir)
+                .and_then(|d| glue::read_summary(&m.workdir.join(d)))
+                .map(|s| s.tasks.into_keys().collect())
+                .unwrap_or_default()
+        })
+        .collect()
 }
 
 /// The status of every run of a launch, and of its aggregate job.
@@ -219,25 +246,68 @@ pub fn status(m: &Manifest, scheduler: &dyn Scheduler) -> Result<StatusReport> {
         let evaluated: Vec<(&str, f64)> = cks
             .iter()
             .filter_map(|name| {
-                let acc = blimp::overall_accuracy(&results_of(m, run, name)?)?;
+                let dir = key_of(run, name).results_dir(&m.results_dir)?;
+                let acc = blimp::overall_accuracy(&m.workdir.join(dir))?;
                 Some((name.as_str(), acc))
             })
             .collect();
         let eval_done = trained && evaluated.len() == cks.len();
+        let glue_tasks: Vec<String> = m
+            .eval_parts()
+            .iter()
+            .filter_map(|p| p.glue_task().map(str::to_owned))
+            .collect();
+        let fine_tuned = if glue_tasks.is_empty() {
+            Vec::new()
+        } else {
+            glue_done(m, run, &cks)
+        };
+        let glue = glue_tasks
+            .iter()
+            .map(|t| {
+                let done = trained && fine_tuned.iter().all(|tasks| tasks.contains(t));
+                let part = EvalPart::Glue(t.clone());
+                let st = task_status(
+                    m,
+                    records.as_deref(),
+                    (Stage::Eval, Some(&part)),
+                    run.task_index,
+                    done,
+                );
+                (t.clone(), st)
+            })
+            .collect();
+        let last_glue = cks
+            .iter()
+            .zip(&fine_tuned)
+            .rev()
+            .find(|(_, tasks)| !tasks.is_empty())
+            .map(|(name, tasks)| {
+                let n = glue_tasks.iter().filter(|t| tasks.contains(t)).count();
+                format!("{name} {n}/{}", glue_tasks.len())
+            });
         runs.push(RunStatus {
             task_index: run.task_index,
             run_id: run.run_id.clone(),
-            train: task_status(m, records.as_deref(), Stage::Train, run.task_index, trained),
+            train: task_status(
+                m,
+                records.as_deref(),
+                (Stage::Train, None),
+                run.task_index,
+                trained,
+            ),
             eval: task_status(
                 m,
                 records.as_deref(),
-                Stage::Eval,
+                (Stage::Eval, Some(&EvalPart::Blimp)),
                 run.task_index,
                 eval_done,
             ),
+            glue,
             tokens: metrics::tokens_reached(&run_dir),
             last_checkpoint: cks.last().cloned(),
             last_eval: evaluated.last().map(|(n, acc)| format!("{n} {acc:.3}")),
+            last_glue,
             unpushed: run_dir
                 .join(push::PUSHED_FILE)
                 .is_file()
@@ -272,6 +342,43 @@ pub fn status(m: &Manifest, scheduler: &dyn Scheduler) -> Result<StatusReport> {
     })
 }
 
+impl RunStatus {
+    /// Every task of the run: training, BLiMP, each GLUE task.
+    pub fn tasks(&self) -> impl Iterator<Item = &TaskStatus> {
+        [&self.train, &self.eval]
+            .into_iter()
+            .chain(self.glue.values())
+    }
+
+    /// The status of one evaluation array.
+    pub fn eval_of(&self, part: &EvalPart) -> Option<&TaskStatus> {
+        match part {
+            EvalPart::Blimp => Some(&self.eval),
+            EvalPart::Glue(t) => self.glue.get(t),
+        }
+    }
+
+    /// The GLUE tasks' states in a word or a count per state (`done`, `3 done, 4 queued`).
+    fn glue_word(&self) -> String {
+        let mut counts: Vec<(&str, usize)> = Vec::new();
+        for t in self.glue.values() {
+            match counts.iter_mut().find(|(w, _)| *w == t.state.word()) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((t.state.word(), 1)),
+            }
+        }
+        match counts[..] {
+            [] => "-".into(),
+            [(w, _)] => w.to_owned(),
+            _ => counts
+                .iter()
+                .map(|(w, n)| format!("{n} {w}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
+}
+
 impl StatusReport {
     /// Whether nothing is queued or running any more (or no scheduler answers).
     pub fn ended(&self) -> bool {
@@ -285,32 +392,28 @@ impl StatusReport {
                     | TaskState::Unknown
             )
         };
-        self.runs
-            .iter()
-            .all(|r| settled(&r.train) && settled(&r.eval))
+        self.runs.iter().all(|r| r.tasks().all(settled))
             && self.aggregate.as_ref().is_none_or(settled)
     }
 
     /// Whether every submitted task succeeded.
     pub fn all_done(&self) -> bool {
         let ok = |t: &TaskStatus| matches!(t.state, TaskState::Done | TaskState::NotSubmitted);
-        self.runs.iter().all(|r| ok(&r.train) && ok(&r.eval))
-            && self.aggregate.as_ref().is_none_or(ok)
+        self.runs.iter().all(|r| r.tasks().all(ok)) && self.aggregate.as_ref().is_none_or(ok)
     }
 
-    /// The aligned table `lmeff status` prints.
+    /// The aligned table `lmeff status` prints (GLUE columns when the launch fine-tunes).
     pub fn table(&self) -> String {
-        let header = [
-            "#",
-            "run_id",
-            "train",
-            "job",
-            "eval",
-            "tokens",
-            "checkpoint",
-            "last eval",
-            "note",
-        ];
+        let with_glue = self.runs.iter().any(|r| !r.glue.is_empty());
+        let mut header = vec!["#", "run_id", "train", "job", "eval"];
+        if with_glue {
+            header.push("glue");
+        }
+        header.extend(["tokens", "checkpoint", "last eval"]);
+        if with_glue {
+            header.push("last glue");
+        }
+        header.push("note");
         let task = |t: &TaskStatus| {
             if t.restarts > 0 {
                 format!("{} ({}×)", t.state.word(), t.restarts)
@@ -318,7 +421,7 @@ impl StatusReport {
                 t.state.word().to_owned()
             }
         };
-        let rows: Vec<[String; 9]> = self
+        let rows: Vec<Vec<String>> = self
             .runs
             .iter()
             .map(|r| {
@@ -327,25 +430,38 @@ impl StatusReport {
                     .as_ref()
                     .filter(|u| !u.is_empty())
                     .map(|u| format!("{} not pushed ({})", u.len(), u.join(", ")));
-                let note = [&r.train.detail, &r.eval.detail]
-                    .iter()
-                    .zip(["train", "eval"])
-                    .filter(|(d, _)| !d.is_empty())
-                    .map(|(d, s)| format!("{s}: {d}"))
-                    .chain(hub.map(|h| format!("hub: {h}")))
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                [
+                let glue_notes = r.glue.iter().map(|(t, s)| (&s.detail, format!("glue {t}")));
+                let note = [
+                    (&r.train.detail, "train".to_owned()),
+                    (&r.eval.detail, "eval".to_owned()),
+                ]
+                .into_iter()
+                .chain(glue_notes)
+                .filter(|(d, _)| !d.is_empty())
+                .map(|(d, s)| format!("{s}: {d}"))
+                .chain(hub.map(|h| format!("hub: {h}")))
+                .collect::<Vec<_>>()
+                .join("; ");
+                let mut row = vec![
                     r.task_index.to_string(),
                     r.run_id.clone(),
                     task(&r.train),
                     r.train.job.clone().unwrap_or_else(|| "-".into()),
                     task(&r.eval),
+                ];
+                if with_glue {
+                    row.push(r.glue_word());
+                }
+                row.extend([
                     r.tokens.map_or("-".into(), |t| t.to_string()),
                     r.last_checkpoint.clone().unwrap_or_else(|| "-".into()),
                     r.last_eval.clone().unwrap_or_else(|| "-".into()),
-                    note,
-                ]
+                ]);
+                if with_glue {
+                    row.push(r.last_glue.clone().unwrap_or_else(|| "-".into()));
+                }
+                row.push(note);
+                row
             })
             .collect();
         let mut out = crate::io::aligned_table(

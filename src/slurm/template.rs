@@ -29,14 +29,65 @@ impl Stage {
             Stage::Aggregate => "aggregate",
         }
     }
+}
 
-    fn builtin(self) -> &'static str {
+/// What one evaluation array runs: BLiMP, or one GLUE task (so that a run's tasks fine-tune side
+/// by side). The manifest records it as `glue_task` (absent for BLiMP).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum EvalPart {
+    Blimp,
+    Glue(String),
+}
+
+impl EvalPart {
+    /// The part a manifest entry's `glue_task` names.
+    pub fn of(glue_task: Option<&str>) -> EvalPart {
+        glue_task.map_or(EvalPart::Blimp, |t| EvalPart::Glue(t.to_owned()))
+    }
+
+    /// The GLUE task, for the manifest.
+    pub fn glue_task(&self) -> Option<&str> {
         match self {
-            Stage::Train => include_str!("../../slurm/train.sbatch"),
-            Stage::Eval => include_str!("../../slurm/eval.sbatch"),
-            Stage::Aggregate => include_str!("../../slurm/aggregate.sbatch"),
+            EvalPart::Blimp => None,
+            EvalPart::Glue(t) => Some(t),
         }
     }
+
+    /// The template it renders from.
+    pub fn template(&self) -> &'static str {
+        match self {
+            EvalPart::Blimp => "eval",
+            EvalPart::Glue(_) => "glue",
+        }
+    }
+
+    /// The script (and job name) suffix of a group: `eval-0`, `glue-0-rte`.
+    pub fn script_stem(&self, group: usize) -> String {
+        match self {
+            EvalPart::Blimp => format!("eval-{group}"),
+            EvalPart::Glue(t) => format!("glue-{group}-{t}"),
+        }
+    }
+}
+
+impl std::fmt::Display for EvalPart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EvalPart::Blimp => f.write_str("blimp"),
+            EvalPart::Glue(t) => write!(f, "glue {t}"),
+        }
+    }
+}
+
+/// The built-in copy of template `name`.
+fn builtin(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "train" => include_str!("../../slurm/train.sbatch"),
+        "eval" => include_str!("../../slurm/eval.sbatch"),
+        "glue" => include_str!("../../slurm/glue.sbatch"),
+        "aggregate" => include_str!("../../slurm/aggregate.sbatch"),
+        _ => return None,
+    })
 }
 
 impl std::str::FromStr for Stage {
@@ -57,19 +108,22 @@ pub struct Template {
 }
 
 impl Template {
-    /// `<dir>/<stage>.sbatch`, or the built-in copy when that file does not exist.
-    pub fn load(dir: &Path, stage: Stage) -> Result<Template> {
-        let path = dir.join(format!("{}.sbatch", stage.name()));
+    /// `<dir>/<name>.sbatch` (`train`, `eval`, `glue`, `aggregate`), or the built-in copy when
+    /// that file does not exist.
+    pub fn load(dir: &Path, name: &str) -> Result<Template> {
+        let path = dir.join(format!("{name}.sbatch"));
         if path.is_file() {
             let text = fs_err::read_to_string(&path)
                 .with_context(|| format!("reading template {}", path.display()))?;
-            Ok(Template { source: path, text })
-        } else {
-            Ok(Template {
-                source: PathBuf::from(format!("<built-in {}.sbatch>", stage.name())),
-                text: stage.builtin().to_owned(),
-            })
+            return Ok(Template { source: path, text });
         }
+        let Some(text) = builtin(name) else {
+            bail!("no template {name}.sbatch in {}", dir.display());
+        };
+        Ok(Template {
+            source: PathBuf::from(format!("<built-in {name}.sbatch>")),
+            text: text.to_owned(),
+        })
     }
 
     /// Replaces every `{{name}}` with its value. A placeholder without a value, or an unclosed
@@ -154,11 +208,13 @@ mod tests {
     #[test]
     fn built_in_templates_are_used_when_the_folder_has_none() {
         let dir = tempfile::tempdir().unwrap();
-        let t = Template::load(dir.path(), Stage::Eval).unwrap();
+        let t = Template::load(dir.path(), "eval").unwrap();
         assert!(t.text.contains("eval blimp"));
+        let t = Template::load(dir.path(), "glue").unwrap();
+        assert!(t.text.contains("eval glue") && t.text.contains("{{glue_task}}"));
         fs_err::write(dir.path().join("eval.sbatch"), "#!/bin/bash\nmine\n").unwrap();
         assert_eq!(
-            Template::load(dir.path(), Stage::Eval).unwrap().text,
+            Template::load(dir.path(), "eval").unwrap().text,
             "#!/bin/bash\nmine\n"
         );
     }

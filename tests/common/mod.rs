@@ -125,6 +125,7 @@ pub fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+pub mod glue;
 pub mod hub;
 
 pub mod http {

@@ -362,21 +362,36 @@ fn glue_is_fetched_from_the_hubs_parquet_files_or_a_glue_filtered_folder() {
 fn the_aggregate_tables_glue_beside_blimp() {
     let s = Scratch::new();
     tasks(&s.path().join("glue"));
-    let run_dir = trained().path().join(FINAL).parent().unwrap().to_owned();
-    let (ok, _, err) = run(s
-        .lmeff()
-        .args(["eval", "glue", "--run"])
-        .arg(&run_dir)
-        .args(["--data", "glue", "--tasks", "sst2,mrpc", "--epochs", "1"]));
-    assert!(ok, "{err}");
-    let (ok, _, err) = run(s
-        .lmeff()
-        .arg("--blimp-dir")
-        .arg(shared_data().join("blimp"))
-        .args(["eval", "blimp", "--run"])
-        .arg(&run_dir)
-        .args(["--paradigms", "adjunct_island"]));
-    assert!(ok, "{err}");
+    // Two full runs (seeds 0 and 1) of 40 steps, so that there are rankings to compare.
+    for seed in ["0", "1"] {
+        let (ok, _, err) = train_tiny(
+            &s,
+            &[("LMEFF_MILESTONES", "[0.01]")],
+            &["--seed", seed, "--max-steps", "40"],
+        );
+        assert!(ok, "{err}");
+    }
+    let run_of = |seed: u32| {
+        s.path().join(format!(
+            "output/models/tinystories/llama-tiny/tokenizer-1000-seed-{seed}"
+        ))
+    };
+    for run_dir in [run_of(0), run_of(1)] {
+        let (ok, _, err) = run(s
+            .lmeff()
+            .args(["eval", "glue", "--run"])
+            .arg(&run_dir)
+            .args(["--data", "glue", "--tasks", "sst2,mrpc", "--epochs", "1"]));
+        assert!(ok, "{err}");
+        let (ok, _, err) = run(s
+            .lmeff()
+            .arg("--blimp-dir")
+            .arg(shared_data().join("blimp"))
+            .args(["eval", "blimp", "--run"])
+            .arg(&run_dir)
+            .args(["--paradigms", "adjunct_island"]));
+        assert!(ok, "{err}");
+    }
     let (ok, _, err) = run(s.lmeff().args(["aggregate", "--bootstrap", "50"]));
     assert!(ok, "{err}");
     let table = |name: &str| -> Vec<Vec<String>> {
@@ -388,40 +403,84 @@ fn the_aggregate_tables_glue_beside_blimp() {
     };
     let glue = table("glue.csv");
     let col = |t: &[Vec<String>], name: &str| t[0].iter().position(|h| h == name).unwrap();
-    // Two checkpoints (milestone 0.01 and final) × two tasks × two splits.
-    assert_eq!(glue.len() - 1, 8, "{glue:?}");
-    let (task, split, metric) = (
+    // Two runs × two checkpoints (milestone 0.01 and final) × two tasks × two splits.
+    assert_eq!(glue.len() - 1, 16, "{glue:?}");
+    let (task, split, metric, seed) = (
         col(&glue, "task"),
         col(&glue, "split"),
         col(&glue, "metric"),
+        col(&glue, "seed"),
     );
     assert!(glue[1..].iter().all(|r| r[metric] == "f1"));
     assert_eq!(
         glue[1..]
             .iter()
-            .filter(|r| r[task] == "mrpc" && r[split] == "test")
+            .filter(|r| r[task] == "mrpc" && r[split] == "test" && r[seed] == "1")
             .count(),
         2
     );
     let macros = table("glue_macro.csv");
-    assert_eq!(macros.len() - 1, 2, "{macros:?}");
+    assert_eq!(macros.len() - 1, 4, "{macros:?}");
     // The macro-average of a checkpoint is the mean of its tasks' test F1.
     let (milestone, test, value) = (
         col(&macros, "milestone"),
         col(&macros, "test"),
         col(&glue, "value"),
     );
-    let final_row = macros.iter().find(|r| r[milestone] == "final").unwrap();
+    let m_seed = col(&macros, "seed");
+    let final_row = macros
+        .iter()
+        .find(|r| r[milestone] == "final" && r[m_seed] == "0")
+        .unwrap();
     let f1s: Vec<f64> = glue[1..]
         .iter()
-        .filter(|r| r[split] == "test" && r[col(&glue, "milestone")] == "final")
+        .filter(|r| r[split] == "test" && r[col(&glue, "milestone")] == "final" && r[seed] == "0")
         .map(|r| r[value].parse().unwrap())
         .collect();
     let mean = f1s.iter().sum::<f64>() / f1s.len() as f64;
     assert!((final_row[test].parse::<f64>().unwrap() - mean).abs() < 1e-9);
+    // Predictiveness of the macro-average and of each task, over the two runs at milestone 0.01.
+    let pred = table("glue_predictiveness.csv");
+    let (measure, group, n) = (col(&pred, "measure"), col(&pred, "group"), col(&pred, "n"));
+    let measures: Vec<&str> = pred[1..]
+        .iter()
+        .filter(|r| r[group] == "global")
+        .map(|r| r[measure].as_str())
+        .collect();
+    assert_eq!(measures, ["macro", "mrpc", "sst2"], "{pred:?}");
+    assert!(pred[1..].iter().all(|r| r[n] == "2"), "{pred:?}");
+    // BLiMP against GLUE at both anchors, each ρ of two runs ±1 (or undefined on a tie).
+    let agree = table("glue_agreement.csv");
+    let (anchor, rho) = (col(&agree, "milestone"), col(&agree, "spearman"));
+    assert_eq!(
+        agree[1..]
+            .iter()
+            .map(|r| r[anchor].as_str())
+            .collect::<Vec<_>>(),
+        ["0.01", "final"],
+        "{agree:?}"
+    );
+    for r in &agree[1..] {
+        let v: f64 = r[rho].parse().unwrap_or(f64::NAN);
+        assert!(v.is_nan() || v.abs() == 1.0, "{r:?}");
+    }
+    for figure in ["glue_curves", "glue_heatmap", "glue_agreement"] {
+        let png = s.path().join(format!("results/plots/{figure}.png"));
+        assert!(
+            std::fs::metadata(&png).unwrap().len() > 1000,
+            "{}",
+            png.display()
+        );
+    }
     let report = std::fs::read_to_string(s.path().join("results/report.md")).unwrap();
     assert!(
-        report.contains("## GLUE") && report.contains("4 fine-tuning results of 2 checkpoints"),
+        report.contains("## GLUE") && report.contains("8 fine-tuning results of 4 checkpoints"),
         "{report}"
     );
+    assert!(
+        report.contains("too few runs (n = 2, fewer than 5) to judge: no verdict"),
+        "{report}"
+    );
+    assert!(report.contains("| final | 2 |"), "{report}");
+    assert!(report.contains("plots/glue_heatmap.png"), "{report}");
 }

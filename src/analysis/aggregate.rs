@@ -9,6 +9,7 @@ use anyhow::{bail, Result};
 
 use super::extrapolate::{self, PredictionRow};
 use super::glue;
+use super::glue_ranking::{self, AgreementRow};
 use super::inputs::{check_paradigm_sets, collect, Collected, Milestone, Record};
 use super::phenomena;
 use super::plots;
@@ -62,6 +63,12 @@ pub struct Summary {
     pub schedules: Vec<ScheduleRow>,
     /// GLUE results: (checkpoint × task results, checkpoints).
     pub glue: (usize, usize),
+    /// Predictiveness of the GLUE macro-average and of each task.
+    pub glue_predictiveness: Vec<(String, predictiveness::Row)>,
+    /// Earliest reliable anchor of the GLUE macro-average per group.
+    pub glue_earliest: Vec<Earliest>,
+    /// BLiMP against GLUE per anchor.
+    pub glue_agreement: Vec<AgreementRow>,
     /// Overall results (with their pair counts) whose accuracy lies within chance.
     pub within_chance: Vec<(String, f64, u64)>,
     /// Overall results whose pair count is known.
@@ -200,6 +207,13 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
     let glue_macro = glue::macro_rows(&glue_rows);
     Table::from_rows(&glue_rows)?.write(&data, "glue")?;
     Table::from_rows(&glue_macro)?.write(&data, "glue_macro")?;
+    let (glue_macro_records, glue_task_records) = glue_ranking::records(&glue_rows, &glue_macro);
+    let glue_predictiveness =
+        glue_ranking::predictiveness(&glue_macro_records, &glue_task_records, o.draws, o.seed);
+    Table::from_rows(&glue_ranking::table_rows(&glue_predictiveness))?
+        .write(&data, "glue_predictiveness")?;
+    let glue_agreement = glue_ranking::agreement(&c.overall, &glue_macro_records, o.draws, o.seed);
+    Table::from_rows(&glue_agreement)?.write(&data, "glue_agreement")?;
 
     let missing_rows = write_missing(&data, o.plan.as_ref(), &c)?;
     let missing = missing_rows.as_ref().map(Vec::len);
@@ -212,6 +226,9 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
         prediction,
         schedules: schedule_rows,
         glue: (glue_rows.len() / 2, glue_macro.len()),
+        glue_earliest: glue_ranking::earliest_macro(&glue_predictiveness, o.threshold, o.min_runs),
+        glue_predictiveness,
+        glue_agreement,
         within_chance: c
             .overall
             .iter()
@@ -247,11 +264,17 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
         phenomena: &phen_rows,
     };
     plots::write_all(&plots, &inputs, &o.figures)?;
+    let glue_inputs = plots::glue::GlueInputs {
+        macro_records: &glue_macro_records,
+        task_records: &glue_task_records,
+        agreement: &summary.glue_agreement,
+    };
+    let glue_figures = plots::glue::write(&plots, &glue_inputs, o.figures.dpi)?;
     let mut md = super::report::markdown(&summary, o);
     md += "\n## Plots\n\nEach figure as PNG (";
     md += &format!("{} dpi), SVG and PDF in `plots/`.\n\n", o.figures.dpi);
     let mut images = Vec::new();
-    for (stem, title) in plots::FIGURES {
+    for (stem, title) in plots::FIGURES.into_iter().chain(glue_figures) {
         md += &format!("- {title}: `plots/{stem}.png`, `.svg`, `.pdf`\n");
         images.push((
             title.to_owned(),
@@ -304,7 +327,7 @@ fn checkpoint_name(r: &Record) -> String {
 }
 
 /// The tables in `<out>/data/`, each as `<stem>.csv` and `<stem>.parquet`.
-pub const TABLES: [&str; 12] = [
+pub const TABLES: [&str; 14] = [
     "overall",
     "per_paradigm",
     "per_phenomenon",
@@ -317,6 +340,8 @@ pub const TABLES: [&str; 12] = [
     "schedules",
     "glue",
     "glue_macro",
+    "glue_predictiveness",
+    "glue_agreement",
 ];
 const REPORT_MD: &str = "report.md";
 const REPORT_HTML: &str = "report.html";
@@ -333,6 +358,7 @@ fn check_outputs(out: &Path) -> Result<()> {
     let figure_files = || -> Vec<String> {
         plots::FIGURES
             .iter()
+            .chain(&plots::glue::FIGURES)
             .flat_map(|(s, _)| plots::EXTENSIONS.map(|e| format!("{s}.{e}")))
             .collect()
     };

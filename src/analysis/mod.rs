@@ -6,6 +6,7 @@
 pub mod aggregate;
 pub mod extrapolate;
 pub mod glue;
+pub mod glue_ranking;
 pub mod inputs;
 pub mod phenomena;
 pub mod plots;

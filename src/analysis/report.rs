@@ -8,7 +8,7 @@ use pulldown_cmark_escape::escape_html;
 
 use super::aggregate::{AggregateOptions, Summary};
 use super::extrapolate::PredictionRow;
-use super::predictiveness::Row;
+use super::predictiveness::{Earliest, Row};
 use super::significance::EXACT_MAX_N;
 
 fn num(x: f64) -> String {
@@ -21,9 +21,13 @@ fn num(x: f64) -> String {
 
 /// `p (method)` of a predictiveness row.
 fn p_text(r: &Row) -> String {
-    match r.p_value {
-        Some(p) if p < 0.001 => format!("< 0.001 ({})", r.p_method),
-        Some(p) => format!("{p:.3} ({})", r.p_method),
+    p_of(r.p_value, &r.p_method)
+}
+
+fn p_of(p: Option<f64>, method: &str) -> String {
+    match p {
+        Some(p) if p < 0.001 => format!("< 0.001 ({method})"),
+        Some(p) => format!("{p:.3} ({method})"),
         None => "—".into(),
     }
 }
@@ -62,27 +66,9 @@ pub fn markdown(s: &Summary, o: &AggregateOptions) -> String {
             "No group has two or more full runs with a milestone and a final result yet.\n"
         );
     }
+    let rows: Vec<&Row> = s.predictiveness.iter().collect();
     for e in &s.earliest {
-        let at = |m: f64| {
-            s.predictiveness
-                .iter()
-                .find(|r| r.group == e.group && r.milestone == m)
-                .map(|r| format!(" (ρ = {}, n = {}, p = {})", num(r.spearman), r.n, p_text(r)))
-                .unwrap_or_default()
-        };
-        let sentence = match (&e.too_few, e.by_rho, e.by_lower_bound) {
-            (Some(why), _, _) => format!("{why}: no verdict."),
-            (None, Some(m), Some(lb)) => format!(
-                "from **{m}M tokens** the ranking of runs has Spearman ρ ≥ {threshold} with the final ranking{}; its 95% bootstrap lower bound reaches {threshold} from {lb}M tokens.",
-                at(m)
-            ),
-            (None, Some(m), None) => format!(
-                "from **{m}M tokens** the ranking of runs has Spearman ρ ≥ {threshold} with the final ranking{}, but no anchor's 95% bootstrap lower bound reaches {threshold}.",
-                at(m)
-            ),
-            _ => format!("no anchor reaches Spearman ρ ≥ {threshold} with the final ranking (n = {}).", e.n),
-        };
-        let _ = writeln!(md, "- `{}`: {sentence}", e.group);
+        let _ = writeln!(md, "- `{}`: {}", e.group, verdict(e, &rows, threshold));
     }
     if !s.aliases.is_empty() {
         let list: Vec<String> = s
@@ -126,16 +112,115 @@ pub fn markdown(s: &Summary, o: &AggregateOptions) -> String {
     md += &prediction(s);
     md += &schedules(s);
     if s.glue.1 > 0 {
-        let _ = writeln!(
-            md,
-            "## GLUE\n\n{} fine-tuning results of {} checkpoints: per task and split in \
-             `data/glue.csv`, the macro-average of each checkpoint (F1, accuracy for MNLI) in \
-             `data/glue_macro.csv`, the study's columns in `study/glue_all_results.csv`.\n",
-            s.glue.0, s.glue.1
-        );
+        md += &glue(s, threshold);
     }
     md += &methods(o, min_runs);
     md
+}
+
+/// The answer for one group: its earliest reliable anchor, or why there is none.
+fn verdict(e: &Earliest, rows: &[&Row], threshold: f64) -> String {
+    let at = |m: f64| {
+        rows.iter()
+            .find(|r| r.group == e.group && r.milestone == m)
+            .map(|r| format!(" (ρ = {}, n = {}, p = {})", num(r.spearman), r.n, p_text(r)))
+            .unwrap_or_default()
+    };
+    match (&e.too_few, e.by_rho, e.by_lower_bound) {
+        (Some(why), _, _) => format!("{why}: no verdict."),
+        (None, Some(m), Some(lb)) => format!(
+            "from **{m}M tokens** the ranking of runs has Spearman ρ ≥ {threshold} with the final ranking{}; its 95% bootstrap lower bound reaches {threshold} from {lb}M tokens.",
+            at(m)
+        ),
+        (None, Some(m), None) => format!(
+            "from **{m}M tokens** the ranking of runs has Spearman ρ ≥ {threshold} with the final ranking{}, but no anchor's 95% bootstrap lower bound reaches {threshold}.",
+            at(m)
+        ),
+        _ => format!(
+            "no anchor reaches Spearman ρ ≥ {threshold} with the final ranking (n = {}).",
+            e.n
+        ),
+    }
+}
+
+/// The GLUE section: what was gathered, the macro-average's verdicts, predictiveness of every
+/// measure (all runs together) and BLiMP–GLUE agreement per anchor.
+fn glue(s: &Summary, threshold: f64) -> String {
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "## GLUE\n\n{} fine-tuning results of {} checkpoints: per task and split in \
+         `data/glue.csv`, the macro-average of each checkpoint (F1, accuracy for MNLI) in \
+         `data/glue_macro.csv`, the study's columns in `study/glue_all_results.csv`. Rankings \
+         below use the test split; a checkpoint missing some task has no macro-average.\n",
+        s.glue.0, s.glue.1
+    );
+    let _ = writeln!(md, "Earliest reliable anchor of the GLUE macro-average:\n");
+    if s.glue_earliest.is_empty() {
+        let _ = writeln!(
+            md,
+            "- no group has two or more full runs with a GLUE milestone and final result yet."
+        );
+    }
+    let macro_rows: Vec<&Row> = s
+        .glue_predictiveness
+        .iter()
+        .filter(|(m, _)| m == super::glue_ranking::MACRO)
+        .map(|(_, r)| r)
+        .collect();
+    for e in &s.glue_earliest {
+        let _ = writeln!(
+            md,
+            "- `{}`: {}",
+            e.group,
+            verdict(e, &macro_rows, threshold)
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\nPredictiveness of each GLUE measure, all runs together (per group in \
+         `data/glue_predictiveness.csv`):\n\n| measure | milestone (M tokens) | n runs | Spearman ρ | p (method) | 95% interval | Kendall τ-b |\n|---|---|---|---|---|---|---|"
+    );
+    for (m, r) in s
+        .glue_predictiveness
+        .iter()
+        .filter(|(_, r)| r.group == "global")
+    {
+        let _ = writeln!(
+            md,
+            "| {m} | {} | {} | {} | {} | [{}, {}] | {} |",
+            r.milestone,
+            r.n,
+            num(r.spearman),
+            p_text(r),
+            num(r.spearman_lo),
+            num(r.spearman_hi),
+            num(r.kendall_tau_b)
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\nBLiMP and GLUE: at each anchor, Spearman ρ between the full runs' BLiMP accuracy and \
+         their GLUE macro-average (`data/glue_agreement.csv`). A high ρ says the two benchmarks \
+         rank the runs alike there.\n\n| anchor | n runs | Spearman ρ | p (method) | 95% interval | Kendall τ-b |\n|---|---|---|---|---|---|"
+    );
+    if s.glue_agreement.is_empty() {
+        let _ = writeln!(md, "| — | no anchor has two runs with both yet | | | | |");
+    }
+    for a in &s.glue_agreement {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | [{}, {}] | {} |",
+            a.milestone,
+            a.n,
+            num(a.spearman),
+            p_of(a.p_value, &a.p_method),
+            num(a.spearman_lo),
+            num(a.spearman_hi),
+            num(a.kendall_tau_b)
+        );
+    }
+    md + "\n"
 }
 
 /// How many runs the verdicts rest on.

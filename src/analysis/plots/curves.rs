@@ -37,10 +37,10 @@ fn y_range(lines: &[Line], fig: &FigureOptions) -> (f64, f64) {
     (lo - pad, hi + pad)
 }
 
-/// Draws `lines` over the anchors `axis` (the last may be `final`).
+/// Draws `lines` of `measure` (`BLiMP accuracy`) over the anchors `axis` (the last may be `final`).
 fn curve_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
-    title: &str,
+    (title, measure): (&str, &str),
     axis: &[Milestone],
     lines: &[Line],
     fig: &FigureOptions,
@@ -64,8 +64,8 @@ fn curve_panel<DB: DrawingBackend>(
         .y_label_formatter(&|y| format!("{:.3}", scale.from_axis(*y)))
         .x_desc("anchor (millions of training tokens)")
         .y_desc(match fig.y_scale {
-            crate::config::YScale::Linear => "BLiMP accuracy".to_owned(),
-            scale => format!("BLiMP accuracy ({})", scale.name()),
+            crate::config::YScale::Linear => measure.to_owned(),
+            scale => format!("{measure} ({})", scale.name()),
         })
         .draw())?;
     let at = |i: usize| SegmentValue::CenterOf(i);
@@ -191,14 +191,18 @@ pub fn draw_per_dataset<DB: DrawingBackend>(
             format!("vocab {}", c.vocab_size)
         });
         let title = format!("{title} ({} over seeds)", fig.band.describe());
-        curve_panel(area, &title, &axis, &lines, fig, true)?;
+        curve_panel(area, (&title, "BLiMP accuracy"), &axis, &lines, fig, true)?;
     }
     Ok(())
 }
 
 /// Every configuration on one axis (mean over seeds, min–max band), and beside it each
-/// configuration's final score (mean, and the range over seeds).
-pub fn draw_all<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, curves: &Curves) -> Result<()> {
+/// configuration's final score (mean, and the range over seeds), of `measure` (`BLiMP accuracy`).
+pub fn draw_all<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    curves: &Curves,
+    measure: &str,
+) -> Result<()> {
     let configs = ordered(curves.keys().cloned());
     let axis: Vec<Milestone> = anchors(
         curves
@@ -212,13 +216,16 @@ pub fn draw_all<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, curves: &Curv
     let all = FigureOptions::default();
     curve_panel(
         &left,
-        "All configurations (mean over seeds, min–max band)",
+        (
+            "All configurations (mean over seeds, min–max band)",
+            measure,
+        ),
         &axis,
         &lines,
         &all,
         configs.len() <= 12,
     )?;
-    finals_panel(&right, curves, &configs)
+    finals_panel(&right, curves, &configs, measure)
 }
 
 /// Each configuration's final score: the mean as a dot, the range over seeds as a line.
@@ -226,6 +233,7 @@ fn finals_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     curves: &Curves,
     configs: &[Config],
+    measure: &str,
 ) -> Result<()> {
     let finals: Vec<Option<Spread>> = configs
         .iter()
@@ -261,7 +269,7 @@ fn finals_panel<DB: DrawingBackend>(
         .y_label_formatter(&|v| segment_label(&labels, v))
         .x_labels(4)
         .x_label_formatter(&|x| format!("{x:.3}"))
-        .x_desc("accuracy (mean; line: min–max)")
+        .x_desc(format!("{measure} (mean; line: min–max)"))
         .draw())?;
     for (k, s) in finals.iter().enumerate() {
         let Some(s) = s else { continue };

@@ -29,13 +29,21 @@ const ROW_LABELS: u32 = 250;
 const BOXES: u32 = 250;
 
 impl Grid {
-    /// The canvas the grid and its box plots need, at 100 dpi.
+    /// The canvas the grid and its box plots need, at 100 dpi (wide enough for the title).
     pub fn size(&self) -> (u32, u32) {
         (
-            ROW_LABELS + 40 + COLUMN * self.configs.len().max(1) as u32,
+            (ROW_LABELS + 40 + COLUMN * self.configs.len().max(1) as u32).max(820),
             110 + ROW * self.rows.len().max(1) as u32 + BOXES,
         )
     }
+}
+
+/// A segmented axis of `n` cells. plotters maps a one-value range onto a point, so a single
+/// cell gets an empty neighbour.
+fn axis(
+    n: usize,
+) -> plotters::coord::ranged1d::SegmentedCoord<plotters::coord::types::RangedCoordusize> {
+    (0..n.max(2) - 1).into_segmented()
 }
 
 /// The colour of `acc` on a white → deep blue scale from `lo` to `hi`.
@@ -77,7 +85,7 @@ pub fn draw_grid<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, g: &Grid) ->
         .margin(15)
         .x_label_area_size(30)
         .y_label_area_size(ROW_LABELS)
-        .build_cartesian_2d((0..nc - 1).into_segmented(), (0..nr - 1).into_segmented()))?;
+        .build_cartesian_2d(axis(nc), axis(nr)))?;
     let cols: Vec<String> = g.configs.iter().map(Config::label).collect();
     // Row 0 is drawn at the top.
     let rows: Vec<String> = g.rows.iter().rev().cloned().collect();
@@ -203,7 +211,7 @@ pub fn draw_anchors<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, h: &Heat)
         .margin(15)
         .x_label_area_size(45)
         .y_label_area_size(210)
-        .build_cartesian_2d((0..nc - 1).into_segmented(), (0..nr - 1).into_segmented()))?;
+        .build_cartesian_2d(axis(nc), axis(nr)))?;
     let col_labels: Vec<String> = cols.iter().map(|c| c.1.clone()).collect();
     let row_labels: Vec<String> = rows.iter().map(|r| r.to_string()).collect();
     ok(chart

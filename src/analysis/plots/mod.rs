@@ -4,6 +4,7 @@
 //! overall) × configuration heatmaps with box plots, and accuracy per phenomenon and anchor.
 
 mod curves;
+pub mod glue;
 mod heatmaps;
 mod predictiveness;
 mod render;
@@ -95,7 +96,7 @@ pub fn write_all(dir: &Path, i: &Inputs, fig: &FigureOptions) -> Result<Vec<Path
         FIGURES[1].0,
         (1300, height),
         dpi,
-        |r| curves::draw_all(r, &curves),
+        |r| curves::draw_all(r, &curves, "BLiMP accuracy"),
     )?);
     out.extend(render::figure(dir, FIGURES[2].0, (900, 520), dpi, |r| {
         predictiveness::draw(r, i.global)
@@ -121,7 +122,7 @@ pub fn write_all(dir: &Path, i: &Inputs, fig: &FigureOptions) -> Result<Vec<Path
 }
 
 /// Full runs' records at each run's last checkpoint (`final` when it has one).
-fn at_end(records: &[Record]) -> Vec<&Record> {
+pub(super) fn at_end(records: &[Record]) -> Vec<&Record> {
     let mut last: BTreeMap<&super::record::RunKey, f64> = BTreeMap::new();
     for r in records.iter().filter(|r| r.anchor == "full") {
         let e = last.entry(&r.run).or_insert(f64::MIN);
@@ -134,7 +135,7 @@ fn at_end(records: &[Record]) -> Vec<&Record> {
 }
 
 /// Grid cells from (row, configuration) → accuracies over seeds.
-fn cells(
+pub(super) fn cells(
     values: BTreeMap<(usize, Config), Vec<f64>>,
     configs: &[Config],
 ) -> BTreeMap<(usize, usize), Spread> {

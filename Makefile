@@ -5,7 +5,7 @@ ENV_FILE := env/lmeff.env
 # Every cargo/lmeff recipe runs with libtorch's paths from env/lmeff.env (written by make setup).
 WITH_ENV = if [[ ! -f $(ENV_FILE) ]]; then echo "$(ENV_FILE) missing: run 'make setup' first" >&2; exit 1; fi; source $(ENV_FILE) &&
 
-.PHONY: setup build release test lint fmt plan doctor demo demo-slurm slurm-up gpu-check clean help bench-data bench-train bench-blimp bench-aggregate bench-launch
+.PHONY: setup build release test lint fmt plan doctor demo demo-slurm slurm-up gpu-check clean help bench-data bench-train bench-blimp bench-aggregate bench-launch bench-glue
 
 help:
 	@echo "make setup      install Debian packages, libtorch 2.11 (torch wheel) and the local Slurm cluster"
@@ -19,6 +19,7 @@ help:
 	@echo "make bench-data  tokenizing and BPE training vs the study's Python path"
 	@echo "make bench-train training tokens/s vs HF transformers on this CPU (fp32 and bf16)"
 	@echo "make bench-blimp BLiMP pairs/s vs the study's transformers loop on this CPU"
+	@echo "make bench-glue  GLUE fine-tuning examples/s vs the BabyLM pipeline's HF Trainer on this CPU"
 	@echo "make bench-aggregate  lmeff aggregate on study-sized inputs (10,000 bootstrap draws)"
 	@echo "make bench-launch rendering and submitting a 1,000-run plan (held, then cancelled)"
 
@@ -76,3 +77,6 @@ bench-aggregate: release
 
 bench-launch: release
 	bash tests/bench/launch_bench.sh
+
+bench-glue: release
+	bash tests/bench/glue_bench.sh

@@ -93,6 +93,12 @@ if [[ -d "$SAMPLE/tinystories" && -d "$SHARED/data/blimp" ]]; then
   fi
   rm -rf "$B/data" "$B/output"
 fi
+# GLUE fine-tuning at the study's sizes on CUDA (bf16): lmeff beside the BabyLM pipeline's HF Trainer
+# (padded to 128; skipped when the image's venv has no accelerate, which cannot be installed here).
+if [[ -d "$SAMPLE/tinystories" ]]; then
+  step bench-glue env LMEFF_BIN="$BIN" PYTHON="$VENV/bin/python3" LMEFF_SHARED_DATA="$(dirname "$SAMPLE")" \
+    DEVICE=cuda SIZES=20m,60m,180m N_TRAIN=8192 EPOCHS=2 bash "$ROOT/tests/bench/glue_bench.sh"
+fi
 for f in "$OUT"/blimp-*.out; do [[ -f "$f" ]] && { echo "== $(basename "$f")"; cat "$f"; }; done
 for f in "$OUT"/doctor-*.out "$OUT"/bench-*.out "$OUT"/train-cuda.out; do [[ -f "$f" ]] && { echo "== $(basename "$f")"; cat "$f"; }; done
 exit $status

@@ -364,6 +364,17 @@ pub(super) mod tests {
         s
     }
 
+    /// [`settings`] with GLUE arrays of `tasks` beside BLiMP's.
+    pub(crate) fn glue_settings(dir: &Path, tasks: &[&str]) -> Settings {
+        let mut s = settings(dir);
+        s.slurm.benchmarks = vec![
+            crate::config::Benchmark::Blimp,
+            crate::config::Benchmark::Glue,
+        ];
+        s.slurm.glue_tasks = tasks.iter().map(|t| t.to_string()).collect();
+        s
+    }
+
     pub(crate) fn record(array: &str, task: usize, state: &str, reason: &str) -> JobRecord {
         JobRecord {
             job_id: format!("{array}{task}"),
@@ -415,12 +426,7 @@ pub(super) mod tests {
     fn glue_arrays_are_chained_after_training_beside_blimp() {
         let dir = tempfile::tempdir().unwrap();
         let (plan, _) = plan_and_settings();
-        let mut settings = settings(dir.path());
-        settings.slurm.benchmarks = vec![
-            crate::config::Benchmark::Blimp,
-            crate::config::Benchmark::Glue,
-        ];
-        settings.slurm.glue_tasks = vec!["rte".into()];
+        let settings = glue_settings(dir.path(), &["rte"]);
         let fake = Fake::default();
         let l = launch(&plan, &settings, &options(dir.path()), &fake).unwrap();
         let subs = fake.submitted.borrow();

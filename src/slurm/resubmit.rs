@@ -107,7 +107,7 @@ pub fn resubmit_failed(
 mod tests {
     use super::*;
     use crate::slurm::launch::launch;
-    use crate::slurm::launch::tests::{options, record, settings, Fake};
+    use crate::slurm::launch::tests::{glue_settings, options, record, settings, Fake};
     use crate::slurm::manifest::MANIFEST;
     use crate::slurm::render::tests::plan_and_settings;
 
@@ -184,12 +184,7 @@ mod tests {
     fn a_failed_glue_task_is_resubmitted_alone() {
         let dir = tempfile::tempdir().unwrap();
         let (plan, _) = plan_and_settings();
-        let mut settings = settings(dir.path());
-        settings.slurm.benchmarks = vec![
-            crate::config::Benchmark::Blimp,
-            crate::config::Benchmark::Glue,
-        ];
-        settings.slurm.glue_tasks = vec!["rte".into(), "wsc".into()];
+        let settings = glue_settings(dir.path(), &["rte", "wsc"]);
         let l = launch(&plan, &settings, &options(dir.path()), &Fake::default()).unwrap();
         // Jobs: train-0 100, eval-0 101, glue rte 102, glue wsc 103; train-1 104, eval-1 105,
         // glue rte 106, glue wsc 107. Run 7's wsc fine-tuning failed; everything else is done.

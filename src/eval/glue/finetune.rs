@@ -201,6 +201,8 @@ pub fn finetune(
     let mut early = EarlyStopping::patience(recipe.patience);
     let mut es = EarlyStop::default();
     let (mut epochs, mut step) = (Vec::new(), 0usize);
+    // The best epoch's dev logits: its weights give them again, so they are kept, not recomputed.
+    let mut best_dev_logits = Vec::new();
     for epoch in 1..=recipe.max_epochs {
         let loss_sum = Tensor::zeros([], (Kind::Float, compute.device));
         let plan = batches(&lengths, recipe.batch_size, recipe.seed, epoch);
@@ -223,8 +225,8 @@ pub fn finetune(
             }
             step += 1;
         }
-        let pred = argmax(&predict(model, dev, recipe.batch_size, pad_id, compute)?);
-        let m = metrics(&dev.labels, &pred, k);
+        let dev_logits = predict(model, dev, recipe.batch_size, pad_id, compute)?;
+        let m = metrics(&dev.labels, &argmax(&dev_logits), k);
         epochs.push(Epoch {
             epoch,
             train_loss: loss_sum.double_value(&[]) / plan.len().max(1) as f64,
@@ -234,7 +236,11 @@ pub fn finetune(
             Watch::F1 => m.f1,
             Watch::Accuracy => m.accuracy,
         };
-        if early.observe(&mut es, -watched, u64::from(epoch), 0, params) {
+        let stop = early.observe(&mut es, -watched, u64::from(epoch), 0, params);
+        if es.best_step == u64::from(epoch) {
+            best_dev_logits = dev_logits;
+        }
+        if stop {
             break;
         }
     }
@@ -249,8 +255,11 @@ pub fn finetune(
             }
         });
     }
-    let dev_logits = predict(model, dev, recipe.batch_size, pad_id, compute)?;
     let test_logits = predict(model, test, recipe.batch_size, pad_id, compute)?;
+    let dev_logits = match best_dev_logits.is_empty() && !dev.ids.is_empty() {
+        true => predict(model, dev, recipe.batch_size, pad_id, compute)?,
+        false => best_dev_logits,
+    };
     Ok(Outcome {
         best_epoch: es.best_step as u32,
         dev: metrics(&dev.labels, &argmax(&dev_logits), k),

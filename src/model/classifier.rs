@@ -89,12 +89,8 @@ impl Classifier {
     /// Logits `[batch, num_labels]` (fp32) of right-padded `ids` `[batch, time]` whose last real
     /// tokens sit at `last` `[batch]`.
     pub fn forward(&self, ids: &Tensor, last: &Tensor) -> Tensor {
-        let hidden = self.llama.hidden(ids);
-        let (b, _, h) = hidden.size3().expect("hidden is [batch, time, hidden]");
-        let index = last.view([b, 1, 1]).expand([b, 1, h], false);
+        let hidden = self.llama.hidden_at(ids, last);
         hidden
-            .gather(1, &index, false)
-            .squeeze_dim(1)
             .linear(&self.score.to_kind(hidden.kind()), None::<Tensor>)
             .to_kind(Kind::Float)
     }

@@ -169,6 +169,35 @@ impl Llama {
         self.layers_forward(ids, &gather(&self.cos), &gather(&self.sin), Some(mask))
     }
 
+    /// The final normalized hidden state `[batch, hidden]` of each row's token at `last`
+    /// `[batch]`: [`Llama::hidden`] read there, but the last layer runs for those tokens only
+    /// (their keys and values still come from every position up to them). What a classifier
+    /// pooling the last token needs, for a layer's less work.
+    pub fn hidden_at(&self, ids: &Tensor, last: &Tensor) -> Tensor {
+        let (b, t) = ids.size2().expect("ids are [batch, time]");
+        let (cos, sin) = (self.cos.narrow(0, 0, t), self.sin.narrow(0, 0, t));
+        let eps = self.config.rms_norm_eps;
+        let (before, end) = self.layers.split_at(self.layers.len().saturating_sub(1));
+        let mut x = Tensor::embedding(&self.embed, ids, -1, false, false);
+        for l in before {
+            let a = rms_norm(&x, &l.input_norm, eps);
+            x = &x + l.attn.forward(&a, &cos, &sin, None);
+            let m = rms_norm(&x, &l.post_norm, eps);
+            x = &x + l.mlp.forward(&m);
+        }
+        let c = i64::from(self.config.hidden_size);
+        let at_last =
+            |h: &Tensor| h.gather(1, &last.view([b, 1, 1]).expand([b, 1, c], false), false);
+        let mut y = at_last(&x);
+        if let Some(l) = end.first() {
+            let a = rms_norm(&x, &l.input_norm, eps);
+            y = &y + l.attn.forward_at(&a, &at_last(&a), last, (&cos, &sin));
+            let m = rms_norm(&y, &l.post_norm, eps);
+            y = &y + l.mlp.forward(&m);
+        }
+        rms_norm(&y, &self.norm, eps).squeeze_dim(1)
+    }
+
     fn layers_forward(
         &self,
         ids: &Tensor,
@@ -213,6 +242,37 @@ impl Attention {
         y.transpose(1, 2)
             .contiguous()
             .view([b, t, c])
+            .linear(&self.o, None::<Tensor>)
+    }
+}
+
+impl Attention {
+    /// Attention of one query per row, `x_q` `[batch, 1, hidden]` at position `last` `[batch]`,
+    /// over the keys and values of `x` `[batch, time, hidden]` up to that position.
+    fn forward_at(
+        &self,
+        x: &Tensor,
+        x_q: &Tensor,
+        last: &Tensor,
+        (cos, sin): (&Tensor, &Tensor),
+    ) -> Tensor {
+        let (b, t, c) = x.size3().expect("x is [batch, time, hidden]");
+        let heads = |x: &Tensor, w: &Tensor, t: i64| {
+            x.linear(w, None::<Tensor>)
+                .view([b, t, self.heads, self.head_dim])
+                .transpose(1, 2)
+        };
+        let at = |table: &Tensor| table.index_select(0, last).view([b, 1, 1, -1]);
+        let q = apply_rope(&heads(x_q, &self.q, 1), &at(cos), &at(sin));
+        let k = apply_rope(&heads(x, &self.k, t), cos, sin);
+        let v = heads(x, &self.v, t);
+        let positions = Tensor::arange(t, (Kind::Int64, x.device())).view([1, 1, 1, t]);
+        let mask = positions.less_equal_tensor(&last.view([b, 1, 1, 1]));
+        let y =
+            Tensor::scaled_dot_product_attention(&q, &k, &v, Some(&mask), 0.0, false, None, false);
+        y.transpose(1, 2)
+            .contiguous()
+            .view([b, 1, c])
             .linear(&self.o, None::<Tensor>)
     }
 }
@@ -298,6 +358,30 @@ pub(crate) fn tiny_config(initializer_range: f64) -> LlamaConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The last layer run for the last tokens only gives the full pass's hidden states there,
+    /// whatever follows them (right padding) and wherever they sit.
+    #[test]
+    fn hidden_at_the_last_tokens_equals_the_full_pass_read_there() {
+        tch::manual_seed(3);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let m = Llama::new(&vs, &tiny_config(0.5)).unwrap();
+        let ids = Tensor::randint(50, [3, 7], (Kind::Int64, Device::Cpu));
+        let last = Tensor::from_slice(&[6i64, 2, 0]);
+        let full = m.hidden(&ids);
+        let at = m.hidden_at(&ids, &last);
+        for (row, &l) in [6i64, 2, 0].iter().enumerate() {
+            let want = full.get(row as i64).get(l);
+            let diff = (&at.get(row as i64) - &want).abs().max().double_value(&[]);
+            assert!(diff < 1e-5, "row {row}: {diff}");
+        }
+        // Padding after the last token changes nothing.
+        let other = ids.copy();
+        let _ = other.get(1).narrow(0, 3, 4).fill_(0);
+        let again = m.hidden_at(&other, &last);
+        let diff = (&again.get(1) - &at.get(1)).abs().max().double_value(&[]);
+        assert!(diff < 1e-6, "{diff}");
+    }
 
     fn tiny() -> LlamaConfig {
         tiny_config(0.02)

@@ -180,10 +180,7 @@ impl Llama {
         let (before, end) = self.layers.split_at(self.layers.len().saturating_sub(1));
         let mut x = Tensor::embedding(&self.embed, ids, -1, false, false);
         for l in before {
-            let a = rms_norm(&x, &l.input_norm, eps);
-            x = &x + l.attn.forward(&a, &cos, &sin, None);
-            let m = rms_norm(&x, &l.post_norm, eps);
-            x = &x + l.mlp.forward(&m);
+            x = l.forward(&x, &cos, &sin, None, eps);
         }
         let c = i64::from(self.config.hidden_size);
         let at_last =
@@ -208,27 +205,35 @@ impl Llama {
         let eps = self.config.rms_norm_eps;
         let mut x = Tensor::embedding(&self.embed, ids, -1, false, false);
         for b in &self.layers {
-            let a = rms_norm(&x, &b.input_norm, eps);
-            x = &x + b.attn.forward(&a, cos, sin, mask);
-            let m = rms_norm(&x, &b.post_norm, eps);
-            x = &x + b.mlp.forward(&m);
+            x = b.forward(&x, cos, sin, mask, eps);
         }
         rms_norm(&x, &self.norm, eps)
+    }
+}
+
+impl Block {
+    /// The pre-norm block: `x + attn(norm(x))`, then `+ mlp(norm(·))`.
+    fn forward(
+        &self,
+        x: &Tensor,
+        cos: &Tensor,
+        sin: &Tensor,
+        mask: Option<&Tensor>,
+        eps: f64,
+    ) -> Tensor {
+        let a = rms_norm(x, &self.input_norm, eps);
+        let x = x + self.attn.forward(&a, cos, sin, mask);
+        let m = rms_norm(&x, &self.post_norm, eps);
+        &x + self.mlp.forward(&m)
     }
 }
 
 impl Attention {
     /// Causal attention, or attention under `mask` (true = attend) when given.
     fn forward(&self, x: &Tensor, cos: &Tensor, sin: &Tensor, mask: Option<&Tensor>) -> Tensor {
-        let (b, t, c) = x.size3().expect("x is [batch, time, hidden]");
-        let heads = |w: &Tensor| {
-            x.linear(w, None::<Tensor>)
-                .view([b, t, self.heads, self.head_dim])
-                .transpose(1, 2)
-        };
-        let q = apply_rope(&heads(&self.q), cos, sin);
-        let k = apply_rope(&heads(&self.k), cos, sin);
-        let v = heads(&self.v);
+        let q = apply_rope(&self.heads_of(x, &self.q), cos, sin);
+        let k = apply_rope(&self.heads_of(x, &self.k), cos, sin);
+        let v = self.heads_of(x, &self.v);
         let y = Tensor::scaled_dot_product_attention(
             &q,
             &k,
@@ -239,14 +244,26 @@ impl Attention {
             None,
             false,
         );
+        self.output(&y)
+    }
+
+    /// `x` `[batch, time, hidden]` projected by `w` into heads `[batch, heads, time, head_dim]`.
+    fn heads_of(&self, x: &Tensor, w: &Tensor) -> Tensor {
+        let (b, t, _) = x.size3().expect("x is [batch, time, hidden]");
+        x.linear(w, None::<Tensor>)
+            .view([b, t, self.heads, self.head_dim])
+            .transpose(1, 2)
+    }
+
+    /// Heads `[batch, heads, time, head_dim]` merged and projected out: `[batch, time, hidden]`.
+    fn output(&self, y: &Tensor) -> Tensor {
+        let (b, _, t, _) = y.size4().expect("y is [batch, heads, time, head_dim]");
         y.transpose(1, 2)
             .contiguous()
-            .view([b, t, c])
+            .view([b, t, self.heads * self.head_dim])
             .linear(&self.o, None::<Tensor>)
     }
-}
 
-impl Attention {
     /// Attention of one query per row, `x_q` `[batch, 1, hidden]` at position `last` `[batch]`,
     /// over the keys and values of `x` `[batch, time, hidden]` up to that position.
     fn forward_at(
@@ -256,24 +273,16 @@ impl Attention {
         last: &Tensor,
         (cos, sin): (&Tensor, &Tensor),
     ) -> Tensor {
-        let (b, t, c) = x.size3().expect("x is [batch, time, hidden]");
-        let heads = |x: &Tensor, w: &Tensor, t: i64| {
-            x.linear(w, None::<Tensor>)
-                .view([b, t, self.heads, self.head_dim])
-                .transpose(1, 2)
-        };
+        let (b, t, _) = x.size3().expect("x is [batch, time, hidden]");
         let at = |table: &Tensor| table.index_select(0, last).view([b, 1, 1, -1]);
-        let q = apply_rope(&heads(x_q, &self.q, 1), &at(cos), &at(sin));
-        let k = apply_rope(&heads(x, &self.k, t), cos, sin);
-        let v = heads(x, &self.v, t);
+        let q = apply_rope(&self.heads_of(x_q, &self.q), &at(cos), &at(sin));
+        let k = apply_rope(&self.heads_of(x, &self.k), cos, sin);
+        let v = self.heads_of(x, &self.v);
         let positions = Tensor::arange(t, (Kind::Int64, x.device())).view([1, 1, 1, t]);
         let mask = positions.less_equal_tensor(&last.view([b, 1, 1, 1]));
         let y =
             Tensor::scaled_dot_product_attention(&q, &k, &v, Some(&mask), 0.0, false, None, false);
-        y.transpose(1, 2)
-            .contiguous()
-            .view([b, 1, c])
-            .linear(&self.o, None::<Tensor>)
+        self.output(&y)
     }
 }
 

@@ -126,10 +126,11 @@ pub fn write_task(
         }
     }
     fs_err::create_dir_all(dir)?;
-    let lock = fs_err::File::create(dir.join(LOCK))?;
+    let lock_path = dir.join(LOCK);
+    let lock = fs_err::File::create(&lock_path)?;
     lock.file()
         .lock()
-        .with_context(|| format!("locking {}", dir.join(LOCK).display()))?;
+        .with_context(|| format!("locking {}", lock_path.display()))?;
     write_rows(&dir.join(format!("{task}.parquet")), predictions)?;
     write_rows(&dir.join(format!("{task}_epochs.parquet")), epochs)?;
     let mut summary = read_summary(dir).unwrap_or(Summary {

@@ -110,13 +110,6 @@ impl ScriptEntry {
     }
 }
 
-impl Submission {
-    /// What an eval job runs (`None` for training and aggregate jobs).
-    pub fn part(&self) -> Option<EvalPart> {
-        (self.stage == Stage::Eval).then(|| EvalPart::of(self.glue_task.as_deref()))
-    }
-}
-
 /// Everything `lmeff launch` did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {

@@ -126,28 +126,32 @@ fn from_record(r: &JobRecord, job: String) -> TaskStatus {
     }
 }
 
-/// The latest submission of `stage` (and eval `part`) that covers array index `task`.
+/// The latest submission covering array index `task` of the evaluation array `part`, or of the
+/// training array when `part` is `None`.
 fn submission_for<'m>(
     m: &'m Manifest,
-    stage: Stage,
     part: Option<&EvalPart>,
     task: usize,
 ) -> Option<&'m Submission> {
-    m.submissions.iter().rev().find(|s| {
-        s.stage == stage
-            && s.part().as_ref() == part
-            && s.array.as_ref().is_some_and(|t| t.contains(task))
-    })
+    let ours = |s: &Submission| match part {
+        None => s.stage == Stage::Train,
+        Some(p) => s.stage == Stage::Eval && s.glue_task.as_deref() == p.glue_task(),
+    };
+    m.submissions
+        .iter()
+        .rev()
+        .find(|s| ours(s) && s.array.as_ref().is_some_and(|t| t.contains(task)))
 }
 
+/// The state of array index `task` of the evaluation array `part` (`None`: of training).
 fn task_status(
     m: &Manifest,
     records: Option<&[JobRecord]>,
-    (stage, part): (Stage, Option<&EvalPart>),
+    part: Option<&EvalPart>,
     task: usize,
     done_by_records: bool,
 ) -> TaskStatus {
-    let Some(sub) = submission_for(m, stage, part, task) else {
+    let Some(sub) = submission_for(m, part, task) else {
         return TaskStatus {
             state: if done_by_records {
                 TaskState::Done
@@ -238,6 +242,11 @@ pub fn status(m: &Manifest, scheduler: &dyn Scheduler) -> Result<StatusReport> {
     ids.sort();
     ids.dedup();
     let records = scheduler.jobs(&ids)?;
+    let glue_tasks: Vec<String> = m
+        .eval_parts()
+        .iter()
+        .filter_map(|p| p.glue_task().map(str::to_owned))
+        .collect();
     let mut runs = Vec::new();
     for run in &m.runs {
         let run_dir = m.workdir.join(&run.output_dir);
@@ -252,11 +261,6 @@ pub fn status(m: &Manifest, scheduler: &dyn Scheduler) -> Result<StatusReport> {
             })
             .collect();
         let eval_done = trained && evaluated.len() == cks.len();
-        let glue_tasks: Vec<String> = m
-            .eval_parts()
-            .iter()
-            .filter_map(|p| p.glue_task().map(str::to_owned))
-            .collect();
         let fine_tuned = if glue_tasks.is_empty() {
             Vec::new()
         } else {
@@ -267,13 +271,7 @@ pub fn status(m: &Manifest, scheduler: &dyn Scheduler) -> Result<StatusReport> {
             .map(|t| {
                 let done = trained && fine_tuned.iter().all(|tasks| tasks.contains(t));
                 let part = EvalPart::Glue(t.clone());
-                let st = task_status(
-                    m,
-                    records.as_deref(),
-                    (Stage::Eval, Some(&part)),
-                    run.task_index,
-                    done,
-                );
+                let st = task_status(m, records.as_deref(), Some(&part), run.task_index, done);
                 (t.clone(), st)
             })
             .collect();
@@ -289,17 +287,11 @@ pub fn status(m: &Manifest, scheduler: &dyn Scheduler) -> Result<StatusReport> {
         runs.push(RunStatus {
             task_index: run.task_index,
             run_id: run.run_id.clone(),
-            train: task_status(
-                m,
-                records.as_deref(),
-                (Stage::Train, None),
-                run.task_index,
-                trained,
-            ),
+            train: task_status(m, records.as_deref(), None, run.task_index, trained),
             eval: task_status(
                 m,
                 records.as_deref(),
-                (Stage::Eval, Some(&EvalPart::Blimp)),
+                Some(&EvalPart::Blimp),
                 run.task_index,
                 eval_done,
             ),

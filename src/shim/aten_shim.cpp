@@ -1,5 +1,5 @@
-// ATen entry points tch does not bind: the fused multi-tensor AdamW, foreach grad-norm clipping and
-// the autocast dtype. Tensors arrive as tch's `C_tensor*`, which are `at::Tensor*`. Every function
+// ATen entry points tch does not bind: the fused multi-tensor AdamW, foreach grad-norm clipping,
+// dropping gradients and the autocast dtype. Tensors arrive as tch's `C_tensor*`, which are `at::Tensor*`. Every function
 // returns null on success or an error message (valid until the next call on this thread).
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
@@ -58,6 +58,14 @@ const char *lmeff_clip_grad_norm(at::Tensor **grads, size_t n, double max_norm,
     auto coef = at::clamp_max(max_norm / (total + 1e-6), 1.0);
     at::_foreach_mul_(gs, coef);
     *norm_out = new at::Tensor(total);
+  });
+}
+
+// Drops the gradients of `params` (torch's `zero_grad(set_to_none=True)`): the next backward
+// writes fresh ones instead of adding to a zeroed buffer.
+const char *lmeff_clear_grads(at::Tensor **params, size_t n) {
+  return guarded([&] {
+    for (size_t i = 0; i < n; ++i) params[i]->mutable_grad().reset();
   });
 }
 

@@ -1,6 +1,6 @@
 //! Safe bindings to the small C++ shim (`aten_shim.cpp`, built by `build.rs` against libtorch's
 //! headers) for the ATen calls tch does not bind: the fused multi-tensor AdamW kernel, foreach
-//! global-norm clipping, and entering/leaving bf16 autocast. Every call returns its C++ exception
+//! global-norm clipping, dropping gradients, and entering/leaving bf16 autocast. Every call returns its C++ exception
 //! as an error.
 
 use std::ffi::{c_char, CStr};
@@ -29,6 +29,7 @@ extern "C" {
         max_norm: f64,
         norm_out: *mut *mut C_tensor,
     ) -> *const c_char;
+    fn lmeff_clear_grads(params: *const *mut C_tensor, n: usize) -> *const c_char;
     fn lmeff_autocast_bf16(cuda: i32, enabled: i32) -> *const c_char;
 }
 
@@ -63,6 +64,16 @@ pub fn autocast_bf16<T>(cuda: bool, f: impl FnOnce() -> T) -> Result<T> {
         "leaving autocast",
     )?;
     Ok(out)
+}
+
+/// Drops the gradients of `params` (undefined until the next backward writes them).
+pub fn clear_grads(params: &[Tensor]) -> Result<()> {
+    let p = ptrs(params);
+    // SAFETY: the pointers stay valid while `params` lives.
+    check(
+        unsafe { lmeff_clear_grads(p.as_ptr(), p.len()) },
+        "dropping gradients",
+    )
 }
 
 /// AdamW's hyper-parameters for one call of the fused kernel.

@@ -138,16 +138,12 @@ impl AdamW {
         Ok(())
     }
 
-    /// Sets every gradient to zero in place (keeps the buffers, static for graph capture).
-    pub fn zero_grad(&self) {
-        for g in &self.groups {
-            for p in &g.params {
-                let mut grad = p.grad();
-                if grad.defined() {
-                    let _ = grad.zero_();
-                }
-            }
-        }
+    /// Drops every gradient (torch's default `set_to_none`): the next backward writes fresh ones
+    /// rather than adding into zeroed buffers, a fill and an add per parameter saved.
+    pub fn zero_grad(&self) -> Result<()> {
+        self.groups
+            .iter()
+            .try_for_each(|g| shim::clear_grads(&g.params))
     }
 
     /// The optimizer state by name: `exp_avg.<param>`, `exp_avg_sq.<param>`, `step.<param>`.
@@ -210,7 +206,8 @@ mod tests {
         let lr = 0.01;
         opt.set_lr(lr);
         for t in 1..=3 {
-            opt.zero_grad();
+            opt.zero_grad().unwrap();
+            assert!(!p.grad().defined(), "step {t} starts without a gradient");
             let loss = (&p * &p * 3.0).sum(Kind::Float);
             loss.backward();
             opt.step().unwrap();

@@ -66,7 +66,7 @@ pub fn step_with(
     o: StepOptions,
     mut loss: impl FnMut(usize) -> Result<Tensor>,
 ) -> Result<StepOutcome> {
-    opt.zero_grad();
+    opt.zero_grad()?;
     for i in 0..n {
         let l = o.compute.autocast(|| loss(i))?? * (o.loss_scale / n as f64);
         l.backward();

@@ -11,10 +11,12 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Instant;
 
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
+use tracing::info;
 
 use super::metrics::{metrics, Metrics};
 use crate::data::glue::tasks::{Task, Watch};
@@ -204,6 +206,7 @@ pub fn finetune(
     // The best epoch's dev logits: its weights give them again, so they are kept, not recomputed.
     let mut best_dev_logits = Vec::new();
     for epoch in 1..=recipe.max_epochs {
+        let started = Instant::now();
         let loss_sum = Tensor::zeros([], (Kind::Float, compute.device));
         let plan = batches(&lengths, recipe.batch_size, recipe.seed, epoch);
         for rows in &plan {
@@ -227,15 +230,22 @@ pub fn finetune(
         }
         let dev_logits = predict(model, dev, recipe.batch_size, pad_id, compute)?;
         let m = metrics(&dev.labels, &argmax(&dev_logits), k);
+        let train_loss = loss_sum.double_value(&[]) / plan.len().max(1) as f64;
         epochs.push(Epoch {
             epoch,
-            train_loss: loss_sum.double_value(&[]) / plan.len().max(1) as f64,
+            train_loss,
             dev: m,
         });
-        let watched = match task.watch {
-            Watch::F1 => m.f1,
-            Watch::Accuracy => m.accuracy,
+        let (watched, measure) = match task.watch {
+            Watch::F1 => (m.f1, "F1"),
+            Watch::Accuracy => (m.accuracy, "accuracy"),
         };
+        let secs = started.elapsed().as_secs_f64();
+        info!(
+            "{} epoch {epoch}: train loss {train_loss:.4}, dev {measure} {watched:.4} ({secs:.1} s, {:.0} training examples/s)",
+            task.name,
+            lengths.len() as f64 / secs
+        );
         let stop = early.observe(&mut es, -watched, u64::from(epoch), 0, params);
         if es.best_step == u64::from(epoch) {
             best_dev_logits = dev_logits;

@@ -115,8 +115,7 @@ pub fn keep_freed_buffers() {
     {
         static ONCE: std::sync::Once = std::sync::Once::new();
         ONCE.call_once(|| {
-            let own = std::env::vars_os().any(|(k, _)| tunes_malloc(&k.to_string_lossy()));
-            if !own {
+            if !user_tunes_malloc() {
                 // SAFETY: mallopt only changes glibc's allocation thresholds, from any thread.
                 unsafe {
                     libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 30);
@@ -125,6 +124,11 @@ pub fn keep_freed_buffers() {
             }
         });
     }
+}
+
+/// Whether the environment holds glibc malloc settings of the user's own.
+fn user_tunes_malloc() -> bool {
+    std::env::vars_os().any(|(k, _)| tunes_malloc(&k.to_string_lossy()))
 }
 
 /// Whether environment variable `key` is one of glibc's malloc settings.
@@ -242,7 +246,7 @@ mod tests {
     #[cfg(target_env = "gnu")]
     #[test]
     fn freed_buffers_stay_in_the_heap() {
-        if std::env::vars_os().any(|(k, _)| tunes_malloc(&k.to_string_lossy())) {
+        if user_tunes_malloc() {
             return; // the user's settings win, by design
         }
         keep_freed_buffers();

@@ -1,6 +1,7 @@
 // ATen entry points tch does not bind: the fused multi-tensor AdamW, foreach grad-norm clipping,
-// dropping gradients and the autocast dtype. Tensors arrive as tch's `C_tensor*`, which are `at::Tensor*`. Every function
-// returns null on success or an error message (valid until the next call on this thread).
+// dropping gradients and the autocast dtype. Tensors arrive as tch's `C_tensor*`, which are
+// `at::Tensor*`. Every function returns null on success or an error message (valid until the next
+// call on this thread).
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
 #include <string>

@@ -1,7 +1,7 @@
 //! Safe bindings to the small C++ shim (`aten_shim.cpp`, built by `build.rs` against libtorch's
 //! headers) for the ATen calls tch does not bind: the fused multi-tensor AdamW kernel, foreach
-//! global-norm clipping, dropping gradients, and entering/leaving bf16 autocast. Every call returns its C++ exception
-//! as an error.
+//! global-norm clipping, dropping gradients, and entering/leaving bf16 autocast. Every call returns
+//! its C++ exception as an error.
 
 use std::ffi::{c_char, CStr};
 

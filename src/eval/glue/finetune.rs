@@ -266,9 +266,10 @@ pub fn finetune(
         });
     }
     let test_logits = predict(model, test, recipe.batch_size, pad_id, compute)?;
-    let dev_logits = match best_dev_logits.is_empty() && !dev.ids.is_empty() {
-        true => predict(model, dev, recipe.batch_size, pad_id, compute)?,
-        false => best_dev_logits,
+    let dev_logits = if best_dev_logits.is_empty() && !dev.ids.is_empty() {
+        predict(model, dev, recipe.batch_size, pad_id, compute)?
+    } else {
+        best_dev_logits
     };
     Ok(Outcome {
         best_epoch: es.best_step as u32,

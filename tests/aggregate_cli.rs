@@ -351,6 +351,83 @@ fn chromium(page: &std::path::Path, extra: &[&str]) -> std::process::Output {
         .expect("chromium (installed by `make setup`)")
 }
 
+/// Opens `page` in headless Chromium and checks that every image in it decoded and holds drawn
+/// (non-white) pixels on a screenshot of the whole page; returns how many images it has.
+fn images_drawn(s: &Scratch, page: &std::path::Path) -> usize {
+    // Where each image sits and whether it decoded, as the page itself measured it (in a window
+    // as wide as the screenshot's, so that text wraps, and images sit, alike in both).
+    let dom = chromium(page, &["--window-size=1000,1000", "--dump-dom"]);
+    let dom = String::from_utf8_lossy(&dom.stdout).into_owned();
+    let layout = dom
+        .split("<pre id=\"layout\" style=\"display:none\">")
+        .nth(1)
+        .and_then(|t| t.split("</pre>").next())
+        .unwrap_or_else(|| panic!("no layout in the DOM:\n{}", &dom[..dom.len().min(2000)]));
+    let mut images = Vec::new();
+    let mut height = 0u32;
+    for line in layout.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        match f.first() {
+            Some(&"img") => {
+                let n: Vec<u32> = f[2..].iter().map(|x| x.parse().unwrap()).collect();
+                assert!(
+                    n[0] > 0 && n[1] > 0,
+                    "image {} did not decode: {line}",
+                    f[1]
+                );
+                images.push((n[2], n[3], n[4], n[5]));
+            }
+            Some(&"page") => height = f[2].parse().unwrap(),
+            _ => {}
+        }
+    }
+
+    // A screenshot of the whole page: every image's box holds drawn (non-white) pixels (a blank
+    // one holds none; thin lines on white hold a few per mille).
+    let shot = s.path().join("shot.png");
+    let out = chromium(
+        page,
+        &[
+            &format!("--window-size=1000,{height}"),
+            &format!("--screenshot={}", shot.display()),
+        ],
+    );
+    assert!(
+        shot.is_file(),
+        "no screenshot: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let decoder = png::Decoder::new(std::fs::File::open(&shot).unwrap());
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let channels = info.color_type.samples();
+    for (i, &(x, y, w, h)) in images.iter().enumerate() {
+        let (mut drawn, mut total) = (0u64, 0u64);
+        for py in y..(y + h).min(info.height) {
+            for px in x..(x + w).min(info.width) {
+                let o = (py as usize * info.width as usize + px as usize) * channels;
+                total += 1;
+                if buf[o..o + 3].iter().any(|&c| c < 200) {
+                    drawn += 1;
+                }
+            }
+        }
+        assert!(
+            total > 10_000,
+            "image {i} is off the screenshot ({x},{y} {w}x{h}, shot {}x{})",
+            info.width,
+            info.height
+        );
+        let share = drawn as f64 / total as f64;
+        assert!(
+            share > 0.002 && share < 0.9,
+            "image {i}: {share:.3} of its pixels drawn"
+        );
+    }
+    images.len()
+}
+
 #[test]
 fn report_html_shows_every_plot_in_a_headless_browser() {
     // The study's tables as its scripts write them: 2 datasets × 20m/60m/180m × 2 vocab sizes ×
@@ -454,78 +531,7 @@ fn report_html_shows_every_plot_in_a_headless_browser() {
     assert!(at("tinystories · 60m") < at("tinystories · 180m"));
 
     let page = s.path().join("agg/report.html");
-
-    // Where each image sits and whether it decoded, as the page itself measured it.
-    let dom = chromium(&page, &["--dump-dom"]);
-    let dom = String::from_utf8_lossy(&dom.stdout).into_owned();
-    let layout = dom
-        .split("<pre id=\"layout\" style=\"display:none\">")
-        .nth(1)
-        .and_then(|t| t.split("</pre>").next())
-        .unwrap_or_else(|| panic!("no layout in the DOM:\n{}", &dom[..dom.len().min(2000)]));
-    let mut images = Vec::new();
-    let mut height = 0u32;
-    for line in layout.lines() {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        match f.first() {
-            Some(&"img") => {
-                let n: Vec<u32> = f[2..].iter().map(|x| x.parse().unwrap()).collect();
-                assert!(
-                    n[0] > 0 && n[1] > 0,
-                    "image {} did not decode: {line}",
-                    f[1]
-                );
-                images.push((n[2], n[3], n[4], n[5]));
-            }
-            Some(&"page") => height = f[2].parse().unwrap(),
-            _ => {}
-        }
-    }
-    assert_eq!(images.len(), FIGURES.len(), "{layout}");
-
-    // A screenshot of the whole page: every image's box holds drawn (non-white) pixels (a blank
-    // one holds none; thin lines on white hold a few per mille).
-    let shot = s.path().join("shot.png");
-    let out = chromium(
-        &page,
-        &[
-            &format!("--window-size=1000,{height}"),
-            &format!("--screenshot={}", shot.display()),
-        ],
-    );
-    assert!(
-        shot.is_file(),
-        "no screenshot: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let decoder = png::Decoder::new(std::fs::File::open(&shot).unwrap());
-    let mut reader = decoder.read_info().unwrap();
-    let mut buf = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut buf).unwrap();
-    let channels = info.color_type.samples();
-    for (i, &(x, y, w, h)) in images.iter().enumerate() {
-        let (mut drawn, mut total) = (0u64, 0u64);
-        for py in y..(y + h).min(info.height) {
-            for px in x..(x + w).min(info.width) {
-                let o = (py as usize * info.width as usize + px as usize) * channels;
-                total += 1;
-                if buf[o..o + 3].iter().any(|&c| c < 200) {
-                    drawn += 1;
-                }
-            }
-        }
-        assert!(
-            total > 10_000,
-            "image {i} is off the screenshot ({x},{y} {w}x{h}, shot {}x{})",
-            info.width,
-            info.height
-        );
-        let share = drawn as f64 / total as f64;
-        assert!(
-            share > 0.002 && share < 0.9,
-            "image {i}: {share:.3} of its pixels drawn"
-        );
-    }
+    assert_eq!(images_drawn(&s, &page), FIGURES.len());
 
     // For print: 300 dpi PNGs, three times the pixels of the default 100 dpi, of the same drawing;
     // std bands and a logit scale drawn on request.
@@ -622,5 +628,368 @@ fn budgets_trained_both_ways_are_compared() {
     assert!(
         report.contains("| 25M | 5 | 1.000 | 0.017 (exact) | +0.0100 |"),
         "{report}"
+    );
+}
+
+/// The study's metric per task (its plotting code's `GLUE_TASK_METRICS`).
+const STUDY_METRIC: [(&str, &str); 7] = [
+    ("boolq", "accuracy"),
+    ("mnli", "accuracy"),
+    ("mrpc", "f1"),
+    ("multirc", "accuracy"),
+    ("qqp", "f1"),
+    ("rte", "accuracy"),
+    ("wsc", "accuracy"),
+];
+
+/// `glue_all_results.csv` as the study writes it: 3 datasets × 3 sizes × 3 seeds × 7 tasks ×
+/// val/test at 25M … 2000M and final; the reported metric's own column empty, its value in
+/// `value`. Scores are seeded noise around a level per configuration, rising with the anchor.
+fn study_glue_table() -> String {
+    let anchors = [
+        "25M", "50M", "75M", "100M", "250M", "500M", "750M", "1000M", "1250M", "1500M", "1750M",
+        "2000M", "final",
+    ];
+    let mut t = String::from(
+        "dataset,model_size,milestone,vocab_size,seed,task,split,metric,value,accuracy,f1,mcc\n",
+    );
+    let mut state = 12345u64;
+    let mut noise = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 40) as f64 / (1u64 << 24) as f64
+    };
+    for (d, ds) in ["tinystories", "babylm3", "hybrid_3.7B"].iter().enumerate() {
+        for (m, size) in ["20m", "60m", "180m"].iter().enumerate() {
+            for seed in 0..3 {
+                for (a, anchor) in anchors.iter().enumerate() {
+                    for (task, metric) in STUDY_METRIC {
+                        for split in ["val", "test"] {
+                            let level = 0.5 + 0.01 * a as f64 + 0.03 * m as f64 - 0.02 * d as f64;
+                            let acc = ((level + 0.05 * noise()) * 1e4).round() / 1e4;
+                            let f1 = ((level - 0.1 + 0.1 * noise()) * 1e4).round() / 1e4;
+                            let mcc = ((0.3 * noise() - 0.05) * 1e4).round() / 1e4;
+                            let (value, acc, f1) = match metric {
+                                "f1" => (f1, acc.to_string(), String::new()),
+                                _ => (acc, String::new(), f1.to_string()),
+                            };
+                            t += &format!(
+                                "{ds},{size},{anchor},16000,{seed},{task},{split},{metric},{value},{acc},{f1},{mcc}\n"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+    t
+}
+
+/// A CSV's rows keyed by their identity columns, each with its other cells (numbers parsed).
+fn keyed(
+    path: &std::path::Path,
+    id: &[&str],
+) -> std::collections::BTreeMap<Vec<String>, Vec<String>> {
+    let rows = csv_rows(path);
+    let mut out = std::collections::BTreeMap::new();
+    for r in rows {
+        let key: Vec<String> = id.iter().map(|c| r[*c].clone()).collect();
+        let mut rest: Vec<(String, String)> = r
+            .into_iter()
+            .filter(|(k, _)| !id.contains(&k.as_str()))
+            .map(|(k, v)| {
+                let v = v.parse::<f64>().map_or(v, |x| format!("{x:.12}"));
+                (k, v)
+            })
+            .collect();
+        rest.sort();
+        let prev = out.insert(
+            key.clone(),
+            rest.into_iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        );
+        assert!(prev.is_none(), "{key:?} twice in {}", path.display());
+    }
+    out
+}
+
+#[test]
+fn the_studys_glue_tables_are_read_averaged_by_its_metrics_and_written_back() {
+    let s = Scratch::new();
+    let table = study_glue_table();
+    s.write("glue_all_results.csv", &table);
+    let (ok, out, err) = run(s.lmeff().args([
+        "aggregate",
+        "--import-csv",
+        "glue_all_results.csv",
+        "--out",
+        "agg",
+        "--bootstrap",
+        "50",
+        "--heatmap-milestone",
+        "2000",
+        "--heatmap-scale",
+        "row",
+        "--figure-configs",
+        "tinystories/*,babylm3/60m,hybrid*/180m/16000",
+    ]));
+    assert!(ok, "{out}{err}");
+
+    // Written back in the study's shape: the same rows and values, row order aside.
+    let id = [
+        "dataset",
+        "model_size",
+        "milestone",
+        "vocab_size",
+        "seed",
+        "task",
+        "split",
+    ];
+    let input = s.path().join("glue_all_results.csv");
+    let back = s.path().join("agg/study/glue_all_results.csv");
+    assert_eq!(keyed(&back, &id), keyed(&input, &id));
+    assert_eq!(csv_rows(&back).len(), 3 * 3 * 3 * 13 * 7 * 2);
+    let header = std::fs::read_to_string(&back).unwrap();
+    assert!(header.starts_with(
+        "dataset,model_size,milestone,vocab_size,seed,task,split,metric,value,accuracy,f1,mcc\n"
+    ));
+    // The by-task table has every metric in its column, `25M` milestones; read back in, it is
+    // told apart by its header and agrees with the first (the same result twice is kept once).
+    let by_task = s.path().join("agg/study/glue_overall_by_task.csv");
+    let rows = csv_rows(&by_task);
+    assert!(rows
+        .iter()
+        .all(|r| !r["accuracy"].is_empty() && !r["f1"].is_empty()));
+    assert!(rows.iter().any(|r| r["milestone"] == "25M"));
+    assert!(!rows[0].contains_key("metric"));
+
+    // Every checkpoint's macro-average is the mean over its 7 tasks of the study's metric.
+    let mut want: std::collections::BTreeMap<(String, String, String, String), Vec<f64>> =
+        Default::default();
+    for r in csv_rows(&input)
+        .into_iter()
+        .filter(|r| r["split"] == "test")
+    {
+        let metric = STUDY_METRIC
+            .iter()
+            .find(|(t, _)| *t == r["task"])
+            .unwrap()
+            .1;
+        assert_eq!(r["metric"], metric);
+        assert!(
+            r[metric].is_empty(),
+            "the reported metric's own column is empty"
+        );
+        let key = (
+            r["dataset"].clone(),
+            r["model_size"].clone(),
+            r["seed"].clone(),
+            r["milestone"].trim_end_matches('M').to_owned(),
+        );
+        want.entry(key)
+            .or_default()
+            .push(r["value"].parse().unwrap());
+    }
+    let macros = csv_rows(&s.path().join("agg/data/glue_macro.csv"));
+    assert_eq!(macros.len(), want.len());
+    for m in &macros {
+        let key = (
+            m["dataset"].clone(),
+            m["model_size"].clone(),
+            m["seed"].clone(),
+            m["milestone"].clone(),
+        );
+        let vs = &want[&key];
+        assert_eq!((vs.len(), m["tasks"].as_str()), (7, "7"));
+        let mean = vs.iter().sum::<f64>() / 7.0;
+        let got: f64 = m["test"].parse().unwrap();
+        assert!((got - mean).abs() < 1e-12, "{key:?}: {got} vs {mean}");
+    }
+    let again = Scratch::new();
+    again.write("a.csv", &table);
+    again.write("b.csv", &std::fs::read_to_string(&by_task).unwrap());
+    let (ok, _, err) = run(again.lmeff().args([
+        "aggregate",
+        "--import-csv",
+        "a.csv",
+        "--import-csv",
+        "b.csv",
+        "--out",
+        "agg",
+        "--bootstrap",
+        "50",
+    ]));
+    assert!(ok, "{err}");
+    assert_eq!(
+        std::fs::read_to_string(again.path().join("agg/data/glue_macro.csv")).unwrap(),
+        std::fs::read_to_string(s.path().join("agg/data/glue_macro.csv")).unwrap()
+    );
+    // With early stopping's metric instead, WSC and the others are averaged by F1.
+    let (ok, _, err) = run(again.lmeff().args([
+        "aggregate",
+        "--import-csv",
+        "a.csv",
+        "--import-csv",
+        "b.csv",
+        "--out",
+        "watched",
+        "--bootstrap",
+        "50",
+        "--glue-measure",
+        "watched",
+    ]));
+    assert!(ok, "{err}");
+    let glue = csv_rows(&again.path().join("watched/data/glue.csv"));
+    assert!(
+        glue.iter()
+            .all(|r| r["metric"] == "f1" || r["task"] == "mnli"),
+        "{:?}",
+        glue[0]
+    );
+    let report = std::fs::read_to_string(again.path().join("watched/report.md")).unwrap();
+    assert!(
+        report.contains("**Measure: the metric early stopping watched"),
+        "{report}"
+    );
+
+    // The paper's heatmap: 2000M, rows `BOOLQ (accuracy)`, coloured per row, with a colour bar,
+    // for the configurations chosen (all of tinystories, babylm3 60m, hybrid 180m).
+    let svg = std::fs::read_to_string(s.path().join("agg/plots/glue_heatmap.svg")).unwrap();
+    // Each text of the figure with its y (top = 0).
+    let texts: Vec<(String, f64)> = svg
+        .split("<text")
+        .skip(1)
+        .filter_map(|t| {
+            let y = t.split("y=\"").nth(1)?.split('"').next()?.parse().ok()?;
+            let body = t
+                .split_once('>')?
+                .1
+                .split("</text>")
+                .next()?
+                .trim()
+                .to_owned();
+            Some((body, y))
+        })
+        .collect();
+    let y_of = |text: &str| {
+        texts
+            .iter()
+            .find(|(t, _)| t == text)
+            .unwrap_or_else(|| panic!("{text}: {texts:?}"))
+            .1
+    };
+    for text in [
+        "BOOLQ (accuracy)",
+        "MRPC (f1)",
+        "QQP (f1)",
+        "MACRO-AVERAGE",
+        "row best",
+        "GLUE at 2000M tokens: test scores, mean ± std over seeds; colours per row",
+        "tinystories 20m 16k",
+        "babylm3 60m 16k",
+        "hybrid_3.7B 180m 16k",
+    ] {
+        y_of(text);
+    }
+    let shown = |t: &str| texts.iter().any(|(x, _)| x == t);
+    assert!(!shown("babylm3 20m 16k") && !shown("hybrid_3.7B 60m 16k"));
+    // Accuracy tasks first (from the top), then F1, as the study orders them.
+    assert!(y_of("BOOLQ (accuracy)") < y_of("WSC (accuracy)"));
+    assert!(y_of("WSC (accuracy)") < y_of("MRPC (f1)"));
+    assert!(y_of("MRPC (f1)") < y_of("MACRO-AVERAGE"));
+    let page = s.path().join("agg/report.html");
+    // The GLUE curves and heatmap (BLiMP–GLUE agreement needs BLiMP results).
+    assert_eq!(images_drawn(&s, &page), 2);
+    let report = std::fs::read_to_string(s.path().join("agg/report.md")).unwrap();
+    assert!(
+        report.contains("**Measure: the study's reported metric per task"),
+        "{report}"
+    );
+
+    // A pattern that matches nothing is an error naming the configurations there are.
+    let (ok, _, err) = run(s.lmeff().args([
+        "aggregate",
+        "--import-csv",
+        "glue_all_results.csv",
+        "--out",
+        "agg3",
+        "--figure-configs",
+        "babylm/60m",
+    ]));
+    assert!(
+        !ok && err.contains("babylm/60m") && err.contains("babylm3/60m/16000"),
+        "{err}"
+    );
+    assert!(!s.path().join("agg3").exists());
+}
+
+#[test]
+fn impossible_unknown_or_conflicting_glue_results_are_errors() {
+    let s = Scratch::new();
+    let head =
+        "dataset,model_size,milestone,vocab_size,seed,task,split,metric,value,accuracy,f1,mcc\n";
+    let aggregate = |file: &str, extra: &[&str]| {
+        let mut cmd = s.lmeff();
+        cmd.args([
+            "aggregate",
+            "--import-csv",
+            file,
+            "--out",
+            "agg",
+            "--bootstrap",
+            "20",
+        ])
+        .args(extra);
+        run(&mut cmd)
+    };
+    for (name, body, says) in [
+        ("acc.csv", "ts,20m,25M,8000,0,rte,test,accuracy,1.7,,0.5,0.1\n", "acc.csv: line 2: accuracy 1.7 is impossible"),
+        ("f1.csv", "ts,20m,25M,8000,0,rte,test,accuracy,0.7,,-3,0.1\n", "f1.csv: line 2: f1 -3 is impossible"),
+        ("task.csv", "ts,20m,25M,8000,0,squad,test,accuracy,0.7,,0.5,0.1\n", "task.csv: line 2: unknown GLUE task `squad`"),
+        ("split.csv", "ts,20m,25M,8000,0,rte,train,accuracy,0.7,,0.5,0.1\n", "split.csv: line 2: split \"train\""),
+        ("twice.csv", "ts,20m,25M,8000,0,rte,test,accuracy,0.7,,0.5,0.1\nts,20m,25,8000,0,rte,test,accuracy,0.8,,0.5,0.1\n", "with different scores"),
+    ] {
+        s.write(name, &format!("{head}{body}"));
+        let (ok, _, err) = aggregate(name, &[]);
+        assert!(!ok && err.contains(says), "{name}: {err}");
+        assert!(!s.path().join("agg").exists(), "{name}: nothing written");
+    }
+    // The same result twice with the same scores is one result.
+    s.write("same.csv", &format!("{head}ts,20m,25M,8000,0,rte,test,accuracy,0.7,,0.5,0.1\nts,20m,25,8000,0,rte,test,accuracy,0.7,,0.5,0.1\n"));
+    let (ok, _, err) = aggregate("same.csv", &[]);
+    assert!(ok, "{err}");
+    assert_eq!(csv_rows(&s.path().join("agg/data/glue.csv")).len(), 1);
+
+    // A broken glue_results.json stops the aggregate, unless --skip-bad lists it and goes on.
+    let r = Scratch::new();
+    let bad = r.path().join("results/glue/ts/20m/seed-0/tok-8000/final");
+    std::fs::create_dir_all(&bad).unwrap();
+    std::fs::write(bad.join("glue_results.json"), "{\"identity\": 3").unwrap();
+    let (ok, _, err) = run(r.lmeff().args([
+        "aggregate",
+        "--results",
+        "results",
+        "--out",
+        "agg",
+        "--bootstrap",
+        "20",
+    ]));
+    assert!(
+        !ok && err.contains("glue_results.json") && err.contains("--skip-bad"),
+        "{err}"
+    );
+    let (ok, _, err) = run(r.lmeff().args([
+        "aggregate",
+        "--results",
+        "results",
+        "--out",
+        "agg",
+        "--bootstrap",
+        "20",
+        "--skip-bad",
+    ]));
+    assert!(
+        ok && err.contains("skipped") && err.contains("final/glue_results.json"),
+        "{err}"
     );
 }

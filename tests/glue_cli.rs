@@ -356,6 +356,58 @@ fn glue_is_fetched_from_the_hubs_parquet_files_or_a_glue_filtered_folder() {
         ],
         [3, 8]
     );
+
+    // The pipeline ships mnli-mm's validation file only: mnli-mm trains on MNLI's train file,
+    // converted (without --tasks) and fine-tuned straight from the folder.
+    let nli = |n: usize, tag: &str| -> String {
+        (0..n)
+            .map(|i| {
+                format!(
+                    "{{\"premise\": \"{tag} p {i}\", \"hypothesis\": \"h {i}\", \"label\": {}}}\n",
+                    i % 3
+                )
+            })
+            .collect()
+    };
+    std::fs::write(filtered.join("mnli.train.jsonl"), nli(60, "train")).unwrap();
+    std::fs::write(filtered.join("mnli.valid.jsonl"), nli(9, "matched")).unwrap();
+    std::fs::write(filtered.join("mnli-mm.valid.jsonl"), nli(6, "mismatched")).unwrap();
+    let (ok, out, err) = run(s.lmeff().args([
+        "data",
+        "fetch",
+        "glue",
+        "--dest",
+        "data",
+        "--from",
+        "glue_filtered",
+    ]));
+    assert!(ok && out.contains("glue/mnli-mm"), "{out}{err}");
+    let read = |p: &str| std::fs::read_to_string(glue.join(p)).unwrap();
+    assert_eq!(read("mnli-mm/train.jsonl"), read("mnli/train.jsonl"));
+    assert_eq!(read("mnli-mm/dev.jsonl"), read("mnli/dev.jsonl"));
+    assert_eq!(jsonl_len(&glue.join("mnli-mm/test.jsonl")), 6);
+    assert!(read("mnli-mm/test.jsonl").contains("mismatched p 5"));
+    let (ok, out, err) = run(s
+        .lmeff()
+        .args(["eval", "glue", "--checkpoint"])
+        .arg(trained().path().join(FINAL))
+        .args([
+            "--data",
+            "glue_filtered",
+            "--tasks",
+            "mnli-mm",
+            "--epochs",
+            "1",
+            "--out",
+            "res-mm",
+        ]));
+    assert!(ok && out.contains("mnli-mm: test accuracy"), "{out}{err}");
+    let mm = summary(&s.path().join("res-mm"));
+    assert_eq!(mm["tasks"]["mnli-mm"]["train_examples"], 54, "{mm}");
+    assert_eq!(
+        mm["tasks"]["mnli-mm"]["reported_metric"], "accuracy",
+        "{mm}"
+    );
 }
 
 #[test]
@@ -411,7 +463,18 @@ fn the_aggregate_tables_glue_beside_blimp() {
         col(&glue, "metric"),
         col(&glue, "seed"),
     );
-    assert!(glue[1..].iter().all(|r| r[metric] == "f1"));
+    // The study's measure: accuracy for sst2, F1 for mrpc; both metrics named on every row.
+    let (watched, reported) = (col(&glue, "watched_metric"), col(&glue, "reported_metric"));
+    for r in &glue[1..] {
+        let study = if r[task] == "mrpc" { "f1" } else { "accuracy" };
+        assert_eq!(
+            (r[metric].as_str(), r[reported].as_str()),
+            (study, study),
+            "{r:?}"
+        );
+        assert_eq!(r[watched], "f1", "{r:?}");
+        assert_eq!(r[col(&glue, study)], r[col(&glue, "value")], "{r:?}");
+    }
     assert_eq!(
         glue[1..]
             .iter()
@@ -483,4 +546,89 @@ fn the_aggregate_tables_glue_beside_blimp() {
     );
     assert!(report.contains("| final | 2 |"), "{report}");
     assert!(report.contains("plots/glue_heatmap.png"), "{report}");
+    assert!(
+        report.contains("**Measure: the study's reported metric per task"),
+        "{report}"
+    );
+    assert!(!report.contains("A cheaper GLUE"), "{report}");
+
+    // A cheaper GLUE: the same checkpoints on 64 training examples per task, kept apart from
+    // the full results, and judged against them per anchor.
+    for run_dir in [run_of(0), run_of(1)] {
+        let (ok, _, err) = run(s
+            .lmeff()
+            .args(["eval", "glue", "--run"])
+            .arg(&run_dir)
+            .args([
+                "--data",
+                "glue",
+                "--tasks",
+                "sst2,mrpc",
+                "--epochs",
+                "1",
+                "--max-train-examples",
+                "64",
+            ]));
+        assert!(ok, "{err}");
+    }
+    let cheap = summary(
+        &s.path()
+            .join("results/glue/tinystories/tiny/seed-0/tok-1000/final/max-train-64"),
+    );
+    assert_eq!(cheap["tasks"]["sst2"]["train_examples"], 64, "{cheap}");
+    assert_eq!(cheap["tasks"]["sst2"]["max_train_examples"], 64, "{cheap}");
+    let full = summary(
+        &s.path()
+            .join("results/glue/tinystories/tiny/seed-0/tok-1000/final"),
+    );
+    assert_eq!(full["tasks"]["sst2"]["train_examples"], 640, "{full}");
+    let (ok, _, err) = run(s
+        .lmeff()
+        .args(["aggregate", "--bootstrap", "50", "--out", "agg2"]));
+    assert!(ok, "{err}");
+    let table2 = |name: &str| -> Vec<Vec<String>> {
+        std::fs::read_to_string(s.path().join("agg2/data").join(name))
+            .unwrap()
+            .lines()
+            .map(|l| l.split(',').map(str::to_owned).collect())
+            .collect()
+    };
+    let macros = table2("glue_macro.csv");
+    assert_eq!(
+        macros.len() - 1,
+        8,
+        "four checkpoints, each full and cheap: {macros:?}"
+    );
+    let fidelity = table2("glue_fidelity.csv");
+    let c = |name: &str| col(&fidelity, name);
+    assert_eq!(
+        fidelity[1..]
+            .iter()
+            .map(|r| (
+                r[c("max_train_examples")].as_str(),
+                r[c("milestone")].as_str(),
+                r[c("n")].as_str()
+            ))
+            .collect::<Vec<_>>(),
+        [("64", "0.01", "2"), ("64", "final", "2")],
+        "{fidelity:?}"
+    );
+    for r in &fidelity[1..] {
+        assert_eq!(
+            (
+                r[c("full_examples")].as_str(),
+                r[c("cheap_examples")].as_str()
+            ),
+            ("2560", "256")
+        );
+        assert_eq!(r[c("examples_saved")].parse::<f64>().unwrap(), 0.9);
+        let da: f64 = r[c("decision_accuracy")].parse().unwrap();
+        assert!(da == 0.0 || da == 1.0, "one pair of two checkpoints: {r:?}");
+    }
+    // The rankings still use the full results only: the same predictiveness as before.
+    assert_eq!(table2("glue_predictiveness.csv"), pred);
+    let report = std::fs::read_to_string(s.path().join("agg2/report.md")).unwrap();
+    assert!(report.contains("### A cheaper GLUE"), "{report}");
+    assert!(report.contains("| 64 | final | 2 |"), "{report}");
+    assert!(report.contains("2560 → 256 | 90.0% |"), "{report}");
 }

@@ -390,3 +390,107 @@ fn a_run_pushes_its_checkpoints_while_it_trains_and_a_failed_push_never_stops_it
     }
     token_nowhere(&live, &[&err]);
 }
+
+#[test]
+fn names_from_the_hub_never_leave_the_cache_and_only_what_scoring_reads_is_fetched() {
+    let hub = Hub::start("tester", TOKEN);
+    let s = Scratch::new();
+    let folder = s.path().join("ck");
+    copy_tree(&trained().path().join(RUN).join("final"), &folder);
+    // A large file scoring never reads.
+    std::fs::write(folder.join("optimizer.pt"), vec![7u8; 3 << 20]).unwrap();
+    hub.put_folder("lab/hostile-tiny-tok1000", false, "seed-0", &folder);
+    let eval = || {
+        run(lmeff(&s, &hub).args([
+            "eval",
+            "blimp",
+            "--hub",
+            "lab/hostile-tiny-tok1000",
+            "--revision",
+            "seed-0",
+            "--paradigms",
+            PARADIGMS,
+        ]))
+    };
+    // The listing names a file five folders up from the snapshot: the user's file stays theirs.
+    s.write("victim.txt", "mine");
+    hub.state.lock().unwrap().extra_listing = vec!["../../../../../victim.txt".into()];
+    let (ok, _, err) = eval();
+    assert!(ok, "{err}");
+    assert_eq!(
+        std::fs::read_to_string(s.path().join("victim.txt")).unwrap(),
+        "mine"
+    );
+    let fetched: Vec<String> = hub
+        .seen()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.contains("/resolve/"))
+        .map(|r| r.path.rsplit('/').next().unwrap().to_owned())
+        .collect();
+    assert!(
+        !fetched
+            .iter()
+            .any(|f| f == "optimizer.pt" || f == "victim.txt"),
+        "{fetched:?}"
+    );
+    assert!(
+        fetched.iter().any(|f| f == "model.safetensors"),
+        "{fetched:?}"
+    );
+
+    // A commit id that is a path is refused before anything is written.
+    let s2 = Scratch::new();
+    hub.state.lock().unwrap().fake_commit = Some("../../../../../escaped".into());
+    let (ok, _, err) = run(lmeff(&s2, &hub).args([
+        "eval",
+        "blimp",
+        "--hub",
+        "lab/hostile-tiny-tok1000",
+        "--revision",
+        "seed-0",
+        "--paradigms",
+        PARADIGMS,
+    ]));
+    assert!(
+        !ok && err.contains("which is not one (40 hex digits)"),
+        "{err}"
+    );
+    assert!(!s2.path().join("escaped").exists() && !s2.path().join("results").exists());
+
+    // Every file the listing names answers 404: the error names repository, revision and file.
+    let s3 = Scratch::new();
+    {
+        let mut st = hub.state.lock().unwrap();
+        st.fake_commit = None;
+        st.all_missing = true;
+    }
+    let (ok, _, err) = run(lmeff(&s3, &hub).args([
+        "eval",
+        "blimp",
+        "--hub",
+        "lab/hostile-tiny-tok1000",
+        "--revision",
+        "seed-0",
+        "--paradigms",
+        PARADIGMS,
+    ]));
+    assert!(
+        !ok && err.contains("lab/hostile-tiny-tok1000@seed-0: config.json: HTTP 404"),
+        "{err}"
+    );
+    // A revision that is a path is refused before any request.
+    let (ok, _, err) = run(lmeff(&s3, &hub).args([
+        "eval",
+        "blimp",
+        "--hub",
+        "lab/hostile-tiny-tok1000",
+        "--revision",
+        "../../x",
+        "--paradigms",
+        PARADIGMS,
+    ]));
+    assert!(
+        !ok && err.contains("is not a branch, tag or commit name"),
+        "{err}"
+    );
+}

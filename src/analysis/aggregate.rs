@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 
 use super::extrapolate::{self, PredictionRow};
-use super::glue;
+use super::glue::{self, GlueRow, MacroRow};
+use super::glue_fidelity::{self, FidelityRow};
 use super::glue_ranking::{self, AgreementRow};
 use super::inputs::{check_paradigm_sets, collect, Collected, Milestone, Record};
 use super::phenomena;
@@ -20,8 +21,7 @@ use super::significance;
 use super::stats;
 use super::study_tables;
 use super::table::Table;
-use crate::config::Phenomena;
-use crate::config::Plan;
+use crate::config::{GlueMeasure, Phenomena, Plan};
 use crate::data::blimp_paradigms::paper_group;
 use crate::io::{check_replaceable, Staged};
 
@@ -42,6 +42,8 @@ pub struct AggregateOptions {
     pub min_runs: usize,
     /// How paradigms are grouped into phenomena.
     pub phenomena: Phenomena,
+    /// Which metric of each GLUE task is ranked and averaged.
+    pub glue_measure: GlueMeasure,
     /// How the figures are drawn.
     pub figures: plots::FigureOptions,
     /// The planned runs (configs.csv × seeds), for the missing-results report.
@@ -63,6 +65,10 @@ pub struct Summary {
     pub schedules: Vec<ScheduleRow>,
     /// GLUE results: (checkpoint × task results, checkpoints).
     pub glue: (usize, usize),
+    /// The training-set cap of the GLUE results ranked and drawn (None: whole sets).
+    pub glue_cap: Option<i64>,
+    /// Cheap GLUE (subsampled training sets) against the whole sets, per cap and anchor.
+    pub glue_fidelity: Vec<FidelityRow>,
     /// Predictiveness of the GLUE macro-average and of each task.
     pub glue_predictiveness: Vec<(String, predictiveness::Row)>,
     /// Earliest reliable anchor of the GLUE macro-average per group.
@@ -97,6 +103,14 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
     check_paradigm_sets(&c.overall)?;
     phenomena::name_paradigms(&mut c.tasks);
     check_outputs(&o.out)?;
+    let shown = Shown::new(&o.figures.configs, &c)?;
+    let glue_rows = glue::measured(std::mem::take(&mut c.glue), o.glue_measure)?;
+    if let Some(m) = o.figures.heatmap_milestone {
+        let at_m = |r: &&GlueRow| r.anchor == "full" && Milestone::parse(&r.milestone) == Some(m);
+        if !glue_rows.is_empty() && !glue_rows.iter().any(|r| at_m(&r)) {
+            bail!("no full run has GLUE results at {m}M tokens for the GLUE heatmap (--heatmap-milestone)");
+        }
+    }
     let staged = Staged::new(&o.out.join("aggregate"))?;
     let data = staged.path().join("data");
     fs_err::create_dir_all(&data)?;
@@ -200,14 +214,24 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
     let schedule_rows = schedules::compare(&c.overall);
     Table::from_rows(&schedule_rows)?.write(&data, "schedules")?;
 
-    let glue_rows = match &o.results {
-        Some(results) => glue::collect(results)?,
-        None => Vec::new(),
-    };
     let glue_macro = glue::macro_rows(&glue_rows);
     Table::from_rows(&glue_rows)?.write(&data, "glue")?;
     Table::from_rows(&glue_macro)?.write(&data, "glue_macro")?;
-    let (glue_macro_records, glue_task_records) = glue_ranking::records(&glue_rows, &glue_macro);
+    let glue_fidelity = glue_fidelity::fidelity(&glue_macro);
+    Table::from_rows(&glue_fidelity)?.write(&data, "glue_fidelity")?;
+    // Rankings and figures use one training-set size: the whole sets where there are any.
+    let glue_cap = glue::primary_cap(&glue_rows).flatten();
+    let primary: Vec<GlueRow> = glue_rows
+        .iter()
+        .filter(|r| r.max_train_examples == glue_cap)
+        .cloned()
+        .collect();
+    let primary_macro: Vec<MacroRow> = glue_macro
+        .iter()
+        .filter(|m| m.max_train_examples == glue_cap)
+        .cloned()
+        .collect();
+    let (glue_macro_records, glue_task_records) = glue_ranking::records(&primary, &primary_macro);
     let glue_predictiveness =
         glue_ranking::predictiveness(&glue_macro_records, &glue_task_records, o.draws, o.seed);
     Table::from_rows(&glue_ranking::table_rows(&glue_predictiveness))?
@@ -225,7 +249,16 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
         aliases: predictiveness::grouped(&series.keys().cloned().collect::<Vec<_>>()).1,
         prediction,
         schedules: schedule_rows,
-        glue: (glue_rows.len() / 2, glue_macro.len()),
+        glue: (
+            glue_rows
+                .iter()
+                .map(|r| (r.checkpoint(), &r.task))
+                .collect::<std::collections::BTreeSet<_>>()
+                .len(),
+            glue_macro.len(),
+        ),
+        glue_cap,
+        glue_fidelity,
         glue_earliest: glue_ranking::earliest_macro(&glue_predictiveness, o.threshold, o.min_runs),
         glue_predictiveness,
         glue_agreement,
@@ -257,24 +290,33 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
     )?;
     study_tables::write_glue(&staged.path().join("study"), &glue_rows)?;
     let plots = staged.path().join("plots");
+    fs_err::create_dir_all(&plots)?;
     let inputs = plots::Inputs {
-        overall: &c.overall,
-        tasks: &c.tasks,
+        overall: &shown.of(&c.overall),
+        tasks: &shown.of(&c.tasks),
         global: &global,
-        phenomena: &phen_rows,
+        phenomena: &shown.of(&phen_rows),
     };
-    plots::write_all(&plots, &inputs, &o.figures)?;
+    // BLiMP's figures need BLiMP results (an aggregate of imported GLUE tables has none).
+    let blimp_figures = match c.overall.is_empty() && c.tasks.is_empty() {
+        true => Vec::new(),
+        false => {
+            plots::write_all(&plots, &inputs, &o.figures)?;
+            plots::FIGURES.to_vec()
+        }
+    };
     let glue_inputs = plots::glue::GlueInputs {
-        macro_records: &glue_macro_records,
-        task_records: &glue_task_records,
+        macro_records: &shown.of(&glue_macro_records),
+        task_records: &shown.of(&glue_task_records),
         agreement: &summary.glue_agreement,
+        measure: o.glue_measure,
     };
-    let glue_figures = plots::glue::write(&plots, &glue_inputs, o.figures.dpi)?;
+    let glue_figures = plots::glue::write(&plots, &glue_inputs, &o.figures)?;
     let mut md = super::report::markdown(&summary, o);
     md += "\n## Plots\n\nEach figure as PNG (";
     md += &format!("{} dpi), SVG and PDF in `plots/`.\n\n", o.figures.dpi);
     let mut images = Vec::new();
-    for (stem, title) in plots::FIGURES.into_iter().chain(glue_figures) {
+    for (stem, title) in blimp_figures.into_iter().chain(glue_figures) {
         md += &format!("- {title}: `plots/{stem}.png`, `.svg`, `.pdf`\n");
         images.push((
             title.to_owned(),
@@ -286,6 +328,45 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
     fs_err::write(staged.path().join(REPORT_HTML), page.as_bytes())?;
     staged.commit_into(&o.out)?;
     Ok(summary)
+}
+
+/// The configurations the figures show (`--figure-configs`); every pattern must match one.
+struct Shown<'a>(&'a plots::ConfigFilter);
+
+impl<'a> Shown<'a> {
+    fn new(filter: &'a plots::ConfigFilter, c: &Collected) -> Result<Self> {
+        let glue: Vec<super::record::RunKey> = c.glue.iter().map(GlueRow::run).collect();
+        let runs: Vec<&super::record::RunKey> = c
+            .overall
+            .iter()
+            .chain(&c.tasks)
+            .map(|r| &r.run)
+            .chain(&glue)
+            .collect();
+        let unmatched = filter.unmatched(&runs);
+        if !unmatched.is_empty() {
+            let mut configs: Vec<String> = runs
+                .iter()
+                .map(|r| format!("{}/{}/{}", r.dataset, r.model_size, r.vocab_size))
+                .collect();
+            configs.sort();
+            configs.dedup();
+            bail!(
+                "figure configuration pattern(s) {} match no configuration; there are: {}",
+                unmatched.join(", "),
+                configs.join(", ")
+            );
+        }
+        Ok(Shown(filter))
+    }
+
+    fn of(&self, records: &[Record]) -> Vec<Record> {
+        records
+            .iter()
+            .filter(|r| self.0.matches(&r.run))
+            .cloned()
+            .collect()
+    }
 }
 
 /// Full runs' mean change in accuracy from their first milestone after the initialisation to their final, with the 95%
@@ -327,7 +408,7 @@ fn checkpoint_name(r: &Record) -> String {
 }
 
 /// The tables in `<out>/data/`, each as `<stem>.csv` and `<stem>.parquet`.
-pub const TABLES: [&str; 14] = [
+pub const TABLES: [&str; 15] = [
     "overall",
     "per_paradigm",
     "per_phenomenon",
@@ -342,6 +423,7 @@ pub const TABLES: [&str; 14] = [
     "glue_macro",
     "glue_predictiveness",
     "glue_agreement",
+    "glue_fidelity",
 ];
 const REPORT_MD: &str = "report.md";
 const REPORT_HTML: &str = "report.html";

@@ -1,7 +1,7 @@
 //! GLUE's rankings of the runs: how early the ranking by GLUE score (the macro-average, and each
 //! task) predicts the final one, measured as BLiMP's is ([`predictiveness::table`]); and how far
 //! BLiMP and GLUE rank the runs alike at each anchor. Scores are the test split's (the official
-//! validation set, as the study reports them), each task's watched metric.
+//! validation set, as the study reports them), each task's measure (`aggregate.glue_measure`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -93,7 +93,7 @@ pub fn records(rows: &[GlueRow], macros: &[MacroRow]) -> (Vec<Record>, Vec<Recor
                 m.vocab_size,
                 m.seed,
             );
-            record(id, &m.schedule, &m.anchor, &m.milestone, None, m.test)
+            record(id, &m.schedule, &m.anchor, &m.milestone, None, m.test?)
         })
         .collect();
     let task_records = rows
@@ -245,11 +245,16 @@ mod tests {
             milestone: milestone.into(),
             task: task.into(),
             split: "test".into(),
-            metric: "f1".into(),
+            metric: "accuracy".into(),
             value,
-            accuracy: value,
-            f1: value,
-            mcc: 0.0,
+            accuracy: Some(value),
+            f1: Some(value),
+            mcc: Some(0.0),
+            watched_metric: "f1".into(),
+            reported_metric: "accuracy".into(),
+            max_train_examples: None,
+            train_examples: None,
+            source: PathBuf::new(),
         }
     }
 

@@ -1,6 +1,8 @@
-//! Collecting BLiMP results: lmeff's `summary.parquet` files, the lm-evaluation-harness JSON tree
-//! the study used, and long tables (`dataset,model_size,milestone,vocab_size,seed,acc[,task]`, CSV
-//! or Parquet). The same result twice is an error unless the values are equal.
+//! Collecting results: BLiMP's — lmeff's `summary.parquet` files, the lm-evaluation-harness JSON
+//! tree the study used, and long tables (`dataset,model_size,milestone,vocab_size,seed,acc[,task]`,
+//! CSV or Parquet) — and GLUE's: lmeff's `glue_results.json` files and the study's GLUE tables
+//! ([`super::glue_import`], told apart by their header). The same result twice is an error unless
+//! the values are equal.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -8,6 +10,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context, Result};
 use arrow_array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
 
+use super::glue::{self, GlueRow};
+use super::glue_import;
 use super::record::COSINE;
 pub use super::record::{Milestone, Record, RunKey};
 use crate::results::parquet_io;
@@ -17,13 +21,65 @@ use crate::results::parquet_io;
 pub struct Collected {
     pub overall: Vec<Record>,
     pub tasks: Vec<Record>,
+    /// GLUE results: checkpoint × task × split.
+    pub glue: Vec<GlueRow>,
     /// Files that could not be read (kept only with `--skip-bad`), with the reason.
     pub skipped: Vec<(PathBuf, String)>,
     /// (run, anchor, milestone, task) → index in `overall` / `tasks`, for the duplicate check.
     seen: HashMap<(RunKey, String, String, Option<String>), usize>,
+    /// A GLUE row's checkpoint, task and split → index in `glue`.
+    glue_seen: HashMap<String, usize>,
+}
+
+/// What one input file holds.
+enum Found {
+    Blimp(Vec<Record>),
+    Glue(Vec<GlueRow>),
 }
 
 impl Collected {
+    fn add_found(&mut self, found: Found) -> Result<()> {
+        match found {
+            Found::Blimp(records) => records.into_iter().try_for_each(|r| self.add(r)),
+            Found::Glue(rows) => rows.into_iter().try_for_each(|r| self.add_glue(r)),
+        }
+    }
+
+    /// Adds a GLUE row; the same checkpoint, task and split again must have the same scores.
+    fn add_glue(&mut self, r: GlueRow) -> Result<()> {
+        let key = format!("{:?}", (r.checkpoint(), &r.task, &r.split));
+        if let Some(&i) = self.glue_seen.get(&key) {
+            let old = &self.glue[i];
+            let same = |a: Option<f64>, b: Option<f64>| match (a, b) {
+                (Some(a), Some(b)) => (a - b).abs() <= 1e-12,
+                _ => true,
+            };
+            if !(same(old.accuracy, r.accuracy) && same(old.f1, r.f1) && same(old.mcc, r.mcc)) {
+                bail!(
+                    "{} and {} both give {} {} {} seed {} at {} {} ({}) with different scores \
+                     (accuracy {:?} vs {:?}, F1 {:?} vs {:?})",
+                    old.source.display(),
+                    r.source.display(),
+                    r.dataset,
+                    r.model_size,
+                    r.vocab_size,
+                    r.seed,
+                    r.milestone,
+                    r.task,
+                    r.split,
+                    old.accuracy,
+                    r.accuracy,
+                    old.f1,
+                    r.f1
+                );
+            }
+            return Ok(());
+        }
+        self.glue_seen.insert(key, self.glue.len());
+        self.glue.push(r);
+        Ok(())
+    }
+
     fn add(&mut self, r: Record) -> Result<()> {
         let key = (
             r.run.clone(),
@@ -71,9 +127,9 @@ pub fn collect(results: Option<&Path>, imports: &[PathBuf], skip_bad: bool) -> R
         walk(root, &mut files)?;
     }
     files.sort();
-    let handle = |out: &mut Collected, path: &Path, r: Result<Vec<Record>>| -> Result<()> {
+    let handle = |out: &mut Collected, path: &Path, r: Result<Found>| -> Result<()> {
         match r {
-            Ok(records) => records.into_iter().try_for_each(|rec| out.add(rec)),
+            Ok(found) => out.add_found(found),
             Err(e) if skip_bad => {
                 out.skipped.push((path.to_owned(), format!("{e:#}")));
                 Ok(())
@@ -87,15 +143,21 @@ pub fn collect(results: Option<&Path>, imports: &[PathBuf], skip_bad: bool) -> R
     for f in &files {
         let name = f.file_name().unwrap_or_default();
         if name == "summary.parquet" {
-            let r = read_summary(f);
+            let r = read_summary(f).map(Found::Blimp);
             handle(&mut out, f, r)?;
         } else if name == "blimp_results.json" && !f.with_file_name("summary.parquet").exists() {
-            let r = read_lm_eval(f);
+            let r = read_lm_eval(f).map(Found::Blimp);
+            handle(&mut out, f, r)?;
+        } else if name == crate::results::glue::SUMMARY {
+            let r = glue::read_summary(f).map(Found::Glue);
             handle(&mut out, f, r)?;
         }
     }
     for f in imports {
-        let r = read_long_table(f);
+        let r = read_columns(f).and_then(|cols| match glue_import::is_glue_table(&cols) {
+            true => glue_import::rows(&cols, f).map(Found::Glue),
+            false => read_long_table(&cols, f).map(Found::Blimp),
+        });
         handle(&mut out, f, r)?;
     }
     Ok(out)
@@ -357,9 +419,12 @@ fn read_lm_eval(path: &Path) -> Result<Vec<Record>> {
     Ok(out)
 }
 
-/// The study's long tables: `dataset,model_size,milestone,vocab_size,seed,acc[,task]`.
-fn read_long_table(path: &Path) -> Result<Vec<Record>> {
-    let mut cols: BTreeMap<String, Vec<Option<String>>> = BTreeMap::new();
+/// A table's columns by name, each cell as text (empty cells: None).
+pub type Columns = BTreeMap<String, Vec<Option<String>>>;
+
+/// A CSV or Parquet table's columns.
+fn read_columns(path: &Path) -> Result<Columns> {
+    let mut cols = Columns::new();
     if path.extension().is_some_and(|e| e == "parquet") {
         let b = parquet_io::read(path)?;
         for f in b.schema().fields() {
@@ -381,6 +446,11 @@ fn read_long_table(path: &Path) -> Result<Vec<Record>> {
             }
         }
     }
+    Ok(cols)
+}
+
+/// The study's long tables: `dataset,model_size,milestone,vocab_size,seed,acc[,task]`.
+fn read_long_table(cols: &Columns, path: &Path) -> Result<Vec<Record>> {
     for c in [
         "dataset",
         "model_size",
@@ -390,7 +460,7 @@ fn read_long_table(path: &Path) -> Result<Vec<Record>> {
         "acc",
     ] {
         if !cols.contains_key(c) {
-            bail!("{}: no column `{c}` (expected dataset,model_size,milestone,vocab_size,seed,acc[,task])", path.display());
+            bail!("{}: no column `{c}` (expected BLiMP's dataset,model_size,milestone,vocab_size,seed,acc[,task], or a GLUE table's …,task,split with metric,value or accuracy,f1,mcc)", path.display());
         }
     }
     let rows = cols["acc"].len();

@@ -6,6 +6,8 @@
 pub mod aggregate;
 pub mod extrapolate;
 pub mod glue;
+pub mod glue_fidelity;
+pub mod glue_import;
 pub mod glue_ranking;
 pub mod inputs;
 pub mod phenomena;

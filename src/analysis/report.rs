@@ -10,6 +10,7 @@ use super::aggregate::{AggregateOptions, Summary};
 use super::extrapolate::PredictionRow;
 use super::predictiveness::{Earliest, Row};
 use super::significance::EXACT_MAX_N;
+use crate::config::GlueMeasure;
 
 fn num(x: f64) -> String {
     if x.is_finite() {
@@ -68,13 +69,13 @@ pub fn markdown(s: &Summary, o: &AggregateOptions) -> String {
     }
     let rows: Vec<&Row> = s.predictiveness.iter().collect();
     for e in &s.earliest {
-        let _ = writeln!(md, "- `{}`: {}", e.group, verdict(e, &rows, threshold));
+        let _ = writeln!(md, "- {}: {}", code(&e.group), verdict(e, &rows, threshold));
     }
     if !s.aliases.is_empty() {
         let list: Vec<String> = s
             .aliases
             .iter()
-            .map(|(a, b)| format!("`{a}` (= `{b}`)"))
+            .map(|(a, b)| format!("{} (= {})", code(a), code(b)))
             .collect();
         let _ = writeln!(
             md,
@@ -96,8 +97,8 @@ pub fn markdown(s: &Summary, o: &AggregateOptions) -> String {
     for r in &s.predictiveness {
         let _ = writeln!(
             md,
-            "| `{}` | {} | {} | {} | {} | [{}, {}] | {} | {} | {} |",
-            r.group,
+            "| {} | {} | {} | {} | {} | [{}, {}] | {} | {} | {} |",
+            cell(&r.group),
             r.milestone,
             r.n,
             num(r.spearman),
@@ -112,10 +113,41 @@ pub fn markdown(s: &Summary, o: &AggregateOptions) -> String {
     md += &prediction(s);
     md += &schedules(s);
     if s.glue.1 > 0 {
-        md += &glue(s, threshold);
+        md += &glue(s, threshold, o.glue_measure);
     }
     md += &methods(o, min_runs);
     md
+}
+
+/// `s` as inline Markdown code, whatever it holds: a fence longer than its longest run of
+/// backticks.
+fn code(s: &str) -> String {
+    let longest = s.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    let pad = if s.starts_with('`') || s.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{s}{pad}{fence}")
+}
+
+/// `s` as inline code in a table cell: its pipes escaped, so that the cell stays one cell.
+fn cell(s: &str) -> String {
+    code(&s.replace('|', "\\|"))
+}
+
+/// `s` as Markdown text: every ASCII punctuation character escaped, so that nothing in it is
+/// read as markup (emphasis, links, HTML, table cells).
+fn text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_ascii_punctuation() {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// The answer for one group: its earliest reliable anchor, or why there is none.
@@ -145,16 +177,27 @@ fn verdict(e: &Earliest, rows: &[&Row], threshold: f64) -> String {
 
 /// The GLUE section: what was gathered, the macro-average's verdicts, predictiveness of every
 /// measure (all runs together) and BLiMP–GLUE agreement per anchor.
-fn glue(s: &Summary, threshold: f64) -> String {
+fn glue(s: &Summary, threshold: f64, measure: GlueMeasure) -> String {
     let mut md = String::new();
     let _ = writeln!(
         md,
         "## GLUE\n\n{} fine-tuning results of {} checkpoints: per task and split in \
-         `data/glue.csv`, the macro-average of each checkpoint (F1, accuracy for MNLI) in \
-         `data/glue_macro.csv`, the study's columns in `study/glue_all_results.csv`. Rankings \
-         below use the test split; a checkpoint missing some task has no macro-average.\n",
-        s.glue.0, s.glue.1
+         `data/glue.csv`, the macro-average of each checkpoint in `data/glue_macro.csv`, the \
+         study's tables in `study/glue_all_results.csv` and `study/glue_overall_by_task.csv`. \
+         **Measure: {}** (`aggregate.glue_measure = \"{}\"`; `data/glue.csv` has every metric). \
+         Rankings below use the test split; a checkpoint missing some task has no macro-average.\n",
+        s.glue.0,
+        s.glue.1,
+        measure.describe(),
+        measure.name()
     );
+    if let Some(cap) = s.glue_cap {
+        let _ = writeln!(
+            md,
+            "There are no results on whole training sets: the rankings and figures use those \
+             fine-tuned on at most {cap} examples per task.\n"
+        );
+    }
     let _ = writeln!(md, "Earliest reliable anchor of the GLUE macro-average:\n");
     if s.glue_earliest.is_empty() {
         let _ = writeln!(
@@ -171,8 +214,8 @@ fn glue(s: &Summary, threshold: f64) -> String {
     for e in &s.glue_earliest {
         let _ = writeln!(
             md,
-            "- `{}`: {}",
-            e.group,
+            "- {}: {}",
+            code(&e.group),
             verdict(e, &macro_rows, threshold)
         );
     }
@@ -220,7 +263,45 @@ fn glue(s: &Summary, threshold: f64) -> String {
             num(a.kendall_tau_b)
         );
     }
+    md += &fidelity(s);
     md + "\n"
+}
+
+/// How well a cheaper GLUE (subsampled training sets) ranks the checkpoints as the full one does.
+fn fidelity(s: &Summary) -> String {
+    let mut md = String::new();
+    if s.glue_fidelity.is_empty() {
+        return md;
+    }
+    let _ = writeln!(
+        md,
+        "\n### A cheaper GLUE\n\nCheckpoints fine-tuned both on whole training sets and on at \
+         most N examples per task (`eval glue --max-train-examples N`): at each anchor, Spearman ρ \
+         between the two macro-averages, the share of checkpoint pairs both order alike (decision \
+         accuracy), and the fine-tuning examples the cheap GLUE saved \
+         (`data/glue_fidelity.csv`). The two are never averaged together.\n\n\
+         | N | anchor | n checkpoints | Spearman ρ | decision accuracy | examples (full → cheap) | saved |\n\
+         |---|---|---|---|---|---|---|"
+    );
+    for f in &s.glue_fidelity {
+        let examples = match (f.full_examples, f.cheap_examples) {
+            (Some(a), Some(b)) => format!("{a} → {b}"),
+            _ => "unknown".to_owned(),
+        };
+        let saved = f
+            .examples_saved
+            .map_or("—".to_owned(), |x| format!("{:.1}%", 100.0 * x));
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {examples} | {saved} |",
+            f.max_train_examples,
+            f.milestone,
+            f.n,
+            num(f.spearman),
+            num(f.decision_accuracy)
+        );
+    }
+    md
 }
 
 /// How many runs the verdicts rest on.
@@ -280,7 +361,7 @@ fn chance(s: &Summary) -> String {
                 .within_chance
                 .iter()
                 .take(5)
-                .map(|(name, acc, n)| format!("{name}: {acc:.4} over {n} pairs"))
+                .map(|(name, acc, n)| format!("{}: {acc:.4} over {n} pairs", text(name)))
                 .collect();
             format!(
                 "**{k} of {} results are indistinguishable from chance** (within 0.5 ± 1.96 · 0.5 / \
@@ -341,7 +422,7 @@ fn schedules(s: &Summary) -> String {
         let _ = writeln!(
             md,
             "| {} | {} | {:.3} | {} | {:+.4} |",
-            r.anchor,
+            text(&r.anchor),
             r.n,
             r.spearman,
             r.p_value
@@ -397,7 +478,9 @@ pub fn html(md: &str, plots: &[(String, Vec<u8>)]) -> String {
     );
     use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
     // Bold as `<b>`, as the report always had it (readers grep it).
+    // HTML in the Markdown is shown as text, never run: only the report's own tags are markup.
     let events = Parser::new_ext(md, Options::ENABLE_TABLES).map(|e| match e {
+        Event::Html(x) | Event::InlineHtml(x) => Event::Text(x),
         Event::Start(Tag::Strong) => Event::Html("<b>".into()),
         Event::End(TagEnd::Strong) => Event::Html("</b>".into()),
         e => e,
@@ -449,5 +532,33 @@ mod tests {
         );
         assert!(h.contains("data:image/png;base64,AQID"), "{h}");
         assert!(h.contains("alt=\"p &quot;q&quot; &lt;r&gt;\""), "{h}");
+    }
+
+    /// Names from outside (a dataset from an imported table or checkpoint metadata) can neither
+    /// run in the page nor shift a table's columns.
+    #[test]
+    fn names_from_outside_are_shown_as_they_are() {
+        let evil = "x`<img src=a onerror=alert(1)>|y";
+        let md = format!(
+            "- {}: ok\n\n| group | n |\n|---|---|\n| {} | 2 |\n\n{} <script>alert(2)</script>\n",
+            code(evil),
+            cell(evil),
+            text(evil)
+        );
+        let h = html(&md, &[]);
+        assert!(!h.contains("<img src=a"), "{h}");
+        assert!(!h.contains("<script>alert"), "{h}");
+        assert!(h.contains("&lt;script&gt;alert(2)&lt;/script&gt;"), "{h}");
+        let code_html = "<code>x`&lt;img src=a onerror=alert(1)&gt;|y</code>";
+        assert!(h.contains(&format!("<li>{code_html}: ok</li>")), "{h}");
+        assert!(
+            h.contains(&format!("<tr><td>{code_html}</td><td>2</td></tr>")),
+            "{h}"
+        );
+        assert_eq!(code("`a`"), "`` `a` ``");
+        assert!(
+            h.contains("x`&lt;img src=a onerror=alert(1)&gt;|y &lt;script&gt;"),
+            "{h}"
+        );
     }
 }

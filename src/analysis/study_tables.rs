@@ -1,27 +1,33 @@
 //! The study's own result tables (`<out>/study/`), beside lmeff's, so the study's plotting scripts
 //! read lmeff's output unchanged: `blimp_all_overall.csv`, `blimp_all_tasks.csv`,
 //! `blimp_global_spearman.csv`, `blimp_global_r2.csv`, with a plan `missing_files_report.csv`, and
-//! with GLUE results `glue_all_results.csv`.
-//! They hold full runs of the study's cosine schedule only (its milestone runs), milestones as
-//! the study writes them (`25`, `0.05`, `final`) and task names lowercased.
+//! with GLUE results `glue_all_results.csv` and `glue_overall_by_task.csv`.
+//! They hold full runs of the study's cosine schedule only (its milestone runs), task names
+//! lowercased, milestones as the study writes them: `25`, `0.05`, `final` in BLiMP's tables,
+//! `25M`, `final` in GLUE's. GLUE's are fine-tuned on whole training sets and carry the study's
+//! metric per task: `glue_all_results.csv` names it in `metric` with its value in `value` and
+//! leaves its own column empty, as the study's table does.
 
 use std::path::Path;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+use super::glue::GlueRow;
 use super::predictiveness::Row;
 use super::record::{Milestone, Record};
 use super::rows::MissingRow;
+use crate::data::glue::tasks::Metric;
 
 /// The files [`write`] and [`write_glue`] may write.
-pub const FILES: [&str; 6] = [
+pub const FILES: [&str; 7] = [
     "blimp_all_overall.csv",
     "blimp_all_tasks.csv",
     "blimp_global_spearman.csv",
     "blimp_global_r2.csv",
     "missing_files_report.csv",
     "glue_all_results.csv",
+    "glue_overall_by_task.csv",
 ];
 
 /// A row of `blimp_all_overall.csv` (no task) or `blimp_all_tasks.csv`.
@@ -126,9 +132,10 @@ pub(super) fn write(
     Ok(())
 }
 
-/// A row of `glue_all_results.csv`.
+/// A row of `glue_all_results.csv`: the study's metric named, its value in `value`, its own
+/// column left empty.
 #[derive(Serialize)]
-struct GlueStudyRow<'a> {
+struct GlueResultRow<'a> {
     dataset: &'a str,
     model_size: &'a str,
     milestone: String,
@@ -137,37 +144,82 @@ struct GlueStudyRow<'a> {
     task: &'a str,
     split: &'a str,
     metric: &'a str,
-    value: f64,
-    accuracy: f64,
-    f1: f64,
-    mcc: f64,
+    value: Option<f64>,
+    accuracy: Option<f64>,
+    f1: Option<f64>,
+    mcc: Option<f64>,
 }
 
-/// Writes `glue_all_results.csv` (full cosine runs; milestones as the study writes them) into
-/// `dir`, when there are GLUE results.
-pub(super) fn write_glue(dir: &Path, rows: &[super::glue::GlueRow]) -> Result<()> {
+/// A row of `glue_overall_by_task.csv`: every metric in its column.
+#[derive(Serialize)]
+struct GlueByTaskRow<'a> {
+    dataset: &'a str,
+    model_size: &'a str,
+    milestone: String,
+    vocab_size: i64,
+    seed: i64,
+    task: &'a str,
+    split: &'a str,
+    accuracy: Option<f64>,
+    f1: Option<f64>,
+    mcc: Option<f64>,
+}
+
+fn by_task(r: &GlueRow) -> GlueByTaskRow<'_> {
+    GlueByTaskRow {
+        dataset: &r.dataset,
+        model_size: &r.model_size,
+        milestone: glue_milestone(&r.milestone),
+        vocab_size: r.vocab_size,
+        seed: r.seed,
+        task: &r.task,
+        split: &r.split,
+        accuracy: r.accuracy,
+        f1: r.f1,
+        mcc: r.mcc,
+    }
+}
+
+/// A milestone as the study's GLUE tables write it: `25M`, `0.05M`, `final`.
+fn glue_milestone(m: &str) -> String {
+    match Milestone::parse(m) {
+        Some(Milestone::Millions(v)) => format!("{v}M"),
+        Some(Milestone::Final) => "final".into(),
+        None => m.to_owned(),
+    }
+}
+
+/// Writes `glue_all_results.csv` and `glue_overall_by_task.csv` (full cosine runs fine-tuned on
+/// whole training sets) into `dir`, when there are such results.
+pub(super) fn write_glue(dir: &Path, rows: &[GlueRow]) -> Result<()> {
+    let rows: Vec<&GlueRow> = rows
+        .iter()
+        .filter(|r| r.anchor == "full" && r.schedule == super::record::COSINE)
+        .filter(|r| r.max_train_examples.is_none())
+        .collect();
     if rows.is_empty() {
         return Ok(());
     }
     fs_err::create_dir_all(dir)?;
-    let full =
-        |r: &&super::glue::GlueRow| r.anchor == "full" && r.schedule == super::record::COSINE;
-    csv_file(
-        dir,
-        FILES[5],
-        rows.iter().filter(full).map(|r| GlueStudyRow {
+    let mut results = Vec::new();
+    for r in &rows {
+        let reported = r.task_def()?.reported;
+        let own = |m: Metric, v: Option<f64>| if m == reported { None } else { v };
+        results.push(GlueResultRow {
             dataset: &r.dataset,
             model_size: &r.model_size,
-            milestone: r.milestone.clone(),
+            milestone: glue_milestone(&r.milestone),
             vocab_size: r.vocab_size,
             seed: r.seed,
             task: &r.task,
             split: &r.split,
-            metric: &r.metric,
-            value: r.value,
-            accuracy: r.accuracy,
-            f1: r.f1,
-            mcc: r.mcc,
-        }),
-    )
+            metric: reported.name(),
+            value: reported.pick(r.accuracy, r.f1, r.mcc),
+            accuracy: own(Metric::Accuracy, r.accuracy),
+            f1: own(Metric::F1, r.f1),
+            mcc: own(Metric::Mcc, r.mcc),
+        });
+    }
+    csv_file(dir, FILES[5], results)?;
+    csv_file(dir, FILES[6], rows.iter().map(|r| by_task(r)))
 }

@@ -6,8 +6,23 @@ use std::process::ExitCode;
 use anyhow::{bail, Result};
 use clap::Args;
 use lmeff::analysis::aggregate::{aggregate, AggregateOptions};
-use lmeff::analysis::plots::FigureOptions;
-use lmeff::config::{Band, Phenomena, Settings, SettingsOverrides, YScale};
+use lmeff::analysis::plots::{ConfigFilter, FigureOptions};
+use lmeff::analysis::record::Milestone;
+use lmeff::config::{
+    Band, GlueMeasure, HeatmapScale, Phenomena, Settings, SettingsOverrides, YScale,
+};
+
+fn parse_milestone(s: &str) -> Result<Milestone, String> {
+    match Milestone::parse(s) {
+        Some(Milestone::Millions(0.0)) => {
+            Err(format!("`{s}`: the initialisation has no GLUE results"))
+        }
+        Some(m) => Ok(m),
+        None => Err(format!(
+            "`{s}`: expected millions of tokens (2000 or 2000M) or final"
+        )),
+    }
+}
 
 #[derive(Debug, Args)]
 pub struct AggregateArgs {
@@ -15,7 +30,9 @@ pub struct AggregateArgs {
     /// [default: setting results_dir].
     #[arg(long, value_name = "DIR")]
     pub results: Option<PathBuf>,
-    /// A long table `dataset,model_size,milestone,vocab_size,seed,acc[,task]` (CSV or Parquet); repeatable.
+    /// A table to import (CSV or Parquet; repeatable): BLiMP's long table
+    /// `dataset,model_size,milestone,vocab_size,seed,acc[,task]`, or the study's GLUE tables
+    /// `glue_all_results.csv` / `glue_overall_by_task.csv` (told apart by their header).
     #[arg(long = "import-csv", value_name = "FILE")]
     pub imports: Vec<PathBuf>,
     /// Output folder (tables go to <out>/data/) [default: setting results_dir].
@@ -50,6 +67,23 @@ pub struct AggregateArgs {
     /// Y scale of the learning curves: linear or logit [setting aggregate.y_scale: linear].
     #[arg(long)]
     pub y_scale: Option<YScale>,
+    /// Which metric of each GLUE task is averaged, ranked and drawn: study (its reported metric:
+    /// accuracy; F1 for MRPC and QQP; MCC for CoLA) or watched (early stopping's: F1 for binary
+    /// tasks) [setting aggregate.glue_measure: study].
+    #[arg(long)]
+    pub glue_measure: Option<GlueMeasure>,
+    /// The GLUE heatmap's checkpoint in millions of tokens, e.g. 2000 (the paper's), or final
+    /// [default: each run's last checkpoint].
+    #[arg(long, value_name = "M", value_parser = parse_milestone)]
+    pub heatmap_milestone: Option<Milestone>,
+    /// Colours of the GLUE heatmap: global (one scale) or row (each task from its worst to its
+    /// best configuration: who wins each task) [setting aggregate.heatmap_scale: global].
+    #[arg(long)]
+    pub heatmap_scale: Option<HeatmapScale>,
+    /// Only these configurations in the figures (tables keep all): DATASET[/SIZE[/VOCAB]]
+    /// patterns with * wildcards, comma-separated, e.g. babylm*/60m,tinystories/*/16000.
+    #[arg(long, value_delimiter = ',', value_name = "PATTERNS")]
+    pub figure_configs: Option<Vec<String>>,
     /// The experiment matrix for the missing-results report [setting configs].
     #[arg(long, value_name = "FILE")]
     pub configs: Option<PathBuf>,
@@ -99,6 +133,7 @@ pub fn run(
             None => settings.aggregate.min_runs,
         },
         phenomena: args.phenomena.unwrap_or(settings.aggregate.phenomena),
+        glue_measure: args.glue_measure.unwrap_or(settings.aggregate.glue_measure),
         figures: FigureOptions {
             band: args.band.unwrap_or(settings.aggregate.band),
             y_scale: args.y_scale.unwrap_or(settings.aggregate.y_scale),
@@ -106,6 +141,11 @@ pub fn run(
                 d @ 30..=1200 => d,
                 d => bail!("a resolution of {d} dpi is outside 30–1200"),
             },
+            heatmap_milestone: args.heatmap_milestone,
+            heatmap_scale: args
+                .heatmap_scale
+                .unwrap_or(settings.aggregate.heatmap_scale),
+            configs: ConfigFilter::parse(args.figure_configs.as_deref().unwrap_or_default())?,
         },
         plan,
     };

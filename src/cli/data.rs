@@ -331,11 +331,17 @@ fn glue_from_local(
     if picks.iter().any(|p| p.source != "glue") {
         anyhow::bail!("--from converts GLUE data: `lmeff data fetch glue --from DIR`");
     }
+    // A task is there when one of its own files is (mnli-mm has only its validation file).
     let tasks = glue_tasks(list, |t| {
-        dir.join(format!("{}.train.jsonl", t.name)).is_file()
+        ["train", "valid"]
+            .iter()
+            .any(|s| dir.join(format!("{}.{s}.jsonl", t.name)).is_file())
     })?;
     if tasks.is_empty() {
-        anyhow::bail!("{}: no <task>.train.jsonl of any GLUE task", dir.display());
+        anyhow::bail!(
+            "{}: no <task>.train.jsonl and <task>.valid.jsonl of any GLUE task",
+            dir.display()
+        );
     }
     for out in glue::fetch::from_local(dir, root, &tasks)? {
         println!("wrote {}", out.display());

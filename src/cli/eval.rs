@@ -67,6 +67,11 @@ pub struct GlueArgs {
     /// rate and loss (steps.jsonl) to DIR/<task>/, to replay the run elsewhere.
     #[arg(long, value_name = "DIR")]
     pub trace: Option<PathBuf>,
+    /// A cheaper GLUE: fine-tune on at most N training examples per task (seeded, stratified by
+    /// label), as the BabyLM 2025 pipeline does for MNLI and QQP (10000). Results go to
+    /// max-train-<N>/ beside the full ones and are never averaged with them.
+    #[arg(long, value_name = "N")]
+    pub max_train_examples: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -180,6 +185,9 @@ fn glue(a: GlueArgs, settings: &Settings) -> Result<ExitCode> {
     if a.epochs == 0 {
         bail!("--epochs must be positive");
     }
+    if a.max_train_examples == Some(0) {
+        bail!("--max-train-examples must be positive");
+    }
     let opts = GlueOptions {
         tasks: glue::tasks(a.tasks.as_deref())?,
         data_dir: a
@@ -197,6 +205,7 @@ fn glue(a: GlueArgs, settings: &Settings) -> Result<ExitCode> {
         force: a.force,
         keep_heads: a.keep_heads,
         trace: a.trace.clone(),
+        max_train_examples: a.max_train_examples,
     };
     let (targets, run_layout): (Vec<Target>, bool) = match (&a.checkpoint, &a.run) {
         (Some(c), _) => (vec![c.clone().into()], false),

@@ -48,7 +48,13 @@ pub fn push_run(args: PushArgs) -> Result<ExitCode> {
     let hub = Hub::connect(creds.clone())?;
     let namespace = match (&creds.namespace, args.dry_run && creds.token.is_none()) {
         (Some(ns), _) => ns.clone(),
-        (None, true) => "{namespace}".to_owned(),
+        (None, true) => {
+            eprintln!(
+                "no HF_NAMESPACE and no Hub token: repositories are shown under NAMESPACE; set \
+                 HF_NAMESPACE (or HF_TOKEN, whose owner it then is) to see where they go"
+            );
+            "NAMESPACE".to_owned()
+        }
         (None, false) => hub.namespace()?,
     };
     let items = plan(&args.run, &namespace)?;

@@ -22,6 +22,10 @@ pub struct AggregateSettings {
     pub y_scale: YScale,
     /// The resolution of the PNG figures (their sizes are set at 100 dpi; 300 for print).
     pub dpi: u32,
+    /// Which metric of each GLUE task is ranked, averaged and drawn.
+    pub glue_measure: GlueMeasure,
+    /// How the GLUE heatmap's cells are coloured.
+    pub heatmap_scale: HeatmapScale,
 }
 
 impl Default for AggregateSettings {
@@ -32,6 +36,8 @@ impl Default for AggregateSettings {
             band: Band::default(),
             y_scale: YScale::default(),
             dpi: 100,
+            glue_measure: GlueMeasure::default(),
+            heatmap_scale: HeatmapScale::default(),
         }
     }
 }
@@ -66,6 +72,72 @@ pub enum Phenomena {
     Paper,
     /// BLiMP's `linguistics_term` field (13: s-selection on its own).
     Blimp,
+}
+
+/// Which metric of a GLUE task the aggregate uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GlueMeasure {
+    /// The study's reported metric: accuracy; F1 for MRPC and QQP; MCC for CoLA.
+    #[default]
+    Study,
+    /// The metric early stopping watched: F1 for binary tasks, accuracy for MNLI.
+    Watched,
+}
+
+impl GlueMeasure {
+    pub fn name(self) -> &'static str {
+        match self {
+            GlueMeasure::Study => "study",
+            GlueMeasure::Watched => "watched",
+        }
+    }
+
+    /// How the report says it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            GlueMeasure::Study => {
+                "the study's reported metric per task (accuracy; F1 for MRPC and QQP; MCC for CoLA)"
+            }
+            GlueMeasure::Watched => {
+                "the metric early stopping watched (F1 for binary tasks, accuracy for MNLI)"
+            }
+        }
+    }
+}
+
+/// How heatmap cells are coloured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HeatmapScale {
+    /// One scale for the whole grid, from its lowest to its highest mean.
+    #[default]
+    Global,
+    /// Each row from its own lowest (0) to highest (1) mean: which configuration wins each task
+    /// (the paper's reading).
+    Row,
+}
+
+impl std::str::FromStr for GlueMeasure {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "study" => Ok(GlueMeasure::Study),
+            "watched" => Ok(GlueMeasure::Watched),
+            _ => Err(format!("`{s}`: expected study or watched")),
+        }
+    }
+}
+
+impl std::str::FromStr for HeatmapScale {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "global" => Ok(HeatmapScale::Global),
+            "row" => Ok(HeatmapScale::Row),
+            _ => Err(format!("`{s}`: expected global or row")),
+        }
+    }
 }
 
 impl std::str::FromStr for Phenomena {

@@ -3,6 +3,17 @@
 
 use std::fmt;
 
+/// Whether `name` is one plain folder name: letters, digits, `_`, `-` and `.`, not starting with
+/// a dot (so never `..`, an absolute path or a path of several parts). Names from outside —
+/// flags, checkpoint metadata, a server's answers — must be one before they become paths.
+pub fn is_folder_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
 /// A valid dataset name (see the module).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DatasetName(String);
@@ -10,12 +21,7 @@ pub struct DatasetName(String);
 impl DatasetName {
     /// Validates `name`.
     pub fn parse(name: &str) -> Result<DatasetName, String> {
-        let ok = !name.is_empty()
-            && !name.starts_with('.')
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-        match ok {
+        match is_folder_name(name) {
             true => Ok(DatasetName(name.to_owned())),
             false => Err(format!(
                 "dataset name {name:?} must be a folder name of letters, digits, `_`, `-`, `.` \

@@ -14,8 +14,8 @@ pub mod train;
 pub mod units;
 pub mod wsd;
 
-pub use aggregate::{AggregateSettings, Band, Phenomena, YScale};
-pub use dataset::DatasetName;
+pub use aggregate::{AggregateSettings, Band, GlueMeasure, HeatmapScale, Phenomena, YScale};
+pub use dataset::{is_folder_name, DatasetName};
 pub use device::Device;
 pub use matrix::{read_matrix, MatrixError, MatrixRow};
 pub use plan::{run_output_dir, MilestoneStep, Plan, Run, RunId};

@@ -269,6 +269,13 @@ impl Settings {
         if !(t.is_finite() && t >= 0.0) {
             bail!("settings: train.early_stopping_threshold must be a number ≥ 0, not {t}");
         }
+        let c = self.train.cooldown_fraction;
+        if !(c.is_finite() && c > 0.0 && c < 1.0) {
+            bail!(
+                "settings: train.cooldown_fraction must lie between 0 and 1 (the share of a WSD \
+                 run spent decaying; 0.2 by default), not {c}"
+            );
+        }
         if let Some(v) = self.vocab_sizes.iter().find(|&&v| v <= 3) {
             bail!("settings: vocab size {v} cannot hold the special tokens <pad> <s> </s>");
         }

@@ -59,7 +59,23 @@ impl DatasetRepo {
         )
     }
 
-    /// Every file under `dir` (recursively), sorted by path.
+    /// `HF_TOKEN` as the `Authorization` value for `url`, when it is set and `url` is on this
+    /// endpoint: the token never goes to another host a listing or a redirect names.
+    pub fn auth_for(&self, url: &str) -> Option<String> {
+        let token = std::env::var("HF_TOKEN").ok().filter(|t| !t.is_empty());
+        bearer_for(&self.endpoint, url, token.as_deref())
+    }
+
+    /// `req` (to `url`) with the token when [`auth_for`](Self::auth_for) gives it.
+    fn authorized(&self, req: ureq::Request, url: &str) -> ureq::Request {
+        match self.auth_for(url) {
+            Some(auth) => req.set("Authorization", &auth),
+            None => req,
+        }
+    }
+
+    /// Every file under `dir` (recursively), sorted by path. The pages a `Link` header chains
+    /// are followed at most [`MAX_PAGES`] deep, and a page named twice is an error (a cycle).
     pub fn list(&self, agent: &ureq::Agent, dir: &str) -> Result<Vec<HubFile>> {
         let mut url = Some(format!(
             "{}/api/datasets/{}/tree/{}/{}?recursive=true",
@@ -69,16 +85,36 @@ impl DatasetRepo {
             dir.trim_matches('/')
         ));
         let mut files = Vec::new();
+        let mut visited = std::collections::HashSet::new();
         while let Some(u) = url.take() {
-            let resp = authorized(agent.get(&u)).call().map_err(|e| match e {
-                ureq::Error::Status(code, r) => anyhow!(
-                    "listing {} at {} ({u}): HTTP {code} {}",
+            if !visited.insert(u.clone()) {
+                bail!(
+                    "listing {} at {}: its pages lead back to {u} (a cycle of `Link: rel=\"next\"` \
+                     headers); the listing was stopped after {} pages",
                     self.repo,
                     self.revision,
-                    r.status_text()
-                ),
-                ureq::Error::Transport(t) => anyhow!("listing {} ({u}): {t}", self.repo),
-            })?;
+                    visited.len() - 1
+                );
+            }
+            if visited.len() > MAX_PAGES {
+                bail!(
+                    "listing {} at {}: more than {MAX_PAGES} pages; the listing was stopped",
+                    self.repo,
+                    self.revision
+                );
+            }
+            let resp = self
+                .authorized(agent.get(&u), &u)
+                .call()
+                .map_err(|e| match e {
+                    ureq::Error::Status(code, r) => anyhow!(
+                        "listing {} at {} ({u}): HTTP {code} {}",
+                        self.repo,
+                        self.revision,
+                        r.status_text()
+                    ),
+                    ureq::Error::Transport(t) => anyhow!("listing {} ({u}): {t}", self.repo),
+                })?;
             url = resp
                 .header("Link")
                 .and_then(next_page)
@@ -132,13 +168,15 @@ impl DatasetRepo {
     }
 }
 
-/// A request with `HF_TOKEN` as its bearer token, when set.
-pub fn authorized(req: ureq::Request) -> ureq::Request {
-    match std::env::var("HF_TOKEN") {
-        Ok(token) if !token.is_empty() => req.set("Authorization", &format!("Bearer {token}")),
-        _ => req,
-    }
+/// `token` as a bearer `Authorization` value for `url`, when `url` is on `endpoint`.
+fn bearer_for(endpoint: &str, url: &str, token: Option<&str>) -> Option<String> {
+    let on_endpoint = url == endpoint || url.starts_with(&format!("{endpoint}/"));
+    let token = token.filter(|_| on_endpoint)?;
+    Some(format!("Bearer {token}"))
 }
+
+/// The most pages a listing follows.
+pub const MAX_PAGES: usize = 10_000;
 
 /// The `rel="next"` URL of a `Link` header.
 fn next_page(link: &str) -> Option<String> {
@@ -174,5 +212,23 @@ mod tests {
             Some("https://huggingface.co/api/datasets/x/tree/main?cursor=abc")
         );
         assert_eq!(next_page(r#"<http://a>; rel="prev""#), None);
+    }
+
+    #[test]
+    fn the_token_goes_to_the_endpoint_only() {
+        let (hub, t) = ("http://hub:8080", Some("hf_secret"));
+        assert_eq!(
+            bearer_for(hub, "http://hub:8080/api/x", t).as_deref(),
+            Some("Bearer hf_secret")
+        );
+        for other in [
+            "http://hub:8080.evil/api",
+            "http://hub:8080@evil/api",
+            "http://evil/api",
+            "https://hub:8080/api",
+        ] {
+            assert_eq!(bearer_for(hub, other, t), None, "{other}");
+        }
+        assert_eq!(bearer_for(hub, "http://hub:8080/api/x", None), None);
     }
 }

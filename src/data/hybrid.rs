@@ -275,7 +275,9 @@ fn fill(
         let local = downloads.join(shard.path.replace('/', "__"));
         let part = downloads.join(format!(".{}.part", shard.path.replace('/', "__")));
         if !local.is_file() {
-            http::download(agent, &repo.resolve(&shard.path), &part, opts.retry_delay)?;
+            let url = repo.resolve(&shard.path);
+            let auth = repo.auth_for(&url);
+            http::download(agent, &url, &part, opts.retry_delay, auth.as_deref())?;
             fs::rename(&part, &local)?;
         }
         let mut sink = Sink::open(

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use serde::Deserialize;
 
 use crate::hub::pull::Pulled;
@@ -87,6 +87,7 @@ pub fn identity(target: &Target, sha: String) -> Result<ResultKey> {
         }
         key.vocab_size = key.vocab_size.or(config_vocab(dir));
     }
+    let had_meta = meta.is_some();
     match meta {
         Some(AnyMeta::Lmeff(m)) => {
             key.dataset = Some(m.dataset.clone());
@@ -118,7 +119,41 @@ pub fn identity(target: &Target, sha: String) -> Result<ResultKey> {
         }
         None => {}
     }
+    check_names(&key, dir, target, had_meta)?;
     Ok(key)
+}
+
+/// Refuses names that would not be one folder of the results layout: read from a checkpoint's
+/// metadata or from the Hub, they are checked as names from flags are (`../x` or an absolute
+/// path would put results outside the results folder).
+fn check_names(key: &ResultKey, dir: &Path, target: &Target, had_meta: bool) -> Result<()> {
+    // The milestone of a plain folder is its own name, which the user chose.
+    let outside = had_meta || target.hub.is_some();
+    let fields = [
+        ("dataset", key.dataset.as_deref()),
+        ("model size", key.model_size.as_deref()),
+        ("anchor", key.anchor.as_deref()),
+        ("schedule", key.schedule.as_deref()),
+        (
+            "milestone",
+            Some(key.milestone.as_str()).filter(|_| outside),
+        ),
+    ];
+    for (field, value) in fields {
+        let Some(v) = value.filter(|v| !crate::config::is_folder_name(v)) else {
+            continue;
+        };
+        let from = match &target.hub {
+            Some(h) => format!("{}@{}", h.repo, h.revision),
+            None => dir.display().to_string(),
+        };
+        bail!(
+            "{from}: its {field} {v:?} (from {} or its name) cannot name a results folder: names \
+             are letters, digits, `_`, `-` and `.`, not starting with `.`; nothing was evaluated",
+            checkpoint::META_FILE
+        );
+    }
+    Ok(())
 }
 
 /// `vocab_size` of the folder's `config.json`.

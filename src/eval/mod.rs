@@ -153,6 +153,22 @@ pub fn evaluate(
         }
         let enc = &encoded[&encoding];
         let (model, _vs) = Llama::load(ck, compute.device)?;
+        let vocab = i64::from(model.config.vocab_size);
+        if let Some(max) = enc
+            .seqs
+            .iter()
+            .flatten()
+            .copied()
+            .max()
+            .filter(|&m| m >= vocab)
+        {
+            bail!(
+                "{}: its tokenizer gives token id {max} on BLiMP, but the model has {vocab} \
+                 embeddings (config.json vocab_size): the tokenizer is not this model's; nothing \
+                 was written",
+                ck.display()
+            );
+        }
         let start = Instant::now();
         let bar = crate::data::prepare::count_bar(
             pairs.len() as u64,

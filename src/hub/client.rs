@@ -1,6 +1,5 @@
 //! The Hub calls lmeff makes, through the `hf-hub` crate: repository and branch creation, folder
-//! uploads, branch listings and snapshot downloads into the standard cache (`HF_HUB_CACHE`, else
-//! `$HF_HOME/hub`, as Python's `huggingface_hub`, so either reuses what the other downloaded).
+//! uploads and branch listings; checkpoint downloads go through [`super::download`].
 //! Every failure says which repository and revision it concerns, and never carries the token.
 
 use std::path::PathBuf;
@@ -9,13 +8,9 @@ use std::time::Duration;
 use anyhow::{anyhow, Result};
 use hf_hub::repository::RepoTypeModel;
 use hf_hub::{HFClient, HFClientSync, HFError, HFRepositorySync};
-use tracing::warn;
 
 use super::credentials::Credentials;
 use super::names::RepoId;
-
-/// How often a download is tried before it is given up (each try keeps the files already done).
-const DOWNLOAD_TRIES: u32 = 4;
 
 /// A branch and the commit it points to.
 #[derive(Debug, Clone, PartialEq)]
@@ -157,40 +152,14 @@ impl Hub {
         Ok(info.commit_oid)
     }
 
-    /// The snapshot folder of `repo` at `revision` in the cache, downloading what it lacks; a
-    /// broken transfer is tried again, keeping the files already complete.
+    /// The snapshot folder of `repo` at `revision` in the cache, downloading the files scoring
+    /// reads that it lacks (from the cache alone with `HF_HUB_OFFLINE`).
     pub fn download(&self, repo: &RepoId, revision: &str) -> Result<PathBuf> {
         let offline = std::env::var("HF_HUB_OFFLINE")
             .is_ok_and(|v| matches!(v.as_str(), "1" | "true" | "yes"));
-        let mut tries = 0;
-        loop {
-            tries += 1;
-            let got = self
-                .repo(repo)
-                .snapshot_download()
-                .revision(revision.to_owned())
-                .local_files_only(offline)
-                .send();
-            match got {
-                Ok(dir) => return Ok(dir),
-                Err(e) if tries < DOWNLOAD_TRIES && retryable(&e) => {
-                    let wait = Duration::from_secs(1 << (tries - 1));
-                    warn!(
-                        "{repo}@{revision}: {} (try {tries} of {DOWNLOAD_TRIES}; again in {}s)",
-                        self.creds.scrub(&e.to_string()),
-                        wait.as_secs()
-                    );
-                    std::thread::sleep(wait);
-                }
-                Err(e) => {
-                    return Err(self.explain(
-                        e,
-                        &format!("downloading {repo}@{revision}"),
-                        Some(repo),
-                    ))
-                }
-            }
-        }
+        super::download::Downloader::new(&self.creds)
+            .snapshot(repo, revision, offline)
+            .map_err(|e| anyhow!(self.creds.scrub(&format!("{e:#}"))))
     }
 
     /// A failure as the user can act on it, without the token.
@@ -233,14 +202,4 @@ fn error_code(e: &HFError) -> Option<&str> {
         _ => None,
     };
     context?.error_code.as_deref()
-}
-
-/// Whether a failure may pass on its own (the network, the server's load), not the request.
-fn retryable(e: &HFError) -> bool {
-    match e {
-        HFError::Request { .. } | HFError::Io(_) | HFError::RateLimited { .. } => true,
-        HFError::MalformedResponse { .. } => true,
-        HFError::Http { context } => context.status.is_server_error(),
-        _ => false,
-    }
 }

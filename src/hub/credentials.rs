@@ -1,11 +1,13 @@
 //! Who lmeff is on the Hub: `HF_TOKEN`, `HF_NAMESPACE` and `HF_ENDPOINT`, from the environment or
-//! else a `.env` file (the environment wins, as with python-dotenv). Without `HF_TOKEN`, the
-//! token `huggingface-cli login` saved in `$HF_HOME/token` is used. The token never appears in
+//! else a `.env` file (the environment wins, as with python-dotenv). Without `HF_TOKEN`, the saved
+//! token is found as `huggingface_hub` finds it: the file `HF_TOKEN_PATH`, else `$HF_HOME/token`
+//! (`HF_HOME` defaulting to `$XDG_CACHE_HOME/huggingface`, then `~/.cache/huggingface`). The
+//! token never appears in
 //! logs, errors or files lmeff writes: [`Token`] prints as `hf_***`, and [`Credentials::scrub`]
 //! removes it from any text that came back from the network.
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
@@ -38,6 +40,30 @@ pub struct Credentials {
     pub endpoint: String,
 }
 
+/// `HF_HOME`, else `$XDG_CACHE_HOME/huggingface`, else `~/.cache/huggingface`, as
+/// `huggingface_hub` has it.
+pub fn hf_home() -> PathBuf {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    if let Some(home) = var("HF_HOME") {
+        return PathBuf::from(home);
+    }
+    let cache = var("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(&var("HOME").unwrap_or_default()).join(".cache"));
+    cache.join("huggingface")
+}
+
+/// Where `huggingface-cli login` saves the token: `HF_TOKEN_PATH`, else `$HF_HOME/token`.
+pub fn token_path() -> PathBuf {
+    match std::env::var("HF_TOKEN_PATH")
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
+        Some(p) => PathBuf::from(p),
+        None => hf_home().join("token"),
+    }
+}
+
 impl Credentials {
     /// From the environment, then `dotenv` (when it exists), then `$HF_HOME/token`.
     pub fn load(dotenv: &Path) -> Result<Credentials> {
@@ -59,15 +85,7 @@ impl Credentials {
                 .filter(|v| !v.is_empty())
         };
         let token = get("HF_TOKEN").or_else(|| {
-            let home = std::env::var("HF_HOME")
-                .ok()
-                .map(std::path::PathBuf::from)
-                .or_else(|| {
-                    std::env::var("HOME")
-                        .ok()
-                        .map(|h| Path::new(&h).join(".cache/huggingface"))
-                })?;
-            let saved = std::fs::read_to_string(home.join("token")).ok()?;
+            let saved = std::fs::read_to_string(token_path()).ok()?;
             Some(saved.trim().to_owned()).filter(|t| !t.is_empty())
         });
         Ok(Credentials {

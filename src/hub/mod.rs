@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod credentials;
+pub mod download;
 pub mod names;
 pub mod publisher;
 pub mod pull;

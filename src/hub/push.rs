@@ -132,6 +132,20 @@ pub fn push(hub: &Hub, run: &Path, item: &PushItem, public: bool) -> Result<Push
     if !checkpoint::is_checkpoint(&item.dir) {
         bail!("{}: the checkpoint is gone", item.dir.display());
     }
+    // A damaged checkpoint is never published (nor recorded as pushed).
+    checkpoint::verify(&item.dir).with_context(|| {
+        format!(
+            "{}: refusing to push a checkpoint that fails its {}",
+            item.dir.display(),
+            checkpoint::CHECKSUMS_FILE
+        )
+    })?;
+    if weights_sha256(&item.dir)? != item.weights_sha256 {
+        bail!(
+            "{}: the weights changed since the push was planned",
+            item.dir.display()
+        );
+    }
     hub.ensure_repo(repo, public)?;
     let heads = hub.branches(repo)?;
     if !hub.has_file(repo, "main", checkpoint::CONFIG_FILE)? {

@@ -2,7 +2,9 @@
 //! [budget-<M>M/]<milestone>/` holds per task `<task>.parquet` (every dev and test example: its
 //! file line, gold label and prediction) and `<task>_epochs.parquet` (each epoch's training loss
 //! and dev metrics), and `glue_results.json`, the summary of every task evaluated there; with
-//! `--keep-heads`, `heads/<task>/` holds the fine-tuned classifier.
+//! `--keep-heads`, `heads/<task>/` holds the fine-tuned classifier. Results of a subsampled
+//! training set (`--max-train-examples N`) go to `max-train-<N>/` below, never beside the full
+//! ones.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,6 +15,7 @@ use serde_arrow::schema::{SchemaLike, TracingOptions};
 
 use super::blimp::ResultKey;
 use super::parquet_io;
+use crate::data::glue::tasks::Metric;
 use crate::io::write_json_atomic;
 
 /// The summary file.
@@ -55,6 +58,18 @@ pub struct TaskResult {
     /// What decides whether the result is up to date: weights, tokenizer, data and recipe.
     pub config_sha256: String,
     pub source: PathBuf,
+    /// The metric early stopping watched (absent from results before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watched_metric: Option<Metric>,
+    /// The metric the study reports for the task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported_metric: Option<Metric>,
+    /// Training examples fine-tuned on (after the dev split and any subsampling).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_examples: Option<u64>,
+    /// `--max-train-examples`: the training set was subsampled to at most this many.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_train_examples: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -70,6 +85,20 @@ pub struct Summary {
     pub identity: ResultKey,
     pub tasks: BTreeMap<String, TaskResult>,
     pub lmeff_version: String,
+}
+
+/// The folder below a checkpoint's GLUE folder for results of a training set subsampled to at
+/// most `n` examples.
+pub fn subsampled_dir(n: u64) -> String {
+    format!("{SUBSAMPLED_PREFIX}{n}")
+}
+
+const SUBSAMPLED_PREFIX: &str = "max-train-";
+
+/// Whether `name` is a folder name [`subsampled_dir`] gives.
+pub fn is_subsampled_dir(name: &str) -> bool {
+    name.strip_prefix(SUBSAMPLED_PREFIX)
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 impl ResultKey {
@@ -98,8 +127,53 @@ pub fn read_summary(dir: &Path) -> Option<Summary> {
 /// take around their read-modify-write of the summary.
 pub const LOCK: &str = ".glue_results.lock";
 
-/// Writes one task's files into `dir` and adds it to the summary (other tasks kept), under the
-/// folder's lock. A folder holding files lmeff did not write there is refused.
+/// Whether `name` is a file a task's results are written to: `<task>.parquet` or
+/// `<task>_epochs.parquet` of a GLUE task.
+fn is_task_file(name: &str) -> bool {
+    let Some(stem) = name.strip_suffix(".parquet") else {
+        return false;
+    };
+    let task = stem.strip_suffix("_epochs").unwrap_or(stem);
+    crate::data::glue::tasks::Task::named(task).is_ok()
+}
+
+/// Refuses `dir` as a destination of GLUE results unless it holds only what lmeff writes there:
+/// its summary, lock, `heads/`, subsampled results and, in a folder lmeff's results are in (it
+/// has their summary or lock), the tasks' Parquet files. Checked before anything is fine-tuned,
+/// so a user's file is never overwritten, nor a fine-tuning wasted.
+pub fn check_destination(dir: &Path) -> Result<()> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    if !dir.is_dir() {
+        bail!(
+            "{} is not a folder: GLUE results go to a folder of their own (--out)",
+            dir.display()
+        );
+    }
+    let ours = dir.join(SUMMARY).is_file() || dir.join(LOCK).is_file();
+    for e in fs_err::read_dir(dir)? {
+        let name = e?.file_name().to_string_lossy().into_owned();
+        let known = name == SUMMARY
+            || name == HEADS
+            || name == LOCK
+            || is_subsampled_dir(&name)
+            || crate::io::is_temp_name(&name)
+            || (ours && is_task_file(&name));
+        if !known {
+            bail!(
+                "{}: holds {name}, which lmeff did not write there; GLUE results go to a folder of \
+                 their own (--out): nothing was fine-tuned",
+                dir.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Writes one task's files into `dir` and adds it to the summary under the folder's lock. Tasks
+/// of the same checkpoint are kept; those of another checkpoint (an earlier training of the run,
+/// or another checkpoint sent to the same `--out`) are removed with their files.
 pub fn write_task(
     dir: &Path,
     id: &ResultKey,
@@ -108,23 +182,7 @@ pub fn write_task(
     predictions: &[Prediction],
     epochs: &[EpochRow],
 ) -> Result<()> {
-    if dir.is_dir() {
-        for e in fs_err::read_dir(dir)? {
-            let name = e?.file_name().to_string_lossy().into_owned();
-            // Besides the results: the lock, and a file another task is writing at this moment.
-            let ours = name == SUMMARY
-                || name == HEADS
-                || name == LOCK
-                || crate::io::is_temp_name(&name)
-                || name.ends_with(".parquet");
-            if !ours {
-                bail!(
-                    "{}: holds {name}, which lmeff did not write; GLUE results go to a folder of their own (--out)",
-                    dir.display()
-                );
-            }
-        }
-    }
+    check_destination(dir)?;
     fs_err::create_dir_all(dir)?;
     let lock_path = dir.join(LOCK);
     let lock = fs_err::File::create(&lock_path)?;
@@ -133,14 +191,44 @@ pub fn write_task(
         .with_context(|| format!("locking {}", lock_path.display()))?;
     write_rows(&dir.join(format!("{task}.parquet")), predictions)?;
     write_rows(&dir.join(format!("{task}_epochs.parquet")), epochs)?;
-    let mut summary = read_summary(dir).unwrap_or(Summary {
+    let fresh = || Summary {
         identity: id.clone(),
         tasks: BTreeMap::new(),
         lmeff_version: env!("CARGO_PKG_VERSION").into(),
-    });
+    };
+    let mut summary = match read_summary(dir) {
+        Some(s) if s.identity.checkpoint_sha256 == id.checkpoint_sha256 => s,
+        Some(old) => {
+            for t in old.tasks.keys().filter(|t| *t != task) {
+                tracing::warn!(
+                    "{}: removing {t}'s results of another checkpoint ({})",
+                    dir.display(),
+                    old.identity.checkpoint.display()
+                );
+                remove_task_files(dir, t)?;
+            }
+            fresh()
+        }
+        None => fresh(),
+    };
     summary.identity = id.clone();
     summary.tasks.insert(task.to_owned(), result);
     write_json_atomic(&dir.join(SUMMARY), &summary)
+}
+
+/// Removes a task's files from `dir` (those that are there).
+fn remove_task_files(dir: &Path, task: &str) -> Result<()> {
+    for f in [format!("{task}.parquet"), format!("{task}_epochs.parquet")] {
+        match fs_err::remove_file(dir.join(f)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+            _ => {}
+        }
+    }
+    let head = dir.join(HEADS).join(task);
+    if head.is_dir() {
+        fs_err::remove_dir_all(head)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -175,7 +263,20 @@ mod tests {
             test: s,
             config_sha256: String::new(),
             source: PathBuf::new(),
+            watched_metric: Some(Metric::F1),
+            reported_metric: Some(Metric::Accuracy),
+            train_examples: Some(10),
+            max_train_examples: None,
         }
+    }
+
+    #[test]
+    fn subsampled_folders_are_named_by_their_cap() {
+        assert_eq!(subsampled_dir(10_000), "max-train-10000");
+        assert!(is_subsampled_dir("max-train-10000"));
+        assert!(!is_subsampled_dir("max-train-"));
+        assert!(!is_subsampled_dir("max-train-1x"));
+        assert!(!is_subsampled_dir("final"));
     }
 
     /// Tasks of one checkpoint written side by side (as their Slurm arrays do) all stay in the
@@ -212,5 +313,30 @@ mod tests {
                 "{task}"
             );
         }
+    }
+
+    /// Another checkpoint's results in the same folder are replaced, never kept under the new
+    /// checkpoint's identity; a user's Parquet file is refused.
+    #[test]
+    fn results_of_one_checkpoint_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        write_task(d, &key(), "rte", result(0.1), &[], &[]).unwrap();
+        write_task(d, &key(), "wsc", result(0.2), &[], &[]).unwrap();
+        let mut other = key();
+        other.checkpoint_sha256 = "retrained".into();
+        write_task(d, &other, "wsc", result(0.3), &[], &[]).unwrap();
+        let s = read_summary(d).unwrap();
+        assert_eq!(s.tasks.keys().collect::<Vec<_>>(), ["wsc"]);
+        assert_eq!(s.identity.checkpoint_sha256, "retrained");
+        assert!(!d.join("rte.parquet").exists() && d.join("wsc.parquet").exists());
+        let user = tempfile::tempdir().unwrap();
+        std::fs::write(user.path().join("rte.parquet"), "mine").unwrap();
+        let e = check_destination(user.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("holds rte.parquet, which lmeff did not write"),
+            "{e}"
+        );
+        assert!(check_destination(d).is_ok());
     }
 }

@@ -2,8 +2,10 @@
 //! taken as the run's own resume state with the run's identity, so training continues from there
 //! exactly as the budget run trained straight through would (the batches of a step depend only on
 //! seed and step). The trunk may still be on its way: the run waits for the state, or for the
-//! trunk's note that it will never come (then it trains from the start).
+//! trunk's note that it will never come, or for the trunk's end (then it trains from the start);
+//! a stop signal ends the wait, to be resumed.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
@@ -13,25 +15,45 @@ use super::checkpointer::unreachable_note;
 use super::resume::ResumeDir;
 use crate::config::Run;
 use crate::io::{write_json_atomic, Staged};
-use crate::model::checkpoint::{read_meta, write_checksums, CheckpointName, META_FILE};
+use crate::model::checkpoint::{
+    is_checkpoint, read_meta, write_checksums, CheckpointName, META_FILE,
+};
 
-/// How often a waiting branch looks for its state.
-const POLL: Duration = Duration::from_secs(10);
+/// How often a waiting branch looks for its state (and for a stop signal).
+const POLL: Duration = Duration::from_secs(1);
+
+/// How [`take_trunk_state`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Branched {
+    /// The trunk's state is the run's own now.
+    Took,
+    /// Nothing to take: not a branch, a state of its own already, or none will ever come.
+    No,
+    /// A stop signal arrived while waiting (the run resumes the wait when started again).
+    Stopped,
+}
 
 /// Makes the trunk's state at the branch point `own`'s resume state, unless `own` already has
-/// one. Returns whether it did.
+/// one; the milestones it shares with the trunk are copied either way.
 pub fn take_trunk_state(
     run: &Run,
     own: &ResumeDir,
     config_sha256: &str,
     wait: Duration,
-) -> Result<bool> {
+    stop: &AtomicBool,
+) -> Result<Branched> {
     let Some(branch) = &run.branch else {
-        return Ok(false);
+        return Ok(Branched::No);
     };
     if own.exists() {
-        return Ok(false);
+        // A run stopped right after branching has its state but maybe not its milestones yet.
+        share_milestones(run, branch.step)?;
+        return Ok(Branched::No);
     }
+    let trunk_final = branch
+        .state_dir
+        .parent()
+        .map(|d| d.join(CheckpointName::Final.to_string()));
     let trunk_state = ResumeDir::at(branch.state_dir.clone());
     let note = unreachable_note(&branch.state_dir);
     let started = Instant::now();
@@ -51,8 +73,8 @@ pub fn take_trunk_state(
             state.config_sha256 = config_sha256.to_owned();
             state.metrics_bytes = 0;
             state.wall_time_s = 0.0;
-            own.save(&state, &r.model, &r.optimizer, r.best.as_ref())?;
             share_milestones(run, branch.step)?;
+            own.save(&state, &r.model, &r.optimizer, r.best.as_ref())?;
             info!(
                 run = %run.run_id,
                 step = branch.step,
@@ -60,12 +82,25 @@ pub fn take_trunk_state(
                 branch.trunk,
                 branch.step
             );
-            return Ok(true);
+            return Ok(Branched::Took);
         }
         if note.is_file() {
             let why = fs_err::read_to_string(&note)?;
             info!(run = %run.run_id, "no branch point: {}", why.trim());
-            return Ok(false);
+            return Ok(Branched::No);
+        }
+        if trunk_final.as_deref().is_some_and(is_checkpoint) {
+            info!(
+                run = %run.run_id,
+                "{} has finished without a state at step {}: training from the start",
+                branch.trunk,
+                branch.step
+            );
+            return Ok(Branched::No);
+        }
+        if stop.load(Ordering::SeqCst) {
+            info!(run = %run.run_id, "stop signal while waiting for {}", branch.trunk);
+            return Ok(Branched::Stopped);
         }
         if started.elapsed() >= wait {
             bail!(

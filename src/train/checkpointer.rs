@@ -204,6 +204,23 @@ impl Checkpointer {
                 .map(|(k, v)| (k, v.to_device(device)))
                 .collect()
         };
+        // Stopped at a branch point after its own state and before the branch's (runs of
+        // earlier versions saved them in that order): the resumed state is the branch's.
+        for b in self
+            .branch_points
+            .iter()
+            .filter(|b| self.main && b.step == r.state.step)
+        {
+            if !b.state_dir.exists() {
+                ResumeDir::at(b.state_dir.clone()).save(
+                    &r.state,
+                    &r.model,
+                    &r.optimizer,
+                    r.best.as_ref(),
+                )?;
+                info!(step = b.step, anchor = %b.anchor, "branch point saved in {}", b.state_dir.display());
+            }
+        }
         weights::copy_into(vs, &r.model, &r.from)?;
         opt.load_state(&on_device(r.optimizer))
             .with_context(|| format!("{}: optimizer state", r.from.display()))?;
@@ -245,11 +262,12 @@ impl Checkpointer {
         state.wall_time_s = self.started.elapsed().as_secs_f64();
         if self.main {
             let opt_state = opt.state();
-            self.resume.save(state, params, &opt_state, best)?;
+            // Branch states first: a run stopped between the two passes the step again.
             for b in self.branch_points.iter().filter(|b| b.step == step) {
                 ResumeDir::at(b.state_dir.clone()).save(state, params, &opt_state, best)?;
                 logger.note(|| info!(step, anchor = %b.anchor, "branch point saved in {}", b.state_dir.display()));
             }
+            self.resume.save(state, params, &opt_state, best)?;
         }
         world.barrier();
         logger.reset_clock(step);

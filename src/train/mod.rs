@@ -133,6 +133,10 @@ pub fn train(cfg: &TrainConfig, world: &World, stop: &AtomicBool) -> Result<Outc
         }));
     }
     if let Some(done) = dir.finished()?.filter(|_| !cfg.init_only) {
+        // A run stopped right after writing `final/` left its resume state behind.
+        if world.is_main() {
+            dir.clear_resume()?;
+        }
         return Ok(Outcome::AlreadyDone(done));
     }
 
@@ -168,14 +172,18 @@ pub fn train(cfg: &TrainConfig, world: &World, stop: &AtomicBool) -> Result<Outc
     let wait = std::time::Duration::from_secs(s.branch_wait);
     let took = match world.is_main() {
         true => {
-            branch::take_trunk_state(run, &ResumeDir::new(&run.output_dir), &config_sha256, wait)
+            let own = ResumeDir::new(&run.output_dir);
+            branch::take_trunk_state(run, &own, &config_sha256, wait, stop)
         }
-        false => Ok(false),
+        false => Ok(branch::Branched::No),
     };
     if world.any(took.is_err()) {
         return Err(took
             .err()
             .unwrap_or_else(|| anyhow!("rank 0 could not take the branch state")));
+    }
+    if world.any(matches!(took, Ok(branch::Branched::Stopped))) {
+        return Ok(Outcome::Interrupted { step: 0 });
     }
     let mut opt = AdamW::for_training(&params, t, run.weight_decay);
     let (mut state, best) = checkpointer.restore(&vs, &mut opt, &config_sha256)?;

@@ -37,6 +37,12 @@ pub struct State {
     /// Paths (`owner/name/file`) whose next GET stops half-way.
     pub cut_once: HashSet<String>,
     pub seen: Vec<Seen>,
+    /// A hostile Hub: names added to every listing (each served with the bytes `hostile`)...
+    pub extra_listing: Vec<String>,
+    /// ...the commit id it answers for every revision and download...
+    pub fake_commit: Option<String>,
+    /// ...and whether every download answers 404 although the listing names the file.
+    pub all_missing: bool,
 }
 
 pub struct Hub {
@@ -371,12 +377,14 @@ fn answer(mut stream: TcpStream, state: &Mutex<State>, user: &str, token: &str, 
             Some(c) => {
                 let siblings: Vec<_> = repo.commits[c]
                     .keys()
+                    .chain(&s.extra_listing)
                     .map(|f| serde_json::json!({"rfilename": f}))
                     .collect();
+                let sha = s.fake_commit.clone().unwrap_or_else(|| c.to_owned());
                 json(
                     &mut stream,
                     "200 OK",
-                    serde_json::json!({"id": id, "modelId": id, "sha": c, "private": repo.private, "siblings": siblings, "tags": [], "downloads": 0, "likes": 0}),
+                    serde_json::json!({"id": id, "modelId": id, "sha": sha, "private": repo.private, "siblings": siblings, "tags": [], "downloads": 0, "likes": 0}),
                 )
             }
             None => error(&mut stream, "404 Not Found", "RevisionNotFound", false),
@@ -398,7 +406,14 @@ fn answer(mut stream: TcpStream, state: &Mutex<State>, user: &str, token: &str, 
             let Some(c) = repo.resolve(rev).map(str::to_owned) else {
                 return error(&mut stream, "404 Not Found", "RevisionNotFound", head);
             };
-            let Some(bytes) = repo.commits[&c].get(file).cloned() else {
+            let hostile = s
+                .extra_listing
+                .iter()
+                .any(|f| f == file)
+                .then(|| b"hostile".to_vec());
+            let c = s.fake_commit.clone().unwrap_or(c);
+            let found = repo.commits.get(&c).and_then(|f| f.get(file).cloned());
+            let Some(bytes) = hostile.or(found).filter(|_| !s.all_missing) else {
                 let _ = &c;
                 return reply(
                     &mut stream,

@@ -1,19 +1,21 @@
 //! GLUE's figures, as the study draws them: the macro-average learning curve of every
-//! configuration with its final scores beside, and the tasks × configurations at the final
-//! checkpoint; and lmeff's own, how alike BLiMP and GLUE rank the runs at each anchor.
+//! configuration with its final scores beside, and the tasks × configurations at one checkpoint
+//! (the final one, or `--heatmap-milestone`; rows `BOOLQ (accuracy)`, coloured over the grid or
+//! per row); and lmeff's own, how alike BLiMP and GLUE rank the runs at each anchor.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 
 use super::heatmaps::{self, Grid};
 use super::predictiveness::{draw_panel, RhoPanel};
 use super::series::{self, Config};
-use super::{at_end, cells, curves, render};
-use crate::analysis::glue_ranking::{AgreementRow, MACRO};
-use crate::analysis::inputs::Record;
-use crate::data::glue::tasks::TASKS;
+use super::{at_end, cells, curves, render, FigureOptions};
+use crate::analysis::glue_ranking::AgreementRow;
+use crate::analysis::inputs::{Milestone, Record};
+use crate::config::{GlueMeasure, HeatmapScale};
+use crate::data::glue::tasks::{Task, TASKS};
 
 /// The GLUE figures: file stem and the title the report gives it.
 pub const FIGURES: [(&str, &str); 3] = [
@@ -23,7 +25,7 @@ pub const FIGURES: [(&str, &str); 3] = [
     ),
     (
         "glue_heatmap",
-        "GLUE tasks × configurations at the final checkpoint (test; mean ± std over seeds)",
+        "GLUE tasks × configurations at one checkpoint (test; mean ± std over seeds)",
     ),
     (
         "glue_agreement",
@@ -37,11 +39,18 @@ pub struct GlueInputs<'a> {
     pub macro_records: &'a [Record],
     pub task_records: &'a [Record],
     pub agreement: &'a [AgreementRow],
+    /// The metric of each task the scores are.
+    pub measure: GlueMeasure,
 }
 
 /// Writes the GLUE figures into `dir`; returns the (stem, title) of each drawn. Without GLUE
 /// results there is nothing to draw; the agreement figure needs an anchor with BLiMP and GLUE.
-pub fn write(dir: &Path, g: &GlueInputs, dpi: u32) -> Result<Vec<(&'static str, &'static str)>> {
+pub fn write(
+    dir: &Path,
+    g: &GlueInputs,
+    fig: &FigureOptions,
+) -> Result<Vec<(&'static str, &'static str)>> {
+    let dpi = fig.dpi;
     let mut drawn = Vec::new();
     if g.task_records.is_empty() {
         return Ok(drawn);
@@ -54,7 +63,7 @@ pub fn write(dir: &Path, g: &GlueInputs, dpi: u32) -> Result<Vec<(&'static str, 
         })?;
         drawn.push(FIGURES[0]);
     }
-    let grid = task_grid(g.macro_records, g.task_records);
+    let grid = task_grid(g, fig.heatmap_milestone, fig.heatmap_scale)?;
     render::figure(dir, FIGURES[1].0, grid.size(), dpi, |r| {
         heatmaps::draw_grid(r, &grid)
     })?;
@@ -79,36 +88,76 @@ pub fn write(dir: &Path, g: &GlueInputs, dpi: u32) -> Result<Vec<(&'static str, 
     Ok(drawn)
 }
 
-/// Tasks (GLUE's order) and the macro-average × configurations, at each run's last checkpoint.
-fn task_grid(macro_records: &[Record], task_records: &[Record]) -> Grid {
-    let end = at_end(task_records);
-    let mut rows: Vec<String> = TASKS
-        .iter()
-        .map(|t| t.name.to_owned())
-        .filter(|t| end.iter().any(|r| r.task.as_deref() == Some(t)))
+/// Full runs' records at `milestone`, or at each run's last checkpoint.
+fn at(records: &[Record], milestone: Option<Milestone>) -> Vec<&Record> {
+    match milestone {
+        None => at_end(records),
+        Some(m) => records
+            .iter()
+            .filter(|r| r.anchor == "full" && r.milestone == m)
+            .collect(),
+    }
+}
+
+/// A task's row label: `BOOLQ (accuracy)`.
+fn row_label(task: &Task, measure: GlueMeasure) -> String {
+    let metric = match measure {
+        GlueMeasure::Study => task.reported,
+        GlueMeasure::Watched => task.watch,
+    };
+    format!("{} ({})", task.name.to_uppercase(), metric.name())
+}
+
+/// Tasks (ordered by metric, then name, as the study's heatmap) and the macro-average ×
+/// configurations at `milestone` (None: each run's last checkpoint).
+fn task_grid(g: &GlueInputs, milestone: Option<Milestone>, scale: HeatmapScale) -> Result<Grid> {
+    let end = at(g.task_records, milestone);
+    if end.is_empty() {
+        let m = milestone.map_or("the end".to_owned(), |m| format!("{m}M tokens"));
+        bail!("no full run has GLUE results at {m} for the GLUE heatmap (--heatmap-milestone)");
+    }
+    let metric_of = |t: &Task| match g.measure {
+        GlueMeasure::Study => t.reported,
+        GlueMeasure::Watched => t.watch,
+    };
+    let mut tasks: Vec<Task> = TASKS
+        .into_iter()
+        .filter(|t| end.iter().any(|r| r.task.as_deref() == Some(t.name)))
         .collect();
+    tasks.sort_by(|a, b| (metric_of(a), a.name).cmp(&(metric_of(b), b.name)));
+    let mut rows: Vec<String> = tasks.iter().map(|t| row_label(t, g.measure)).collect();
     let boxed = rows.len();
-    let macro_end = at_end(macro_records);
+    let macro_end = at(g.macro_records, milestone);
     if !macro_end.is_empty() {
-        rows.push(MACRO.to_owned());
+        rows.push("MACRO-AVERAGE".to_owned());
     }
     let configs = series::ordered(end.iter().map(|r| Config::of(&r.run)));
     let mut values: BTreeMap<(usize, Config), Vec<f64>> = BTreeMap::new();
     for r in end.iter().chain(&macro_end) {
-        let name = r.task.as_deref().unwrap_or(MACRO);
-        if let Some(row) = rows.iter().position(|x| x == name) {
+        let row = match r.task.as_deref() {
+            Some(name) => tasks.iter().position(|t| t.name == name),
+            None => Some(boxed),
+        };
+        if let Some(row) = row {
             values
                 .entry((row, Config::of(&r.run)))
                 .or_default()
                 .push(r.acc);
         }
     }
-    Grid {
-        title: "GLUE at the final checkpoint: test F1 (accuracy for MNLI), mean ± std over seeds"
-            .into(),
+    let at_label = milestone.map_or("the final checkpoint".to_owned(), |m| {
+        format!("{m}M tokens")
+    });
+    let colours = match scale {
+        HeatmapScale::Global => "",
+        HeatmapScale::Row => "; colours per row",
+    };
+    Ok(Grid {
+        title: format!("GLUE at {at_label}: test scores, mean ± std over seeds{colours}"),
         cells: cells(values, &configs),
         boxed,
         rows,
         configs,
-    }
+        scale,
+    })
 }

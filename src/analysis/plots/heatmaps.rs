@@ -11,6 +11,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::render::ok;
 use super::series::{segment_label, BoxStats, Config, Spread};
+use crate::config::HeatmapScale;
 
 /// Cells of a rows × configurations heatmap.
 pub struct Grid {
@@ -21,9 +22,13 @@ pub struct Grid {
     pub cells: BTreeMap<(usize, usize), Spread>,
     /// The first rows the box plots summarise (the rest, such as `overall`, are not among them).
     pub boxed: usize,
+    /// One colour scale for the grid, or one per row.
+    pub scale: HeatmapScale,
 }
 
 const COLUMN: u32 = 124;
+/// The colour bar's strip at the right.
+const BAR: u32 = 110;
 const ROW: u32 = 17;
 const ROW_LABELS: u32 = 250;
 const BOXES: u32 = 250;
@@ -32,7 +37,7 @@ impl Grid {
     /// The canvas the grid and its box plots need, at 100 dpi (wide enough for the title).
     pub fn size(&self) -> (u32, u32) {
         (
-            (ROW_LABELS + 40 + COLUMN * self.configs.len().max(1) as u32).max(820),
+            (ROW_LABELS + 40 + BAR + COLUMN * self.configs.len().max(1) as u32).max(820),
             110 + ROW * self.rows.len().max(1) as u32 + BOXES,
         )
     }
@@ -75,10 +80,13 @@ fn shade(acc: f64) -> RGBColor {
 }
 
 /// Draws the grid with "mean ± std" in each cell (shaded from the lowest mean, white, to the
-/// highest, deep blue), and under it one box plot per configuration of its rows' means.
+/// highest, deep blue: of the grid, or of each row), a colour bar at its right, and under it one
+/// box plot per configuration of its rows' means.
 pub fn draw_grid<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, g: &Grid) -> Result<()> {
-    let (_, h) = root.dim_in_pixel();
+    let (w, h) = root.dim_in_pixel();
     let (top, bottom) = root.split_vertically(h - BOXES);
+    let (top, bar) = top.split_horizontally(w - BAR);
+    let (bottom, _) = bottom.split_horizontally(w - BAR);
     let (nc, nr) = (g.configs.len().max(1), g.rows.len().max(1));
     let mut chart = ok(ChartBuilder::on(&top)
         .caption(&g.title, ("sans-serif", 17))
@@ -101,10 +109,20 @@ pub fn draw_grid<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, g: &Grid) ->
         .draw())?;
     let centred =
         TextStyle::from(("sans-serif", 10).into_font()).pos(Pos::new(HPos::Center, VPos::Center));
-    let (lo, hi) = g.cells.values().fold((f64::MAX, f64::MIN), |(a, b), s| {
-        (a.min(s.mean), b.max(s.mean))
-    });
+    let range = |row: Option<usize>| {
+        g.cells
+            .iter()
+            .filter(|((r, _), _)| row.is_none_or(|x| x == *r))
+            .fold((f64::MAX, f64::MIN), |(a, b), (_, s)| {
+                (a.min(s.mean), b.max(s.mean))
+            })
+    };
+    let global = range(None);
     for (&(ri, ci), s) in &g.cells {
+        let (lo, hi) = match g.scale {
+            HeatmapScale::Global => global,
+            HeatmapScale::Row => range(Some(ri)),
+        };
         let y = nr - 1 - ri;
         let corners = [
             (SegmentValue::Exact(ci), SegmentValue::Exact(y)),
@@ -123,7 +141,39 @@ pub fn draw_grid<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, g: &Grid) ->
             centred.clone().color(&ink),
         ))))?;
     }
+    colour_bar(&bar, g.scale, global)?;
     boxes(&bottom, g)
+}
+
+/// A vertical colour bar: the scale's colours from its low end (bottom) to its high end, labelled
+/// with the grid's lowest and highest mean, or with each row's for a per-row scale.
+fn colour_bar<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    scale: HeatmapScale,
+    (lo, hi): (f64, f64),
+) -> Result<()> {
+    let (lo, hi) = if lo > hi { (0.0, 1.0) } else { (lo, hi) };
+    let (_, h) = area.dim_in_pixel();
+    let (top, bottom) = (60i32, h as i32 - 50);
+    let steps = 64;
+    for i in 0..steps {
+        let t = i as f64 / (steps - 1) as f64;
+        let y0 = bottom - ((bottom - top) as f64 * (i + 1) as f64 / steps as f64) as i32;
+        let y1 = bottom - ((bottom - top) as f64 * i as f64 / steps as f64) as i32;
+        ok(area.draw(&Rectangle::new(
+            [(12, y0), (32, y1)],
+            scaled(t, 0.0, 1.0).filled(),
+        )))?;
+    }
+    ok(area.draw(&Rectangle::new([(12, top), (32, bottom)], BLACK)))?;
+    let (high, low) = match scale {
+        HeatmapScale::Global => (format!("{hi:.3}"), format!("{lo:.3}")),
+        HeatmapScale::Row => ("row best".to_owned(), "row worst".to_owned()),
+    };
+    let style = TextStyle::from(("sans-serif", 11).into_font());
+    ok(area.draw(&Text::new(high, (38, top), style.clone())))?;
+    ok(area.draw(&Text::new(low, (38, bottom - 10), style)))?;
+    Ok(())
 }
 
 /// One box plot per configuration (column) of its rows' mean accuracies.

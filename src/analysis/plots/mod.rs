@@ -17,12 +17,13 @@ use anyhow::Result;
 
 use super::inputs::Record;
 use super::predictiveness::Row;
-use crate::config::{Band, YScale};
+use crate::config::{Band, HeatmapScale, YScale};
 use crate::data::blimp_paradigms::{paper_group, BLIMP_PARADIGMS, PAPER_GROUPS};
 use heatmaps::Grid;
 use series::{Config, Spread};
 
 pub use render::EXTENSIONS;
+pub use series::ConfigFilter;
 
 /// The figures [`write_all`] draws: file stem and the title the report gives it.
 pub const FIGURES: [(&str, &str); 6] = [
@@ -49,13 +50,19 @@ pub const FIGURES: [(&str, &str); 6] = [
     ("phenomena_heatmap", "Accuracy per phenomenon and anchor"),
 ];
 
-/// How figures are drawn (settings `[aggregate]` `band`, `y_scale`, `dpi`).
+/// How figures are drawn (settings `[aggregate]` `band`, `y_scale`, `dpi`, `heatmap_scale`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct FigureOptions {
     pub band: Band,
     pub y_scale: YScale,
     /// Resolution of the PNGs (sizes are set at 100 dpi).
     pub dpi: u32,
+    /// The GLUE heatmap's checkpoint (None: each run's last, `final` when it has one).
+    pub heatmap_milestone: Option<super::record::Milestone>,
+    /// How the GLUE heatmap's cells are coloured.
+    pub heatmap_scale: HeatmapScale,
+    /// The configurations the figures show (the tables keep all).
+    pub configs: ConfigFilter,
 }
 
 impl Default for FigureOptions {
@@ -64,6 +71,9 @@ impl Default for FigureOptions {
             band: Band::Minmax,
             y_scale: YScale::Linear,
             dpi: render::BASE_DPI,
+            heatmap_milestone: None,
+            heatmap_scale: HeatmapScale::Global,
+            configs: ConfigFilter::default(),
         }
     }
 }
@@ -187,6 +197,7 @@ fn paradigm_grid(tasks: &[Record]) -> Grid {
         boxed: rows.len(),
         rows,
         configs,
+        scale: HeatmapScale::Global,
     }
 }
 
@@ -241,6 +252,7 @@ fn group_grid(overall: &[Record], tasks: &[Record]) -> Grid {
         boxed: present.len(),
         rows,
         configs,
+        scale: HeatmapScale::Global,
     }
 }
 

@@ -37,6 +37,57 @@ pub fn color(k: usize) -> RGBColor {
     PALETTE[k % PALETTE.len()]
 }
 
+/// Which configurations the figures show: patterns `DATASET[/SIZE[/VOCAB]]`, each part a glob
+/// (`*`, `?`, `[…]`), a missing part matching anything; empty: every configuration.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConfigFilter {
+    patterns: Vec<(String, [glob::Pattern; 3])>,
+}
+
+impl ConfigFilter {
+    pub fn parse(patterns: &[String]) -> anyhow::Result<ConfigFilter> {
+        let mut out = ConfigFilter::default();
+        for p in patterns {
+            let parts: Vec<&str> = p.split('/').collect();
+            if parts.len() > 3 || parts.iter().any(|x| x.is_empty()) {
+                anyhow::bail!(
+                    "figure configuration pattern {p:?}: expected DATASET[/SIZE[/VOCAB]], e.g. babylm*/60m/16000"
+                );
+            }
+            let part = |i: usize| -> anyhow::Result<glob::Pattern> {
+                glob::Pattern::new(parts.get(i).copied().unwrap_or("*"))
+                    .map_err(|e| anyhow::anyhow!("figure configuration pattern {p:?}: {e}"))
+            };
+            out.patterns
+                .push((p.clone(), [part(0)?, part(1)?, part(2)?]));
+        }
+        Ok(out)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
+    pub fn matches(&self, run: &RunKey) -> bool {
+        self.patterns.is_empty() || self.patterns.iter().any(|(_, p)| Self::hit(p, run))
+    }
+
+    fn hit(p: &[glob::Pattern; 3], run: &RunKey) -> bool {
+        p[0].matches(&run.dataset)
+            && p[1].matches(&run.model_size)
+            && p[2].matches(&run.vocab_size.to_string())
+    }
+
+    /// The patterns that match none of `runs` (a typo shows instead of an empty figure).
+    pub fn unmatched<'a>(&'a self, runs: &[&RunKey]) -> Vec<&'a str> {
+        self.patterns
+            .iter()
+            .filter(|(_, p)| !runs.iter().any(|r| Self::hit(p, r)))
+            .map(|(s, _)| s.as_str())
+            .collect()
+    }
+}
+
 /// A configuration: what the seeds of a run share.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Config {

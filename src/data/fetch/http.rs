@@ -15,11 +15,13 @@ use super::super::prepare::byte_bar;
 /// Attempts per file before giving up.
 const MAX_ATTEMPTS: u32 = 6;
 
-/// The agent every request of a fetch goes through (redirects followed, as OSF needs).
+/// The agent every request of a fetch goes through (redirects followed, as OSF needs; a token
+/// follows a redirect only to the same host).
 pub fn agent() -> ureq::Agent {
     ureq::AgentBuilder::new()
         .timeout_connect(Duration::from_secs(15))
         .timeout_read(Duration::from_secs(120))
+        .redirect_auth_headers(ureq::RedirectAuthHeaders::SameHost)
         .build()
 }
 
@@ -56,8 +58,15 @@ pub struct Got {
 }
 
 /// Downloads `url` into `part`, resuming what `part` already holds; retries transient failures
-/// with doubling delays from `retry_delay`. A failure says whether a partial file was kept.
-pub fn download(agent: &ureq::Agent, url: &str, part: &Path, retry_delay: Duration) -> Result<Got> {
+/// with doubling delays from `retry_delay`; `auth` is sent as the `Authorization` header. A failure
+/// says whether a partial file was kept.
+pub fn download(
+    agent: &ureq::Agent,
+    url: &str,
+    part: &Path,
+    retry_delay: Duration,
+    auth: Option<&str>,
+) -> Result<Got> {
     let mut delay = retry_delay;
     let mut got = Got::default();
     let mut last_error = String::new();
@@ -67,7 +76,7 @@ pub fn download(agent: &ureq::Agent, url: &str, part: &Path, retry_delay: Durati
             std::thread::sleep(delay);
             delay *= 2;
         }
-        match try_once(agent, url, part, &mut got) {
+        match try_once(agent, url, part, auth, &mut got) {
             Ok(()) => return Ok(got),
             Err(Attempt::Fatal(e)) => return Err(e),
             Err(Attempt::Retry(e)) => last_error = format!("{e:#}"),
@@ -98,14 +107,18 @@ fn try_once(
     agent: &ureq::Agent,
     url: &str,
     part: &Path,
+    auth: Option<&str>,
     got: &mut Got,
 ) -> std::result::Result<(), Attempt> {
     let have = part.metadata().map(|m| m.len()).unwrap_or(0);
-    let req = if have > 0 {
+    let mut req = if have > 0 {
         agent.get(url).set("Range", &format!("bytes={have}-"))
     } else {
         agent.get(url).set("Accept-Encoding", "gzip")
     };
+    if let Some(a) = auth {
+        req = req.set("Authorization", a);
+    }
     let resp = match req.call() {
         Ok(r) => r,
         Err(ureq::Error::Status(416, _)) if have > 0 => return Ok(()), // already complete
@@ -287,7 +300,7 @@ mod tests {
         let url = format!("http://127.0.0.1:{port}/f.txt");
         let err = format!(
             "{:#}",
-            download(&agent(), &url, &part, Duration::from_millis(1)).unwrap_err()
+            download(&agent(), &url, &part, Duration::from_millis(1), None).unwrap_err()
         );
         assert!(err.contains("nothing was downloaded"), "{err}");
         assert!(!err.contains(".part"), "{err}");

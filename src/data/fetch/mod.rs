@@ -265,7 +265,7 @@ fn fetch_one(
         Some(found) => found,
         None => {
             let part = stash.join(format!(".{}.part", w.key));
-            let got = http::download(agent, url, &part, opts.retry_delay)?;
+            let got = http::download(agent, url, &part, opts.retry_delay, None)?;
             wire = got.wire_bytes;
             let sha = sha256_file(&part)?;
             if let Some(want) = expected.filter(|e| !e.eq_ignore_ascii_case(&sha)) {

@@ -25,13 +25,8 @@ pub const RAW: &str = "glue/.parquet";
 
 /// The names of the files a task's splits come from (train, validation); mnli-mm trains on mnli's.
 pub fn parquet_names(task: &Task) -> (String, String) {
-    let base = if task.name == "mnli-mm" {
-        "mnli"
-    } else {
-        task.name
-    };
     (
-        format!("{base}.train.parquet"),
+        format!("{}.train.parquet", task.train_source()),
         format!("{}.validation.parquet", task.name),
     )
 }
@@ -91,35 +86,31 @@ fn parquet_rows(path: &Path) -> Result<Vec<Value>> {
     Ok(out)
 }
 
-/// The rows of a JSON-lines file.
-fn jsonl_rows(path: &Path) -> Result<Vec<Value>> {
+/// The rows of a JSON-lines file, each with its 1-based line (blank lines skipped).
+fn jsonl_rows(path: &Path) -> Result<Vec<(usize, Value)>> {
     let text = fs_err::read_to_string(path)?;
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            serde_json::from_str(l)
-                .with_context(|| format!("{}:{}: not JSON", path.display(), i + 1))
+            let v = serde_json::from_str(l)
+                .with_context(|| format!("{}:{}: not JSON", path.display(), i + 1))?;
+            Ok((i + 1, v))
         })
         .collect()
 }
 
-/// The label of every row of `file`, each checked as fine-tuning reads it; rows are named as
-/// lines of a JSON-lines file or as rows of a Parquet file.
-fn labels(rows: &[Value], task: &Task, file: &Path, lines: bool) -> Result<Vec<i64>> {
+/// The label of every row of `file`, each checked as fine-tuning reads it and named by where it
+/// is (`file:line` of a JSON-lines file, `file: row N` of a Parquet file).
+fn labels(rows: &[(String, Value)], task: &Task, file: &Path) -> Result<Vec<i64>> {
     if rows.is_empty() {
         bail!("{}: no examples", file.display());
     }
-    let at = |i: usize| match lines {
-        true => format!("{}:{}", file.display(), i + 1),
-        false => format!("{}: row {}", file.display(), i + 1),
-    };
     rows.iter()
-        .enumerate()
-        .map(|(i, r)| {
+        .map(|(at, r)| {
             task.texts(r)
-                .with_context(|| format!("{}: {}", at(i), task.name))?;
-            task.label(r).with_context(|| at(i))
+                .with_context(|| format!("{at}: {}", task.name))?;
+            task.label(r).with_context(|| at.clone())
         })
         .collect()
 }
@@ -131,11 +122,19 @@ enum Source {
 }
 
 impl Source {
-    fn rows(&self, path: &Path) -> Result<Vec<Value>> {
-        match self {
-            Source::Parquet => parquet_rows(path),
-            Source::JsonLines => jsonl_rows(path),
-        }
+    /// The rows of `path`, each with where it is, for messages.
+    fn rows(&self, path: &Path) -> Result<Vec<(String, Value)>> {
+        Ok(match self {
+            Source::Parquet => parquet_rows(path)?
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| (format!("{}: row {}", path.display(), i + 1), v))
+                .collect(),
+            Source::JsonLines => jsonl_rows(path)?
+                .into_iter()
+                .map(|(line, v)| (format!("{}:{line}", path.display()), v))
+                .collect(),
+        })
     }
 }
 
@@ -149,19 +148,28 @@ fn convert(
     train: &Path,
     validation: &Path,
 ) -> Result<PathBuf> {
-    let lines = matches!(source, Source::JsonLines);
     let train_rows = source.rows(train)?;
-    let train_labels = labels(&train_rows, task, train, lines)?;
-    let test = source.rows(validation)?;
-    labels(&test, task, validation, lines)?;
+    let train_labels = labels(&train_rows, task, train)?;
+    let test: Vec<Value> = {
+        let rows = source.rows(validation)?;
+        labels(&rows, task, validation)?;
+        rows.into_iter().map(|(_, v)| v).collect()
+    };
     let held = stratified_held(&train_labels, 0.1, 42);
     let (mut keep, mut dev) = (Vec::new(), Vec::new());
-    for (row, h) in train_rows.into_iter().zip(held) {
+    for ((_, row), h) in train_rows.into_iter().zip(held) {
         if h {
             dev.push(row)
         } else {
             keep.push(row)
         }
+    }
+    if keep.is_empty() || dev.is_empty() {
+        bail!(
+            "{}: {} example(s) are too few to hold out a dev set (10%) and keep a training set",
+            train.display(),
+            keep.len() + dev.len()
+        );
     }
     let staged = Staged::new(&root.join("glue").join(task.name))?;
     for (name, rows) in [("train", &keep), ("dev", &dev), ("test", &test)] {
@@ -187,14 +195,13 @@ pub fn from_local(dir: &Path, root: &Path, tasks: &[Task]) -> Result<Vec<PathBuf
     tasks
         .iter()
         .map(|task| {
-            let train = dir.join(format!("{}.train.jsonl", task.name));
-            let valid = dir.join(format!("{}.valid.jsonl", task.name));
+            let (train, valid) = super::splits::filtered_files(dir, task);
             if !train.is_file() || !valid.is_file() {
                 bail!(
-                    "{}: no {}.train.jsonl and {}.valid.jsonl",
+                    "{}: no {} and {}",
                     dir.display(),
-                    task.name,
-                    task.name
+                    train.file_name().unwrap_or_default().to_string_lossy(),
+                    valid.file_name().unwrap_or_default().to_string_lossy()
                 );
             }
             convert(root, task, Source::JsonLines, &train, &valid)

@@ -77,13 +77,12 @@ pub fn load(dir: &Path, task: &Task) -> Result<Splits> {
             source: own,
         });
     }
-    let train = dir.join(format!("{}.train.jsonl", task.name));
-    let valid = dir.join(format!("{}.valid.jsonl", task.name));
+    let (train, valid) = filtered_files(dir, task);
     if train.is_file() && valid.is_file() {
         let (train_rows, dev) = stratified_split(read_rows(&train, task)?, 0.1, 42);
-        if dev.is_empty() {
+        if dev.is_empty() || train_rows.is_empty() {
             bail!(
-                "{}: too few examples to hold out a dev set",
+                "{}: too few examples to hold out a dev set (10%) and keep a training set",
                 train.display()
             );
         }
@@ -102,10 +101,33 @@ pub fn load(dir: &Path, task: &Task) -> Result<Splits> {
     )
 }
 
+/// A task's `train` and `valid` files in a `glue_filtered` folder. The pipeline ships no
+/// `mnli-mm.train.jsonl`: mnli-mm trains on MNLI's train file, when it has none of its own.
+pub fn filtered_files(dir: &Path, task: &Task) -> (PathBuf, PathBuf) {
+    let own = dir.join(format!("{}.train.jsonl", task.name));
+    let train = match own.is_file() {
+        true => own,
+        false => dir.join(format!("{}.train.jsonl", task.train_source())),
+    };
+    (train, dir.join(format!("{}.valid.jsonl", task.name)))
+}
+
 /// Which of the examples with `labels` are held out: ⌈`share`·n⌉ of them, spread over the labels
 /// in proportion (largest remainders, ties to the larger label), each label's chosen by a seeded
 /// hash.
 pub fn stratified_held(labels: &[i64], share: f64, seed: u64) -> Vec<bool> {
+    let total = (share * labels.len() as f64).ceil() as usize;
+    stratified_pick(labels, total, |size| share * size as f64, seed)
+}
+
+/// `total` of the examples with `labels`, each label's count its `exact` share rounded by
+/// largest remainders (ties to the larger label), chosen by a seeded hash.
+fn stratified_pick(
+    labels: &[i64],
+    total: usize,
+    exact: impl Fn(usize) -> f64,
+    seed: u64,
+) -> Vec<bool> {
     let mut distinct: Vec<i64> = labels.to_vec();
     distinct.sort();
     distinct.dedup();
@@ -113,8 +135,7 @@ pub fn stratified_held(labels: &[i64], share: f64, seed: u64) -> Vec<bool> {
         .iter()
         .map(|&l| (0..labels.len()).filter(|&i| labels[i] == l).collect())
         .collect();
-    let total = (share * labels.len() as f64).ceil() as usize;
-    let exact: Vec<f64> = groups.iter().map(|g| share * g.len() as f64).collect();
+    let exact: Vec<f64> = groups.iter().map(|g| exact(g.len())).collect();
     let mut take: Vec<usize> = exact.iter().map(|e| e.floor() as usize).collect();
     let mut order: Vec<usize> = (0..groups.len()).collect();
     order.sort_by(|&a, &b| {
@@ -139,6 +160,24 @@ pub fn stratified_held(labels: &[i64], share: f64, seed: u64) -> Vec<bool> {
         }
     }
     held
+}
+
+/// The seed of [`subsample`].
+pub const SUBSAMPLE_SEED: u64 = 2025;
+
+/// At most `n` of `rows` (all of them when there are no more), stratified by label: each label
+/// keeps its share (largest remainders), its rows chosen by a seeded hash; order kept.
+pub fn subsample(rows: Vec<Row>, n: usize, seed: u64) -> Vec<Row> {
+    let len = rows.len();
+    if n >= len {
+        return rows;
+    }
+    let labels: Vec<i64> = rows.iter().map(|r| r.label).collect();
+    let kept = stratified_pick(&labels, n, |size| n as f64 * size as f64 / len as f64, seed);
+    rows.into_iter()
+        .zip(kept)
+        .filter_map(|(r, k)| k.then_some(r))
+        .collect()
 }
 
 /// `rows` without and with the held-out ones of [`stratified_held`]; both keep their order.
@@ -220,5 +259,41 @@ mod tests {
         assert_eq!(dev, again);
         let (_, other) = stratified_split(rows, 0.1, 7);
         assert_ne!(dev, other);
+    }
+
+    #[test]
+    fn a_subsample_keeps_the_label_shares_and_is_reproducible() {
+        // 300 of label 0, 100 of label 1: 30 and 10 of 40.
+        let rows: Vec<Row> = (0..400)
+            .map(|i| row(i + 1, i64::from(i % 4 == 0)))
+            .collect();
+        let small = subsample(rows.clone(), 40, SUBSAMPLE_SEED);
+        assert_eq!(small.len(), 40);
+        assert_eq!(small.iter().filter(|r| r.label == 1).count(), 10);
+        assert!(
+            small.windows(2).all(|w| w[0].line < w[1].line),
+            "order kept"
+        );
+        assert_eq!(small, subsample(rows.clone(), 40, SUBSAMPLE_SEED));
+        assert_ne!(small, subsample(rows.clone(), 40, 1));
+        // 7 of 400: 5.25 and 1.75 → 5 and 2 (largest remainder).
+        let seven = subsample(rows.clone(), 7, SUBSAMPLE_SEED);
+        assert_eq!(seven.iter().filter(|r| r.label == 1).count(), 2);
+        assert_eq!(subsample(rows.clone(), 400, 0), rows);
+        assert_eq!(subsample(rows.clone(), 1000, 0).len(), 400);
+    }
+
+    #[test]
+    fn mnli_mm_trains_on_mnlis_file_in_a_glue_filtered_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let mm = Task::named("mnli-mm").unwrap();
+        let (train, valid) = filtered_files(dir.path(), &mm);
+        assert_eq!(train, dir.path().join("mnli.train.jsonl"));
+        assert_eq!(valid, dir.path().join("mnli-mm.valid.jsonl"));
+        std::fs::write(dir.path().join("mnli-mm.train.jsonl"), "").unwrap();
+        assert_eq!(
+            filtered_files(dir.path(), &mm).0,
+            dir.path().join("mnli-mm.train.jsonl")
+        );
     }
 }

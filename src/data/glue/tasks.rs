@@ -1,15 +1,53 @@
 //! The GLUE and SuperGLUE tasks of the BabyLM pipeline: how an example becomes one or two texts
-//! (`finetune_classification.py`'s keys, MultiRC's and WSC's templates), its labels, and the
-//! metric early stopping watches (F1 for binary tasks, accuracy for MNLI).
+//! (`finetune_classification.py`'s keys, MultiRC's and WSC's templates), its labels, the metric
+//! early stopping watches (F1 for binary tasks, accuracy for MNLI) and the metric the study
+//! reports and averages (its plotting code's table: accuracy; F1 for MRPC and QQP; MCC for CoLA).
 
 use anyhow::{bail, Result};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// What early stopping and the best epoch follow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Watch {
-    F1,
+/// A metric of a task's predictions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Metric {
     Accuracy,
+    F1,
+    Mcc,
+}
+
+impl Metric {
+    /// The metric's name as the tables write it: `accuracy`, `f1`, `mcc`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Accuracy => "accuracy",
+            Metric::F1 => "f1",
+            Metric::Mcc => "mcc",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Metric> {
+        [Metric::Accuracy, Metric::F1, Metric::Mcc]
+            .into_iter()
+            .find(|m| m.name().eq_ignore_ascii_case(s.trim()))
+    }
+
+    /// This metric of a prediction's (accuracy, F1, MCC).
+    pub fn pick<T>(self, accuracy: T, f1: T, mcc: T) -> T {
+        match self {
+            Metric::Accuracy => accuracy,
+            Metric::F1 => f1,
+            Metric::Mcc => mcc,
+        }
+    }
+
+    /// The values the metric can take: [0, 1], MCC's [−1, 1].
+    pub fn range(self) -> std::ops::RangeInclusive<f64> {
+        match self {
+            Metric::Mcc => -1.0..=1.0,
+            _ => 0.0..=1.0,
+        }
+    }
 }
 
 /// One task.
@@ -18,7 +56,10 @@ pub struct Task {
     pub name: &'static str,
     /// Label values in id order, as the files write them when not as ids.
     pub labels: &'static [&'static str],
-    pub watch: Watch,
+    /// What early stopping and the best epoch follow (the pipeline's recipe).
+    pub watch: Metric,
+    /// What the study reports and averages (its `GLUE_TASK_METRICS`).
+    pub reported: Metric,
 }
 
 const BINARY: &[&str] = &["0", "1"];
@@ -30,57 +71,68 @@ pub const TASKS: [Task; 11] = [
     Task {
         name: "boolq",
         labels: &["False", "True"],
-        watch: Watch::F1,
+        watch: Metric::F1,
+        reported: Metric::Accuracy,
     },
     Task {
         name: "cola",
         labels: BINARY,
-        watch: Watch::F1,
+        watch: Metric::F1,
+        reported: Metric::Mcc,
     },
     Task {
         name: "mnli",
         labels: NLI3,
-        watch: Watch::Accuracy,
+        watch: Metric::Accuracy,
+        reported: Metric::Accuracy,
     },
     Task {
         name: "mnli-mm",
         labels: NLI3,
-        watch: Watch::Accuracy,
+        watch: Metric::Accuracy,
+        reported: Metric::Accuracy,
     },
     Task {
         name: "mrpc",
         labels: BINARY,
-        watch: Watch::F1,
+        watch: Metric::F1,
+        reported: Metric::F1,
     },
     Task {
         name: "multirc",
         labels: &["False", "True"],
-        watch: Watch::F1,
+        watch: Metric::F1,
+        reported: Metric::Accuracy,
     },
     Task {
         name: "qnli",
         labels: NLI2,
-        watch: Watch::F1,
+        watch: Metric::F1,
+        reported: Metric::Accuracy,
     },
     Task {
         name: "qqp",
         labels: BINARY,
-        watch: Watch::F1,
+        watch: Metric::F1,
+        reported: Metric::F1,
     },
     Task {
         name: "rte",
         labels: NLI2,
-        watch: Watch::F1,
+        watch: Metric::F1,
+        reported: Metric::Accuracy,
     },
     Task {
         name: "sst2",
         labels: BINARY,
-        watch: Watch::F1,
+        watch: Metric::F1,
+        reported: Metric::Accuracy,
     },
     Task {
         name: "wsc",
         labels: &["False", "True"],
-        watch: Watch::F1,
+        watch: Metric::F1,
+        reported: Metric::Accuracy,
     },
 ];
 
@@ -104,6 +156,15 @@ impl Task {
                 "unknown GLUE task `{name}`; the tasks are {}",
                 TASKS.map(|t| t.name).join(", ")
             ),
+        }
+    }
+
+    /// The task whose training set this one trains on: MNLI's for mnli-mm (mismatched is an
+    /// evaluation set only), its own otherwise.
+    pub fn train_source(&self) -> &'static str {
+        match self.name {
+            "mnli-mm" => "mnli",
+            name => name,
         }
     }
 
@@ -208,5 +269,34 @@ mod tests {
         );
         assert!(sst2.texts(&json!({"text": "x"})).is_err());
         assert!(Task::named("squad").is_err());
+    }
+
+    /// The study's `GLUE_TASK_METRICS`, and the pipeline's watched metric beside it.
+    #[test]
+    fn reported_and_watched_metrics() {
+        let of = |t: &str| {
+            let t = Task::named(t).unwrap();
+            (t.watch.name(), t.reported.name())
+        };
+        for (task, reported) in [
+            ("wsc", "accuracy"),
+            ("rte", "accuracy"),
+            ("mrpc", "f1"),
+            ("boolq", "accuracy"),
+            ("multirc", "accuracy"),
+            ("mnli", "accuracy"),
+            ("qqp", "f1"),
+            ("cola", "mcc"),
+            ("sst2", "accuracy"),
+            ("qnli", "accuracy"),
+            ("mnli-mm", "accuracy"),
+        ] {
+            assert_eq!(of(task).1, reported, "{task}");
+        }
+        assert_eq!(of("wsc").0, "f1");
+        assert_eq!(of("mnli").0, "accuracy");
+        assert_eq!(Metric::parse("F1"), Some(Metric::F1));
+        assert_eq!(Metric::parse("acc"), None);
+        assert_eq!(Metric::Mcc.pick(0.5, 0.4, -0.2), -0.2);
     }
 }

@@ -13,13 +13,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 use tracing::info;
 
 use super::metrics::{metrics, Metrics};
-use crate::data::glue::tasks::{Task, Watch};
+use crate::data::glue::tasks::{Metric, Task};
 use crate::data::tokens::mix64;
 use crate::device::Compute;
 use crate::dist::{CommDtype, World};
@@ -231,14 +231,23 @@ pub fn finetune(
         let dev_logits = predict(model, dev, recipe.batch_size, pad_id, compute)?;
         let m = metrics(&dev.labels, &argmax(&dev_logits), k);
         let train_loss = loss_sum.double_value(&[]) / plan.len().max(1) as f64;
+        if !train_loss.is_finite() {
+            bail!(
+                "{} epoch {epoch}: the training loss is {train_loss}: the weights are damaged or \
+                 fine-tuning diverged; nothing was written",
+                task.name
+            );
+        }
         epochs.push(Epoch {
             epoch,
             train_loss,
             dev: m,
         });
-        let (watched, measure) = match task.watch {
-            Watch::F1 => (m.f1, "F1"),
-            Watch::Accuracy => (m.accuracy, "accuracy"),
+        let watched = task.watch.pick(m.accuracy, m.f1, m.mcc);
+        let measure = match task.watch {
+            Metric::F1 => "F1",
+            Metric::Accuracy => "accuracy",
+            Metric::Mcc => "MCC",
         };
         let secs = started.elapsed().as_secs_f64();
         info!(

@@ -10,7 +10,7 @@ pub mod metrics;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 use tracing::info;
 
@@ -43,6 +43,9 @@ pub struct GlueOptions {
     pub keep_heads: bool,
     /// Write each task's initial weights and steps to `<trace>/<task>/` ([`finetune::finetune`]).
     pub trace: Option<PathBuf>,
+    /// Fine-tune on at most this many training examples (seeded, stratified by label); the
+    /// results go to `max-train-<N>/` below the checkpoint's GLUE folder.
+    pub max_train_examples: Option<u64>,
 }
 
 /// One task of one checkpoint.
@@ -108,26 +111,26 @@ pub fn evaluate(targets: &[Target], o: &GlueOptions, run_layout: bool) -> Result
     let splits: Vec<data::Splits> = o
         .tasks
         .iter()
-        .map(|t| data::load(&o.data_dir, t))
+        .map(|t| {
+            let mut s = data::load(&o.data_dir, t)?;
+            if let Some(n) = o.max_train_examples {
+                s.train = data::subsample(s.train, n as usize, data::SUBSAMPLE_SEED);
+            }
+            Ok(s)
+        })
         .collect::<Result<_>>()?;
+    let planned = plan(targets, o, run_layout)?;
     let mut prepared: HashMap<(String, &str), Prepared> = HashMap::new();
     let mut done = Vec::new();
-    for target in targets {
+    for Planned {
+        target,
+        id,
+        weights_sha,
+        dest,
+    } in planned
+    {
         let ck = &target.dir;
-        checkpoint::check_files(ck)?;
-        let weights_sha = sha256_file(&ck.join(checkpoint::MODEL_FILE))?;
         let tokenizer_path = ck.join(checkpoint::TOKENIZER_FILE);
-        let id = identity(target, weights_sha.clone())?;
-        let dest = match (&o.out, run_layout) {
-            (Some(out), true) => out.join(&id.milestone),
-            (Some(out), false) => out.clone(),
-            (None, _) => id.glue_dir(&o.results_dir).with_context(|| {
-                format!(
-                    "{}: its identity is unknown: say where results go with --out",
-                    ck.display()
-                )
-            })?,
-        };
         let prefix_space = checkpoint::prefix_space(ck)?;
         let encoding = format!("{} {prefix_space}", sha256_file(&tokenizer_path)?);
         let tokenizer = data::pair_tokenizer(
@@ -142,6 +145,7 @@ pub fn evaluate(targets: &[Target], o: &GlueOptions, run_layout: bool) -> Result
                 prepared.insert(key.clone(), prepare(&tokenizer, task, splits)?);
             }
             let p = &prepared[&key];
+            check_vocab(p, &config, ck, task)?;
             let config_sha = format!(
                 "{:x}",
                 Sha256::digest(format!(
@@ -151,8 +155,14 @@ pub fn evaluate(targets: &[Target], o: &GlueOptions, run_layout: bool) -> Result
                     p.data_sha256
                 ))
             );
-            let previous = out::read_summary(&dest).and_then(|s| s.tasks.get(task.name).cloned());
+            let previous = out::read_summary(&dest)
+                .filter(|s| s.identity.checkpoint_sha256 == weights_sha)
+                .and_then(|s| s.tasks.get(task.name).cloned());
+            let head = dest.join(out::HEADS).join(task.name);
+            // A kept head or a trace asked for and not there is made by fine-tuning again.
+            let extras_missing = (o.keep_heads && !head.is_dir()) || o.trace.is_some();
             if !o.force
+                && !extras_missing
                 && previous
                     .as_ref()
                     .is_some_and(|prev| prev.config_sha256 == config_sha)
@@ -178,6 +188,15 @@ pub fn evaluate(targets: &[Target], o: &GlueOptions, run_layout: bool) -> Result
                 compute.device,
             )?;
             let params = Classifier::trainable(&vs);
+            if let Some((name, _)) = params
+                .iter()
+                .find(|(_, t)| !bool::try_from(t.isfinite().all()).unwrap_or(false))
+            {
+                bail!(
+                    "{}: weight {name} holds NaN or infinity: the checkpoint is damaged; nothing was fine-tuned",
+                    ck.display()
+                );
+            }
             let trace = o.trace.as_ref().map(|t| t.join(task.name));
             let outcome = finetune::finetune(
                 &model,
@@ -209,7 +228,6 @@ pub fn evaluate(targets: &[Target], o: &GlueOptions, run_layout: bool) -> Result
             })
             .collect();
             if o.keep_heads {
-                let head = dest.join(out::HEADS).join(task.name);
                 model.save(&vs, ck, &head, task.labels)?;
             }
             let epochs: Vec<EpochRow> = outcome
@@ -230,6 +248,10 @@ pub fn evaluate(targets: &[Target], o: &GlueOptions, run_layout: bool) -> Result
                 test: scores(outcome.test),
                 config_sha256: config_sha,
                 source: splits.source.clone(),
+                watched_metric: Some(task.watch),
+                reported_metric: Some(task.reported),
+                train_examples: Some(p.train.ids.len() as u64),
+                max_train_examples: o.max_train_examples,
             };
             out::write_task(&dest, &id, task.name, result.clone(), &predictions, &epochs)?;
             info!(
@@ -252,6 +274,80 @@ pub fn evaluate(targets: &[Target], o: &GlueOptions, run_layout: bool) -> Result
         }
     }
     Ok(done)
+}
+
+/// A checkpoint to fine-tune: its identity and where its results go.
+struct Planned<'a> {
+    target: &'a Target,
+    id: crate::results::blimp::ResultKey,
+    weights_sha: String,
+    dest: PathBuf,
+}
+
+/// Every target's identity and destination; each destination is checked before anything is
+/// fine-tuned.
+fn plan<'a>(targets: &'a [Target], o: &GlueOptions, run_layout: bool) -> Result<Vec<Planned<'a>>> {
+    let mut out = Vec::new();
+    for target in targets {
+        let ck = &target.dir;
+        checkpoint::check_files(ck)?;
+        let weights_sha = sha256_file(&ck.join(checkpoint::MODEL_FILE))?;
+        let id = identity(target, weights_sha.clone())?;
+        let full_dest = match (&o.out, run_layout) {
+            (Some(out), true) => out.join(&id.milestone),
+            (Some(out), false) => out.clone(),
+            (None, _) => id.glue_dir(&o.results_dir).with_context(|| {
+                format!(
+                    "{}: its identity is unknown: say where results go with --out",
+                    ck.display()
+                )
+            })?,
+        };
+        let dest = match o.max_train_examples {
+            Some(n) => full_dest.join(out::subsampled_dir(n)),
+            None => full_dest,
+        };
+        out::check_destination(&dest)?;
+        out.push(Planned {
+            target,
+            id,
+            weights_sha,
+            dest,
+        });
+    }
+    Ok(out)
+}
+
+/// Refuses a task whose encoded examples hold a token id the model has no embedding for (a
+/// tokenizer that is not the model's), and one with no training example.
+fn check_vocab(
+    p: &Prepared,
+    config: &LlamaConfig,
+    ck: &std::path::Path,
+    task: &Task,
+) -> Result<()> {
+    if p.train.ids.is_empty() {
+        bail!(
+            "{}: no training example is left after the dev split",
+            task.name
+        );
+    }
+    let max = [&p.train, &p.dev, &p.test]
+        .iter()
+        .flat_map(|e| e.ids.iter().flatten())
+        .copied()
+        .max()
+        .unwrap_or(0);
+    if max >= i64::from(config.vocab_size) {
+        bail!(
+            "{}: its tokenizer gives token id {max} on {}, but the model has {} embeddings \
+             (config.json vocab_size): the tokenizer is not this model's",
+            ck.display(),
+            task.name,
+            config.vocab_size
+        );
+    }
+    Ok(())
 }
 
 /// The tasks named in `list` (default: the study's seven).

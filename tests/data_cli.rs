@@ -818,3 +818,115 @@ fn hybrid_is_built_from_the_hub_and_resumes_after_a_failure() {
     ]));
     assert!(ok, "{err}");
 }
+
+/// Runs `cmd`, killing it after `secs` seconds: (success, stdout, stderr), or None if killed.
+fn run_within(cmd: &mut std::process::Command, secs: u64) -> Option<(bool, String, String)> {
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(secs) {
+            child.kill().unwrap();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    Some((
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
+}
+
+#[test]
+fn hybrid_listings_are_bounded_and_the_token_goes_to_the_hub_only() {
+    const TOKEN: &str = "hf_hybridsecret";
+    let s = Scratch::new();
+    let served = s.path().join("served");
+    let repo = served.join("hub/lab/priv");
+    let stories = std::fs::read_to_string(
+        shared_data().join("corpora/tinystories/train/TinyStories-sample.txt"),
+    )
+    .unwrap();
+    let lines: String = stories
+        .split("\n\n")
+        .map(|t| t.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|t| t.split(' ').count() >= 10)
+        .take(200)
+        .map(|t| serde_json::json!({ "text": t }).to_string() + "\n")
+        .collect();
+    std::fs::create_dir_all(repo.join("main/data")).unwrap();
+    std::fs::write(repo.join("main/data/part-0.jsonl"), lines).unwrap();
+    // A gated dataset: listing and downloads need the token.
+    std::fs::write(repo.join("TOKEN"), TOKEN).unwrap();
+    let sources = s.write(
+        "sources.toml",
+        "[hybrid]\nwords = 3000\n\n[[hybrid.source]]\nname = \"priv\"\nrepo = \"lab/priv\"\nfiles = \"data/*.jsonl\"\nfraction = 1.0\n",
+    );
+    let server = http::serve(served.clone(), &[]);
+    let other = http::serve(s.path().join("elsewhere"), &[]);
+    let hybrid = |name: &str, token: Option<&str>| {
+        let mut cmd = s.lmeff();
+        cmd.env("HF_ENDPOINT", &server.base)
+            .env_remove("HF_TOKEN")
+            .args(["data", "fetch", "hybrid", "--dest", "data", "--name", name])
+            .arg("--sources")
+            .arg(&sources);
+        if let Some(t) = token {
+            cmd.env("HF_TOKEN", t);
+        }
+        run_within(&mut cmd, 60).expect("the build ended within 60 s")
+    };
+    let (ok, _, err) = hybrid("no-token", None);
+    assert!(!ok && err.contains("HTTP 401"), "{err}");
+    // With the token, the shards download too (not only the listing).
+    let (ok, _, err) = hybrid("gated", Some(TOKEN));
+    assert!(ok, "{err}");
+    let seen = server.seen.lock().unwrap().clone();
+    let shard_gets: Vec<_> = seen
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.contains("/resolve/"))
+        .collect();
+    assert!(!shard_gets.is_empty());
+    assert!(shard_gets
+        .iter()
+        .all(|r| r.authorization.as_deref() == Some(&format!("Bearer {TOKEN}")[..])));
+
+    // A listing whose next page is on another host: followed, but without the token.
+    std::fs::write(
+        repo.join("LINK"),
+        format!(
+            "<{}/api/datasets/lab/priv/tree/main/data?recursive=true>; rel=\"next\"",
+            other.base
+        ),
+    )
+    .unwrap();
+    let (ok, _, err) = hybrid("linked", Some(TOKEN));
+    assert!(ok, "{err}");
+    let elsewhere = other.seen.lock().unwrap().clone();
+    assert!(!elsewhere.is_empty(), "the next page was not asked for");
+    assert!(
+        elsewhere.iter().all(|r| r.authorization.is_none()),
+        "{elsewhere:?}"
+    );
+
+    // A listing whose pages lead back to themselves: an error at once, not a loop.
+    std::fs::write(
+        repo.join("LINK"),
+        format!(
+            "<{}/api/datasets/lab/priv/tree/main/data?recursive=true>; rel=\"next\"",
+            server.base
+        ),
+    )
+    .unwrap();
+    let before = server.seen.lock().unwrap().len();
+    let (ok, _, err) = hybrid("cycle", Some(TOKEN));
+    assert!(!ok && err.contains("its pages lead back to"), "{err}");
+    assert!(server.seen.lock().unwrap().len() - before < 10);
+}

@@ -494,3 +494,37 @@ fn names_from_the_hub_never_leave_the_cache_and_only_what_scoring_reads_is_fetch
         "{err}"
     );
 }
+
+#[test]
+fn a_damaged_checkpoint_is_never_pushed_and_a_dry_run_says_what_to_set() {
+    let hub = Hub::start("tester", TOKEN);
+    let s = Scratch::new();
+    copy_tree(&trained().path().join("output"), &s.path().join("output"));
+    // Without a namespace or a token, a dry run shows where things go and what to set.
+    let (ok, out, err) = run(lmeff(&s, &hub).args(["push", "--run", RUN, "--dry-run"]));
+    assert!(ok, "{err}");
+    assert!(out.contains("NAMESPACE/tinystories-tiny-tok1000"), "{out}");
+    assert!(err.contains("set HF_NAMESPACE (or HF_TOKEN"), "{err}");
+
+    with_token(&s);
+    let weights = s.path().join(RUN).join("final/model.safetensors");
+    let mut bytes = std::fs::read(&weights).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&weights, bytes).unwrap();
+    let (ok, _, err) = run(lmeff(&s, &hub).args(["push", "--run", RUN]));
+    assert!(
+        !ok && err.contains("refusing to push a checkpoint that fails its checksums.json"),
+        "{err}"
+    );
+    let pushed =
+        std::fs::read_to_string(s.path().join(RUN).join("hub_push.json")).unwrap_or_default();
+    assert!(!pushed.contains("\"final\""), "{pushed}");
+    let repo = hub.repo(REPO).unwrap();
+    assert!(
+        !repo.branches.contains_key("seed-0-budget-0.03M"),
+        "{:?}",
+        repo.branches
+    );
+    token_nowhere(&s, &[&err]);
+}

@@ -638,3 +638,230 @@ fn help_lists_a_commands_own_options_first() {
     let prepare = help(&["data", "prepare"]);
     assert!(prepare.contains("8000,16000,32000,50257"), "{prepare}");
 }
+
+/// `lmeff eval glue --checkpoint CK --epochs 1 ARGS` in `s`, `--data glue` unless ARGS say.
+fn glue(s: &Scratch, ck: &Path, args: &[&str]) -> (bool, String, String) {
+    let data: &[&str] = match args.contains(&"--data") {
+        true => &[],
+        false => &["--data", "glue"],
+    };
+    run(s
+        .lmeff()
+        .args(["eval", "glue", "--checkpoint"])
+        .arg(ck)
+        .args(data)
+        .args(["--epochs", "1"])
+        .args(args))
+}
+
+fn glue_summary(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("glue_results.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn glue_results_are_checked_before_and_after_fine_tuning() {
+    let s = Scratch::new();
+    common::glue::tasks(&s.path().join("glue"));
+    let ck = checkpoint_copy(&s);
+
+    // A user's file in --out is refused before anything trains (heads/ included).
+    s.write("mine/sst2.parquet", "my data");
+    let (ok, _, err) = glue(
+        &s,
+        &ck,
+        &["--tasks", "sst2", "--out", "mine", "--keep-heads"],
+    );
+    assert!(
+        !ok && err.contains("holds sst2.parquet, which lmeff did not write"),
+        "{err}"
+    );
+    assert!(err.contains("nothing was fine-tuned"), "{err}");
+    assert_eq!(names(&s.path().join("mine")), ["sst2.parquet"]);
+    assert_eq!(
+        std::fs::read_to_string(s.path().join("mine/sst2.parquet")).unwrap(),
+        "my data"
+    );
+
+    // Results of one checkpoint only: another checkpoint sent to the same --out replaces them.
+    let (ok, _, err) = glue(&s, &ck, &["--tasks", "sst2", "--out", "shared"]);
+    assert!(ok, "{err}");
+    let other = s.path().join("other");
+    copy_tree(&trained().path().join(RUN).join("milestone-0.01M"), &other);
+    let (ok, _, err) = glue(&s, &other, &["--tasks", "mrpc", "--out", "shared"]);
+    assert!(ok, "{err}");
+    let summary = glue_summary(&s.path().join("shared"));
+    let tasks: Vec<&String> = summary["tasks"].as_object().unwrap().keys().collect();
+    assert_eq!(tasks, ["mrpc"], "{summary}");
+    assert!(summary["identity"]["checkpoint"]
+        .as_str()
+        .unwrap()
+        .ends_with("other"));
+    assert!(!s.path().join("shared/sst2.parquet").exists());
+
+    // Up to date, a task asked for its head or trace is fine-tuned again to give them.
+    let (ok, out, err) = glue(
+        &s,
+        &other,
+        &["--tasks", "mrpc", "--out", "shared", "--keep-heads"],
+    );
+    assert!(ok && !out.contains("up to date"), "{out}{err}");
+    assert!(s.path().join("shared/heads/mrpc/config.json").is_file());
+    let (ok, out, err) = glue(
+        &s,
+        &other,
+        &["--tasks", "mrpc", "--out", "shared", "--trace", "tr"],
+    );
+    assert!(ok && !out.contains("up to date"), "{out}{err}");
+    assert!(s.path().join("tr/mrpc/steps.jsonl").is_file());
+    let (ok, out, _) = glue(
+        &s,
+        &other,
+        &["--tasks", "mrpc", "--out", "shared", "--keep-heads"],
+    );
+    assert!(ok && out.contains("up to date"), "{out}");
+
+    // Damaged weights are never fine-tuned: by their checksum, else by their values.
+    poison_with_nan(&ck.join("model.safetensors"));
+    let (ok, _, err) = glue(&s, &ck, &["--tasks", "sst2", "--out", "nan"]);
+    assert!(!ok && err.contains("checksum mismatch"), "{err}");
+    std::fs::remove_file(ck.join("checksums.json")).unwrap();
+    let (ok, _, err) = glue(&s, &ck, &["--tasks", "sst2", "--out", "nan"]);
+    assert!(!ok && err.contains("holds NaN or infinity"), "{err}");
+    assert!(!s.path().join("nan").exists());
+
+    // A tokenizer that gives ids the model has no embedding for: a clear error, not a crash.
+    let big = s.path().join("big");
+    copy_tree(&trained().path().join(RUN).join("final"), &big);
+    std::fs::remove_file(big.join("checksums.json")).unwrap();
+    let mut tok: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(big.join("tokenizer.json")).unwrap())
+            .unwrap();
+    for (_, id) in tok["model"]["vocab"].as_object_mut().unwrap() {
+        if id.as_u64().unwrap() >= 3 {
+            *id = (id.as_u64().unwrap() + 4000).into();
+        }
+    }
+    std::fs::write(big.join("tokenizer.json"), tok.to_string()).unwrap();
+    let (ok, _, err) = glue(&s, &big, &["--tasks", "sst2", "--out", "big-glue"]);
+    assert!(
+        !ok && err.contains("but the model has 1000 embeddings"),
+        "{err}"
+    );
+    let (ok, _, err) = score(&s, &big, &["--paradigms", PARADIGM, "--out", "big-blimp"]);
+    assert!(
+        !ok && err.contains("but the model has 1000 embeddings"),
+        "{err}"
+    );
+    assert!(!s.path().join("big-glue").exists() && !s.path().join("big-blimp").exists());
+
+    // A training set the dev split empties is an error, read or converted.
+    s.write(
+        "gf/rte.train.jsonl",
+        "{\"sentence1\": \"a\", \"sentence2\": \"b\", \"label\": 0}\n",
+    );
+    s.write(
+        "gf/rte.valid.jsonl",
+        "{\"sentence1\": \"a\", \"sentence2\": \"b\", \"label\": 0}\n",
+    );
+    let (ok, _, err) = glue(
+        &s,
+        &other,
+        &["--data", "gf", "--tasks", "rte", "--out", "one"],
+    );
+    assert!(!ok && err.contains("too few examples"), "{err}");
+    let fetch = |dir: &str| {
+        run(s
+            .lmeff()
+            .args(["data", "fetch", "glue", "--dest", "fetched", "--from", dir]))
+    };
+    let (ok, _, err) = fetch("gf");
+    assert!(
+        !ok && err.contains("too few to hold out a dev set"),
+        "{err}"
+    );
+    assert!(!s.path().join("fetched/glue/rte").exists());
+    // After blank lines, a bad row is named by its own line.
+    let row = "{\"sentence1\": \"a\", \"sentence2\": \"b\", \"label\": 1}";
+    s.write(
+        "gf2/mrpc.train.jsonl",
+        &format!("{row}\n\n\n{{\"sentence1\": \"a\", \"sentence2\": \"b\", \"label\": 7}}\n"),
+    );
+    s.write("gf2/mrpc.valid.jsonl", &format!("{row}\n"));
+    let (ok, _, err) = fetch("gf2");
+    assert!(!ok && err.contains("mrpc.train.jsonl:4: label 7"), "{err}");
+}
+
+#[test]
+fn names_from_checkpoint_metadata_are_folder_names() {
+    let s = Scratch::new();
+    let ck = checkpoint_copy(&s);
+    let meta_path = ck.join("milestone_meta.json");
+    let meta = std::fs::read_to_string(&meta_path).unwrap();
+    for (field, bad) in [
+        ("dataset", "../../escaped"),
+        ("model", "/abs"),
+        ("name", "milestone-../../x"),
+    ] {
+        let mut m: serde_json::Value = serde_json::from_str(&meta).unwrap();
+        m[field] = bad.into();
+        std::fs::write(&meta_path, m.to_string()).unwrap();
+        std::fs::remove_file(ck.join("checksums.json")).ok();
+        let (ok, _, err) = score(&s, &ck, &["--paradigms", PARADIGM]);
+        assert!(
+            !ok && err.contains("cannot name a results folder"),
+            "{field}: {err}"
+        );
+        common::glue::tasks(&s.path().join("glue"));
+        let (ok, _, err) = glue(&s, &ck, &["--tasks", "sst2"]);
+        assert!(
+            !ok && err.contains("cannot name a results folder"),
+            "{field}: {err}"
+        );
+    }
+    assert!(!s.path().join("results").exists() && !s.path().join("escaped").exists());
+    assert!(!s.path().parent().unwrap().join("escaped").exists());
+}
+
+#[test]
+fn names_in_the_report_are_shown_as_they_are() {
+    let s = Scratch::new();
+    let evil = "ts`<img src=x onerror=alert(1)>|";
+    let mut table = String::from("dataset,model_size,milestone,vocab_size,seed,acc\n");
+    for dataset in [evil, "web"] {
+        for seed in 0..5 {
+            for (m, a) in [("25", 0.6), ("final", 0.7)] {
+                let acc = a + seed as f64 / 100.0;
+                table += &format!("\"{dataset}\",20m,{m},8000,{seed},{acc}\n");
+            }
+        }
+    }
+    s.write("a.csv", &table);
+    let (ok, _, err) = run(s.lmeff().args([
+        "aggregate",
+        "--import-csv",
+        "a.csv",
+        "--out",
+        "agg",
+        "--bootstrap",
+        "20",
+    ]));
+    assert!(ok, "{err}");
+    let html = std::fs::read_to_string(s.path().join("agg/report.html")).unwrap();
+    assert!(!html.contains("<img src=x"), "the name runs in the page");
+    assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
+    // Every row of the predictiveness table keeps its ten cells.
+    let md = std::fs::read_to_string(s.path().join("agg/report.md")).unwrap();
+    let rows: Vec<&str> = md
+        .lines()
+        .filter(|l| l.contains("onerror") && l.starts_with('|'))
+        .collect();
+    assert!(!rows.is_empty(), "{md}");
+    let heading = md
+        .lines()
+        .find(|l| l.starts_with("| group | milestone"))
+        .unwrap();
+    let cells = |l: &str| l.replace("\\|", "").matches('|').count();
+    for r in rows {
+        assert_eq!(cells(r), cells(heading), "{r}");
+    }
+}

@@ -136,7 +136,9 @@ pub mod http {
     //! <revision>/` (`api/datasets/<repo>/tree/<revision>/<dir>?recursive=true` listings, two
     //! entries a page with `Link` headers, and `datasets/<repo>/resolve/<revision>/<path>`
     //! downloads). Like GitHub's raw host, it sends `.jsonl` files gzip-compressed to
-    //! clients that accept it (except for `Range` requests).
+    //! clients that accept it (except for `Range` requests). A Hub repository with a `TOKEN` file
+    //! (`<root>/hub/<repo>/TOKEN`) is private: it answers 401 without that bearer token; one with a
+    //! `LINK` file sends its text as the `Link` header of every listing page.
 
     use std::collections::{HashMap, HashSet};
     use std::io::{BufRead, BufReader, Write};
@@ -144,12 +146,13 @@ pub mod http {
     use std::path::PathBuf;
     use std::sync::{Arc, Mutex};
 
-    /// A request as the server saw it: method, path and `Range` header.
+    /// A request as the server saw it: method, path, `Range` and `Authorization` headers.
     #[derive(Debug, Clone)]
     pub struct Seen {
         pub method: String,
         pub path: String,
         pub range: Option<String>,
+        pub authorization: Option<String>,
     }
 
     pub struct Server {
@@ -204,6 +207,7 @@ pub mod http {
             let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
             return;
         };
+        let fixed_link = std::fs::read_to_string(root.join("hub").join(repo).join("LINK")).ok();
         let (revision, dir) = tail.split_once('/').unwrap_or((tail, ""));
         let base = root
             .join("hub")
@@ -243,7 +247,9 @@ pub mod http {
                 }))
                 .collect();
         let body = format!("[{}]", page.join(","));
-        let link = if cursor + 2 < files.len() {
+        let link = if let Some(l) = fixed_link {
+            format!("Link: {}\r\n", l.trim())
+        } else if cursor + 2 < files.len() {
             format!(
                 "Link: </api/datasets/{rest}?recursive=true&cursor={}>; rel=\"next\"\r\n",
                 cursor + 2
@@ -273,6 +279,7 @@ pub mod http {
         let method = words.next().unwrap_or("GET").to_string();
         let path = words.next().unwrap_or("/").to_string();
         let mut range = None;
+        let mut authorization = None;
         let mut gzip_ok = false;
         loop {
             let mut line = String::new();
@@ -283,6 +290,9 @@ pub mod http {
                 if k.eq_ignore_ascii_case("range") {
                     range = Some(v.trim().to_string());
                 }
+                if k.eq_ignore_ascii_case("authorization") {
+                    authorization = Some(v.trim().to_string());
+                }
                 if k.eq_ignore_ascii_case("accept-encoding") && v.contains("gzip") {
                     gzip_ok = true;
                 }
@@ -292,7 +302,27 @@ pub mod http {
             method: method.clone(),
             path: path.clone(),
             range: range.clone(),
+            authorization: authorization.clone(),
         });
+        // A private Hub repository: its TOKEN file's bearer token, or 401.
+        let hub_repo = path
+            .strip_prefix("/api/datasets/")
+            .and_then(|r| r.split_once("/tree/"))
+            .or_else(|| {
+                path.strip_prefix("/datasets/")
+                    .and_then(|r| r.split_once("/resolve/"))
+            })
+            .map(|(repo, _)| repo.to_owned());
+        if let Some(repo) = hub_repo {
+            if let Ok(token) = std::fs::read_to_string(root.join("hub").join(&repo).join("TOKEN")) {
+                if authorization.as_deref() != Some(format!("Bearer {}", token.trim()).as_str()) {
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
+                    return;
+                }
+            }
+        }
         if let Some(rest) = path.strip_prefix("/api/datasets/") {
             return hub_listing(stream, root, rest);
         }

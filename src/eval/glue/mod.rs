@@ -188,15 +188,6 @@ pub fn evaluate(targets: &[Target], o: &GlueOptions, run_layout: bool) -> Result
                 compute.device,
             )?;
             let params = Classifier::trainable(&vs);
-            if let Some((name, _)) = params
-                .iter()
-                .find(|(_, t)| !bool::try_from(t.isfinite().all()).unwrap_or(false))
-            {
-                bail!(
-                    "{}: weight {name} holds NaN or infinity: the checkpoint is damaged; nothing was fine-tuned",
-                    ck.display()
-                );
-            }
             let trace = o.trace.as_ref().map(|t| t.join(task.name));
             let outcome = finetune::finetune(
                 &model,
@@ -292,6 +283,8 @@ fn plan<'a>(targets: &'a [Target], o: &GlueOptions, run_layout: bool) -> Result<
         let ck = &target.dir;
         checkpoint::check_files(ck)?;
         let weights_sha = sha256_file(&ck.join(checkpoint::MODEL_FILE))?;
+        checkpoint::verify_model_files(ck, &[(checkpoint::MODEL_FILE, &weights_sha)])?;
+        check_finite(ck)?;
         let id = identity(target, weights_sha.clone())?;
         let full_dest = match (&o.out, run_layout) {
             (Some(out), true) => out.join(&id.milestone),
@@ -316,6 +309,23 @@ fn plan<'a>(targets: &'a [Target], o: &GlueOptions, run_layout: bool) -> Result<
         });
     }
     Ok(out)
+}
+
+/// Refuses a checkpoint with a weight that is not finite, as BLiMP refuses it (whether or not
+/// the classifier reads that weight): the checkpoint is damaged.
+fn check_finite(ck: &std::path::Path) -> Result<()> {
+    let stored = crate::model::weights::load(&ck.join(checkpoint::MODEL_FILE))?;
+    if let Some((name, _)) = stored
+        .iter()
+        .find(|(_, t)| !bool::try_from(t.isfinite().all()).unwrap_or(false))
+    {
+        bail!(
+            "{}: weight {name} holds NaN or infinity: the checkpoint is damaged; nothing was \
+             fine-tuned",
+            ck.display()
+        );
+    }
+    Ok(())
 }
 
 /// Refuses a task whose encoded examples hold a token id the model has no embedding for (a

@@ -2,9 +2,9 @@
 # `make demo` / `make demo-slurm`: the whole study in miniature, with the exact commands a study runs.
 #   data:  the sample corpora when LMEFF_SAMPLE_DATA points at them (a folder holding tinystories/
 #          and babylm/ in the study's layout), otherwise small downloads by `lmeff data fetch`:
-#          TinyStories' validation file and BabyLM 2024's 10M-word archive, each cut to 2M words
-#          (with a 5% dev split) by `lmeff data mix`, and BLiMP unless LMEFF_BLIMP_DIR or data/blimp
-#          holds it. The fetch says how much it downloads before it starts.
+#          TinyStories' validation file and BabyLM 2025's 10M-word archive (the study's babylm3),
+#          each cut to 2M words (with a 5% dev split) by `lmeff data mix`, and BLiMP unless
+#          LMEFF_BLIMP_DIR or data/blimp holds it. The fetch says how much it downloads before it starts.
 #   then:  prepare → 2 datasets × tiny model × 2 seeds with milestones → BLiMP on every checkpoint →
 #          aggregate → results/demo/report.html. With --slurm, training, evaluation and aggregation
 #          run as chained array jobs on the Slurm cluster through `lmeff launch`.
@@ -24,7 +24,7 @@ say "data"
 # What the demo downloads when it must: source:file of configs/sources.toml, and the folder each
 # lands in under $DATA/download.
 declare -A PICK=([tinystories]=tinystories:TinyStoriesV2-GPT4-valid.txt [babylm]=babylm3:train_10M.zip)
-declare -A LANDS=([tinystories]=tinystories/dev [babylm]=babylm10m/train)
+declare -A LANDS=([tinystories]=tinystories/dev [babylm]=babylm2025_10m/train)
 picks=()
 for d in tinystories babylm; do
   if [[ -d $DATA/$d/train ]]; then

@@ -433,13 +433,13 @@ fn fetch_babylm_zips_unpacks_them_and_prepares() {
     for (split, want) in [("train", "train"), ("dev", "dev")] {
         let expect = names(&babylm.join(want));
         assert_eq!(
-            names(&s.path().join("data/babylm").join(split)),
+            names(&s.path().join("data/babylm2025").join(split)),
             expect,
             "{split}"
         );
         for name in &expect {
             assert_eq!(
-                std::fs::read(s.path().join("data/babylm").join(split).join(name)).unwrap(),
+                std::fs::read(s.path().join("data/babylm2025").join(split).join(name)).unwrap(),
                 std::fs::read(babylm.join(want).join(name)).unwrap(),
                 "{name}"
             );
@@ -461,12 +461,76 @@ fn fetch_babylm_zips_unpacks_them_and_prepares() {
         "data",
         "prepare",
         "--dataset",
-        "babylm",
+        "babylm2025",
         "--vocab-sizes",
         "1000",
     ]));
     assert!(ok, "{err}");
-    assert!(s.path().join("data/babylm/tokens/1000/train.bin").is_file());
+    assert!(s
+        .path()
+        .join("data/babylm2025/tokens/1000/train.bin")
+        .is_file());
+    assert!(s
+        .path()
+        .join("data/babylm2025_10m/train/childes.train")
+        .is_file());
+
+    // BabyLM 2023: one archive of four folders, each to its own destination.
+    let script = r#"
+import os, sys, zipfile
+src, dev, out = sys.argv[1:]
+with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+    for folder, d, ext in [("babylm_100M", src, "train"), ("babylm_10M", src, "train"),
+                           ("babylm_dev", dev, "dev"), ("babylm_test", dev, "test")]:
+        for name in sorted(os.listdir(d)):
+            stem = name.rsplit(".", 1)[0]
+            data = open(os.path.join(d, name), "rb").read()
+            if folder == "babylm_10M":
+                data = data[: len(data) // 10]
+            z.writestr(f"babylm_data/{folder}/{stem}.{ext}", data)
+"#;
+    let b23 = s.path().join("mirror/babylm2023");
+    std::fs::create_dir_all(&b23).unwrap();
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(babylm.join("train"))
+        .arg(babylm.join("dev"))
+        .arg(b23.join("babylm_data.zip"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (ok, out, err) = fetch(
+        &s,
+        &[
+            "babylm2023",
+            "--dest",
+            "data",
+            "--sources",
+            sources.to_str().unwrap(),
+            "--mirror",
+            &server.base,
+        ],
+    );
+    assert!(ok, "{out}{err}");
+    let train = names(&s.path().join("data/babylm2023/train"));
+    assert_eq!(train, names(&babylm.join("train")));
+    assert_eq!(train, names(&s.path().join("data/babylm2023_10m/train")));
+    let size = |p: &str| std::fs::metadata(s.path().join(p)).unwrap().len();
+    assert!(
+        size("data/babylm2023_10m/train/childes.train")
+            < size("data/babylm2023/train/childes.train")
+    );
+    assert_eq!(
+        names(&s.path().join("data/babylm2023/dev")).len(),
+        names(&babylm.join("dev")).len()
+    );
+    assert!(names(&s.path().join("data/babylm2023/test"))
+        .iter()
+        .all(|n| n.ends_with(".test")));
 }
 
 #[test]
@@ -632,11 +696,14 @@ fn hub_with_shards(root: &Path) -> String {
     examples[d + 1] = examples[d].clone();
     let shard = |i: usize| examples[i * 300..(i + 1) * 300].to_vec();
     let hub = root.join("hub");
-    // wiki: Parquet at refs/convert/parquet.
-    let wiki = hub.join("org/wiki/refs/convert/parquet/20220301.en/train");
+    // wiki: Parquet on main, two folders deep (legacy-datasets/wikipedia's layout).
+    let wiki = hub.join("org/wiki/main/data/20220301.en");
     std::fs::create_dir_all(&wiki).unwrap();
     for i in 0..3 {
-        write_parquet(&wiki.join(format!("{i:04}.parquet")), &shard(i));
+        write_parquet(
+            &wiki.join(format!("train-{i:05}-of-00041.parquet")),
+            &shard(i),
+        );
     }
     // c4: gzipped JSON lines at main, more shards than its share needs.
     let c4 = hub.join("allenai/c4/main/en");
@@ -670,8 +737,8 @@ words = 60000
 [[hybrid.source]]
 name = "wiki"
 repo = "org/wiki"
-revision = "refs/convert/parquet"
-files = "20220301.en/*train/*.parquet"
+revision = "main"
+files = "data/20220301.en/train-*.parquet"
 fraction = 0.3
 
 [[hybrid.source]]
@@ -929,4 +996,123 @@ fn hybrid_listings_are_bounded_and_the_token_goes_to_the_hub_only() {
     let (ok, _, err) = hybrid("cycle", Some(TOKEN));
     assert!(!ok && err.contains("its pages lead back to"), "{err}");
     assert!(server.seen.lock().unwrap().len() - before < 10);
+}
+
+#[test]
+fn the_shipped_hybrid_sources_read_the_layouts_the_hub_has() {
+    // Each source as its dataset's file tree has it (checked against the public trees): repository,
+    // branch, folders, file names and the text column.
+    let s = Scratch::new();
+    let hub = s.path().join("served/hub");
+    let stories = std::fs::read_to_string(
+        shared_data().join("corpora/tinystories/train/TinyStories-sample.txt"),
+    )
+    .unwrap();
+    let texts: Vec<String> = stories
+        .split("\n\n")
+        .map(|t| t.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|t| (10..=2000).contains(&t.split(' ').count()))
+        .collect();
+    let part = |i: usize| texts[i * 100..(i + 1) * 100].to_vec();
+    let parquet = |rel: &str, i: usize| {
+        let path = hub.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        write_parquet(&path, &part(i));
+    };
+    parquet(
+        "legacy-datasets/wikipedia/main/data/20220301.en/train-00000-of-00041.parquet",
+        0,
+    );
+    parquet(
+        "legacy-datasets/wikipedia/main/data/20220301.en/train-00001-of-00041.parquet",
+        1,
+    );
+    parquet(
+        "rojagtap/bookcorpus/refs/convert/parquet/default/train/0000.parquet",
+        2,
+    );
+    parquet(
+        "Bingsu/openwebtext_20p/refs/convert/parquet/default/train/0000.parquet",
+        3,
+    );
+    parquet(
+        "vblagoje/cc_news/refs/convert/parquet/plain_text/train/0000.parquet",
+        4,
+    );
+    let c4 = hub.join("allenai/c4/main/en");
+    std::fs::create_dir_all(&c4).unwrap();
+    let lines: String = part(5)
+        .iter()
+        .map(|t| serde_json::json!({ "text": t, "url": "x" }).to_string() + "\n")
+        .collect();
+    let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut z, lines.as_bytes()).unwrap();
+    std::fs::write(
+        c4.join("c4-train.00000-of-01024.json.gz"),
+        z.finish().unwrap(),
+    )
+    .unwrap();
+    // bookcorpus's plain-text form on main: one example per line.
+    let books = hub.join("rojagtap/bookcorpus/main");
+    std::fs::create_dir_all(&books).unwrap();
+    std::fs::write(books.join("books_large_p1.txt"), part(6).join("\n") + "\n").unwrap();
+    std::fs::write(books.join("books_large_p2.txt"), part(7).join("\n") + "\n").unwrap();
+
+    let server = http::serve(s.path().join("served"), &[]);
+    let hybrid = |name: &str, env: &[(&str, &str)]| {
+        let mut cmd = s.lmeff();
+        cmd.env("HF_ENDPOINT", &server.base)
+            .env_remove("HF_TOKEN")
+            .envs(env.iter().copied())
+            .args(["data", "fetch", "hybrid", "--dest", "data", "--name", name])
+            .args(["--words", "20000", "--sources"])
+            .arg(common::repo().join("configs/sources.toml"));
+        run(&mut cmd)
+    };
+    let words = |name: &str| -> Vec<(String, u64)> {
+        let report: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(s.path().join(format!("data/{name}/hybrid.json"))).unwrap(),
+        )
+        .unwrap();
+        report["per_source"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["name"].as_str().unwrap().to_owned(),
+                    c["words"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let (ok, _, err) = hybrid("shipped", &[]);
+    assert!(ok, "{err}");
+    let got = words("shipped");
+    assert_eq!(got.len(), 5);
+    assert!(got.iter().all(|(_, w)| *w > 0), "{got:?}");
+    // The wikipedia listing asks for its two-folder path encoded as huggingface_hub encodes it.
+    let seen = server.seen.lock().unwrap().clone();
+    assert!(
+        seen.iter().any(|r| {
+            r.path
+            == "/api/datasets/legacy-datasets/wikipedia/tree/main/data%2F20220301.en?recursive=true"
+        }),
+        "{seen:?}"
+    );
+    // bookcorpus's plain-text files instead of its Parquet conversion: a setting away.
+    let (ok, _, err) = hybrid(
+        "plain",
+        &[
+            ("LMEFF_HYBRID__BOOKCORPUS__REVISION", "main"),
+            ("LMEFF_HYBRID__BOOKCORPUS__FILES", "books_large_p*.txt"),
+        ],
+    );
+    assert!(ok, "{err}");
+    let books_words = words("plain")[1].1;
+    assert!(books_words > 0);
+    let train =
+        std::fs::read_to_string(s.path().join("data/plain/train/bookcorpus.jsonl")).unwrap();
+    let first: serde_json::Value = serde_json::from_str(train.lines().next().unwrap()).unwrap();
+    assert!(part(6).contains(&first["text"].as_str().unwrap().to_owned()));
 }

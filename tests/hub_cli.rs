@@ -528,3 +528,50 @@ fn a_damaged_checkpoint_is_never_pushed_and_a_dry_run_says_what_to_set() {
     );
     token_nowhere(&s, &[&err]);
 }
+
+#[test]
+fn the_saved_token_is_found_where_huggingface_hub_saves_it() {
+    let hub = Hub::start("tester", TOKEN);
+    let final_dir = trained().path().join(RUN).join("final");
+    hub.put_folder("lab/private-tiny-tok1000", true, "seed-0", &final_dir);
+    let s = Scratch::new();
+    let eval = |env: &[(&str, std::path::PathBuf)]| {
+        let mut cmd = lmeff(&s, &hub);
+        cmd.env_remove("HF_HOME").env_remove("HF_TOKEN_PATH");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        run(cmd.args([
+            "eval",
+            "blimp",
+            "--hub",
+            "lab/private-tiny-tok1000",
+            "--revision",
+            "seed-0",
+            "--paradigms",
+            PARADIGMS,
+            "--force",
+        ]))
+    };
+    let xdg = s.path().join("xdg");
+    // Saved by `huggingface-cli login` with XDG_CACHE_HOME set (HF_HOME unset).
+    s.write("xdg/huggingface/token", &format!("{TOKEN}\n"));
+    let (ok, _, err) = eval(&[("XDG_CACHE_HOME", xdg.clone())]);
+    assert!(ok, "{err}");
+    assert!(xdg
+        .join("huggingface/hub/models--lab--private-tiny-tok1000")
+        .is_dir());
+    // Or wherever HF_TOKEN_PATH says.
+    std::fs::remove_file(xdg.join("huggingface/token")).unwrap();
+    let (ok, _, err) = eval(&[("XDG_CACHE_HOME", xdg.clone())]);
+    assert!(!ok && err.contains("no token is set"), "{err}");
+    s.write("elsewhere/tok", TOKEN);
+    let (ok, _, err) = eval(&[
+        ("XDG_CACHE_HOME", xdg.clone()),
+        ("HF_TOKEN_PATH", s.path().join("elsewhere/tok")),
+    ]);
+    assert!(ok, "{err}");
+    // The token files are the user's; nothing lmeff wrote holds the token.
+    std::fs::remove_file(s.path().join("elsewhere/tok")).unwrap();
+    token_nowhere(&s, &[&err]);
+}

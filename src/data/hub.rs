@@ -1,7 +1,10 @@
 //! Dataset files on the Hugging Face Hub: listing a repository's files at a revision (the Hub's
 //! `api/datasets/<repo>/tree/<revision>/<path>?recursive=true`, following its `Link` pages) and
 //! the URL each downloads from (`datasets/<repo>/resolve/<revision>/<path>`). `HF_ENDPOINT`
-//! replaces `https://huggingface.co`; `HF_TOKEN`, when set, is sent and never shown.
+//! replaces `https://huggingface.co`; the token (`HF_TOKEN`, else the one `huggingface-cli login`
+//! saved, found as `huggingface_hub` finds it) is sent to that endpoint only and never shown.
+
+use std::path::PathBuf;
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde::Deserialize;
@@ -14,6 +17,49 @@ pub fn endpoint() -> String {
         .unwrap_or_else(|| "https://huggingface.co".into())
         .trim_end_matches('/')
         .to_owned()
+}
+
+/// `HF_HOME`, else `$XDG_CACHE_HOME/huggingface`, else `~/.cache/huggingface`, as
+/// `huggingface_hub` has it.
+pub fn hf_home() -> PathBuf {
+    hf_home_of(&env_var)
+}
+
+/// Where `huggingface-cli login` saves the token: `HF_TOKEN_PATH`, else `$HF_HOME/token`.
+pub fn token_path() -> PathBuf {
+    token_path_of(&env_var)
+}
+
+/// The token `huggingface-cli login` saved, when there is one.
+pub fn saved_token() -> Option<String> {
+    let saved = std::fs::read_to_string(token_path()).ok()?;
+    Some(saved.trim().to_owned()).filter(|t| !t.is_empty())
+}
+
+/// `HF_TOKEN`, else the saved token.
+pub fn token() -> Option<String> {
+    env_var("HF_TOKEN").or_else(saved_token)
+}
+
+fn env_var(key: &str) -> Option<String> {
+    std::env::var(key).ok().filter(|v| !v.is_empty())
+}
+
+fn hf_home_of(var: &dyn Fn(&str) -> Option<String>) -> PathBuf {
+    if let Some(home) = var("HF_HOME") {
+        return PathBuf::from(home);
+    }
+    let cache = var("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(var("HOME").unwrap_or_default()).join(".cache"));
+    cache.join("huggingface")
+}
+
+fn token_path_of(var: &dyn Fn(&str) -> Option<String>) -> PathBuf {
+    match var("HF_TOKEN_PATH") {
+        Some(p) => PathBuf::from(p),
+        None => hf_home_of(var).join("token"),
+    }
 }
 
 /// A dataset repository at a revision.
@@ -43,9 +89,17 @@ struct Entry {
     size: u64,
 }
 
-/// A revision as it goes into a URL path (`refs/convert/parquet` → `refs%2Fconvert%2Fparquet`).
-fn encoded(revision: &str) -> String {
-    revision.replace('/', "%2F")
+/// A revision or a listing's folder as `huggingface_hub` puts it in a URL path
+/// (`quote(s, safe="")`: `refs/convert/parquet` → `refs%2Fconvert%2Fparquet`).
+fn encoded(s: &str) -> String {
+    s.bytes()
+        .map(
+            |b| match b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                true => (b as char).to_string(),
+                false => format!("%{b:02X}"),
+            },
+        )
+        .collect()
 }
 
 impl DatasetRepo {
@@ -59,11 +113,25 @@ impl DatasetRepo {
         )
     }
 
+    /// The first page of the listing of `dir` (every file below it).
+    fn tree_url(&self, dir: &str) -> String {
+        let dir = dir.trim_matches('/');
+        let path = match dir.is_empty() {
+            true => String::new(),
+            false => format!("/{}", encoded(dir)),
+        };
+        format!(
+            "{}/api/datasets/{}/tree/{}{path}?recursive=true",
+            self.endpoint,
+            self.repo,
+            encoded(&self.revision)
+        )
+    }
+
     /// `HF_TOKEN` as the `Authorization` value for `url`, when it is set and `url` is on this
     /// endpoint: the token never goes to another host a listing or a redirect names.
     pub fn auth_for(&self, url: &str) -> Option<String> {
-        let token = std::env::var("HF_TOKEN").ok().filter(|t| !t.is_empty());
-        bearer_for(&self.endpoint, url, token.as_deref())
+        bearer_for(&self.endpoint, url, token().as_deref())
     }
 
     /// `req` (to `url`) with the token when [`auth_for`](Self::auth_for) gives it.
@@ -77,13 +145,7 @@ impl DatasetRepo {
     /// Every file under `dir` (recursively), sorted by path. The pages a `Link` header chains
     /// are followed at most [`MAX_PAGES`] deep, and a page named twice is an error (a cycle).
     pub fn list(&self, agent: &ureq::Agent, dir: &str) -> Result<Vec<HubFile>> {
-        let mut url = Some(format!(
-            "{}/api/datasets/{}/tree/{}/{}?recursive=true",
-            self.endpoint,
-            self.repo,
-            encoded(&self.revision),
-            dir.trim_matches('/')
-        ));
+        let mut url = Some(self.tree_url(dir));
         let mut files = Vec::new();
         let mut visited = std::collections::HashSet::new();
         while let Some(u) = url.take() {
@@ -206,12 +268,53 @@ mod tests {
             r.resolve("en/train/0000.parquet"),
             "http://hub/datasets/allenai/c4/resolve/refs%2Fconvert%2Fparquet/en/train/0000.parquet"
         );
+        let wiki = DatasetRepo {
+            endpoint: "http://hub".into(),
+            repo: "legacy-datasets/wikipedia".into(),
+            revision: "main".into(),
+        };
+        assert_eq!(
+            wiki.tree_url("data/20220301.en/"),
+            "http://hub/api/datasets/legacy-datasets/wikipedia/tree/main/data%2F20220301.en?recursive=true"
+        );
+        assert_eq!(
+            r.tree_url(""),
+            "http://hub/api/datasets/allenai/c4/tree/refs%2Fconvert%2Fparquet?recursive=true"
+        );
         let link = r#"<https://huggingface.co/api/datasets/x/tree/main?cursor=abc>; rel="next""#;
         assert_eq!(
             next_page(link).as_deref(),
             Some("https://huggingface.co/api/datasets/x/tree/main?cursor=abc")
         );
         assert_eq!(next_page(r#"<http://a>; rel="prev""#), None);
+    }
+
+    /// The saved token is where `huggingface_hub` looks for it.
+    #[test]
+    fn the_saved_token_is_found_as_huggingface_hub_finds_it() {
+        fn with<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(key, _)| *key == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        }
+        let home = [("HOME", "/home/u")];
+        assert_eq!(
+            token_path_of(&with(&home)),
+            PathBuf::from("/home/u/.cache/huggingface/token")
+        );
+        let xdg = [("HOME", "/home/u"), ("XDG_CACHE_HOME", "/x")];
+        assert_eq!(
+            token_path_of(&with(&xdg)),
+            PathBuf::from("/x/huggingface/token")
+        );
+        let hf = [("XDG_CACHE_HOME", "/x"), ("HF_HOME", "/h")];
+        assert_eq!(token_path_of(&with(&hf)), PathBuf::from("/h/token"));
+        let path = [("HF_HOME", "/h"), ("HF_TOKEN_PATH", "/t/tok")];
+        assert_eq!(token_path_of(&with(&path)), PathBuf::from("/t/tok"));
+        assert_eq!(hf_home_of(&with(&path)), PathBuf::from("/h"));
     }
 
     #[test]

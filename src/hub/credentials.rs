@@ -7,7 +7,7 @@
 //! removes it from any text that came back from the network.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 
@@ -40,30 +40,6 @@ pub struct Credentials {
     pub endpoint: String,
 }
 
-/// `HF_HOME`, else `$XDG_CACHE_HOME/huggingface`, else `~/.cache/huggingface`, as
-/// `huggingface_hub` has it.
-pub fn hf_home() -> PathBuf {
-    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    if let Some(home) = var("HF_HOME") {
-        return PathBuf::from(home);
-    }
-    let cache = var("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(&var("HOME").unwrap_or_default()).join(".cache"));
-    cache.join("huggingface")
-}
-
-/// Where `huggingface-cli login` saves the token: `HF_TOKEN_PATH`, else `$HF_HOME/token`.
-pub fn token_path() -> PathBuf {
-    match std::env::var("HF_TOKEN_PATH")
-        .ok()
-        .filter(|v| !v.is_empty())
-    {
-        Some(p) => PathBuf::from(p),
-        None => hf_home().join("token"),
-    }
-}
-
 impl Credentials {
     /// From the environment, then `dotenv` (when it exists), then `$HF_HOME/token`.
     pub fn load(dotenv: &Path) -> Result<Credentials> {
@@ -84,10 +60,7 @@ impl Credentials {
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
         };
-        let token = get("HF_TOKEN").or_else(|| {
-            let saved = std::fs::read_to_string(token_path()).ok()?;
-            Some(saved.trim().to_owned()).filter(|t| !t.is_empty())
-        });
+        let token = get("HF_TOKEN").or_else(crate::data::hub::saved_token);
         Ok(Credentials {
             token: token.map(Token),
             namespace: get("HF_NAMESPACE"),

@@ -28,11 +28,11 @@ pub const FILES: [&str; 7] = [
     "special_tokens_map.json",
 ];
 
-/// The cache: `HF_HUB_CACHE`, else `$HF_HOME/hub` ([`super::credentials::hf_home`]).
+/// The cache: `HF_HUB_CACHE`, else `$HF_HOME/hub` ([`crate::data::hub::hf_home`]).
 pub fn cache_dir() -> PathBuf {
     match std::env::var("HF_HUB_CACHE").ok().filter(|v| !v.is_empty()) {
         Some(dir) => PathBuf::from(dir),
-        None => super::credentials::hf_home().join("hub"),
+        None => crate::data::hub::hf_home().join("hub"),
     }
 }
 

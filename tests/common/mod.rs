@@ -209,12 +209,13 @@ pub mod http {
         };
         let fixed_link = std::fs::read_to_string(root.join("hub").join(repo).join("LINK")).ok();
         let (revision, dir) = tail.split_once('/').unwrap_or((tail, ""));
+        let dir = dir.replace("%2F", "/");
         let base = root
             .join("hub")
             .join(repo)
             .join(revision.replace("%2F", "/"));
         let mut files = Vec::new();
-        let mut stack = vec![base.join(dir)];
+        let mut stack = vec![base.join(&dir)];
         while let Some(d) = stack.pop() {
             for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
                 let p = e.path();

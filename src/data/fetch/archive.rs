@@ -2,6 +2,7 @@
 //! URL) and extracted, staged, into their destination.
 
 use fs_err::{self as fs, File};
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -18,14 +19,21 @@ pub fn is_zip(path: &Path) -> Result<bool> {
     Ok(n == 4 && (head == *b"PK\x03\x04" || head == *b"PK\x05\x06"))
 }
 
-/// Extracts an archive's files (top folder stripped) into `dest`, staged so a bad archive leaves
-/// `dest` untouched. Returns the extracted paths.
-pub fn unzip_into(archive: &Path, dest: &Path) -> Result<Vec<PathBuf>> {
+/// Extracts an archive's files (their folders dropped) into `dest`, or with `folders` (archive
+/// folder name → destination) each file under a listed folder into that folder's destination and
+/// the others not at all; staged, so a bad archive leaves every destination untouched. Returns
+/// the extracted paths.
+pub fn unzip_into(
+    archive: &Path,
+    dest: &Path,
+    folders: Option<&BTreeMap<String, PathBuf>>,
+) -> Result<Vec<PathBuf>> {
     let file = File::open(archive).with_context(|| format!("opening {}", archive.display()))?;
     let mut zip = zip::ZipArchive::new(file)
         .with_context(|| format!("{} is not a zip archive", archive.display()))?;
     let staged = Staged::new(&dest.with_extension("unzip"))?;
-    let mut names = Vec::new();
+    // (staged name, destination folder, file name)
+    let mut files: Vec<(PathBuf, PathBuf, PathBuf)> = Vec::new();
     for i in 0..zip.len() {
         let mut entry = zip.by_index(i)?;
         let Some(path) = entry.enclosed_name() else {
@@ -38,16 +46,40 @@ pub fn unzip_into(archive: &Path, dest: &Path) -> Result<Vec<PathBuf>> {
         if entry.is_dir() || path.components().any(|c| c.as_os_str() == "__MACOSX") {
             continue;
         }
+        let to = match folders {
+            None => dest.to_owned(),
+            Some(map) => {
+                let parent = path.parent().unwrap_or(Path::new(""));
+                let Some(d) = parent
+                    .components()
+                    .find_map(|c| map.get(c.as_os_str().to_string_lossy().as_ref()))
+                else {
+                    continue;
+                };
+                d.clone()
+            }
+        };
         let name = PathBuf::from(path.file_name().expect("a file entry has a name"));
-        let mut out = File::create(staged.path().join(&name))?;
+        let staged_name = PathBuf::from(format!("{i}"));
+        let mut out = File::create(staged.path().join(&staged_name))?;
         std::io::copy(&mut entry, &mut out)
-            .with_context(|| format!("extracting {}", name.display()))?;
-        names.push(name);
+            .with_context(|| format!("extracting {}", path.display()))?;
+        files.push((staged_name, to, name));
+    }
+    if folders.is_some() && files.is_empty() {
+        bail!(
+            "{}: no file under the folders {:?} the source names",
+            archive.display(),
+            folders
+                .map(|m| m.keys().collect::<Vec<_>>())
+                .unwrap_or_default()
+        );
     }
     let mut placed = Vec::new();
-    for name in names {
-        let to = dest.join(&name);
-        fs::rename(staged.path().join(&name), &to)
+    for (staged_name, dir, name) in files {
+        fs::create_dir_all(&dir)?;
+        let to = dir.join(&name);
+        fs::rename(staged.path().join(&staged_name), &to)
             .with_context(|| format!("placing {}", to.display()))?;
         placed.push(to);
     }

@@ -45,26 +45,39 @@ pub struct FileSpec {
     /// One download per BLiMP paradigm.
     #[serde(default)]
     pub each_paradigm: bool,
+    /// An archive holding several folders: each named folder's files go to its destination
+    /// (relative to the fetch root), the other folders' nowhere.
+    pub folders: Option<BTreeMap<String, PathBuf>>,
 }
 
 /// Every named source of a sources file.
 pub type Sources = BTreeMap<String, Vec<FileSpec>>;
 
-/// A sources file: named file lists, and the hybrid corpus's Hub sources (`[hybrid]`).
+/// A sources file: named file lists, other names for some of them (`[aliases]`, e.g. the study's
+/// `babylm3` for `babylm2025`), and the hybrid corpus's Hub sources (`[hybrid]`).
 #[derive(Debug, Clone, Deserialize)]
 pub struct SourcesFile {
     pub hybrid: Option<HybridSpec>,
+    #[serde(default)]
+    pub aliases: BTreeMap<String, String>,
     #[serde(flatten)]
     pub files: Sources,
 }
 
-/// Reads a sources file.
+/// Reads a sources file; each alias names its source's files.
 pub fn load_sources(path: &Path) -> Result<SourcesFile> {
     use figment::providers::{Format, Toml};
     let text = fs::read_to_string(path)?;
-    figment::Figment::from(Toml::string(&text))
+    let mut s: SourcesFile = figment::Figment::from(Toml::string(&text))
         .extract()
-        .with_context(|| format!("parsing {}", path.display()))
+        .with_context(|| format!("parsing {}", path.display()))?;
+    for (alias, of) in &s.aliases {
+        let Some(files) = s.files.get(of).cloned() else {
+            bail!("{}: alias {alias} names no source `{of}`", path.display());
+        };
+        s.files.insert(alias.clone(), files);
+    }
+    Ok(s)
 }
 
 /// One downloaded file, as recorded in the manifest.
@@ -284,7 +297,12 @@ fn fetch_one(
         }
     };
     let extracted = if path.starts_with(&stash) {
-        archive::unzip_into(&path, &dest)
+        let folders = w
+            .spec
+            .folders
+            .as_ref()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), root.join(v))).collect());
+        archive::unzip_into(&path, &dest, folders.as_ref())
             .inspect_err(|_| {
                 // A bad archive is not kept as "complete": the next fetch downloads it again.
                 let _ = fs::remove_file(&path);
@@ -330,22 +348,52 @@ mod tests {
         assert_eq!(s["tinystories"].len(), 2);
         assert!(s["blimp"][0].each_paradigm && s["blimp"][0].url.contains("{paradigm}"));
         // The study's BabyLM links (scripts/data/load_data.sh): OSF file ids, names given here.
+        // BabyLM 2025 (OSF project ryjfm), the study's `babylm3`: OSF file ids, names given here.
         for id in [
             "6819fdbfbecda878d4c61566",
             "6819fd8d91a6c4b6d4159848",
             "6819fd86ff83c3467ac0dcb0",
         ] {
             let url = format!("https://osf.io/download/{id}/");
-            assert!(
-                s["babylm3"]
-                    .iter()
-                    .any(|f| f.url == url && f.name.is_some()),
-                "{id}"
-            );
+            for edition in ["babylm2025", "babylm3"] {
+                assert!(
+                    s[edition].iter().any(|f| f.url == url && f.name.is_some()),
+                    "{edition} {id}"
+                );
+            }
         }
+        // BabyLM 2024 (OSF project ad7qg).
         for id in ["5mk3x", "rduj2", "m48ed"] {
             let url = format!("https://osf.io/download/{id}/");
-            assert!(s["babylm2023"].iter().any(|f| f.url == url), "{id}");
+            assert!(s["babylm2024"].iter().any(|f| f.url == url), "{id}");
+        }
+        // SuperGLUE from aps/super_glue's `main`, in its native Parquet layout.
+        for task in ["boolq", "multirc", "wsc"] {
+            for split in ["train", "validation"] {
+                let url = format!(
+                    "https://huggingface.co/datasets/aps/super_glue/resolve/main/{task}/{split}-00000-of-00001.parquet"
+                );
+                assert!(s["glue"].iter().any(|f| f.url == url), "{url}");
+            }
+        }
+        assert!(!s["glue"].iter().any(|f| f.url.contains("refs%2Fconvert")));
+        // BabyLM 2023: one archive in the challenge's GitHub repository, four folders.
+        let b23 = &s["babylm2023"][0];
+        assert!(b23
+            .url
+            .ends_with("babylm.github.io/raw/main/babylm_data.zip"));
+        assert_eq!(b23.folders.as_ref().unwrap().len(), 4);
+        // Each edition lands in folders named after it.
+        for edition in ["babylm2025", "babylm2024", "babylm2023"] {
+            for f in &s[edition] {
+                let dests: Vec<&PathBuf> = match &f.folders {
+                    Some(m) => m.values().collect(),
+                    None => vec![&f.dest],
+                };
+                for d in dests {
+                    assert!(d.to_string_lossy().starts_with(edition), "{edition}: {d:?}");
+                }
+            }
         }
     }
 }

@@ -575,3 +575,54 @@ fn the_saved_token_is_found_where_huggingface_hub_saves_it() {
     std::fs::remove_file(s.path().join("elsewhere/tok")).unwrap();
     token_nowhere(&s, &[&err]);
 }
+
+#[test]
+fn large_files_are_pushed_through_lfs_where_the_hub_offers_no_xet() {
+    let hub = Hub::start("tester", TOKEN);
+    let sha = |b: &[u8]| -> String {
+        use sha2::Digest;
+        sha2::Sha256::digest(b)
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect()
+    };
+    // An 11 MB file beside the weights: above the 10 MB a regular commit takes.
+    let big: Vec<u8> = (0..11u32 << 20)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    for (namespace, chunk) in [("basic-lab", None), ("multi-lab", Some(4usize << 20))] {
+        let s = Scratch::new();
+        copy_tree(&trained().path().join("output"), &s.path().join("output"));
+        std::fs::write(s.path().join(RUN).join("final/big.bin"), &big).unwrap();
+        with_token(&s);
+        {
+            let mut st = hub.state.lock().unwrap();
+            st.lfs.clear();
+            st.multipart_chunk = chunk;
+        }
+        let (ok, _, err) = run(lmeff(&s, &hub)
+            .env("HF_NAMESPACE", namespace)
+            .args(["push", "--run", RUN]));
+        assert!(ok, "{namespace}: {err}");
+        let st = hub.state.lock().unwrap();
+        assert!(
+            st.lfs.contains_key(&sha(&big)),
+            "{namespace}: the large file went through LFS"
+        );
+        let weights = std::fs::read(s.path().join(RUN).join("final/model.safetensors")).unwrap();
+        assert!(
+            st.lfs.contains_key(&sha(&weights)),
+            "{namespace}: *.safetensors too"
+        );
+        assert!(
+            st.lfs_parts.is_empty(),
+            "{namespace}: every multipart upload completed"
+        );
+        let repo = &st.repos[&format!("{namespace}/tinystories-tiny-tok1000")];
+        let files = &repo.commits[&repo.branches["seed-0-budget-0.03M"]];
+        assert!(files["big.bin"] == big, "{namespace}: arrived whole");
+        assert_eq!(sha(&files["model.safetensors"]), sha(&weights));
+        drop(st);
+        token_nowhere(&s, &[&err]);
+    }
+}

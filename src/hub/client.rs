@@ -127,7 +127,8 @@ impl Hub {
             })
     }
 
-    /// Commits every file of `dir` to `branch`; returns the commit id when the Hub says it.
+    /// Commits every file of `dir` to `branch`; returns the commit id when the Hub says it. Large
+    /// files go through LFS ([`super::upload`]), or through Xet by `hf-hub` when the Hub offers it.
     pub fn upload(
         &self,
         repo: &RepoId,
@@ -135,6 +136,24 @@ impl Hub {
         branch: &str,
         message: &str,
     ) -> Result<Option<String>> {
+        let agent = crate::data::fetch::http::agent();
+        let up = super::upload::Upload {
+            agent: &agent,
+            endpoint: &self.creds.endpoint,
+            auth: self
+                .creds
+                .token
+                .as_ref()
+                .map(|t| format!("Bearer {}", t.secret())),
+            repo,
+            branch,
+        };
+        let files = super::upload::files_of(dir)?;
+        match up.commit(&files, message) {
+            Ok(super::upload::Committed::Done(commit)) => return Ok(commit),
+            Ok(super::upload::Committed::UseXet) => {}
+            Err(e) => return Err(anyhow!(self.creds.scrub(&format!("{e:#}")))),
+        }
         let info = self
             .repo(repo)
             .upload_folder()

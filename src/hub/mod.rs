@@ -10,6 +10,7 @@ pub mod names;
 pub mod publisher;
 pub mod pull;
 pub mod push;
+pub mod upload;
 
 pub use client::Hub;
 pub use credentials::Credentials;

@@ -3,7 +3,10 @@
 //! Python's `huggingface_hub` make: `whoami-v2`, `repos/create`, `refs`, `branch/<b>`,
 //! `preupload/<rev>` (every file "regular"), `commit/<rev>` (NDJSON with base64 files),
 //! `revision/<rev>`, `tree/<rev>`, and `resolve/<rev>/<path>` downloads with the headers clients
-//! read (`ETag`, `X-Repo-Commit`, `Content-Length`). Private repositories answer 401 without the
+//! read (`ETag`, `X-Repo-Commit`, `Content-Length`); large files as a namespace without Xet takes
+//! them: `preupload` says `lfs` for what `.gitattributes` names (`*.safetensors`) and for files over
+//! 10 MB, and the LFS batch API offers `basic` (or `multipart`) transfers to a storage of its own,
+//! verified, then named in the commit by sha256 (`lfsFile`). Private repositories answer 401 without the
 //! token; a path can be cut off half-way on its next download; every request is logged without
 //! its token.
 
@@ -43,6 +46,12 @@ pub struct State {
     pub fake_commit: Option<String>,
     /// ...and whether every download answers 404 although the listing names the file.
     pub all_missing: bool,
+    /// LFS objects stored through the batch API (a namespace without Xet), by sha256.
+    pub lfs: HashMap<String, Vec<u8>>,
+    /// Parts of multipart LFS uploads, by sha256 and part number.
+    pub lfs_parts: HashMap<String, BTreeMap<u32, Vec<u8>>>,
+    /// With a chunk size, the LFS batch answers `multipart` (else `basic`).
+    pub multipart_chunk: Option<usize>,
 }
 
 pub struct Hub {
@@ -289,6 +298,9 @@ fn answer(mut stream: TcpStream, state: &Mutex<State>, user: &str, token: &str, 
             serde_json::json!({ "url": format!("{base}/{id}") }),
         );
     }
+    if let Some(done) = lfs_route(&mut stream, &mut s, &req, &path, base) {
+        return done;
+    }
     let (api, rest) = match path.strip_prefix("api/models/") {
         Some(r) => (true, r.to_owned()),
         None => (false, path.clone()),
@@ -337,7 +349,12 @@ fn answer(mut stream: TcpStream, state: &Mutex<State>, user: &str, token: &str, 
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|f| serde_json::json!({"path": f["path"], "uploadMode": "regular", "shouldIgnore": false}))
+                .map(|f| {
+                    let lfs = f["path"].as_str().unwrap().ends_with(".safetensors")
+                        || f["size"].as_u64().unwrap() > 10 << 20;
+                    let mode = if lfs { "lfs" } else { "regular" };
+                    serde_json::json!({"path": f["path"], "uploadMode": mode, "shouldIgnore": false})
+                })
                 .collect();
             json(&mut stream, "200 OK", serde_json::json!({ "files": files }))
         }
@@ -362,6 +379,18 @@ fn answer(mut stream: TcpStream, state: &Mutex<State>, user: &str, token: &str, 
                     }
                     "deletedFile" => {
                         files.remove(v["value"]["path"].as_str().unwrap());
+                    }
+                    "lfsFile" => {
+                        let oid = v["value"]["oid"].as_str().unwrap();
+                        let Some(bytes) = s.lfs.get(oid).cloned() else {
+                            return error(
+                                &mut stream,
+                                "422 Unprocessable Entity",
+                                "LfsObjectMissing",
+                                false,
+                            );
+                        };
+                        files.insert(v["value"]["path"].as_str().unwrap().to_owned(), bytes);
                     }
                     other => panic!("the loopback Hub takes no `{other}` commit entries"),
                 }
@@ -453,4 +482,120 @@ fn answer(mut stream: TcpStream, state: &Mutex<State>, user: &str, token: &str, 
         }
         _ => error(&mut stream, "404 Not Found", "NotFound", head),
     }
+}
+
+/// The LFS side of a namespace without Xet: `<repo>.git/info/lfs/objects/batch` (basic or
+/// multipart actions for objects not yet stored), `lfs-store/<oid>` (PUT), `lfs-part/<oid>/<n>`
+/// (PUT, answering an ETag), `lfs-complete/<oid>` and `lfs-verify/<oid>`. None: not an LFS call.
+fn lfs_route(
+    stream: &mut TcpStream,
+    s: &mut State,
+    req: &Request,
+    path: &str,
+    base: &str,
+) -> Option<()> {
+    if let Some(repo) = path.strip_suffix(".git/info/lfs/objects/batch") {
+        if !req.authorized {
+            error(stream, "401 Unauthorized", "Unauthorized", false);
+            return Some(());
+        }
+        let _ = repo;
+        let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
+        let transfer = match s.multipart_chunk {
+            Some(_) => "multipart",
+            None => "basic",
+        };
+        let objects: Vec<_> = body["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| {
+                let oid = o["oid"].as_str().unwrap().to_owned();
+                let size = o["size"].as_u64().unwrap() as usize;
+                if s.lfs.contains_key(&oid) {
+                    return serde_json::json!({"oid": oid, "size": size});
+                }
+                let upload = match s.multipart_chunk {
+                    Some(chunk) => {
+                        let mut header = serde_json::Map::new();
+                        header.insert("chunk_size".into(), chunk.to_string().into());
+                        for n in 1..=size.div_ceil(chunk) {
+                            header.insert(
+                                format!("{n:05}"),
+                                format!("{base}/lfs-part/{oid}/{n}").into(),
+                            );
+                        }
+                        serde_json::json!({"href": format!("{base}/lfs-complete/{oid}"), "header": header})
+                    }
+                    None => serde_json::json!({"href": format!("{base}/lfs-store/{oid}"), "header": {"x-storage": "1"}}),
+                };
+                serde_json::json!({"oid": oid, "size": size, "actions": {
+                    "upload": upload,
+                    "verify": {"href": format!("{base}/lfs-verify/{oid}"), "header": {}},
+                }})
+            })
+            .collect();
+        json(
+            stream,
+            "200 OK",
+            serde_json::json!({"transfer": transfer, "objects": objects}),
+        );
+        return Some(());
+    }
+    let parts: Vec<&str> = path.split('/').collect();
+    let sha_ok = |oid: &str, bytes: &[u8]| sha(bytes) == oid;
+    match (req.method.as_str(), parts.as_slice()) {
+        ("PUT", ["lfs-store", oid]) => {
+            assert!(!req.authorized, "the token went to the storage");
+            if sha_ok(oid, &req.body) {
+                s.lfs.insert(oid.to_string(), req.body.clone());
+                reply(stream, "200 OK", &[], b"", false);
+            } else {
+                error(stream, "400 Bad Request", "BadDigest", false);
+            }
+        }
+        ("PUT", ["lfs-part", oid, n]) => {
+            assert!(!req.authorized, "the token went to the storage");
+            let n: u32 = n.parse().unwrap();
+            s.lfs_parts
+                .entry(oid.to_string())
+                .or_default()
+                .insert(n, req.body.clone());
+            reply(
+                stream,
+                "200 OK",
+                &[("ETag", format!("\"etag-{n}\""))],
+                b"",
+                false,
+            );
+        }
+        ("POST", ["lfs-complete", oid]) => {
+            let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
+            let parts = s.lfs_parts.remove(*oid).unwrap_or_default();
+            let listed: Vec<u32> = body["parts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["partNumber"].as_u64().unwrap() as u32)
+                .collect();
+            let whole: Vec<u8> = parts.values().flatten().copied().collect();
+            if listed == parts.keys().copied().collect::<Vec<_>>() && sha_ok(oid, &whole) {
+                s.lfs.insert(oid.to_string(), whole);
+                json(stream, "200 OK", serde_json::json!({}));
+            } else {
+                error(stream, "400 Bad Request", "BadParts", false);
+            }
+        }
+        ("POST", ["lfs-verify", oid]) => {
+            let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
+            match s.lfs.get(*oid) {
+                Some(b) if b.len() as u64 == body["size"].as_u64().unwrap() => {
+                    json(stream, "200 OK", serde_json::json!({}))
+                }
+                _ => error(stream, "404 Not Found", "ObjectMissing", false),
+            }
+        }
+        _ => return None,
+    }
+    Some(())
 }

@@ -11,7 +11,7 @@ use super::extrapolate::{self, PredictionRow};
 use super::glue::{self, GlueRow, MacroRow};
 use super::glue_fidelity::{self, FidelityRow};
 use super::glue_ranking::{self, AgreementRow};
-use super::inputs::{check_paradigm_sets, collect, Collected, Milestone, Record};
+use super::inputs::{check_paradigm_sets, collect, Collected, Milestone, Record, RunKey};
 use super::phenomena;
 use super::plots;
 use super::predictiveness::{self, Earliest};
@@ -103,7 +103,15 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
     check_paradigm_sets(&c.overall)?;
     phenomena::name_paradigms(&mut c.tasks);
     check_outputs(&o.out)?;
-    let shown = Shown::new(&o.figures.configs, &c)?;
+    let shown = &o.figures.configs;
+    let glue_runs: Vec<RunKey> = c.glue.iter().map(GlueRow::run).collect();
+    shown.check(
+        c.overall
+            .iter()
+            .chain(&c.tasks)
+            .map(|r| &r.run)
+            .chain(&glue_runs),
+    )?;
     let glue_rows = glue::measured(std::mem::take(&mut c.glue), o.glue_measure)?;
     if let Some(m) = o.figures.heatmap_milestone {
         let at_m = |r: &&GlueRow| r.anchor == "full" && Milestone::parse(&r.milestone) == Some(m);
@@ -292,10 +300,10 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
     let plots = staged.path().join("plots");
     fs_err::create_dir_all(&plots)?;
     let inputs = plots::Inputs {
-        overall: &shown.of(&c.overall),
-        tasks: &shown.of(&c.tasks),
+        overall: &shown.keep(&c.overall),
+        tasks: &shown.keep(&c.tasks),
         global: &global,
-        phenomena: &shown.of(&phen_rows),
+        phenomena: &shown.keep(&phen_rows),
     };
     // BLiMP's figures need BLiMP results (an aggregate of imported GLUE tables has none).
     let blimp_figures = match c.overall.is_empty() && c.tasks.is_empty() {
@@ -306,8 +314,8 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
         }
     };
     let glue_inputs = plots::glue::GlueInputs {
-        macro_records: &shown.of(&glue_macro_records),
-        task_records: &shown.of(&glue_task_records),
+        macro_records: &shown.keep(&glue_macro_records),
+        task_records: &shown.keep(&glue_task_records),
         agreement: &summary.glue_agreement,
         measure: o.glue_measure,
     };
@@ -328,45 +336,6 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
     fs_err::write(staged.path().join(REPORT_HTML), page.as_bytes())?;
     staged.commit_into(&o.out)?;
     Ok(summary)
-}
-
-/// The configurations the figures show (`--figure-configs`); every pattern must match one.
-struct Shown<'a>(&'a plots::ConfigFilter);
-
-impl<'a> Shown<'a> {
-    fn new(filter: &'a plots::ConfigFilter, c: &Collected) -> Result<Self> {
-        let glue: Vec<super::record::RunKey> = c.glue.iter().map(GlueRow::run).collect();
-        let runs: Vec<&super::record::RunKey> = c
-            .overall
-            .iter()
-            .chain(&c.tasks)
-            .map(|r| &r.run)
-            .chain(&glue)
-            .collect();
-        let unmatched = filter.unmatched(&runs);
-        if !unmatched.is_empty() {
-            let mut configs: Vec<String> = runs
-                .iter()
-                .map(|r| format!("{}/{}/{}", r.dataset, r.model_size, r.vocab_size))
-                .collect();
-            configs.sort();
-            configs.dedup();
-            bail!(
-                "figure configuration pattern(s) {} match no configuration; there are: {}",
-                unmatched.join(", "),
-                configs.join(", ")
-            );
-        }
-        Ok(Shown(filter))
-    }
-
-    fn of(&self, records: &[Record]) -> Vec<Record> {
-        records
-            .iter()
-            .filter(|r| self.0.matches(&r.run))
-            .cloned()
-            .collect()
-    }
 }
 
 /// Full runs' mean change in accuracy from their first milestone after the initialisation to their final, with the 95%

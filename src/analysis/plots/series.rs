@@ -78,12 +78,38 @@ impl ConfigFilter {
             && p[2].matches(&run.vocab_size.to_string())
     }
 
-    /// The patterns that match none of `runs` (a typo shows instead of an empty figure).
-    pub fn unmatched<'a>(&'a self, runs: &[&RunKey]) -> Vec<&'a str> {
-        self.patterns
+    /// Refuses patterns that match none of `runs` (a typo shows as an error naming the
+    /// configurations there are, not as an empty figure).
+    pub fn check<'r>(&self, runs: impl Iterator<Item = &'r RunKey>) -> anyhow::Result<()> {
+        let runs: Vec<&RunKey> = runs.collect();
+        let unmatched: Vec<&str> = self
+            .patterns
             .iter()
             .filter(|(_, p)| !runs.iter().any(|r| Self::hit(p, r)))
             .map(|(s, _)| s.as_str())
+            .collect();
+        if unmatched.is_empty() {
+            return Ok(());
+        }
+        let mut there: Vec<String> = runs
+            .iter()
+            .map(|r| format!("{}/{}/{}", r.dataset, r.model_size, r.vocab_size))
+            .collect();
+        there.sort();
+        there.dedup();
+        anyhow::bail!(
+            "figure configuration pattern(s) {} match no configuration; there are: {}",
+            unmatched.join(", "),
+            there.join(", ")
+        )
+    }
+
+    /// The records of the configurations shown.
+    pub fn keep(&self, records: &[Record]) -> Vec<Record> {
+        records
+            .iter()
+            .filter(|r| self.matches(&r.run))
+            .cloned()
             .collect()
     }
 }

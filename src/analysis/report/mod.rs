@@ -3,14 +3,16 @@
 
 use std::fmt::Write as _;
 
-use base64::prelude::{Engine as _, BASE64_STANDARD};
-use pulldown_cmark_escape::escape_html;
+mod glue;
+mod page;
+
+pub use page::html;
+use page::{cell, code, text};
 
 use super::aggregate::{AggregateOptions, Summary};
 use super::extrapolate::PredictionRow;
 use super::predictiveness::{Earliest, Row};
 use super::significance::EXACT_MAX_N;
-use crate::config::GlueMeasure;
 
 fn num(x: f64) -> String {
     if x.is_finite() {
@@ -113,41 +115,10 @@ pub fn markdown(s: &Summary, o: &AggregateOptions) -> String {
     md += &prediction(s);
     md += &schedules(s);
     if s.glue.1 > 0 {
-        md += &glue(s, threshold, o.glue_measure);
+        md += &glue::section(s, threshold, o.glue_measure);
     }
     md += &methods(o, min_runs);
     md
-}
-
-/// `s` as inline Markdown code, whatever it holds: a fence longer than its longest run of
-/// backticks.
-fn code(s: &str) -> String {
-    let longest = s.split(|c| c != '`').map(str::len).max().unwrap_or(0);
-    let fence = "`".repeat(longest + 1);
-    let pad = if s.starts_with('`') || s.ends_with('`') {
-        " "
-    } else {
-        ""
-    };
-    format!("{fence}{pad}{s}{pad}{fence}")
-}
-
-/// `s` as inline code in a table cell: its pipes escaped, so that the cell stays one cell.
-fn cell(s: &str) -> String {
-    code(&s.replace('|', "\\|"))
-}
-
-/// `s` as Markdown text: every ASCII punctuation character escaped, so that nothing in it is
-/// read as markup (emphasis, links, HTML, table cells).
-fn text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_ascii_punctuation() {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// The answer for one group: its earliest reliable anchor, or why there is none.
@@ -173,135 +144,6 @@ fn verdict(e: &Earliest, rows: &[&Row], threshold: f64) -> String {
             e.n
         ),
     }
-}
-
-/// The GLUE section: what was gathered, the macro-average's verdicts, predictiveness of every
-/// measure (all runs together) and BLiMP–GLUE agreement per anchor.
-fn glue(s: &Summary, threshold: f64, measure: GlueMeasure) -> String {
-    let mut md = String::new();
-    let _ = writeln!(
-        md,
-        "## GLUE\n\n{} fine-tuning results of {} checkpoints: per task and split in \
-         `data/glue.csv`, the macro-average of each checkpoint in `data/glue_macro.csv`, the \
-         study's tables in `study/glue_all_results.csv` and `study/glue_overall_by_task.csv`. \
-         **Measure: {}** (`aggregate.glue_measure = \"{}\"`; `data/glue.csv` has every metric). \
-         Rankings below use the test split; a checkpoint missing some task has no macro-average.\n",
-        s.glue.0,
-        s.glue.1,
-        measure.describe(),
-        measure.name()
-    );
-    if let Some(cap) = s.glue_cap {
-        let _ = writeln!(
-            md,
-            "There are no results on whole training sets: the rankings and figures use those \
-             fine-tuned on at most {cap} examples per task.\n"
-        );
-    }
-    let _ = writeln!(md, "Earliest reliable anchor of the GLUE macro-average:\n");
-    if s.glue_earliest.is_empty() {
-        let _ = writeln!(
-            md,
-            "- no group has two or more full runs with a GLUE milestone and final result yet."
-        );
-    }
-    let macro_rows: Vec<&Row> = s
-        .glue_predictiveness
-        .iter()
-        .filter(|(m, _)| m == super::glue_ranking::MACRO)
-        .map(|(_, r)| r)
-        .collect();
-    for e in &s.glue_earliest {
-        let _ = writeln!(
-            md,
-            "- {}: {}",
-            code(&e.group),
-            verdict(e, &macro_rows, threshold)
-        );
-    }
-    let _ = writeln!(
-        md,
-        "\nPredictiveness of each GLUE measure, all runs together (per group in \
-         `data/glue_predictiveness.csv`):\n\n| measure | milestone (M tokens) | n runs | Spearman ρ | p (method) | 95% interval | Kendall τ-b |\n|---|---|---|---|---|---|---|"
-    );
-    for (m, r) in s
-        .glue_predictiveness
-        .iter()
-        .filter(|(_, r)| r.group == "global")
-    {
-        let _ = writeln!(
-            md,
-            "| {m} | {} | {} | {} | {} | [{}, {}] | {} |",
-            r.milestone,
-            r.n,
-            num(r.spearman),
-            p_text(r),
-            num(r.spearman_lo),
-            num(r.spearman_hi),
-            num(r.kendall_tau_b)
-        );
-    }
-    let _ = writeln!(
-        md,
-        "\nBLiMP and GLUE: at each anchor, Spearman ρ between the full runs' BLiMP accuracy and \
-         their GLUE macro-average (`data/glue_agreement.csv`). A high ρ says the two benchmarks \
-         rank the runs alike there.\n\n| anchor | n runs | Spearman ρ | p (method) | 95% interval | Kendall τ-b |\n|---|---|---|---|---|---|"
-    );
-    if s.glue_agreement.is_empty() {
-        let _ = writeln!(md, "| — | no anchor has two runs with both yet | | | | |");
-    }
-    for a in &s.glue_agreement {
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {} | [{}, {}] | {} |",
-            a.milestone,
-            a.n,
-            num(a.spearman),
-            p_of(a.p_value, &a.p_method),
-            num(a.spearman_lo),
-            num(a.spearman_hi),
-            num(a.kendall_tau_b)
-        );
-    }
-    md += &fidelity(s);
-    md + "\n"
-}
-
-/// How well a cheaper GLUE (subsampled training sets) ranks the checkpoints as the full one does.
-fn fidelity(s: &Summary) -> String {
-    let mut md = String::new();
-    if s.glue_fidelity.is_empty() {
-        return md;
-    }
-    let _ = writeln!(
-        md,
-        "\n### A cheaper GLUE\n\nCheckpoints fine-tuned both on whole training sets and on at \
-         most N examples per task (`eval glue --max-train-examples N`): at each anchor, Spearman ρ \
-         between the two macro-averages, the share of checkpoint pairs both order alike (decision \
-         accuracy), and the fine-tuning examples the cheap GLUE saved \
-         (`data/glue_fidelity.csv`). The two are never averaged together.\n\n\
-         | N | anchor | n checkpoints | Spearman ρ | decision accuracy | examples (full → cheap) | saved |\n\
-         |---|---|---|---|---|---|---|"
-    );
-    for f in &s.glue_fidelity {
-        let examples = match (f.full_examples, f.cheap_examples) {
-            (Some(a), Some(b)) => format!("{a} → {b}"),
-            _ => "unknown".to_owned(),
-        };
-        let saved = f
-            .examples_saved
-            .map_or("—".to_owned(), |x| format!("{:.1}%", 100.0 * x));
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {} | {} | {examples} | {saved} |",
-            f.max_train_examples,
-            f.milestone,
-            f.n,
-            num(f.spearman),
-            num(f.decision_accuracy)
-        );
-    }
-    md
 }
 
 /// How many runs the verdicts rest on.
@@ -464,101 +306,4 @@ fn methods(o: &AggregateOptions, min_runs: usize) -> String {
         seed = o.seed,
         threshold = o.threshold,
     )
-}
-
-/// The report as one self-contained HTML page: the Markdown rendered by pulldown-cmark (tables
-/// on), then the PNG plots embedded as data URLs (each in a fixed 900-pixel-wide box).
-pub fn html(md: &str, plots: &[(String, Vec<u8>)]) -> String {
-    let mut h = String::from(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>lmeff report</title>\n<style>\
-         body{font-family:sans-serif;max-width:960px;margin:20px auto;color:#222}\
-         table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #bbb;padding:2px 6px}\
-         figure{margin:16px 0}img{display:block;width:900px;border:1px solid #ddd}\
-         </style></head><body>\n",
-    );
-    use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
-    // Bold as `<b>`, as the report always had it (readers grep it).
-    // HTML in the Markdown is shown as text, never run: only the report's own tags are markup.
-    let events = Parser::new_ext(md, Options::ENABLE_TABLES).map(|e| match e {
-        Event::Html(x) | Event::InlineHtml(x) => Event::Text(x),
-        Event::Start(Tag::Strong) => Event::Html("<b>".into()),
-        Event::End(TagEnd::Strong) => Event::Html("</b>".into()),
-        e => e,
-    });
-    pulldown_cmark::html::push_html(&mut h, events);
-    for (i, (title, png)) in plots.iter().enumerate() {
-        let mut title_html = String::new();
-        escape_html(&mut title_html, title).expect("writing to a String");
-        let png = BASE64_STANDARD.encode(png);
-        h += &format!(
-            "<figure id=\"plot-{i}\"><img alt=\"{title_html}\" src=\"data:image/png;base64,{png}\"><figcaption>{title_html}</figcaption></figure>\n"
-        );
-    }
-    // Once loaded, the page records where each plot sits and whether it decoded (natural size), in a
-    // hidden element, so a headless browser can check the rendering (`--dump-dom`).
-    h += "<pre id=\"layout\" style=\"display:none\"></pre>\n<script>\n\
-window.addEventListener('load', () => {\n\
-  const lines = [...document.images].map((im, i) => {\n\
-    const r = im.getBoundingClientRect();\n\
-    return ['img', i, im.naturalWidth, im.naturalHeight, Math.round(r.left + scrollX),\n\
-            Math.round(r.top + scrollY), Math.round(r.width), Math.round(r.height)].join(' ');\n\
-  });\n\
-  const d = document.documentElement;\n\
-  lines.push(['page', d.scrollWidth, d.scrollHeight].join(' '));\n\
-  document.getElementById('layout').textContent = lines.join('\\n');\n\
-});\n</script>\n";
-    h += "</body></html>\n";
-    h
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn html_from_markdown_with_plots_embedded() {
-        let h = html(
-            "# T\n\n- `a`: **b**\n\n| x | y |\n|---|---|\n| 1 | 2 |\n",
-            &[("p \"q\" <r>".into(), vec![1, 2, 3])],
-        );
-        assert!(
-            h.contains("<h1>T</h1>") && h.contains("<li><code>a</code>: <b>b</b></li>"),
-            "{h}"
-        );
-        assert!(
-            h.contains("<tr><th>x</th><th>y</th></tr>")
-                && h.contains("<tr><td>1</td><td>2</td></tr>"),
-            "{h}"
-        );
-        assert!(h.contains("data:image/png;base64,AQID"), "{h}");
-        assert!(h.contains("alt=\"p &quot;q&quot; &lt;r&gt;\""), "{h}");
-    }
-
-    /// Names from outside (a dataset from an imported table or checkpoint metadata) can neither
-    /// run in the page nor shift a table's columns.
-    #[test]
-    fn names_from_outside_are_shown_as_they_are() {
-        let evil = "x`<img src=a onerror=alert(1)>|y";
-        let md = format!(
-            "- {}: ok\n\n| group | n |\n|---|---|\n| {} | 2 |\n\n{} <script>alert(2)</script>\n",
-            code(evil),
-            cell(evil),
-            text(evil)
-        );
-        let h = html(&md, &[]);
-        assert!(!h.contains("<img src=a"), "{h}");
-        assert!(!h.contains("<script>alert"), "{h}");
-        assert!(h.contains("&lt;script&gt;alert(2)&lt;/script&gt;"), "{h}");
-        let code_html = "<code>x`&lt;img src=a onerror=alert(1)&gt;|y</code>";
-        assert!(h.contains(&format!("<li>{code_html}: ok</li>")), "{h}");
-        assert!(
-            h.contains(&format!("<tr><td>{code_html}</td><td>2</td></tr>")),
-            "{h}"
-        );
-        assert_eq!(code("`a`"), "`` `a` ``");
-        assert!(
-            h.contains("x`&lt;img src=a onerror=alert(1)&gt;|y &lt;script&gt;"),
-            "{h}"
-        );
-    }
 }

@@ -558,6 +558,17 @@ fn the_saved_token_is_found_where_huggingface_hub_saves_it() {
     s.write("xdg/huggingface/token", &format!("{TOKEN}\n"));
     let (ok, _, err) = eval(&[("XDG_CACHE_HOME", xdg.clone())]);
     assert!(ok, "{err}");
+    // lmeff's own credentials find it too: the namespace is the token's owner.
+    copy_tree(&trained().path().join("output"), &s.path().join("output"));
+    let (ok, out, err) = run(lmeff(&s, &hub)
+        .env_remove("HF_HOME")
+        .env("XDG_CACHE_HOME", &xdg)
+        .args(["push", "--run", RUN, "--dry-run"]));
+    assert!(
+        ok && out.contains("tester/tinystories-tiny-tok1000"),
+        "{out}{err}"
+    );
+    std::fs::remove_dir_all(s.path().join("output")).unwrap();
     assert!(xdg
         .join("huggingface/hub/models--lab--private-tiny-tok1000")
         .is_dir());

@@ -298,6 +298,18 @@ fn answer(mut stream: TcpStream, state: &Mutex<State>, user: &str, token: &str, 
             serde_json::json!({ "url": format!("{base}/{id}") }),
         );
     }
+    // A hostile listing's names are served wherever a client's URL normalisation takes them.
+    let hostile_name = s
+        .extra_listing
+        .iter()
+        .find(|f| f.rsplit('/').next().is_some_and(|n| path.ends_with(n)));
+    if hostile_name.is_some() {
+        let headers = [
+            ("ETag", format!("\"{}\"", sha(b"hostile"))),
+            ("X-Repo-Commit", "0".repeat(40)),
+        ];
+        return reply(&mut stream, "200 OK", &headers, b"hostile", head);
+    }
     if let Some(done) = lfs_route(&mut stream, &mut s, &req, &path, base) {
         return done;
     }
@@ -424,9 +436,12 @@ fn answer(mut stream: TcpStream, state: &Mutex<State>, user: &str, token: &str, 
                 return error(&mut stream, "404 Not Found", "RevisionNotFound", false);
             };
             let _ = &req.query;
+            let hostile = s.extra_listing.iter().map(|p| (p, b"hostile".to_vec()));
             let entries: Vec<_> = repo.commits[c]
                 .iter()
-                .map(|(p, b)| serde_json::json!({"type": "file", "oid": sha(b), "size": b.len(), "path": p}))
+                .map(|(p, b)| (p, b.clone()))
+                .chain(hostile)
+                .map(|(p, b)| serde_json::json!({"type": "file", "oid": sha(&b), "size": b.len(), "path": p}))
                 .collect();
             json(&mut stream, "200 OK", serde_json::Value::Array(entries))
         }

@@ -446,13 +446,15 @@ fn the_aggregate_tables_glue_beside_blimp() {
     }
     let (ok, _, err) = run(s.lmeff().args(["aggregate", "--bootstrap", "50"]));
     assert!(ok, "{err}");
-    let table = |name: &str| -> Vec<Vec<String>> {
-        std::fs::read_to_string(s.path().join("results/data").join(name))
+    // A CSV table of an aggregate's `data/` folder, as rows of cells.
+    let table_in = |data: &str, name: &str| -> Vec<Vec<String>> {
+        std::fs::read_to_string(s.path().join(data).join(name))
             .unwrap()
             .lines()
             .map(|l| l.split(',').map(str::to_owned).collect())
             .collect()
     };
+    let table = |name: &str| table_in("results/data", name);
     let glue = table("glue.csv");
     let col = |t: &[Vec<String>], name: &str| t[0].iter().position(|h| h == name).unwrap();
     // Two runs × two checkpoints (milestone 0.01 and final) × two tasks × two splits.
@@ -586,13 +588,7 @@ fn the_aggregate_tables_glue_beside_blimp() {
         .lmeff()
         .args(["aggregate", "--bootstrap", "50", "--out", "agg2"]));
     assert!(ok, "{err}");
-    let table2 = |name: &str| -> Vec<Vec<String>> {
-        std::fs::read_to_string(s.path().join("agg2/data").join(name))
-            .unwrap()
-            .lines()
-            .map(|l| l.split(',').map(str::to_owned).collect())
-            .collect()
-    };
+    let table2 = |name: &str| table_in("agg2/data", name);
     let macros = table2("glue_macro.csv");
     assert_eq!(
         macros.len() - 1,

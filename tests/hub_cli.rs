@@ -400,14 +400,15 @@ fn names_from_the_hub_never_leave_the_cache_and_only_what_scoring_reads_is_fetch
     // A large file scoring never reads.
     std::fs::write(folder.join("optimizer.pt"), vec![7u8; 3 << 20]).unwrap();
     hub.put_folder("lab/hostile-tiny-tok1000", false, "seed-0", &folder);
-    let eval = || {
-        run(lmeff(&s, &hub).args([
+    // `eval blimp --hub` of the hostile repository at `revision`, in `scratch`.
+    let eval_in = |scratch: &Scratch, revision: &str| {
+        run(lmeff(scratch, &hub).args([
             "eval",
             "blimp",
             "--hub",
             "lab/hostile-tiny-tok1000",
             "--revision",
-            "seed-0",
+            revision,
             "--paradigms",
             PARADIGMS,
         ]))
@@ -415,7 +416,7 @@ fn names_from_the_hub_never_leave_the_cache_and_only_what_scoring_reads_is_fetch
     // The listing names a file five folders up from the snapshot: the user's file stays theirs.
     s.write("victim.txt", "mine");
     hub.state.lock().unwrap().extra_listing = vec!["../../../../../victim.txt".into()];
-    let (ok, _, err) = eval();
+    let (ok, _, err) = eval_in(&s, "seed-0");
     assert!(ok, "{err}");
     assert_eq!(
         std::fs::read_to_string(s.path().join("victim.txt")).unwrap(),
@@ -441,16 +442,7 @@ fn names_from_the_hub_never_leave_the_cache_and_only_what_scoring_reads_is_fetch
     // A commit id that is a path is refused before anything is written.
     let s2 = Scratch::new();
     hub.state.lock().unwrap().fake_commit = Some("../../../../../escaped".into());
-    let (ok, _, err) = run(lmeff(&s2, &hub).args([
-        "eval",
-        "blimp",
-        "--hub",
-        "lab/hostile-tiny-tok1000",
-        "--revision",
-        "seed-0",
-        "--paradigms",
-        PARADIGMS,
-    ]));
+    let (ok, _, err) = eval_in(&s2, "seed-0");
     assert!(
         !ok && err.contains("which is not one (40 hex digits)"),
         "{err}"
@@ -464,31 +456,13 @@ fn names_from_the_hub_never_leave_the_cache_and_only_what_scoring_reads_is_fetch
         st.fake_commit = None;
         st.all_missing = true;
     }
-    let (ok, _, err) = run(lmeff(&s3, &hub).args([
-        "eval",
-        "blimp",
-        "--hub",
-        "lab/hostile-tiny-tok1000",
-        "--revision",
-        "seed-0",
-        "--paradigms",
-        PARADIGMS,
-    ]));
+    let (ok, _, err) = eval_in(&s3, "seed-0");
     assert!(
         !ok && err.contains("lab/hostile-tiny-tok1000@seed-0: config.json: HTTP 404"),
         "{err}"
     );
     // A revision that is a path is refused before any request.
-    let (ok, _, err) = run(lmeff(&s3, &hub).args([
-        "eval",
-        "blimp",
-        "--hub",
-        "lab/hostile-tiny-tok1000",
-        "--revision",
-        "../../x",
-        "--paradigms",
-        PARADIGMS,
-    ]));
+    let (ok, _, err) = eval_in(&s3, "../../x");
     assert!(
         !ok && err.contains("is not a branch, tag or commit name"),
         "{err}"

@@ -12,7 +12,8 @@ const CONFIGS: &str = "model_config,dataset,epochs,batch_size,grad_accum,seq_len
 const TRUNK: &str = "output/models/tinystories/llama-tiny/tokenizer-1000-seed-0-wsd";
 const BUDGET: &str = "budget-0.04M";
 
-fn lmeff(s: &Scratch, env: &[(&str, &str)], args: &[&str]) -> (bool, String, String) {
+/// `lmeff` in `s` with `env`, then the row's settings (which win over it), and the prepared data.
+fn wsd_lmeff(s: &Scratch, env: &[(&str, &str)]) -> std::process::Command {
     let mut cmd = s.lmeff();
     cmd.envs(env.iter().copied())
         .env("LMEFF_VOCAB_SIZES", "[1000]")
@@ -21,9 +22,12 @@ fn lmeff(s: &Scratch, env: &[(&str, &str)], args: &[&str]) -> (bool, String, Str
         .env("LMEFF_TRAIN__EVAL_TOKENS", "2000")
         .env("LMEFF_THREADS", "1")
         .arg("--data-dir")
-        .arg(prepared_tinystories())
-        .args(args);
-    run(&mut cmd)
+        .arg(prepared_tinystories());
+    cmd
+}
+
+fn lmeff(s: &Scratch, env: &[(&str, &str)], args: &[&str]) -> (bool, String, String) {
+    run(wsd_lmeff(s, env).args(args))
 }
 
 #[test]
@@ -194,16 +198,8 @@ fn spawn_task(
     env: &[(&str, &str)],
 ) -> (std::process::Child, std::path::PathBuf) {
     let log = s.path().join(format!("task-{index}.log"));
-    let mut cmd = s.lmeff();
-    cmd.envs(env.iter().copied())
-        .env("LMEFF_VOCAB_SIZES", "[1000]")
-        .env("LMEFF_MILESTONES", "[0.01]")
-        .env("LMEFF_TRAIN__COOLDOWN_FRACTION", "0.5")
-        .env("LMEFF_TRAIN__EVAL_TOKENS", "2000")
-        .env("LMEFF_THREADS", "1")
-        .arg("--data-dir")
-        .arg(prepared_tinystories())
-        .args(["train", "--configs", "configs.csv", "--task-index", index])
+    let mut cmd = wsd_lmeff(s, env);
+    cmd.args(["train", "--configs", "configs.csv", "--task-index", index])
         .args(if index == "0" {
             &["--max-steps", "100"][..]
         } else {

@@ -44,7 +44,7 @@ pub fn spearman_p(x: &[f64], y: &[f64]) -> Option<(f64, PMethod)> {
     let df = (n - 2) as f64;
     let t2 = rho * rho * df / ((1.0 + rho) * (1.0 - rho));
     let p = match t2.is_finite() {
-        true => puruspe::betai(df / 2.0, 0.5, df / (df + t2)),
+        true => statrs::function::beta::beta_reg(df / 2.0, 0.5, df / (df + t2)),
         false => 0.0,
     };
     Some((p.clamp(0.0, 1.0), PMethod::TApproximation))

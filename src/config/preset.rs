@@ -62,7 +62,7 @@ impl ModelPreset {
     /// Reads and validates one preset file.
     pub fn load(path: &Path) -> Result<ModelPreset> {
         let text = fs_err::read_to_string(path)?;
-        let mut preset: ModelPreset = serde_yaml::from_str(&text)
+        let mut preset: ModelPreset = serde_yaml_ng::from_str(&text)
             .with_context(|| format!("parsing model preset {}", path.display()))?;
         preset.name = path
             .file_stem()

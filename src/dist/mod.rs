@@ -272,17 +272,22 @@ mod tests {
     #[test]
     fn buckets_cover_all_tensors_in_order() {
         let big = (BUCKET_BYTES / 4) as i64;
-        let ts = vec![
-            Tensor::zeros([big / 2], (Kind::Float, tch::Device::Cpu)),
-            Tensor::zeros([big / 2], (Kind::Float, tch::Device::Cpu)),
-            Tensor::zeros([10], (Kind::Float, tch::Device::Cpu)),
-            Tensor::zeros([2 * big], (Kind::Float, tch::Device::Cpu)),
-            Tensor::zeros([3], (Kind::Float, tch::Device::Cpu)),
-        ];
+        let ts: Vec<Tensor> = [big / 2, big / 2, 10, 2 * big, 3]
+            .iter()
+            .map(|&n| Tensor::arange(n, (Kind::Float, tch::Device::Cpu)) * 0.5 - 1.0)
+            .collect();
         let sizes: Vec<usize> = buckets(&ts).iter().map(|b| b.len()).collect();
         assert_eq!(sizes, [2, 1, 1, 1]);
         let w = World::single();
         assert!(!w.is_distributed() && w.is_main() && !w.any(false) && w.any(true));
-        w.average_gradients(&ts, CommDtype::Fp32).unwrap();
+        // One rank's average is its own gradients: every element of every bucket unchanged
+        // (whatever the communication dtype: a single rank sends nothing).
+        let before: Vec<Tensor> = ts.iter().map(Tensor::copy).collect();
+        for dtype in [CommDtype::Fp32, CommDtype::Bf16] {
+            w.average_gradients(&ts, dtype).unwrap();
+            for (t, b) in ts.iter().zip(&before) {
+                assert!(t.equal(b), "{dtype:?}: a gradient changed");
+            }
+        }
     }
 }

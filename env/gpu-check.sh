@@ -36,7 +36,8 @@ step() { # name, command...: runs one check, keeps its output, records pass/fail
 }
 { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader; "$VENV/bin/python3" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)'; } >"$OUT/machine.txt" 2>&1
 cat "$OUT/machine.txt"
-step ldd bash -c "ldd '$BIN' | grep -E 'torch|c10|not found'"
+# Passes only when libtorch is found and no library is missing ("not found" lines fail it).
+step ldd bash -c "ldd '$BIN' | tee '$OUT/ldd.txt' | grep -E 'torch|c10' && ! grep 'not found' '$OUT/ldd.txt'"
 step doctor-cpu "$BIN" doctor --device cpu --steps 100
 step doctor-cuda "$BIN" doctor --device cuda --steps 300
 # A tiny end-to-end training run on CUDA (bf16 autocast): data prepared from the sample corpus when

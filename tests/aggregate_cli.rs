@@ -965,29 +965,26 @@ fn impossible_unknown_or_conflicting_glue_results_are_errors() {
     let bad = r.path().join("results/glue/ts/20m/seed-0/tok-8000/final");
     std::fs::create_dir_all(&bad).unwrap();
     std::fs::write(bad.join("glue_results.json"), "{\"identity\": 3").unwrap();
-    let (ok, _, err) = run(r.lmeff().args([
-        "aggregate",
-        "--results",
-        "results",
-        "--out",
-        "agg",
-        "--bootstrap",
-        "20",
-    ]));
+    let aggregate_results = |extra: &[&str]| {
+        run(r
+            .lmeff()
+            .args([
+                "aggregate",
+                "--results",
+                "results",
+                "--out",
+                "agg",
+                "--bootstrap",
+                "20",
+            ])
+            .args(extra))
+    };
+    let (ok, _, err) = aggregate_results(&[]);
     assert!(
         !ok && err.contains("glue_results.json") && err.contains("--skip-bad"),
         "{err}"
     );
-    let (ok, _, err) = run(r.lmeff().args([
-        "aggregate",
-        "--results",
-        "results",
-        "--out",
-        "agg",
-        "--bootstrap",
-        "20",
-        "--skip-bad",
-    ]));
+    let (ok, _, err) = aggregate_results(&["--skip-bad"]);
     assert!(
         ok && err.contains("skipped") && err.contains("final/glue_results.json"),
         "{err}"

@@ -9,8 +9,8 @@ use std::path::Path;
 
 use anyhow::{anyhow, bail, Result};
 
+use super::columns::Columns;
 use super::glue::{check_metric, GlueRow};
-use super::inputs::Columns;
 use super::record::{Milestone, COSINE};
 use crate::data::glue::tasks::{Metric, Task};
 

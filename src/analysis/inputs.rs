@@ -8,8 +8,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
-use arrow_array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow_array::RecordBatch;
 
+use super::columns::{read_columns, strings, Columns};
 use super::glue::{self, GlueRow};
 use super::glue_import;
 use super::record::COSINE;
@@ -172,28 +173,6 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn strings(b: &RecordBatch, name: &str) -> Result<Vec<Option<String>>> {
-    let c = b
-        .column_by_name(name)
-        .ok_or_else(|| anyhow!("no column `{name}`"))?;
-    if let Some(s) = c.as_any().downcast_ref::<StringArray>() {
-        return Ok((0..s.len())
-            .map(|i| s.is_valid(i).then(|| s.value(i).to_owned()))
-            .collect());
-    }
-    if let Some(s) = c.as_any().downcast_ref::<Int64Array>() {
-        return Ok((0..s.len())
-            .map(|i| s.is_valid(i).then(|| s.value(i).to_string()))
-            .collect());
-    }
-    if let Some(s) = c.as_any().downcast_ref::<Float64Array>() {
-        return Ok((0..s.len())
-            .map(|i| s.is_valid(i).then(|| s.value(i).to_string()))
-            .collect());
-    }
-    bail!("column `{name}` is not text or a number")
 }
 
 fn numbers(b: &RecordBatch, name: &str) -> Result<Vec<Option<f64>>> {
@@ -417,36 +396,6 @@ fn read_lm_eval(path: &Path) -> Result<Vec<Record>> {
     };
     overall.paradigms = Some(set);
     Ok(out)
-}
-
-/// A table's columns by name, each cell as text (empty cells: None).
-pub type Columns = BTreeMap<String, Vec<Option<String>>>;
-
-/// A CSV or Parquet table's columns.
-fn read_columns(path: &Path) -> Result<Columns> {
-    let mut cols = Columns::new();
-    if path.extension().is_some_and(|e| e == "parquet") {
-        let b = parquet_io::read(path)?;
-        for f in b.schema().fields() {
-            cols.insert(f.name().clone(), strings(&b, f.name())?);
-        }
-    } else {
-        let mut r =
-            csv::Reader::from_path(path).with_context(|| format!("opening {}", path.display()))?;
-        let headers: Vec<String> = r.headers()?.iter().map(str::to_owned).collect();
-        for h in &headers {
-            cols.insert(h.clone(), Vec::new());
-        }
-        for (i, rec) in r.records().enumerate() {
-            let rec = rec.with_context(|| format!("{}: line {}", path.display(), i + 2))?;
-            for (h, v) in headers.iter().zip(rec.iter()) {
-                cols.get_mut(h)
-                    .expect("header")
-                    .push((!v.is_empty()).then(|| v.to_owned()));
-            }
-        }
-    }
-    Ok(cols)
 }
 
 /// The study's long tables: `dataset,model_size,milestone,vocab_size,seed,acc[,task]`.

@@ -4,6 +4,7 @@
 //! [`report`] the Markdown report.
 
 pub mod aggregate;
+pub mod columns;
 pub mod extrapolate;
 pub mod glue;
 pub mod glue_fidelity;
@@ -20,4 +21,5 @@ pub mod schedules;
 pub mod significance;
 pub mod stats;
 pub mod study_tables;
+pub mod summary;
 pub mod table;

@@ -2,6 +2,8 @@
 //! Kendall τ-b (as scipy's `kendalltau`), R² of the least-squares line (as scipy's `linregress`),
 //! pairwise decision accuracy, and a seeded percentile bootstrap over runs. Pure functions.
 
+use crate::rng::SplitMix;
+
 /// Ranks 1..=n with ties given their average rank.
 pub fn average_ranks(x: &[f64]) -> Vec<f64> {
     let mut idx: Vec<usize> = (0..x.len()).collect();
@@ -95,23 +97,6 @@ pub fn decision_accuracy(x: &[f64], y: &[f64]) -> f64 {
         f64::NAN
     } else {
         same as f64 / pairs as f64
-    }
-}
-
-/// A small counter-based generator (SplitMix64) so bootstrap draws are reproducible.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        ((self.next() as u128 * n as u128) >> 64) as usize
     }
 }
 

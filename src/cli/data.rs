@@ -7,7 +7,7 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 use lmeff::config::{DatasetName, Settings, SettingsOverrides};
 use lmeff::data::clean::CleanOptions;
-use lmeff::data::hybrid;
+use lmeff::data::fetch::hybrid;
 use lmeff::data::prepare;
 use lmeff::data::sink::{Admission, LongExamples};
 use lmeff::data::{fetch, glue, mix, DatasetDir};

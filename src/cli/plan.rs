@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use lmeff::config::plan::batch_notes;
-use lmeff::config::{read_matrix, wsd, Plan, Presets, Run, Settings, SettingsOverrides};
+use lmeff::config::plan::{self, batch_notes};
+use lmeff::config::{read_matrix, Plan, Presets, Run, Settings, SettingsOverrides};
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
@@ -111,7 +111,7 @@ fn table(plan: &Plan) -> String {
         rows.iter().map(|r| r.iter().map(String::as_str).collect()),
     );
     if plan.runs.iter().any(|r| r.branch.is_some()) {
-        let (planned, cosine) = wsd::budget_tokens(&plan.runs);
+        let (planned, cosine) = plan::budget_tokens(&plan.runs);
         out += &format!(
             "WSD budget runs: {:.2}M tokens to train (cooldowns branched off their full runs), against {:.2}M from scratch ({:.2}×)\n",
             planned as f64 / 1e6,

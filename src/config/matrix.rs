@@ -8,7 +8,7 @@ use super::dataset::DatasetName;
 use super::preset::Presets;
 use super::settings::Settings;
 use super::train::ScheduleKind;
-use super::units::Anchor;
+use super::units::{Anchor, SlurmTime};
 
 /// Columns every configs.csv must have (the study's).
 pub const REQUIRED_COLUMNS: [&str; 8] = [
@@ -50,7 +50,7 @@ pub struct MatrixRow {
     /// Nodes per run.
     pub nodes: u32,
     /// Slurm time limit for the run (`[D-]HH:MM:SS` or minutes), if given.
-    pub time: Option<String>,
+    pub time: Option<SlurmTime>,
     /// Seeds for this row; `None` = the settings' (or `--seeds`).
     pub seeds: Option<Vec<u64>>,
     /// `cosine` or `wsd`; `None` = the setting `train.schedule`.
@@ -301,7 +301,7 @@ impl Cells<'_> {
             _ => None,
         };
         let nodes = self.cell("nodes", false, positive::<u32>);
-        let time = self.cell("time", false, parse_slurm_time);
+        let time = self.cell("time", false, |v| v.parse::<SlurmTime>());
         let schedule = self.cell("schedule", false, |v| v.parse::<ScheduleKind>());
         let seeds = self.cell("seeds", false, |v| {
             let seeds: Vec<u64> = serde_json::from_str(v)
@@ -386,24 +386,6 @@ fn parse_anchors(v: &str) -> Result<Vec<Anchor>, String> {
     Ok(anchors)
 }
 
-/// Accepts Slurm's time formats: `MM`, `MM:SS`, `HH:MM:SS`, `D-HH`, `D-HH:MM`, `D-HH:MM:SS`.
-pub(crate) fn parse_slurm_time(v: &str) -> Result<String, String> {
-    let (days, rest) = match v.split_once('-') {
-        Some((d, r)) => (Some(d), r),
-        None => (None, v),
-    };
-    let parts: Vec<&str> = rest.split(':').collect();
-    let numeric = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
-    let ok = days.is_none_or(numeric)
-        && parts.iter().all(|p| numeric(p))
-        && (1..=3).contains(&parts.len());
-    if ok {
-        Ok(v.to_owned())
-    } else {
-        Err("not a Slurm time (MM, HH:MM:SS, D-HH:MM:SS)".into())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -451,7 +433,10 @@ mod tests {
         let text = format!("{HEADER},gpus,nodes,time,seeds\n20m,web,1,64,1,256,[-1],8000,4,2,1-00:00:00,\"[3,4]\"\n");
         let rows = parse_matrix(&text, &presets(), &Settings::default()).unwrap();
         assert_eq!((rows[0].gpus, rows[0].nodes), (4, 2));
-        assert_eq!(rows[0].time.as_deref(), Some("1-00:00:00"));
+        assert_eq!(
+            rows[0].time.as_ref().map(SlurmTime::as_str),
+            Some("1-00:00:00")
+        );
         assert_eq!(rows[0].seeds, Some(vec![3, 4]));
     }
 
@@ -520,15 +505,5 @@ mod tests {
         assert_eq!(p.line, 2);
         let p = only_problem("");
         assert!(p.message.contains("no rows"));
-    }
-
-    #[test]
-    fn slurm_times() {
-        for ok in ["30", "30:00", "24:00:00", "2-00", "2-12:00:00"] {
-            assert!(parse_slurm_time(ok).is_ok(), "{ok}");
-        }
-        for bad in ["1h", "", "1:2:3:4", "x-10"] {
-            assert!(parse_slurm_time(bad).is_err(), "{bad}");
-        }
     }
 }

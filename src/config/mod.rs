@@ -5,9 +5,11 @@
 pub mod aggregate;
 pub mod dataset;
 pub mod device;
+pub mod identity;
 pub mod matrix;
 pub mod plan;
 pub mod preset;
+pub mod run;
 pub mod settings;
 pub mod slurm;
 pub mod train;
@@ -17,12 +19,14 @@ pub mod wsd;
 pub use aggregate::{AggregateSettings, Band, GlueMeasure, HeatmapScale, Phenomena, YScale};
 pub use dataset::{is_folder_name, DatasetName};
 pub use device::Device;
+pub use identity::{schedule_suffix, RunId};
 pub use matrix::{read_matrix, MatrixError, MatrixRow};
-pub use plan::{run_output_dir, MilestoneStep, Plan, Run, RunId};
+pub use plan::{run_output_dir, Plan};
 pub use preset::{ModelPreset, ModelShape, Presets, TrainingDefaults};
+pub use run::{MilestoneStep, Run};
 pub use settings::{BatchFrom, Settings, SettingsOverrides};
 pub use slurm::{Benchmark, GpuRequest, SlurmSettings};
 pub use train::{
     BudgetFinal, CommDtype, DecayShape, MilestoneStore, Precision, ScheduleKind, TrainSettings,
 };
-pub use units::{Anchor, Millions, TokenCount};
+pub use units::{Anchor, Millions, SlurmTime, TokenCount};

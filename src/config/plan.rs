@@ -5,123 +5,20 @@
 //! (`gpus × nodes`), so `tokens_per_step = per_rank_batch × grad_accum × seq_len × world
 //! = batch_size × grad_accum × seq_len` and a run's training does not depend on its world size.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
-use serde::ser::SerializeMap;
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 
+use super::identity::{schedule_suffix, RunId};
 use super::matrix::MatrixRow;
 use super::preset::Presets;
+use super::run::{MilestoneStep, Run};
 use super::settings::{BatchFrom, Settings};
 use super::train::ScheduleKind;
-use super::units::{Anchor, Millions, TokenCount};
+use super::train::TrainSettings;
+use super::units::Anchor;
 use super::wsd::{self, Branch, BranchPoint};
-
-/// A run's stable identifier, e.g. `tinystories_20m_v16000_seed0_full` or `…_budget25M`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
-pub struct RunId(String);
-
-impl RunId {
-    fn new(
-        dataset: &str,
-        model: &str,
-        vocab: u32,
-        seed: u64,
-        anchor: Anchor,
-        schedule: ScheduleKind,
-    ) -> RunId {
-        let tail = match anchor {
-            Anchor::Full => "full".to_owned(),
-            Anchor::Budget(m) => format!("budget{m}M"),
-        };
-        RunId(format!(
-            "{dataset}_{model}_v{vocab}_seed{seed}_{tail}{}",
-            schedule_suffix(schedule, "_")
-        ))
-    }
-
-    /// The id as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for RunId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// A checkpoint milestone of a run: after `tokens` tokens, i.e. at optimizer step `step`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct MilestoneStep {
-    /// The milestone in millions of tokens (its label).
-    pub millions: Millions,
-    /// Tokens that define it.
-    pub tokens: TokenCount,
-    /// ceil(tokens / tokens_per_step).
-    pub step: u64,
-}
-
-/// Serialises milestones as an ordered JSON object `{"25": 382, "50": 763, …}`.
-fn milestones_as_map<S: Serializer>(ms: &[MilestoneStep], s: S) -> Result<S::Ok, S::Error> {
-    let mut map = s.serialize_map(Some(ms.len()))?;
-    for m in ms {
-        map.serialize_entry(&m.millions.to_string(), &m.step)?;
-    }
-    map.end()
-}
-
-/// One training run: what to train, how long, where its checkpoints go.
-#[derive(Debug, Clone, Serialize)]
-pub struct Run {
-    pub run_id: RunId,
-    /// Position in the plan: the Slurm array index.
-    pub task_index: usize,
-    /// configs.csv line the run comes from.
-    pub source_line: u64,
-    pub model: String,
-    pub dataset: String,
-    pub vocab_size: u32,
-    pub seq_len: u32,
-    pub seed: u64,
-    /// The full run or a budget (`full`, `25M` in JSON).
-    pub anchor: Anchor,
-    /// The budget in tokens; `null` for a full run.
-    pub anchor_tokens: Option<TokenCount>,
-    /// Epochs over the training data (full runs).
-    pub epochs: u32,
-    /// Global sequences per micro-step.
-    pub batch_size: u32,
-    pub grad_accum: u32,
-    /// Ranks per node (GPUs) and nodes; `world = gpus × nodes`.
-    pub gpus: u32,
-    pub nodes: u32,
-    pub world: u32,
-    /// Sequences per rank per micro-step.
-    pub per_rank_batch: u32,
-    pub tokens_per_step: u64,
-    /// The last optimizer step of a budget run; `null` for a full run.
-    pub max_steps: Option<u64>,
-    #[serde(serialize_with = "milestones_as_map")]
-    pub milestone_steps: Vec<MilestoneStep>,
-    pub learning_rate: f64,
-    pub weight_decay: f64,
-    pub warmup_steps: u64,
-    /// The learning-rate schedule after warm-up.
-    pub schedule: ScheduleKind,
-    /// WSD budget runs: the trunk state they start from.
-    pub branch: Option<Branch>,
-    /// WSD full runs: where their budget runs branch off.
-    pub branch_points: Vec<BranchPoint>,
-    /// Slurm time limit, if the row gives one.
-    pub time: Option<String>,
-    /// Checkpoint folder of the run.
-    pub output_dir: PathBuf,
-}
 
 /// Notes on rows whose `batch_size` / `grad_accum` differ from their preset's, saying which
 /// values the plan uses (the `batch_from` setting) and what the study did.
@@ -165,14 +62,6 @@ pub fn batch_notes(
 #[serde(transparent)]
 pub struct Plan {
     pub runs: Vec<Run>,
-}
-
-/// `""` for the study's cosine schedule, `<sep>wsd` for WSD (run ids, folders, results).
-pub fn schedule_suffix(schedule: ScheduleKind, sep: &str) -> String {
-    match schedule {
-        ScheduleKind::Cosine => String::new(),
-        ScheduleKind::Wsd => format!("{sep}wsd"),
-    }
 }
 
 /// The checkpoint folder of a run: `<output>/models/<dataset>/llama-<size>/tokenizer-<V>-seed-<S>`
@@ -328,7 +217,7 @@ impl Plan {
                 }
             }
         }
-        wsd::link_branches(&mut runs, &settings.train);
+        link_branches(&mut runs, &settings.train);
         Ok(Plan { runs })
     }
 
@@ -341,6 +230,54 @@ impl Plan {
     pub fn by_task_index(&self, index: usize) -> Option<&Run> {
         self.runs.get(index)
     }
+}
+
+/// Links every WSD budget run to the full run of its row and seed (its trunk), when the row has
+/// one and `train.branches` is on; the trunk learns its branch points.
+fn link_branches(runs: &mut [Run], train: &TrainSettings) {
+    if !train.branches {
+        return;
+    }
+    for i in 0..runs.len() {
+        let r = &runs[i];
+        let (Anchor::Budget(_), ScheduleKind::Wsd, Some(steps)) =
+            (r.anchor, r.schedule, r.max_steps)
+        else {
+            continue;
+        };
+        let Some(t) = runs.iter().position(|t| {
+            t.anchor == Anchor::Full && t.source_line == r.source_line && t.seed == r.seed
+        }) else {
+            continue;
+        };
+        let step = wsd::decay_start(steps, r.warmup_steps, train.cooldown_fraction);
+        let state_dir = wsd::branch_state_dir(&runs[t].output_dir, r.anchor);
+        let anchor = r.anchor;
+        runs[i].branch = Some(Branch {
+            trunk: runs[t].run_id.clone(),
+            state_dir: state_dir.clone(),
+            step,
+        });
+        runs[t].branch_points.push(BranchPoint {
+            anchor,
+            step,
+            state_dir,
+        });
+    }
+}
+
+/// Tokens the WSD budget runs of a plan train: as planned (cooldowns of those that branch), and
+/// from scratch (as the study's one run per budget would).
+pub fn budget_tokens(runs: &[Run]) -> (u64, u64) {
+    let mut planned = 0;
+    let mut scratch = 0;
+    for r in runs.iter().filter(|r| r.schedule == ScheduleKind::Wsd) {
+        let Some(steps) = r.max_steps else { continue };
+        scratch += steps * r.tokens_per_step;
+        let from = r.branch.as_ref().map_or(0, |b| b.step);
+        planned += (steps - from) * r.tokens_per_step;
+    }
+    (planned, scratch)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 
-use super::matrix::parse_slurm_time;
+use super::units::SlurmTime;
 
 /// Whether jobs ask for GPUs (`--gpus-per-node`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -150,7 +150,8 @@ impl SlurmSettings {
             ("slurm.eval_time", &self.eval_time),
             ("slurm.aggregate_time", &self.aggregate_time),
         ] {
-            parse_slurm_time(value)
+            value
+                .parse::<SlurmTime>()
                 .map_err(|e| anyhow::anyhow!("settings: `{key}` = {value:?}: {e}"))?;
         }
         if self.cpus_per_task == 0 {

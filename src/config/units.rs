@@ -122,6 +122,46 @@ impl fmt::Display for Anchor {
     }
 }
 
+/// A Slurm time limit as `sbatch --time` takes it (`MM`, `MM:SS`, `HH:MM:SS`, `D-HH`,
+/// `D-HH:MM:SS`), kept as written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct SlurmTime(String);
+
+impl SlurmTime {
+    /// The limit as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for SlurmTime {
+    type Err = String;
+
+    fn from_str(v: &str) -> Result<Self, Self::Err> {
+        let (days, rest) = match v.split_once('-') {
+            Some((d, r)) => (Some(d), r),
+            None => (None, v),
+        };
+        let parts: Vec<&str> = rest.split(':').collect();
+        let numeric = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
+        let ok = days.is_none_or(numeric)
+            && parts.iter().all(|p| numeric(p))
+            && (1..=3).contains(&parts.len());
+        if ok {
+            Ok(SlurmTime(v.to_owned()))
+        } else {
+            Err("not a Slurm time (MM, HH:MM:SS, D-HH:MM:SS)".into())
+        }
+    }
+}
+
+impl fmt::Display for SlurmTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,5 +202,15 @@ mod tests {
         );
         assert!(Anchor::from_value(-2.0).is_err());
         assert!(Anchor::from_value(0.0).is_err());
+    }
+
+    #[test]
+    fn slurm_times() {
+        for ok in ["30", "30:00", "24:00:00", "2-00", "2-12:00:00"] {
+            assert_eq!(ok.parse::<SlurmTime>().unwrap().as_str(), ok);
+        }
+        for bad in ["1h", "", "1:2:3:4", "x-10"] {
+            assert!(bad.parse::<SlurmTime>().is_err(), "{bad}");
+        }
     }
 }

@@ -8,8 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::plan::{Run, RunId};
-use super::train::{ScheduleKind, TrainSettings};
+use super::identity::RunId;
 use super::units::Anchor;
 
 /// Where a WSD budget run starts: its trunk's state at `step`.
@@ -39,54 +38,6 @@ pub fn decay_start(total: u64, warmup: u64, cooldown_fraction: f64) -> u64 {
 /// The folder a trunk saves the state of its `anchor` budget run's branch point in.
 pub fn branch_state_dir(trunk_dir: &Path, anchor: Anchor) -> PathBuf {
     trunk_dir.join(format!("branch-{anchor}"))
-}
-
-/// Links every WSD budget run to the full run of its row and seed (its trunk), when the row has
-/// one and `train.branches` is on; the trunk learns its branch points.
-pub fn link_branches(runs: &mut [Run], train: &TrainSettings) {
-    if !train.branches {
-        return;
-    }
-    for i in 0..runs.len() {
-        let r = &runs[i];
-        let (Anchor::Budget(_), ScheduleKind::Wsd, Some(steps)) =
-            (r.anchor, r.schedule, r.max_steps)
-        else {
-            continue;
-        };
-        let Some(t) = runs.iter().position(|t| {
-            t.anchor == Anchor::Full && t.source_line == r.source_line && t.seed == r.seed
-        }) else {
-            continue;
-        };
-        let step = decay_start(steps, r.warmup_steps, train.cooldown_fraction);
-        let state_dir = branch_state_dir(&runs[t].output_dir, r.anchor);
-        let anchor = r.anchor;
-        runs[i].branch = Some(Branch {
-            trunk: runs[t].run_id.clone(),
-            state_dir: state_dir.clone(),
-            step,
-        });
-        runs[t].branch_points.push(BranchPoint {
-            anchor,
-            step,
-            state_dir,
-        });
-    }
-}
-
-/// Tokens the WSD budget runs of a plan train: as planned (cooldowns of those that branch), and
-/// from scratch (as the study's one run per budget would).
-pub fn budget_tokens(runs: &[Run]) -> (u64, u64) {
-    let mut planned = 0;
-    let mut scratch = 0;
-    for r in runs.iter().filter(|r| r.schedule == ScheduleKind::Wsd) {
-        let Some(steps) = r.max_steps else { continue };
-        scratch += steps * r.tokens_per_step;
-        let from = r.branch.as_ref().map_or(0, |b| b.step);
-        planned += (steps - from) * r.tokens_per_step;
-    }
-    (planned, scratch)
 }
 
 #[cfg(test)]

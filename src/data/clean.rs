@@ -15,12 +15,9 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::layout::{DatasetDir, Split};
+use super::text::{BOS, EOS};
 use crate::io::{write_atomic, Staged};
 
-/// Beginning- and end-of-document markers (the tokenizer's ids 1 and 2).
-pub const BOS: &str = "<s>";
-/// End-of-document marker.
-pub const EOS: &str = "</s>";
 /// A document longer than this is cut into several (bounded memory on files without breaks).
 const MAX_DOC_BYTES: usize = 1 << 20;
 /// How far into a file to look for `<|endoftext|>` separators.

@@ -12,7 +12,7 @@ use anyhow::{anyhow, Result};
 use regex::Regex;
 use tokenizers::{Model, NormalizedString, Normalizer, Tokenizer};
 
-use super::tokenizer::SPECIAL_TOKENS;
+use super::text::SPECIAL_TOKENS;
 
 thread_local! {
     /// Word → ids, per thread, tagged with the tokenizer it belongs to.

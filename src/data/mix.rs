@@ -13,8 +13,8 @@ use tracing::warn;
 
 use super::layout::RAW_EXTENSIONS;
 use super::sink::{Admission, Seen, Sink, SourceCount};
-use super::tokens::mix64;
 use crate::io::{write_json_atomic, Staged};
+use crate::rng::{fnv1a, mix64};
 
 /// One source of the mix.
 #[derive(Debug, Clone, Serialize)]
@@ -142,13 +142,6 @@ pub fn mix(spec: &MixSpec, dest: &Path) -> Result<MixReport> {
     write_json_atomic(&staged.path().join("mix.json"), &report)?;
     staged.commit()?;
     Ok(report)
-}
-
-/// FNV-1a: a stable 64-bit hash (the standard library's is randomised per process).
-fn fnv1a(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 fn source_files(dir: &Path) -> Result<Vec<PathBuf>> {

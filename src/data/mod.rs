@@ -8,12 +8,12 @@ pub mod encode;
 pub mod fetch;
 pub mod glue;
 pub mod hub;
-pub mod hybrid;
 pub mod layout;
 pub mod mix;
 pub mod prepare;
 pub mod shard_text;
 pub mod sink;
+pub mod text;
 pub mod tokenizer;
 pub mod tokens;
 

@@ -1,12 +1,10 @@
 //! The data steps in order — clean, train tokenizers, tokenize — each callable alone
 //! (`lmeff data clean|tokenizer|tokenize`) or together (`lmeff data prepare`).
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
 use tracing::info;
 
 use super::clean::{clean_split, CleanOptions, CleanStats};
@@ -14,40 +12,7 @@ use super::layout::{DatasetDir, Split};
 use super::tokenizer::{check_vocab, load_tokenizer, train_tokenizer};
 use super::tokens::{encode_files, TokenHeader};
 use crate::io::{sha256_file, Staged};
-
-/// A counting progress bar (e.g. pairs) on a terminal; hidden otherwise (batch logs stay clean).
-pub fn count_bar(total: u64, what: &str, unit: &str) -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(total);
-    bar.set_style(
-        ProgressStyle::with_template(&format!(
-            "{{msg}} [{{bar:30}}] {{pos}}/{{len}} {unit} {{per_sec}} eta {{eta}}"
-        ))
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
-    bar.set_message(what.to_owned());
-    bar
-}
-
-/// A progress bar over `total` bytes (hidden when stderr is not a terminal).
-pub fn byte_bar(total: u64, what: &str) -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(total);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
-    bar.set_message(what.to_owned());
-    bar
-}
+use crate::progress::byte_bar;
 
 /// Cleans both splits.
 pub fn clean(ds: &DatasetDir, opts: CleanOptions) -> Result<Vec<CleanStats>> {

@@ -20,13 +20,10 @@ use tokenizers::{
     PostProcessorWrapper, PreTokenizerWrapper, Tokenizer, TokenizerBuilder,
 };
 
-use super::clean::{BOS, EOS};
 use super::encode::ByteLevelWords;
-use super::tokens::{line_chunks, utf8};
+use super::text::{line_chunks, utf8, BOS, EOS, SPECIAL_TOKENS};
 use crate::io::write_bytes_atomic;
 
-/// Special tokens in id order.
-pub const SPECIAL_TOKENS: [&str; 3] = ["<pad>", BOS, EOS];
 /// The smallest vocabulary: the specials plus the 256 byte symbols.
 pub const MIN_VOCAB: u32 = SPECIAL_TOKENS.len() as u32 + 256;
 

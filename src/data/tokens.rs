@@ -6,7 +6,7 @@ use fs_err::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use memmap2::Mmap;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -14,7 +14,9 @@ use sha2::{Digest, Sha256};
 use tokenizers::Tokenizer;
 
 use super::encode::FastEncoder;
+use super::text::{line_chunks, utf8};
 use crate::io::{hex, write_atomic, write_json_atomic};
+use crate::rng::mix64;
 
 /// Element type of a token file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,37 +162,6 @@ pub fn encode_files(
     };
     write_json_atomic(&header_path(bin), &header)?;
     Ok(header)
-}
-
-/// `bytes` of the cleaned file `path` as text, or an error naming the first invalid byte.
-pub(crate) fn utf8<'b>(bytes: &'b [u8], path: &Path) -> Result<&'b str> {
-    std::str::from_utf8(bytes).map_err(|e| {
-        let at = e.valid_up_to();
-        let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
-        anyhow!(
-            "{}: invalid UTF-8 at byte {at} (line {line}); re-run `lmeff data clean`",
-            path.display()
-        )
-    })
-}
-
-/// `text` cut into pieces of about `size` bytes, each ending at a line end (or the text's end).
-pub(crate) fn line_chunks(text: &str, size: usize) -> Vec<&str> {
-    let mut chunks = Vec::new();
-    let mut rest = text;
-    while !rest.is_empty() {
-        let cut = if rest.len() <= size {
-            rest.len()
-        } else {
-            rest.as_bytes()[size..]
-                .iter()
-                .position(|&b| b == b'\n')
-                .map_or(rest.len(), |i| size + i + 1)
-        };
-        chunks.push(&rest[..cut]);
-        rest = &rest[cut..];
-    }
-    chunks
 }
 
 /// A memory-mapped token file, checked against its sidecar.
@@ -353,37 +324,10 @@ impl TokenFile {
     }
 }
 
-/// A counter-based 64-bit hash (SplitMix64 finaliser over three words): the same inputs always give
-/// the same draw, so data order depends only on (seed, step, row) — the basis of exact resume.
-pub fn mix64(a: u64, b: u64, c: u64) -> u64 {
-    let mut z = a
-        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        .wrapping_add(b.wrapping_mul(0xC2B2_AE3D_27D4_EB4F))
-        .wrapping_add(c.wrapping_mul(0x1656_67B1_9E37_79F9))
-        .wrapping_add(0x27D4_EB2F_1656_67C5);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::io::write_bytes_atomic;
-
-    #[test]
-    fn line_chunks_cut_at_line_ends_and_cover_the_text() {
-        let text = "aaa\nbb\n\ncccccc\nd";
-        for size in [1, 2, 4, 7, 100] {
-            let chunks = line_chunks(text, size);
-            assert_eq!(chunks.concat(), text, "size {size}");
-            for c in &chunks[..chunks.len() - 1] {
-                assert!(c.ends_with('\n'), "{c:?} at size {size}");
-            }
-        }
-        assert_eq!(line_chunks(text, 4), ["aaa\nbb\n", "\ncccccc\n", "d"]);
-        assert!(line_chunks("", 4).is_empty());
-    }
 
     fn fake(dir: &Path, tokens: &[u16]) -> PathBuf {
         let bin = dir.join("train.bin");

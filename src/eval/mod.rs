@@ -170,7 +170,7 @@ pub fn evaluate(
             );
         }
         let start = Instant::now();
-        let bar = crate::data::prepare::count_bar(
+        let bar = crate::progress::count_bar(
             pairs.len() as u64,
             &format!("blimp {}", id.milestone),
             "pairs",

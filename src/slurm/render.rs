@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::array::TaskSet;
 use super::template::{shell_quote, EvalPart, Stage, Template};
 use crate::config::{Benchmark, GpuRequest, SlurmSettings};
-use crate::config::{Plan, Settings};
+use crate::config::{Plan, Settings, SlurmTime};
 use crate::device::Device;
 
 /// Runs that share one array job: the same nodes, ranks per node and time limit.
@@ -69,7 +69,9 @@ pub fn groups(plan: &Plan, slurm: &SlurmSettings) -> Vec<Group> {
         let key = (
             run.nodes,
             run.gpus,
-            run.time.clone().unwrap_or_else(|| slurm.time.clone()),
+            run.time
+                .as_ref()
+                .map_or_else(|| slurm.time.clone(), SlurmTime::to_string),
         );
         match keys.iter().position(|k| *k == key) {
             Some(g) => members[g].push(run.task_index),

@@ -11,12 +11,12 @@ use anyhow::{bail, Context, Result};
 use tch::{nn, Tensor};
 use tracing::{info, warn};
 
+use super::config::{Outcome, TrainConfig};
 use super::data::RunData;
 use super::logger::Logger;
 use super::optim::AdamW;
 use super::resume::{ResumeDir, ResumeState};
 use super::run_dir::RunDir;
-use super::{Outcome, TrainConfig};
 use crate::config::wsd::BranchPoint;
 use crate::config::{MilestoneStep, Run, ScheduleKind};
 use crate::dist::World;

@@ -10,6 +10,7 @@
 
 pub mod branch;
 pub mod checkpointer;
+pub mod config;
 pub mod data;
 pub mod early_stop;
 pub mod logger;
@@ -22,22 +23,22 @@ pub mod schedule;
 pub mod step;
 pub mod validate;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{anyhow, bail, Result};
-use serde::Serialize;
 use tch::nn;
 use tracing::info;
 
-use crate::config::{Anchor, MilestoneStore, ModelPreset, ModelShape, Run};
+use crate::config::{Anchor, MilestoneStore, ModelShape, Run};
 pub use crate::config::{Precision, TrainSettings};
-use crate::device::{Compute, Device};
+use crate::device::Compute;
 use crate::dist::World;
 use crate::hub::publisher::Publisher;
 use crate::hub::Credentials;
 use crate::model::{weights, Llama, LlamaConfig};
 use checkpointer::Checkpointer;
+pub use config::{Outcome, TrainConfig};
 use data::{Batches, RankShare, RunData};
 use early_stop::EarlyStopping;
 use logger::{Logger, LoggerStart};
@@ -48,37 +49,6 @@ use run_dir::{ConfigFingerprint, RunDir};
 use schedule::{AfterWarmup, Schedule};
 use step::{train_step, StepOptions};
 use validate::Validator;
-
-/// Everything one training run needs, resolved.
-#[derive(Debug, Clone, Serialize)]
-pub struct TrainConfig {
-    pub run: Run,
-    pub preset: ModelPreset,
-    pub settings: TrainSettings,
-    /// `data_dir` of the settings (the dataset is `run.dataset` under it).
-    pub data_dir: PathBuf,
-    #[serde(skip)]
-    pub device: Device,
-    /// Write only the initial weights (`init/`) and stop.
-    #[serde(skip)]
-    pub init_only: bool,
-    /// Accept a world size that does not divide the global batch (ranks get unequal shares).
-    #[serde(skip)]
-    pub allow_uneven: bool,
-}
-
-/// How a call to [`train`] ended.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
-    /// Trained to the end; the final checkpoint.
-    Finished(PathBuf),
-    /// `final/` already existed for this run: nothing to do.
-    AlreadyDone(PathBuf),
-    /// A stop signal arrived; the state was saved at this step (exit code 75: requeue me).
-    Interrupted { step: u64 },
-    /// `--init-only`: the initial weights.
-    Initialized(PathBuf),
-}
 
 /// Optimizer steps of the run: the budget's, or `epochs` passes over the training tokens.
 fn total_steps(run: &Run, train_tokens: u64) -> u64 {

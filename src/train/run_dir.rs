@@ -8,8 +8,8 @@ use anyhow::{bail, Result};
 use fs_err as fs;
 use serde::{Deserialize, Serialize};
 
+use super::config::TrainConfig;
 use super::run_lock::RunLock;
-use super::TrainConfig;
 use crate::config::{ModelShape, Precision, TrainingDefaults};
 use crate::io::{is_temp_name, sha256_hex, write_json_atomic};
 use crate::model::checkpoint::{self, CheckpointName};

@@ -3,8 +3,8 @@
 
 use std::fmt::Write as _;
 
-use super::super::aggregate::Summary;
 use super::super::predictiveness::Row;
+use super::super::summary::Summary;
 use super::{code, num, p_of, p_text, verdict};
 use crate::config::GlueMeasure;
 

@@ -9,10 +9,10 @@ mod page;
 pub use page::html;
 use page::{cell, code, text};
 
-use super::aggregate::{AggregateOptions, Summary};
 use super::extrapolate::PredictionRow;
 use super::predictiveness::{Earliest, Row};
 use super::significance::EXACT_MAX_N;
+use super::summary::{AggregateOptions, Summary};
 
 fn num(x: f64) -> String {
     if x.is_finite() {

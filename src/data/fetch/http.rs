@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Result};
 use tracing::warn;
 
-use super::super::prepare::byte_bar;
+use crate::progress::byte_bar;
 
 /// Attempts per file before giving up.
 const MAX_ATTEMPTS: u32 = 6;

@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use anyhow::{anyhow, bail, Result};
 
-use super::{FileSpec, Sources};
+use super::sources::{FileSpec, Sources};
 use crate::data::blimp_paradigms::BLIMP_PARADIGMS;
 
 /// A source to fetch, whole or some of its files: `NAME` or `NAME:FILE[,FILE…]`.

@@ -11,7 +11,7 @@ use tokenizers::pre_tokenizers::PreTokenizerWrapper;
 use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
 use super::tasks::Task;
-use crate::data::tokens::mix64;
+use crate::rng::mix64;
 
 /// At most this many tokens per example (the pipeline's `max_length`).
 pub const MAX_LENGTH: usize = 128;

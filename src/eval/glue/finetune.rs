@@ -20,11 +20,11 @@ use tracing::info;
 
 use super::metrics::{metrics, Metrics};
 use crate::data::glue::tasks::{Metric, Task};
-use crate::data::tokens::mix64;
 use crate::device::Compute;
 use crate::dist::{CommDtype, World};
 use crate::model::classifier::Classifier;
 use crate::model::weights;
+use crate::rng::mix64;
 use crate::train::early_stop::{EarlyStop, EarlyStopping};
 use crate::train::optim::{AdamW, AdamWConfig};
 use crate::train::step::{step_with, StepOptions};

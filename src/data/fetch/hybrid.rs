@@ -2,7 +2,7 @@
 //! `hybrid_3.7B` after its token count) built from the Hugging Face Hub. Each source (repository,
 //! revision and file pattern in `configs/sources.toml`, each overridable by
 //! `LMEFF_HYBRID__<SOURCE>__{REPO,REVISION,FILES,TEXT}`) fills its fraction of a word budget shard
-//! by shard: a shard is downloaded (resumably), its texts admitted as [`super::sink`] does, and
+//! by shard: a shard is downloaded (resumably), its texts admitted as [`crate::data::sink`] does, and
 //! deleted; a source stops downloading once its share is filled. The corpus is built in
 //! `<name>.partial/` beside its destination with a state file recording each source's finished
 //! shards and output lengths, so an interrupted build resumes where it stopped; it is put in
@@ -17,12 +17,12 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
-use super::fetch::http;
-use super::hub::{self, DatasetRepo};
-use super::prepare::count_bar;
-use super::shard_text::for_each_text;
-use super::sink::{key, Admission, Seen, Sink, SourceCount};
+use super::http;
+use crate::data::hub::{self, DatasetRepo};
+use crate::data::shard_text::for_each_text;
+use crate::data::sink::{key, Admission, Seen, Sink, SourceCount};
 use crate::io::write_json_atomic;
+use crate::progress::count_bar;
 
 /// The `[hybrid]` table of `configs/sources.toml`.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

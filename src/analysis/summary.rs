@@ -1,0 +1,75 @@
+//! What an aggregation is asked ([`AggregateOptions`]) and what it found ([`Summary`]): the
+//! aggregate computes a summary, the report reads it.
+
+use std::path::PathBuf;
+
+use super::extrapolate::PredictionRow;
+use super::glue_fidelity::FidelityRow;
+use super::glue_ranking::AgreementRow;
+use super::plots;
+use super::predictiveness::{self, Earliest};
+use super::schedules::ScheduleRow;
+use crate::config::{GlueMeasure, Phenomena, Plan};
+
+/// What to aggregate and how.
+pub struct AggregateOptions {
+    /// A results folder to walk (lmeff's Parquet and lm-eval JSON files).
+    pub results: Option<PathBuf>,
+    /// Long tables in the study's format.
+    pub imports: Vec<PathBuf>,
+    pub out: PathBuf,
+    pub skip_bad: bool,
+    /// Bootstrap draws per (group, milestone) and their seed.
+    pub draws: usize,
+    pub seed: u64,
+    /// ρ an anchor must reach to count as reliable.
+    pub threshold: f64,
+    /// The fewest runs a group needs for an earliest-anchor verdict.
+    pub min_runs: usize,
+    /// How paradigms are grouped into phenomena.
+    pub phenomena: Phenomena,
+    /// Which metric of each GLUE task is ranked and averaged.
+    pub glue_measure: GlueMeasure,
+    /// How the figures are drawn.
+    pub figures: plots::FigureOptions,
+    /// The planned runs (configs.csv × seeds), for the missing-results report.
+    pub plan: Option<Plan>,
+}
+
+/// What was written.
+#[derive(Debug)]
+pub struct Summary {
+    pub overall: usize,
+    pub tasks: usize,
+    pub predictiveness: Vec<predictiveness::Row>,
+    pub earliest: Vec<Earliest>,
+    /// Groups with exactly the runs of another (not listed again), and that group.
+    pub aliases: Vec<(String, String)>,
+    /// How well extrapolated finals predict the real ones, per group and anchor.
+    pub prediction: Vec<PredictionRow>,
+    /// WSD against cosine budgets, per budget trained both ways.
+    pub schedules: Vec<ScheduleRow>,
+    /// GLUE results: (checkpoint × task results, checkpoints).
+    pub glue: (usize, usize),
+    /// The training-set cap of the GLUE results ranked and drawn (None: whole sets).
+    pub glue_cap: Option<i64>,
+    /// Cheap GLUE (subsampled training sets) against the whole sets, per cap and anchor.
+    pub glue_fidelity: Vec<FidelityRow>,
+    /// Predictiveness of the GLUE macro-average and of each task.
+    pub glue_predictiveness: Vec<(String, predictiveness::Row)>,
+    /// Earliest reliable anchor of the GLUE macro-average per group.
+    pub glue_earliest: Vec<Earliest>,
+    /// BLiMP against GLUE per anchor.
+    pub glue_agreement: Vec<AgreementRow>,
+    /// Overall results (with their pair counts) whose accuracy lies within chance.
+    pub within_chance: Vec<(String, f64, u64)>,
+    /// Overall results whose pair count is known.
+    pub with_pairs: usize,
+    /// Full runs' mean accuracy change from their first milestone to their final, the 95% noise
+    /// range of such a change, and the runs behind it (pair counts known).
+    pub learning: Option<(f64, f64, usize)>,
+    /// Planned checkpoints without a result (None without a plan: not checked).
+    pub missing: Option<usize>,
+    pub skipped: Vec<(PathBuf, String)>,
+    pub data_dir: PathBuf,
+}

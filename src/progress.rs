@@ -38,3 +38,56 @@ pub fn byte_bar(total: u64, what: &str) -> ProgressBar {
     bar.set_message(what.to_owned());
     bar
 }
+
+/// The trainer's bar (steps, tokens, loss, tokens/s, ETA) when stderr is a terminal; otherwise
+/// nothing, and the trainer's log lines carry the same figures.
+pub struct StepProgress {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl StepProgress {
+    /// A bar over `total` steps starting at `step`, if `show` and stderr is a terminal.
+    pub fn new(total: u64, step: u64, show: bool) -> StepProgress {
+        use std::io::IsTerminal;
+        let bar = (show && std::io::stderr().is_terminal()).then(|| {
+            let style = indicatif::ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} steps  {msg}  [{elapsed_precise} < {eta_precise}]",
+            )
+            .expect("valid template");
+            indicatif::ProgressBar::new(total)
+                .with_style(style)
+                .with_position(step)
+        });
+        StepProgress { bar }
+    }
+
+    /// True when a bar is shown (plain log lines are then left out).
+    pub fn is_bar(&self) -> bool {
+        self.bar.is_some()
+    }
+
+    /// Moves the bar to `step`, with `message` when given.
+    pub fn update(&self, step: u64, message: Option<String>) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(step);
+            if let Some(m) = message {
+                bar.set_message(m);
+            }
+        }
+    }
+
+    /// Runs `f` (which logs) with the bar out of the way.
+    pub fn suspend<T>(&self, f: impl FnOnce() -> T) -> T {
+        match &self.bar {
+            Some(bar) => bar.suspend(f),
+            None => f(),
+        }
+    }
+
+    /// Removes the bar.
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

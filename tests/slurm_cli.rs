@@ -205,7 +205,7 @@ fn a_launch_trains_evaluates_every_checkpoint_and_reports() {
     let mut evaluated = 0;
     for run in &m.runs {
         let dir = s.path().join(&run.output_dir);
-        for ck in lmeff::model::checkpoint::run_checkpoints(&dir).unwrap() {
+        for ck in lmeff::config::layout::checkpoint::run_checkpoints(&dir).unwrap() {
             let label = ck
                 .dir
                 .file_name()

@@ -387,21 +387,21 @@ fn write_missing(
             .chain([Milestone::Final]);
         for m in labels {
             let found = c.overall.iter().any(|r| {
-                r.run.dataset == run.dataset
-                    && r.run.model_size == run.model
-                    && r.run.vocab_size == run.vocab_size as i64
-                    && r.run.seed == run.seed as i64
-                    && r.anchor == run.anchor.to_string()
+                r.run.dataset == run.key.dataset
+                    && r.run.model_size == run.key.model
+                    && r.run.vocab_size == run.key.vocab_size as i64
+                    && r.run.seed == run.key.seed as i64
+                    && r.anchor == run.key.anchor.to_string()
                     && r.milestone == m
             });
             if !found {
                 rows.push(MissingRow {
                     run_id: run.run_id.to_string(),
-                    dataset: run.dataset.clone(),
-                    model_size: run.model.clone(),
-                    vocab_size: run.vocab_size.to_string(),
-                    seed: run.seed.to_string(),
-                    anchor: run.anchor.to_string(),
+                    dataset: run.key.dataset.clone(),
+                    model_size: run.key.model.clone(),
+                    vocab_size: run.key.vocab_size.to_string(),
+                    seed: run.key.seed.to_string(),
+                    anchor: run.key.anchor.to_string(),
                     milestone: m.to_string(),
                 });
             }

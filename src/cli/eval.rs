@@ -5,13 +5,13 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
+use lmeff::config::layout::checkpoint::run_checkpoints;
 use lmeff::config::{Settings, SettingsOverrides};
 use lmeff::eval::glue::finetune::Recipe;
 use lmeff::eval::glue::{self, GlueOptions};
 use lmeff::eval::{blimp_data, evaluate, EvalOptions, Target};
 use lmeff::hub::pull::pull;
 use lmeff::hub::{Credentials, Hub, RepoId};
-use lmeff::model::checkpoint::run_checkpoints;
 use lmeff::train::Precision;
 
 #[derive(Debug, Args)]
@@ -212,7 +212,7 @@ fn glue(a: GlueArgs, settings: &Settings) -> Result<ExitCode> {
         (None, Some(r)) => (
             run_checkpoints(r)?
                 .into_iter()
-                .filter(|c| c.name != lmeff::model::CheckpointName::Init)
+                .filter(|c| c.name != lmeff::config::CheckpointLabel::Init)
                 .map(|c| c.dir.into())
                 .collect(),
             true,

@@ -89,12 +89,12 @@ fn table(plan: &Plan) -> String {
             [
                 r.task_index.to_string(),
                 r.run_id.to_string(),
-                r.model.clone(),
-                r.dataset.clone(),
-                r.vocab_size.to_string(),
+                r.key.model.clone(),
+                r.key.dataset.clone(),
+                r.key.vocab_size.to_string(),
                 r.seq_len.to_string(),
-                r.seed.to_string(),
-                r.anchor.to_string(),
+                r.key.seed.to_string(),
+                r.key.anchor.to_string(),
                 r.tokens_per_step.to_string(),
                 steps_cell(plan, r),
                 r.milestone_steps

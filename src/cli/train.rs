@@ -166,7 +166,7 @@ pub fn run(
         run.milestone_steps.retain(|m| m.step <= max);
     }
     let preset = presets
-        .get(&run.model)
+        .get(&run.key.model)
         .cloned()
         .expect("the plan checked the preset");
     lmeff::device::set_threads(settings.threads);

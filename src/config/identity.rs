@@ -4,35 +4,127 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::train::ScheduleKind;
-use super::units::Anchor;
+use super::units::{Anchor, Millions};
 
-/// A run's stable identifier, e.g. `tinystories_20m_v16000_seed0_full` or `…_budget25M`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
-pub struct RunId(String);
+/// What names a run: its row's dataset, model preset and tokenizer size, its seed, its anchor and
+/// its schedule (absent when read: the study's cosine).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunKey {
+    pub dataset: String,
+    pub model: String,
+    pub vocab_size: u32,
+    pub seed: u64,
+    /// `full` or a budget such as `25M`.
+    pub anchor: Anchor,
+    #[serde(default)]
+    pub schedule: ScheduleKind,
+}
 
-impl RunId {
-    pub fn new(
-        dataset: &str,
-        model: &str,
-        vocab: u32,
-        seed: u64,
-        anchor: Anchor,
-        schedule: ScheduleKind,
-    ) -> RunId {
-        let tail = match anchor {
+impl RunKey {
+    /// `tinystories_20m_v16000_seed0_full`, `…_budget25M`, `…_full_wsd`.
+    pub fn run_id(&self) -> RunId {
+        let tail = match self.anchor {
             Anchor::Full => "full".to_owned(),
             Anchor::Budget(m) => format!("budget{m}M"),
         };
         RunId(format!(
-            "{dataset}_{model}_v{vocab}_seed{seed}_{tail}{}",
-            schedule_suffix(schedule, "_")
+            "{}_{}_v{}_seed{}_{tail}{}",
+            self.dataset,
+            self.model,
+            self.vocab_size,
+            self.seed,
+            schedule_suffix(self.schedule, "_")
         ))
     }
+}
 
+/// Which checkpoint of a run a folder holds; its folder name is its [`fmt::Display`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CheckpointLabel {
+    /// The seeded initialisation (`--init-only`).
+    Init,
+    /// A milestone after this many million tokens.
+    Milestone(Millions),
+    /// The run's end (a full run's best evaluation).
+    Final,
+}
+
+impl CheckpointLabel {
+    /// Reads a folder name: `init`, `milestone-<M>M`, `final`.
+    pub fn parse(folder: &str) -> Option<CheckpointLabel> {
+        match folder {
+            "init" => Some(CheckpointLabel::Init),
+            "final" => Some(CheckpointLabel::Final),
+            _ => folder
+                .strip_prefix("milestone-")?
+                .strip_suffix('M')?
+                .parse()
+                .ok()
+                .and_then(|m| Millions::new(m).ok())
+                .map(CheckpointLabel::Milestone),
+        }
+    }
+
+    /// The label results carry: `init`, the milestone in millions (`25`, `0.05`), `final`.
+    pub fn label(&self) -> String {
+        match self {
+            CheckpointLabel::Init => "init".into(),
+            CheckpointLabel::Milestone(m) => m.to_string(),
+            CheckpointLabel::Final => "final".into(),
+        }
+    }
+
+    /// The label of any folder: its checkpoint label when it is one of lmeff's names, else the name.
+    pub fn label_of(folder: &str) -> String {
+        CheckpointLabel::parse(folder).map_or_else(|| folder.to_owned(), |n| n.label())
+    }
+}
+
+impl fmt::Display for CheckpointLabel {
+    /// The folder name.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CheckpointLabel::Init => f.write_str("init"),
+            CheckpointLabel::Milestone(m) => write!(f, "milestone-{m}M"),
+            CheckpointLabel::Final => f.write_str("final"),
+        }
+    }
+}
+
+impl Serialize for CheckpointLabel {
+    /// As its folder name.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for CheckpointLabel {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        CheckpointLabel::parse(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "`{s}` is not a checkpoint (init, milestone-<M>M, final)"
+            ))
+        })
+    }
+}
+
+/// One checkpoint of one run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckpointKey {
+    pub run: RunKey,
+    pub label: CheckpointLabel,
+}
+
+/// A run's stable identifier, e.g. `tinystories_20m_v16000_seed0_full` or `…_budget25M`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RunId(String);
+
+impl RunId {
     /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -50,5 +142,86 @@ pub fn schedule_suffix(schedule: ScheduleKind, sep: &str) -> String {
     match schedule {
         ScheduleKind::Cosine => String::new(),
         ScheduleKind::Wsd => format!("{sep}wsd"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(anchor: &str, schedule: ScheduleKind) -> RunKey {
+        RunKey {
+            dataset: "tinystories".into(),
+            model: "20m".into(),
+            vocab_size: 16000,
+            seed: 3,
+            anchor: anchor.parse().unwrap(),
+            schedule,
+        }
+    }
+
+    #[test]
+    fn run_ids_name_every_field() {
+        assert_eq!(
+            key("full", ScheduleKind::Cosine).run_id().as_str(),
+            "tinystories_20m_v16000_seed3_full"
+        );
+        assert_eq!(
+            key("25M", ScheduleKind::Cosine).run_id().as_str(),
+            "tinystories_20m_v16000_seed3_budget25M"
+        );
+        assert_eq!(
+            key("0.05M", ScheduleKind::Wsd).run_id().as_str(),
+            "tinystories_20m_v16000_seed3_budget0.05M_wsd"
+        );
+    }
+
+    #[test]
+    fn keys_round_trip_and_read_a_missing_schedule_as_cosine() {
+        let cosine = key("25M", ScheduleKind::Cosine);
+        let text = serde_json::to_string(&cosine).unwrap();
+        assert_eq!(
+            text,
+            r#"{"dataset":"tinystories","model":"20m","vocab_size":16000,"seed":3,"anchor":"25M","schedule":"cosine"}"#
+        );
+        assert_eq!(serde_json::from_str::<RunKey>(&text).unwrap(), cosine);
+        let unsaid = text.replace(r#","schedule":"cosine""#, "");
+        assert_eq!(serde_json::from_str::<RunKey>(&unsaid).unwrap(), cosine);
+        let wsd = key("full", ScheduleKind::Wsd);
+        let text = serde_json::to_string(&wsd).unwrap();
+        assert!(
+            text.ends_with(r#""anchor":"full","schedule":"wsd"}"#),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<RunKey>(&text).unwrap(), wsd);
+        let bad = text.replace("full", "lots");
+        assert!(serde_json::from_str::<RunKey>(&bad)
+            .unwrap_err()
+            .to_string()
+            .contains("`lots` is not an anchor"));
+    }
+
+    #[test]
+    fn labels_read_back_their_folder_names() {
+        for folder in ["init", "milestone-25M", "milestone-0.05M", "final"] {
+            let label = CheckpointLabel::parse(folder).unwrap();
+            assert_eq!(label.to_string(), folder);
+            let json = serde_json::to_string(&label).unwrap();
+            assert_eq!(
+                serde_json::from_str::<CheckpointLabel>(&json).unwrap(),
+                label
+            );
+        }
+        for bad in ["milestone-25", "milestone-xM", "best", "milestone--1M"] {
+            assert_eq!(CheckpointLabel::parse(bad), None, "{bad}");
+        }
+        assert_eq!(
+            CheckpointLabel::parse("milestone-25M").unwrap().label(),
+            "25"
+        );
+        assert_eq!(
+            CheckpointLabel::label_of("checkpoint-500"),
+            "checkpoint-500"
+        );
     }
 }

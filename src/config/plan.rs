@@ -5,12 +5,13 @@
 //! (`gpus × nodes`), so `tokens_per_step = per_rank_batch × grad_accum × seq_len × world
 //! = batch_size × grad_accum × seq_len` and a run's training does not depend on its world size.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{bail, Result};
 use serde::Serialize;
 
-use super::identity::{schedule_suffix, RunId};
+use super::identity::RunKey;
+use super::layout::RunLayout;
 use super::matrix::MatrixRow;
 use super::preset::Presets;
 use super::run::{MilestoneStep, Run};
@@ -62,31 +63,6 @@ pub fn batch_notes(
 #[serde(transparent)]
 pub struct Plan {
     pub runs: Vec<Run>,
-}
-
-/// The checkpoint folder of a run: `<output>/models/<dataset>/llama-<size>/tokenizer-<V>-seed-<S>`
-/// plus `budget-<M>M` for budget runs (the study's layout); WSD runs under `…-seed-<S>-wsd`.
-pub fn run_output_dir(
-    output_dir: &Path,
-    dataset: &str,
-    model: &str,
-    vocab: u32,
-    seed: u64,
-    anchor: Anchor,
-    schedule: ScheduleKind,
-) -> PathBuf {
-    let dir = output_dir
-        .join("models")
-        .join(dataset)
-        .join(format!("llama-{model}"))
-        .join(format!(
-            "tokenizer-{vocab}-seed-{seed}{}",
-            schedule_suffix(schedule, "-")
-        ));
-    match anchor {
-        Anchor::Full => dir,
-        Anchor::Budget(m) => dir.join(format!("budget-{m}M")),
-    }
 }
 
 impl Plan {
@@ -162,14 +138,15 @@ impl Plan {
                         })
                         .filter(|m| max_steps.is_none_or(|end| m.step <= end))
                         .collect();
-                    let run_id = RunId::new(
-                        &row.dataset,
-                        &row.model,
-                        row.vocab_size,
+                    let key = RunKey {
+                        dataset: row.dataset.clone(),
+                        model: row.model.clone(),
+                        vocab_size: row.vocab_size,
                         seed,
                         anchor,
                         schedule,
-                    );
+                    };
+                    let run_id = key.run_id();
                     if let Some(other) = runs.iter().find(|r| r.run_id == run_id) {
                         bail!(
                             "{}:{}: duplicate run {run_id} (also planned by line {}); runs are identified by dataset, model, vocab size, seed and anchor",
@@ -179,12 +156,9 @@ impl Plan {
                     runs.push(Run {
                         task_index: runs.len(),
                         source_line: row.line,
-                        model: row.model.clone(),
-                        dataset: row.dataset.clone(),
-                        vocab_size: row.vocab_size,
+                        output_dir: RunLayout::of(&settings.output_dir, &key).dir().to_owned(),
+                        key,
                         seq_len: row.seq_length,
-                        seed,
-                        anchor,
                         anchor_tokens: anchor.budget_tokens(),
                         epochs: row.epochs,
                         batch_size,
@@ -199,19 +173,9 @@ impl Plan {
                         learning_rate: t.learning_rate,
                         weight_decay: t.weight_decay,
                         warmup_steps: t.warmup_steps,
-                        schedule,
                         branch: None,
                         branch_points: Vec::new(),
                         time: row.time.clone(),
-                        output_dir: run_output_dir(
-                            &settings.output_dir,
-                            &row.dataset,
-                            &row.model,
-                            row.vocab_size,
-                            seed,
-                            anchor,
-                            schedule,
-                        ),
                         run_id,
                     });
                 }
@@ -241,18 +205,20 @@ fn link_branches(runs: &mut [Run], train: &TrainSettings) {
     for i in 0..runs.len() {
         let r = &runs[i];
         let (Anchor::Budget(_), ScheduleKind::Wsd, Some(steps)) =
-            (r.anchor, r.schedule, r.max_steps)
+            (r.key.anchor, r.key.schedule, r.max_steps)
         else {
             continue;
         };
         let Some(t) = runs.iter().position(|t| {
-            t.anchor == Anchor::Full && t.source_line == r.source_line && t.seed == r.seed
+            t.key.anchor == Anchor::Full
+                && t.source_line == r.source_line
+                && t.key.seed == r.key.seed
         }) else {
             continue;
         };
         let step = wsd::decay_start(steps, r.warmup_steps, train.cooldown_fraction);
-        let state_dir = wsd::branch_state_dir(&runs[t].output_dir, r.anchor);
-        let anchor = r.anchor;
+        let state_dir = RunLayout::at(runs[t].output_dir.clone()).branch_state(r.key.anchor);
+        let anchor = r.key.anchor;
         runs[i].branch = Some(Branch {
             trunk: runs[t].run_id.clone(),
             state_dir: state_dir.clone(),
@@ -271,7 +237,7 @@ fn link_branches(runs: &mut [Run], train: &TrainSettings) {
 pub fn budget_tokens(runs: &[Run]) -> (u64, u64) {
     let mut planned = 0;
     let mut scratch = 0;
-    for r in runs.iter().filter(|r| r.schedule == ScheduleKind::Wsd) {
+    for r in runs.iter().filter(|r| r.key.schedule == ScheduleKind::Wsd) {
         let Some(steps) = r.max_steps else { continue };
         scratch += steps * r.tokens_per_step;
         let from = r.branch.as_ref().map_or(0, |b| b.step);
@@ -284,6 +250,7 @@ pub fn budget_tokens(runs: &[Run]) -> (u64, u64) {
 mod tests {
     use super::*;
     use crate::config::matrix::parse_matrix;
+    use std::path::PathBuf;
 
     fn plan(body: &str, seeds: Option<&[u64]>) -> Result<Plan> {
         let presets =
@@ -327,7 +294,7 @@ mod tests {
         .unwrap();
         assert_eq!(p.runs.len(), 2);
         let r = &p.runs[1];
-        assert_eq!((r.seed, r.task_index, r.max_steps), (1, 1, None));
+        assert_eq!((r.key.seed, r.task_index, r.max_steps), (1, 1, None));
         assert_eq!(r.tokens_per_step, 16_384);
         let steps: Vec<u64> = r.milestone_steps.iter().map(|m| m.step).collect();
         // ceil(M·1e6 / 16384) for the study's milestones.
@@ -370,7 +337,7 @@ mod tests {
     #[test]
     fn seeds_come_from_flag_row_or_settings() {
         let p = plan("20m,web,1,64,1,256,\"[-1]\",8000,\n", None).unwrap();
-        let seeds: Vec<u64> = p.runs.iter().map(|r| r.seed).collect();
+        let seeds: Vec<u64> = p.runs.iter().map(|r| r.key.seed).collect();
         assert_eq!(seeds, Settings::default().seeds);
     }
 

@@ -5,9 +5,8 @@ use std::path::PathBuf;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
-use super::identity::RunId;
-use super::train::ScheduleKind;
-use super::units::{Anchor, Millions, SlurmTime, TokenCount};
+use super::identity::{RunId, RunKey};
+use super::units::{Millions, SlurmTime, TokenCount};
 use super::wsd::{Branch, BranchPoint};
 
 /// A checkpoint milestone of a run: after `tokens` tokens, i.e. at optimizer step `step`.
@@ -38,13 +37,10 @@ pub struct Run {
     pub task_index: usize,
     /// configs.csv line the run comes from.
     pub source_line: u64,
-    pub model: String,
-    pub dataset: String,
-    pub vocab_size: u32,
+    /// Dataset, model, tokenizer size, seed, anchor (`full`, `25M` in JSON) and schedule.
+    #[serde(flatten)]
+    pub key: RunKey,
     pub seq_len: u32,
-    pub seed: u64,
-    /// The full run or a budget (`full`, `25M` in JSON).
-    pub anchor: Anchor,
     /// The budget in tokens; `null` for a full run.
     pub anchor_tokens: Option<TokenCount>,
     /// Epochs over the training data (full runs).
@@ -66,8 +62,6 @@ pub struct Run {
     pub learning_rate: f64,
     pub weight_decay: f64,
     pub warmup_steps: u64,
-    /// The learning-rate schedule after warm-up.
-    pub schedule: ScheduleKind,
     /// WSD budget runs: the trunk state they start from.
     pub branch: Option<Branch>,
     /// WSD full runs: where their budget runs branch off.

@@ -51,6 +51,13 @@ pub enum ScheduleKind {
     Wsd,
 }
 
+impl ScheduleKind {
+    /// The study's schedule (what files leave unsaid).
+    pub fn is_cosine(&self) -> bool {
+        *self == ScheduleKind::Cosine
+    }
+}
+
 impl std::str::FromStr for ScheduleKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {

@@ -112,6 +112,29 @@ impl Serialize for Anchor {
     }
 }
 
+impl std::str::FromStr for Anchor {
+    type Err = String;
+
+    /// `full` or a budget such as `25M` (as displayed).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "full" {
+            return Ok(Anchor::Full);
+        }
+        s.strip_suffix('M')
+            .and_then(|m| m.parse::<f64>().ok())
+            .ok_or_else(|| format!("`{s}` is not an anchor (full, or a budget such as 25M)"))
+            .and_then(Millions::new)
+            .map(Anchor::Budget)
+    }
+}
+
+impl<'de> Deserialize<'de> for Anchor {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 impl fmt::Display for Anchor {
     /// `full` or `25M`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

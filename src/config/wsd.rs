@@ -4,7 +4,7 @@
 //! decay start ⌈(1 − f)·S⌉, so it starts from the trunk's state there (the trunk saves it as it
 //! passes, in `<trunk>/branch-<M>M/`) and trains only its cooldown.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Serialize;
 
@@ -35,11 +35,6 @@ pub fn decay_start(total: u64, warmup: u64, cooldown_fraction: f64) -> u64 {
     stable_end.max(warmup).min(total)
 }
 
-/// The folder a trunk saves the state of its `anchor` budget run's branch point in.
-pub fn branch_state_dir(trunk_dir: &Path, anchor: Anchor) -> PathBuf {
-    trunk_dir.join(format!("branch-{anchor}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,14 +46,5 @@ mod tests {
         assert_eq!(decay_start(20, 30, 0.2), 20, "never after the run's end");
         assert_eq!(decay_start(100, 90, 0.2), 90, "never in the warm-up");
         assert_eq!(decay_start(100, 0, 0.0), 100);
-    }
-
-    #[test]
-    fn branch_folders_name_the_budget() {
-        let b = branch_state_dir(
-            Path::new("out/t"),
-            Anchor::Budget(crate::config::Millions::new(25.0).unwrap()),
-        );
-        assert_eq!(b, Path::new("out/t/branch-25M"));
     }
 }

@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 use serde::Deserialize;
 
+use crate::config::layout::checkpoint::{self, CheckpointMeta};
+use crate::config::CheckpointLabel;
 use crate::hub::pull::Pulled;
 use crate::hub::Branch;
-use crate::model::checkpoint::{self, CheckpointMeta, CheckpointName};
 use crate::results::blimp::ResultKey;
 
 /// A checkpoint to evaluate: a folder, pulled from the Hub or not.
@@ -67,7 +68,7 @@ pub fn identity(target: &Target, sha: String) -> Result<ResultKey> {
         seed: None,
         anchor: None,
         schedule: None,
-        milestone: CheckpointName::label_of(&folder),
+        milestone: CheckpointLabel::label_of(&folder),
         tokens_seen: None,
         checkpoint: dir.clone(),
         checkpoint_sha256: sha,
@@ -100,7 +101,7 @@ pub fn identity(target: &Target, sha: String) -> Result<ResultKey> {
             });
             key.schedule = m.schedule.clone();
             key.tokens_seen = Some(m.tokens_seen);
-            key.milestone = CheckpointName::label_of(&m.name);
+            key.milestone = CheckpointLabel::label_of(&m.name);
         }
         Some(AnyMeta::Study(m)) => {
             key.dataset = m.dataset.or(key.dataset);
@@ -114,7 +115,7 @@ pub fn identity(target: &Target, sha: String) -> Result<ResultKey> {
                 .as_ref()
                 .is_some_and(|h| Branch::parse(&h.revision).is_some());
             if let Some(ms) = m.milestone.filter(|_| !from_branch) {
-                key.milestone = CheckpointName::label_of(&format!("milestone-{ms}"));
+                key.milestone = CheckpointLabel::label_of(&format!("milestone-{ms}"));
             }
         }
         None => {}

@@ -15,10 +15,10 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use tracing::info;
 
+use crate::config::layout::checkpoint;
 use crate::config::Precision;
 use crate::device::{Compute, Device};
 use crate::io::sha256_file;
-use crate::model::checkpoint;
 use crate::model::Llama;
 use crate::results::blimp::{self as out, EvalConfig, PairScore};
 use blimp_data::Pair;

@@ -14,8 +14,8 @@ use serde::Deserialize;
 
 use super::credentials::Credentials;
 use super::names::RepoId;
+use crate::config::layout::checkpoint;
 use crate::data::fetch::http;
-use crate::model::checkpoint;
 
 /// The files of a checkpoint that scoring reads (the first three it needs).
 pub const FILES: [&str; 7] = [

@@ -9,8 +9,9 @@ use std::fmt;
 
 use anyhow::{bail, Result};
 
+use crate::config::layout::checkpoint::CheckpointMeta;
+use crate::config::CheckpointLabel;
 use crate::config::Millions;
-use crate::model::checkpoint::{CheckpointMeta, CheckpointName};
 
 /// `owner/name` of a model repository.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -75,13 +76,13 @@ impl fmt::Display for RepoId {
 pub struct Branch {
     pub seed: u64,
     pub budget: Option<Millions>,
-    pub checkpoint: CheckpointName,
+    pub checkpoint: CheckpointLabel,
 }
 
 impl Branch {
     /// The branch of a checkpoint described by its `milestone_meta.json`.
     pub fn of(meta: &CheckpointMeta) -> Result<Branch> {
-        let Some(checkpoint) = CheckpointName::parse(&meta.name) else {
+        let Some(checkpoint) = CheckpointLabel::parse(&meta.name) else {
             bail!(
                 "`{}` is not a checkpoint name (init, milestone-<M>M, final)",
                 meta.name
@@ -116,9 +117,9 @@ impl Branch {
             };
         }
         let checkpoint = match rest {
-            "" => CheckpointName::Final,
-            "init" => CheckpointName::Init,
-            _ => CheckpointName::Milestone(millions(
+            "" => CheckpointLabel::Final,
+            "init" => CheckpointLabel::Init,
+            _ => CheckpointLabel::Milestone(millions(
                 rest.strip_prefix("tokens-")?.strip_suffix('M')?,
             )?),
         };
@@ -132,9 +133,9 @@ impl Branch {
     /// Order for listings: seed, full run before budgets, checkpoints in token order.
     pub fn sort_key(&self) -> (u64, f64, f64) {
         let at = match self.checkpoint {
-            CheckpointName::Init => -1.0,
-            CheckpointName::Milestone(m) => m.get(),
-            CheckpointName::Final => f64::INFINITY,
+            CheckpointLabel::Init => -1.0,
+            CheckpointLabel::Milestone(m) => m.get(),
+            CheckpointLabel::Final => f64::INFINITY,
         };
         (self.seed, self.budget.map_or(-1.0, |b| b.get()), at)
     }
@@ -152,9 +153,9 @@ impl fmt::Display for Branch {
             write!(f, "-budget-{b}M")?;
         }
         match self.checkpoint {
-            CheckpointName::Init => f.write_str("-init"),
-            CheckpointName::Milestone(m) => write!(f, "-tokens-{m}M"),
-            CheckpointName::Final => Ok(()),
+            CheckpointLabel::Init => f.write_str("-init"),
+            CheckpointLabel::Milestone(m) => write!(f, "-tokens-{m}M"),
+            CheckpointLabel::Final => Ok(()),
         }
     }
 }
@@ -171,17 +172,17 @@ mod tests {
     fn branches_read_back_as_written() {
         for (b, name) in [
             (
-                (0, None, CheckpointName::Milestone(m(25.0))),
+                (0, None, CheckpointLabel::Milestone(m(25.0))),
                 "seed-0-tokens-25M",
             ),
-            ((3, None, CheckpointName::Final), "seed-3"),
-            ((1, None, CheckpointName::Init), "seed-1-init"),
+            ((3, None, CheckpointLabel::Final), "seed-3"),
+            ((1, None, CheckpointLabel::Init), "seed-1-init"),
             (
-                (2, Some(m(0.05)), CheckpointName::Final),
+                (2, Some(m(0.05)), CheckpointLabel::Final),
                 "seed-2-budget-0.05M",
             ),
             (
-                (2, Some(m(100.0)), CheckpointName::Milestone(m(25.0))),
+                (2, Some(m(100.0)), CheckpointLabel::Milestone(m(25.0))),
                 "seed-2-budget-100M-tokens-25M",
             ),
         ] {

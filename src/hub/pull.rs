@@ -8,7 +8,7 @@ use anyhow::{bail, Result};
 
 use super::client::{BranchHead, Hub};
 use super::names::{Branch, RepoId};
-use crate::model::checkpoint;
+use crate::config::layout::checkpoint;
 
 /// A checkpoint from the Hub: its snapshot folder in the cache and where it came from.
 #[derive(Debug, Clone)]

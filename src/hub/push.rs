@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use super::client::Hub;
 use super::names::{Branch, RepoId};
+use crate::config::layout::checkpoint::{self, run_checkpoints, CheckpointMeta};
+use crate::config::CheckpointLabel;
 use crate::io::{sha256_file, write_json_atomic};
-use crate::model::checkpoint::{self, run_checkpoints, CheckpointMeta};
 
 /// The record of what has been pushed, in the run folder.
 pub const PUSHED_FILE: &str = "hub_push.json";
@@ -160,7 +161,7 @@ pub fn push(hub: &Hub, run: &Path, item: &PushItem, public: bool) -> Result<Push
         hub.create_branch(repo, &branch)?;
     }
     let what = match item.branch.checkpoint {
-        checkpoint::CheckpointName::Milestone(m) => format!("Milestone at {m}M tokens"),
+        CheckpointLabel::Milestone(m) => format!("Milestone at {m}M tokens"),
         other => format!("{} checkpoint", other),
     };
     let commit = hub.upload(repo, &item.dir, &branch, &what)?;

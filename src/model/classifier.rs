@@ -55,11 +55,11 @@ impl Classifier {
         seed: i64,
         device: Device,
     ) -> Result<(Classifier, nn::VarStore)> {
-        let config = LlamaConfig::load(&dir.join(super::checkpoint::CONFIG_FILE))?;
+        let config = LlamaConfig::load(&dir.join(crate::config::layout::checkpoint::CONFIG_FILE))?;
         tch::manual_seed(seed);
         let vs = nn::VarStore::new(device);
         let model = Classifier::new(&vs, &config, num_labels)?;
-        let file = dir.join(super::checkpoint::MODEL_FILE);
+        let file = dir.join(crate::config::layout::checkpoint::MODEL_FILE);
         let mut stored = weights::load(&file)?;
         let head = stored.get(SCORE).map(|s| s.size());
         if head
@@ -99,7 +99,7 @@ impl Classifier {
     /// `LlamaForSequenceClassification` folder `dir`: its weights but the unused LM head, the
     /// checkpoint's `config.json` with the architecture and `labels`, its tokenizer files.
     pub fn save(&self, vs: &nn::VarStore, from: &Path, dir: &Path, labels: &[&str]) -> Result<()> {
-        use super::checkpoint::{
+        use crate::config::layout::checkpoint::{
             read_json, CONFIG_FILE, MODEL_FILE, TOKENIZER_CONFIG_FILE, TOKENIZER_FILE,
         };
         fs_err::create_dir_all(dir)?;

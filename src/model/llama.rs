@@ -124,10 +124,10 @@ impl Llama {
     /// Loads a checkpoint folder (`config.json` + `model.safetensors`, lmeff's or any HF Llama's
     /// of the supported shape) onto `device`. The returned store owns the weights.
     pub fn load(dir: &std::path::Path, device: Device) -> Result<(Llama, nn::VarStore)> {
-        let config = LlamaConfig::load(&dir.join(super::checkpoint::CONFIG_FILE))?;
+        let config = LlamaConfig::load(&dir.join(crate::config::layout::checkpoint::CONFIG_FILE))?;
         let mut vs = nn::VarStore::new(device);
         let model = Llama::new(&vs, &config)?;
-        let file = dir.join(super::checkpoint::MODEL_FILE);
+        let file = dir.join(crate::config::layout::checkpoint::MODEL_FILE);
         super::weights::copy_into(&vs, &super::weights::load(&file)?, &file)?;
         vs.freeze();
         Ok((model, vs))

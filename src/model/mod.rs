@@ -8,6 +8,5 @@ pub mod hf_config;
 pub mod llama;
 pub mod weights;
 
-pub use checkpoint::{Checkpoint, CheckpointMeta, CheckpointName};
 pub use hf_config::LlamaConfig;
 pub use llama::Llama;

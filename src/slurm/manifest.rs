@@ -44,12 +44,12 @@ impl RunEntry {
             run_id: run.run_id.to_string(),
             group,
             output_dir: run.output_dir.clone(),
-            dataset: run.dataset.clone(),
-            model: run.model.clone(),
-            vocab_size: run.vocab_size,
-            seed: run.seed,
-            anchor: run.anchor.to_string(),
-            schedule: (run.schedule == ScheduleKind::Wsd).then(|| "wsd".to_owned()),
+            dataset: run.key.dataset.clone(),
+            model: run.key.model.clone(),
+            vocab_size: run.key.vocab_size,
+            seed: run.key.seed,
+            anchor: run.key.anchor.to_string(),
+            schedule: (run.key.schedule == ScheduleKind::Wsd).then(|| "wsd".to_owned()),
         }
     }
 }

@@ -4,7 +4,7 @@
 //! records alone: a run with its `final/` checkpoint is done, one without has failed.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Result;
 use serde::Serialize;
@@ -12,11 +12,11 @@ use serde::Serialize;
 use super::manifest::{Manifest, RunEntry, Submission};
 use super::scheduler::{JobRecord, Scheduler};
 use super::template::{EvalPart, Stage};
+use crate::config::layout::checkpoint;
+use crate::config::{CheckpointLabel, RunLayout};
 use crate::hub::push;
-use crate::model::checkpoint::{self, CheckpointName};
 use crate::results::blimp::{self, ResultKey};
 use crate::results::glue;
-use crate::train::metrics;
 
 /// The state of one array task (or of the aggregate job).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -199,8 +199,8 @@ fn task_status(
 }
 
 /// The checkpoint folder names of a run folder, in order.
-fn checkpoints(run_dir: &Path) -> Vec<String> {
-    checkpoint::run_checkpoints(run_dir)
+fn checkpoints(run: &RunLayout) -> Vec<String> {
+    run.checkpoints()
         .unwrap_or_default()
         .into_iter()
         .map(|c| c.name.to_string())
@@ -216,7 +216,7 @@ fn key_of(run: &RunEntry, checkpoint: &str) -> ResultKey {
         seed: Some(run.seed),
         anchor: Some(run.anchor.clone()),
         schedule: run.schedule.clone(),
-        milestone: CheckpointName::label_of(checkpoint),
+        milestone: CheckpointLabel::label_of(checkpoint),
         tokens_seen: None,
         checkpoint: PathBuf::new(),
         checkpoint_sha256: String::new(),
@@ -249,9 +249,10 @@ pub fn status(m: &Manifest, scheduler: &dyn Scheduler) -> Result<StatusReport> {
         .collect();
     let mut runs = Vec::new();
     for run in &m.runs {
-        let run_dir = m.workdir.join(&run.output_dir);
-        let cks = checkpoints(&run_dir);
-        let trained = checkpoint::is_checkpoint(&run_dir.join(CheckpointName::Final.to_string()));
+        let layout = RunLayout::at(m.workdir.join(&run.output_dir));
+        let run_dir = layout.dir();
+        let cks = checkpoints(&layout);
+        let trained = checkpoint::is_checkpoint(&layout.checkpoint(CheckpointLabel::Final));
         let evaluated: Vec<(&str, f64)> = cks
             .iter()
             .filter_map(|name| {
@@ -296,14 +297,14 @@ pub fn status(m: &Manifest, scheduler: &dyn Scheduler) -> Result<StatusReport> {
                 eval_done,
             ),
             glue,
-            tokens: metrics::tokens_reached(&run_dir),
+            tokens: layout.tokens_reached(),
             last_checkpoint: cks.last().cloned(),
             last_eval: evaluated.last().map(|(n, acc)| format!("{n} {acc:.3}")),
             last_glue,
             unpushed: run_dir
                 .join(push::PUSHED_FILE)
                 .is_file()
-                .then(|| push::unpushed(&run_dir).unwrap_or_default()),
+                .then(|| push::unpushed(run_dir).unwrap_or_default()),
         });
     }
     let aggregate = m

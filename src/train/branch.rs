@@ -13,11 +13,10 @@ use tracing::info;
 
 use super::checkpointer::unreachable_note;
 use super::resume::ResumeDir;
+use crate::config::layout::checkpoint::{is_checkpoint, read_meta, write_checksums, META_FILE};
+use crate::config::CheckpointLabel;
 use crate::config::Run;
 use crate::io::{write_json_atomic, Staged};
-use crate::model::checkpoint::{
-    is_checkpoint, read_meta, write_checksums, CheckpointName, META_FILE,
-};
 
 /// How often a waiting branch looks for its state (and for a stop signal).
 const POLL: Duration = Duration::from_secs(1);
@@ -53,7 +52,7 @@ pub fn take_trunk_state(
     let trunk_final = branch
         .state_dir
         .parent()
-        .map(|d| d.join(CheckpointName::Final.to_string()));
+        .map(|d| d.join(CheckpointLabel::Final.to_string()));
     let trunk_state = ResumeDir::at(branch.state_dir.clone());
     let note = unreachable_note(&branch.state_dir);
     let started = Instant::now();
@@ -127,7 +126,7 @@ fn share_milestones(run: &Run, upto: u64) -> Result<()> {
         return Ok(());
     };
     for m in run.milestone_steps.iter().filter(|m| m.step <= upto) {
-        let name = CheckpointName::Milestone(m.millions).to_string();
+        let name = CheckpointLabel::Milestone(m.millions).to_string();
         let (from, to) = (trunk_dir.join(&name), run.output_dir.join(&name));
         if to.exists() || !from.is_dir() {
             continue;
@@ -142,7 +141,7 @@ fn share_milestones(run: &Run, upto: u64) -> Result<()> {
         }
         if let Some(mut meta) = read_meta(staged.path())? {
             meta.run_id = run.run_id.to_string();
-            meta.anchor = run.anchor.to_string();
+            meta.anchor = run.key.anchor.to_string();
             write_json_atomic(&staged.path().join(META_FILE), &meta)?;
             write_checksums(staged.path())?;
         }

@@ -17,11 +17,13 @@ use super::logger::Logger;
 use super::optim::AdamW;
 use super::resume::{ResumeDir, ResumeState};
 use super::run_dir::RunDir;
+use crate::config::layout::checkpoint::CheckpointMeta;
 use crate::config::wsd::BranchPoint;
+use crate::config::CheckpointLabel;
 use crate::config::{MilestoneStep, Run, ScheduleKind};
 use crate::dist::World;
 use crate::hub::publisher::Publisher;
-use crate::model::checkpoint::{save_checkpoint, CheckpointMeta, CheckpointName};
+use crate::model::checkpoint::save_checkpoint;
 use crate::model::{weights, LlamaConfig};
 
 /// Weights by name.
@@ -122,7 +124,7 @@ impl Checkpointer {
     /// `milestone_meta.json` of checkpoint `name` at `step`.
     fn meta(
         &self,
-        name: CheckpointName,
+        name: CheckpointLabel,
         step: u64,
         lr: f64,
         losses: [Option<f64>; 2],
@@ -131,12 +133,12 @@ impl Checkpointer {
         CheckpointMeta {
             run_id: run.run_id.to_string(),
             name: name.to_string(),
-            dataset: run.dataset.clone(),
-            model: run.model.clone(),
-            seed: run.seed,
-            anchor: run.anchor.to_string(),
-            schedule: (run.schedule == ScheduleKind::Wsd).then(|| "wsd".to_owned()),
-            vocab_size: run.vocab_size,
+            dataset: run.key.dataset.clone(),
+            model: run.key.model.clone(),
+            seed: run.key.seed,
+            anchor: run.key.anchor.to_string(),
+            schedule: (run.key.schedule == ScheduleKind::Wsd).then(|| "wsd".to_owned()),
+            vocab_size: run.key.vocab_size,
             model_vocab_size: self.model_cfg.vocab_size,
             tokens_seen: step * run.tokens_per_step,
             step,
@@ -150,7 +152,7 @@ impl Checkpointer {
 
     fn save(
         &self,
-        name: CheckpointName,
+        name: CheckpointLabel,
         weights: &Weights,
         meta: &CheckpointMeta,
     ) -> Result<PathBuf> {
@@ -169,10 +171,10 @@ impl Checkpointer {
 
     /// Writes the seeded initialisation to `init/` and ends the run.
     pub fn save_init(&self, params: &Weights) -> Result<Outcome> {
-        let dir = self.dir.checkpoint(CheckpointName::Init);
+        let dir = self.dir.checkpoint(CheckpointLabel::Init);
         if self.main {
-            let meta = self.meta(CheckpointName::Init, 0, 0.0, [None, None]);
-            self.save(CheckpointName::Init, params, &meta)?;
+            let meta = self.meta(CheckpointLabel::Init, 0, 0.0, [None, None]);
+            self.save(CheckpointLabel::Init, params, &meta)?;
         }
         Ok(Outcome::Initialized(dir))
     }
@@ -248,7 +250,7 @@ impl Checkpointer {
     ) -> Result<()> {
         let milestone = self.milestones.iter().find(|m| m.step == step).copied();
         if let Some(m) = milestone.filter(|_| self.main) {
-            let name = CheckpointName::Milestone(m.millions);
+            let name = CheckpointLabel::Milestone(m.millions);
             let losses = [state.last_train_loss, state.last_eval_loss];
             self.save(name, params, &self.meta(name, step, lr, losses))?;
             logger.note(|| info!(step, tokens = state.tokens, "saved {name}"));
@@ -296,7 +298,7 @@ impl Checkpointer {
         last_norm: Option<f64>,
         world: &World,
     ) -> Result<Outcome> {
-        let name = CheckpointName::Final;
+        let name = CheckpointLabel::Final;
         if !self.main {
             world.barrier();
             return Ok(Outcome::Finished(self.dir.checkpoint(name)));

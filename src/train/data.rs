@@ -29,11 +29,11 @@ pub struct RunData {
 impl RunData {
     /// Opens `<data_dir>/<dataset>`'s tokenizer and token files for `run`.
     pub fn open(data_dir: &std::path::Path, run: &Run) -> Result<RunData> {
-        let ds = DatasetDir::new(data_dir, &run.dataset)?;
-        let tokenizer = ds.tokenizer_path(run.vocab_size);
+        let ds = DatasetDir::new(data_dir, &run.key.dataset)?;
+        let tokenizer = ds.tokenizer_path(run.key.vocab_size);
         let hint = format!(
             "run `lmeff data prepare --dataset {} --vocab-sizes {}`",
-            run.dataset, run.vocab_size
+            run.key.dataset, run.key.vocab_size
         );
         if !tokenizer.is_file() {
             bail!("tokenizer {} not found: {hint}", tokenizer.display());
@@ -41,7 +41,7 @@ impl RunData {
         let tokenizer_sha256 = sha256_file(&tokenizer)?;
         let vocab = load_tokenizer(&tokenizer)?.get_vocab_size(true) as u32;
         let open = |split| {
-            let bin = ds.token_file(run.vocab_size, split);
+            let bin = ds.token_file(run.key.vocab_size, split);
             if !bin.is_file() {
                 bail!("token file {} not found: {hint}", bin.display());
             }
@@ -128,7 +128,7 @@ impl Batches {
     pub fn new(train: TokenFile, run: &Run, share: RankShare, device: tch::Device) -> Batches {
         Batches {
             train,
-            seed: run.seed,
+            seed: run.key.seed,
             batch_size: run.batch_size,
             grad_accum: run.grad_accum,
             share,

@@ -9,9 +9,10 @@ use anyhow::{bail, Result};
 use tch::Tensor;
 use tracing::info;
 
-use super::metrics::{Metrics, Progress, Record};
 use super::step::StepOutcome;
+use crate::config::layout::metrics::{Metrics, Record};
 use crate::dist::World;
+use crate::progress::StepProgress;
 
 /// Where the loss, timings and records of a run go.
 pub struct Logger {
@@ -26,7 +27,7 @@ pub struct Logger {
     since_step: u64,
     last_norm: Option<f64>,
     metrics: Option<Metrics>,
-    progress: Progress,
+    progress: StepProgress,
     /// Named by the error of a non-finite loss.
     run_id: String,
     resume_dir: std::path::PathBuf,
@@ -65,7 +66,7 @@ impl Logger {
             since_step: start.step,
             last_norm: None,
             metrics,
-            progress: Progress::new(if main { start.total } else { 0 }, start.step, main),
+            progress: StepProgress::new(if main { start.total } else { 0 }, start.step, main),
             run_id: run_id.to_owned(),
             resume_dir: resume_dir.to_owned(),
         }

@@ -14,7 +14,6 @@ pub mod config;
 pub mod data;
 pub mod early_stop;
 pub mod logger;
-pub mod metrics;
 pub mod optim;
 pub mod resume;
 pub mod run_dir;
@@ -30,7 +29,8 @@ use anyhow::{anyhow, bail, Result};
 use tch::nn;
 use tracing::info;
 
-use crate::config::{Anchor, MilestoneStore, ModelShape, Run};
+use crate::config::layout::metrics::Metrics;
+use crate::config::{Anchor, MilestoneStore, ModelShape, Run, RunLayout};
 pub use crate::config::{Precision, TrainSettings};
 use crate::device::Compute;
 use crate::dist::World;
@@ -42,7 +42,6 @@ pub use config::{Outcome, TrainConfig};
 use data::{Batches, RankShare, RunData};
 use early_stop::EarlyStopping;
 use logger::{Logger, LoggerStart};
-use metrics::Metrics;
 use optim::AdamW;
 use resume::ResumeDir;
 use run_dir::{ConfigFingerprint, RunDir};
@@ -115,14 +114,14 @@ pub fn train(cfg: &TrainConfig, world: &World, stop: &AtomicBool) -> Result<Outc
         warmup: run.warmup_steps,
         total,
         after_warmup: AfterWarmup::of(
-            run.schedule,
+            run.key.schedule,
             total,
             run.warmup_steps,
             s.cooldown_fraction,
             s.decay,
         ),
     };
-    let (vs, model) = init_model(&cfg.preset.model, data.vocab, run.seed, compute.device)?;
+    let (vs, model) = init_model(&cfg.preset.model, data.vocab, run.key.seed, compute.device)?;
     let params = weights::variables(&vs);
     let resume_dir = dir.resume();
     let mut checkpointer = Checkpointer::new(cfg, dir, total, model.config.clone(), &data, world);
@@ -161,7 +160,7 @@ pub fn train(cfg: &TrainConfig, world: &World, stop: &AtomicBool) -> Result<Outc
     world.barrier();
     let metrics = match world.is_main() {
         true => Some(Metrics::open(
-            &run.output_dir.join("metrics.jsonl"),
+            &RunLayout::at(run.output_dir.clone()).metrics(),
             state.metrics_bytes,
         )?),
         false => None,
@@ -193,7 +192,7 @@ pub fn train(cfg: &TrainConfig, world: &World, stop: &AtomicBool) -> Result<Outc
         precision = ?compute.precision(),
         "training on {device:?}"
     );
-    let mut early = EarlyStopping::new(s, run.anchor == Anchor::Full, best);
+    let mut early = EarlyStopping::new(s, run.key.anchor == Anchor::Full, best);
     let window = run.seq_len as usize + 1;
     let validator = Validator::new(
         data.dev,

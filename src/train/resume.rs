@@ -11,8 +11,9 @@ use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
 use super::early_stop::EarlyStop;
+use crate::config::layout::checkpoint::{read_json, verify, write_checksums, MODEL_FILE};
+use crate::config::RunLayout;
 use crate::io::{write_json_atomic, Staged};
-use crate::model::checkpoint::{read_json, verify, write_checksums, MODEL_FILE};
 use crate::model::weights;
 
 /// `resume/state.json`.
@@ -82,8 +83,8 @@ impl ResumeDir {
     /// The resume folders of the run folder `run_dir`.
     pub fn new(run_dir: &Path) -> ResumeDir {
         ResumeDir {
-            current: run_dir.join("resume"),
-            previous: run_dir.join("resume.prev"),
+            current: RunLayout::at(run_dir).resume(),
+            previous: RunLayout::at(run_dir).resume_prev(),
         }
     }
 

@@ -10,9 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use super::config::TrainConfig;
 use super::run_lock::RunLock;
+use crate::config::layout::checkpoint;
+use crate::config::{CheckpointLabel, RunLayout};
 use crate::config::{ModelShape, Precision, TrainingDefaults};
 use crate::io::{is_temp_name, sha256_hex, write_json_atomic};
-use crate::model::checkpoint::{self, CheckpointName};
 
 /// The settings that define a run's computation: a resume state or a claimed folder must match
 /// them (their sha256).
@@ -49,7 +50,7 @@ impl<'a> ConfigFingerprint<'a> {
             model: &cfg.preset.model,
             vocab,
             seq_len: run.seq_len,
-            seed: run.seed,
+            seed: run.key.seed,
             batch_size: run.batch_size,
             grad_accum: run.grad_accum,
             total_steps,
@@ -115,18 +116,22 @@ impl RunDir {
     }
 
     /// The folder of checkpoint `name`.
-    pub fn checkpoint(&self, name: CheckpointName) -> PathBuf {
-        self.path.join(name.to_string())
+    pub fn checkpoint(&self, name: CheckpointLabel) -> PathBuf {
+        self.layout().checkpoint(name)
     }
 
     /// The current resume state's folder.
     pub fn resume(&self) -> PathBuf {
-        self.path.join("resume")
+        self.layout().resume()
+    }
+
+    fn layout(&self) -> RunLayout {
+        RunLayout::at(self.path.clone())
     }
 
     /// Records the run in `run.json`; a folder holding a different run is refused.
     fn claim(&self, cfg: &TrainConfig, config_sha256: &str, total: u64) -> Result<()> {
-        let path = self.path.join("run.json");
+        let path = self.layout().run_record();
         if path.is_file() {
             let old: RunRecord = checkpoint::read_json(&path)?;
             if old.config_sha256 != config_sha256 {
@@ -150,7 +155,7 @@ impl RunDir {
 
     /// `final/` when the run is already trained (its checksums verified).
     pub fn finished(&self) -> Result<Option<PathBuf>> {
-        let dir = self.checkpoint(CheckpointName::Final);
+        let dir = self.checkpoint(CheckpointLabel::Final);
         if !checkpoint::is_checkpoint(&dir) {
             return Ok(None);
         }
@@ -160,8 +165,8 @@ impl RunDir {
 
     /// Removes `resume/` and `resume.prev/` (once `final/` holds the run's end).
     pub fn clear_resume(&self) -> Result<()> {
-        for d in ["resume", "resume.prev"] {
-            let p = self.path.join(d);
+        let layout = self.layout();
+        for p in [layout.resume(), layout.resume_prev()] {
             if p.exists() {
                 fs::remove_dir_all(&p)?;
             }

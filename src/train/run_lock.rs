@@ -11,8 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use fs_err::{self as fs, File};
 
-/// The lock file's name inside a run folder.
-pub const LOCK_FILE: &str = "run.lock";
+use crate::config::RunLayout;
 
 /// A held run lock; dropping it (or the process ending) releases it.
 #[derive(Debug)]
@@ -23,7 +22,7 @@ pub struct RunLock {
 impl RunLock {
     /// Takes the lock of the run folder `dir`, or fails naming the process that holds it.
     pub fn take(dir: &Path) -> Result<RunLock> {
-        let path = dir.join(LOCK_FILE);
+        let path = RunLayout::at(dir).lock();
         let mut file = fs::OpenOptions::new()
             .read(true)
             .write(true)

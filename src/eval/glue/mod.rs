@@ -15,12 +15,12 @@ use sha2::{Digest, Sha256};
 use tracing::info;
 
 use super::identity::{identity, Target};
+use crate::config::layout::checkpoint;
 use crate::config::Precision;
 use crate::data::glue::splits as data;
 use crate::data::glue::tasks::{self, Task};
 use crate::device::{Compute, Device};
 use crate::io::sha256_file;
-use crate::model::checkpoint;
 use crate::model::classifier::Classifier;
 use crate::model::LlamaConfig;
 use crate::results::glue::{self as out, EpochRow, Prediction, Scores, TaskResult};

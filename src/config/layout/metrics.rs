@@ -69,10 +69,10 @@ impl Metrics {
     }
 }
 
-/// The tokens of the last record of `<run_dir>/metrics.jsonl` (`None` when there is none).
-pub fn tokens_reached(run_dir: &Path) -> Option<u64> {
+/// The tokens of the last record of the `metrics.jsonl` at `path` (`None` when there is none).
+pub fn tokens_reached(path: &Path) -> Option<u64> {
     use std::io::{Read, Seek, SeekFrom};
-    let mut f = File::open(run_dir.join("metrics.jsonl")).ok()?;
+    let mut f = File::open(path).ok()?;
     let len = f.metadata().ok()?.len();
     f.seek(SeekFrom::Start(len.saturating_sub(4096))).ok()?;
     let mut tail = String::new();
@@ -82,57 +82,4 @@ pub fn tokens_reached(run_dir: &Path) -> Option<u64> {
         .rev()
         .find(|l| l.trim_start().starts_with('{'))?;
     serde_json::from_str::<serde_json::Value>(last).ok()?["tokens"].as_u64()
-}
-
-/// A progress bar (steps, tokens, loss, tokens/s, ETA) when stderr is a terminal; otherwise
-/// nothing, and the trainer's log lines carry the same figures.
-pub struct Progress {
-    bar: Option<indicatif::ProgressBar>,
-}
-
-impl Progress {
-    /// A bar over `total` steps starting at `step`, if `show` and stderr is a terminal.
-    pub fn new(total: u64, step: u64, show: bool) -> Progress {
-        use std::io::IsTerminal;
-        let bar = (show && std::io::stderr().is_terminal()).then(|| {
-            let style = indicatif::ProgressStyle::with_template(
-                "{bar:30} {pos}/{len} steps  {msg}  [{elapsed_precise} < {eta_precise}]",
-            )
-            .expect("valid template");
-            indicatif::ProgressBar::new(total)
-                .with_style(style)
-                .with_position(step)
-        });
-        Progress { bar }
-    }
-
-    /// True when a bar is shown (plain log lines are then left out).
-    pub fn is_bar(&self) -> bool {
-        self.bar.is_some()
-    }
-
-    /// Moves the bar to `step`, with `message` when given.
-    pub fn update(&self, step: u64, message: Option<String>) {
-        if let Some(bar) = &self.bar {
-            bar.set_position(step);
-            if let Some(m) = message {
-                bar.set_message(m);
-            }
-        }
-    }
-
-    /// Runs `f` (which logs) with the bar out of the way.
-    pub fn suspend<T>(&self, f: impl FnOnce() -> T) -> T {
-        match &self.bar {
-            Some(bar) => bar.suspend(f),
-            None => f(),
-        }
-    }
-
-    /// Removes the bar.
-    pub fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
 }

@@ -5,13 +5,14 @@ ENV_FILE := env/lmeff.env
 # Every cargo/lmeff recipe runs with libtorch's paths from env/lmeff.env (written by make setup).
 WITH_ENV = if [[ ! -f $(ENV_FILE) ]]; then echo "$(ENV_FILE) missing: run 'make setup' first" >&2; exit 1; fi; source $(ENV_FILE) &&
 
-.PHONY: setup build release test lint fmt plan doctor demo demo-slurm slurm-up gpu-check clean help bench-data bench-train bench-blimp bench-aggregate bench-launch bench-glue
+.PHONY: setup build release test test-login-node install-login-node lint fmt plan doctor demo demo-slurm slurm-up gpu-check clean help bench-data bench-train bench-blimp bench-aggregate bench-launch bench-glue
 
 help:
 	@echo "make setup      install Debian packages, libtorch 2.11 (torch wheel) and the local Slurm cluster"
 	@echo "make demo       the whole study in miniature on this machine: data, train, BLiMP, report"
 	@echo "make demo-slurm the same through lmeff launch on the Slurm cluster"
-	@echo "make test       lint (fmt, clippy -D warnings) and every unit and end-to-end test"
+	@echo "make test       lint (fmt, clippy -D warnings) and every unit and end-to-end test, both builds"
+	@echo "make install-login-node  lmeff without libtorch (plan, launch, status, aggregate, push, data)"
 	@echo "make release    build target/release/lmeff"
 	@echo "make plan       print the runs of configs/configs.csv"
 	@echo "make doctor     check that libtorch links and trains here"
@@ -34,12 +35,23 @@ release:
 
 lint:
 	$(WITH_ENV) cargo fmt --check && cargo clippy --all-targets -- -D warnings
+	cargo clippy --all-targets --no-default-features -- -D warnings
 
 fmt:
 	$(WITH_ENV) cargo fmt
 
-test: lint
+test: lint test-login-node
 	$(WITH_ENV) cargo test
+
+# The build without libtorch (login nodes, laptops), built and tested with no libtorch in sight:
+# its unit tests, the layering checks and the login-node end-to-end tests.
+test-login-node:
+	env -u LIBTORCH -u LD_LIBRARY_PATH cargo test --no-default-features --lib --test e2e --test layers
+
+# lmeff without libtorch, MPI or a C++ compiler, into ~/.cargo/bin (plan, launch, status,
+# resubmit, aggregate, push, hub, data).
+install-login-node:
+	cargo install --locked --path . --no-default-features
 
 plan:
 	$(WITH_ENV) cargo run --release --quiet -- plan

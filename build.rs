@@ -1,9 +1,12 @@
 //! Builds the small C++ shim (`src/shim/aten_shim.cpp`) against the libtorch that tch links, found
-//! through `LIBTORCH` (set by `env/lmeff.env`).
+//! through `LIBTORCH` (set by `env/lmeff.env`); nothing to do without the `torch` feature.
 use std::path::PathBuf;
 
 fn main() {
     println!("cargo:rerun-if-changed=src/shim/aten_shim.cpp");
+    if std::env::var_os("CARGO_FEATURE_TORCH").is_none() {
+        return; // the build without libtorch has no shim to compile
+    }
     println!("cargo:rerun-if-env-changed=LIBTORCH");
     let libtorch = PathBuf::from(
         std::env::var("LIBTORCH").expect("LIBTORCH must point at libtorch: source env/lmeff.env"),

@@ -8,7 +8,9 @@
 #   then:  prepare → 2 datasets × tiny model × 2 seeds with milestones → BLiMP on every checkpoint →
 #          aggregate → results/demo/report.html. With --slurm, training, evaluation and aggregation
 #          run as chained array jobs on the Slurm cluster through `lmeff launch`.
-# LMEFF_MIRROR=URL fetches from a mirror (`lmeff data fetch --mirror`); LMEFF_BIN picks the binary.
+# LMEFF_MIRROR=URL fetches from a mirror (`lmeff data fetch --mirror`); LMEFF_BIN picks the binary;
+# LMEFF_DEMO_PARADIGMS=a,b,… fetches and scores only these BLiMP paradigms (the end-to-end test's
+# shorter demo).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source env/lmeff.env
@@ -21,6 +23,12 @@ lm() { run "$LMEFF_BIN" --config "$SETTINGS" "$@"; }
 fetch() { lm data fetch "$@" ${LMEFF_MIRROR:+--mirror "$LMEFF_MIRROR"}; }
 
 say "data"
+blimp=blimp
+only=()
+if [[ -n ${LMEFF_DEMO_PARADIGMS:-} ]]; then
+  blimp="blimp:$(sed -E 's/([^,]+)/\1.jsonl/g' <<<"$LMEFF_DEMO_PARADIGMS")"
+  only=(--paradigms "$LMEFF_DEMO_PARADIGMS")
+fi
 # What the demo downloads when it must: source:file of configs/sources.toml, and the folder each
 # lands in under $DATA/download.
 declare -A PICK=([tinystories]=tinystories:TinyStoriesV2-GPT4-valid.txt [babylm]=babylm3:train_10M.zip)
@@ -38,7 +46,7 @@ for d in tinystories babylm; do
   fi
 done
 if [[ -z ${LMEFF_BLIMP_DIR:-} ]] && (($(ls data/blimp/*.jsonl 2>/dev/null | wc -l) < 67)); then
-  picks+=(blimp)
+  picks+=("$blimp")
   export LMEFF_BLIMP_DIR=$PWD/$DATA/download/blimp
 fi
 if ((${#picks[@]})); then
@@ -76,7 +84,7 @@ else
   while IFS=$'\t' read -r task run_id run_dir; do
     echo "-- $run_id"
     lm -q train --task-index "$task"
-    lm -q eval blimp --run "$run_dir"
+    lm -q eval blimp --run "$run_dir" "${only[@]}"
   done < <("$LMEFF_BIN" --config "$SETTINGS" plan --format tsv)
   say "aggregate"
   lm aggregate

@@ -7,20 +7,30 @@
 //! → [`train`] (the training loop, checkpoints, resume) with [`dist`] (ranks, all-reduce) →
 //! [`eval`] (BLiMP) → [`results`] (Parquet and lm-eval files) → [`analysis`] (tables,
 //! predictiveness), with [`slurm`] rendering and submitting the whole study as array jobs. [`device`] makes libtorch's CPU or CUDA backend ready for the
-//! stages that compute; [`io`] holds atomic writes and hashes.
+//! stages that compute; [`io`] holds atomic writes and hashes, [`rng`] the seeded hashes,
+//! [`progress`] the shared progress bars.
+//!
+//! The stages that compute (`shim`, `device`, `dist`, `model`, `train`, `eval`) need libtorch and
+//! are behind the `torch` feature (on by default); everything else builds without it.
 
 pub mod analysis;
 pub mod config;
 pub mod data;
+#[cfg(feature = "torch")]
 pub mod device;
+#[cfg(feature = "torch")]
 pub mod dist;
+#[cfg(feature = "torch")]
 pub mod eval;
 pub mod hub;
 pub mod io;
+#[cfg(feature = "torch")]
 pub mod model;
 pub mod progress;
 pub mod results;
 pub mod rng;
+#[cfg(feature = "torch")]
 pub mod shim;
 pub mod slurm;
+#[cfg(feature = "torch")]
 pub mod train;

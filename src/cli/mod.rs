@@ -6,18 +6,24 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{ArgAction, Args, Parser, Subcommand};
+use lmeff::config::Device;
 use lmeff::config::{Settings, SettingsOverrides};
-use lmeff::device::Device;
 
 mod aggregate;
+#[cfg(feature = "torch")]
 mod bench;
 mod data;
+#[cfg(feature = "torch")]
 mod doctor;
+#[cfg(feature = "torch")]
 mod eval;
 mod hub;
 mod launch;
+#[cfg(not(feature = "torch"))]
+mod no_torch;
 mod plan;
 mod status;
+#[cfg(feature = "torch")]
 mod train;
 
 /// The help heading of the options every subcommand accepts (listed after its own).
@@ -81,9 +87,17 @@ pub enum Command {
     /// Fetch, clean, train tokenizers and tokenize datasets.
     Data(data::DataArgs),
     /// Train one run (by id, by Slurm array index, or given by flags); resumable; SIGUSR1 or SIGTERM saves its state and exits 75.
+    #[cfg(feature = "torch")]
     Train(Box<train::TrainArgs>),
+    /// Train one run (needs the full build, with libtorch).
+    #[cfg(not(feature = "torch"))]
+    Train(no_torch::Args),
     /// Evaluate checkpoints: BLiMP (local or from the Hugging Face Hub), GLUE by fine-tuning.
+    #[cfg(feature = "torch")]
     Eval(eval::EvalArgs),
+    /// Evaluate checkpoints (needs the full build, with libtorch).
+    #[cfg(not(feature = "torch"))]
+    Eval(no_torch::Args),
     /// Publish a run's checkpoints to the Hugging Face Hub, one revision branch each.
     Push(hub::PushArgs),
     /// The Hugging Face Hub: list a repository's checkpoint revisions.
@@ -97,9 +111,17 @@ pub enum Command {
     /// Resubmit the failed tasks of a launch, chained as before.
     Resubmit(status::ResubmitArgs),
     /// Benchmarks of lmeff's own hot paths (JSON lines).
+    #[cfg(feature = "torch")]
     Bench(bench::BenchArgs),
+    /// Benchmarks of lmeff's own hot paths (needs the full build, with libtorch).
+    #[cfg(not(feature = "torch"))]
+    Bench(no_torch::Args),
     /// Check that libtorch links and trains on this machine (and on CUDA with --device cuda).
+    #[cfg(feature = "torch")]
     Doctor(doctor::DoctorArgs),
+    /// Check that libtorch links and trains here (needs the full build, with libtorch).
+    #[cfg(not(feature = "torch"))]
+    Doctor(no_torch::Args),
 }
 
 /// Sets the log level from -v/-q (`RUST_LOG` wins when set); logs go to stderr.
@@ -158,11 +180,23 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     };
     match cli.command {
         Command::Plan(args) => plan::run(args, settings),
+        #[cfg(feature = "torch")]
         Command::Doctor(args) => doctor::run(args, settings),
-        Command::Data(args) => data::run(args, settings),
+        #[cfg(feature = "torch")]
         Command::Train(args) => train::run(*args, settings),
+        #[cfg(feature = "torch")]
         Command::Bench(args) => bench::run(args, settings),
+        #[cfg(feature = "torch")]
         Command::Eval(args) => eval::run(args, settings),
+        #[cfg(not(feature = "torch"))]
+        Command::Doctor(_) => no_torch::refuse("doctor"),
+        #[cfg(not(feature = "torch"))]
+        Command::Train(_) => no_torch::refuse("train"),
+        #[cfg(not(feature = "torch"))]
+        Command::Bench(_) => no_torch::refuse("bench"),
+        #[cfg(not(feature = "torch"))]
+        Command::Eval(_) => no_torch::refuse("eval"),
+        Command::Data(args) => data::run(args, settings),
         Command::Push(args) => hub::push_run(args),
         Command::Hub(args) => hub::run(args),
         Command::Aggregate(args) => aggregate::run(args, settings),

@@ -113,12 +113,13 @@ const KEYS: [&str; 12] = [
 
 /// `LMEFF_*` variables that are not settings: those of lmeff's own scripts (`env/lmeff.env`,
 /// `make setup`, the demo, tests and benchmarks).
-const SCRIPT_VARIABLES: [&str; 11] = [
+const SCRIPT_VARIABLES: [&str; 12] = [
     "root",
     "venv",
     "bin",
     "mirror",
     "sample_data",
+    "demo_paradigms",
     "shared",
     "shared_data",
     "update_golden",

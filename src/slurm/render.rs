@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use super::array::TaskSet;
 use super::template::{shell_quote, EvalPart, Stage, Template};
+use crate::config::Device;
 use crate::config::{Benchmark, GpuRequest, SlurmSettings};
 use crate::config::{Plan, Settings, SlurmTime};
-use crate::device::Device;
 
 /// Runs that share one array job: the same nodes, ranks per node and time limit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -12,12 +12,11 @@
 //! computed moves them by far more. The weights are fingerprinted per tensor (L2 norm, sum of
 //! absolute values, and four entries); every other file by its sha256, and every other field exactly.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::{repo, run, Scratch};
+use crate::common;
+use crate::common::{repo, run, Scratch};
 use serde_json::{json, Value};
 
 fn train(s: &Scratch, envs: &[(&str, &str)], args: &[&str]) {

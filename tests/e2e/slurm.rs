@@ -3,19 +3,18 @@
 //! and resumes to the same weights as an undisturbed run, and a failed task that `lmeff status`
 //! reports and `lmeff resubmit --failed` reruns alone.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{OnceLock, RwLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::{copy_tree, repo, run, shared_data, Scratch};
+use crate::common;
+use crate::common::{copy_tree, repo, run, shared_data, Scratch};
 use lmeff::slurm::Manifest;
 use serde_json::Value;
 
-/// The preemption test takes the whole node; the others share it.
-static NODE: RwLock<()> = RwLock::new(());
+/// The preemption test takes the whole node; the others (and dist's srun test) share it.
+use crate::common::SLURM_NODE as NODE;
 
 const PARADIGMS: &str = "anaphor_gender_agreement,regular_plural_subject_verb_agreement_1";
 const HEADER: &str = "model_config,dataset,epochs,batch_size,grad_accum,seq_length,anchors,tokenizer_vocab_size,gpus,seeds\n";

@@ -1,8 +1,6 @@
 //! End-to-end: `lmeff plan` and the settings layers, through the real binary.
 
-mod common;
-
-use common::{repo, run, Scratch};
+use crate::common::{repo, run, Scratch};
 use serde_json::Value;
 
 const HEADER: &str =

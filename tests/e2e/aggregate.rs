@@ -1,9 +1,8 @@
 //! End-to-end tests of `lmeff aggregate`: the study's long tables, lmeff's own results from real
 //! tiny runs with a missing-results report, and bad input.
 
-mod common;
-
-use common::{prepared_tinystories, run, shared_data, Scratch};
+use crate::common;
+use crate::common::{prepared_tinystories, run, shared_data, Scratch};
 
 /// The figures every aggregate draws (each as PNG, SVG and PDF).
 const FIGURES: [&str; 6] = [

@@ -6,14 +6,13 @@
 //! logits and token counts for every test example; and a traced run replays in a plain PyTorch
 //! loop step for step.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 
-use common::glue::tasks;
-use common::{python, run, shared_data, study_checkpoint, train_tiny, Scratch};
+use crate::common;
+use crate::common::glue::tasks;
+use crate::common::{python, run, shared_data, study_checkpoint, train_tiny, Scratch};
 
 const FINAL: &str = "output/models/tinystories/llama-tiny/tokenizer-1000-seed-0/budget-0.05M/final";
 

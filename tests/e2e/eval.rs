@@ -2,13 +2,12 @@
 //! three outputs per checkpoint, the transformers cross-check (the study's loop), skipping,
 //! foreign checkpoints and bad input.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 
-use common::{copy_tree, python, run, shared_data, train_tiny, Scratch};
+use crate::common;
+use crate::common::{copy_tree, python, run, shared_data, train_tiny, Scratch};
 
 const PARADIGMS: &str =
     "adjunct_island,anaphor_gender_agreement,regular_plural_subject_verb_agreement_1";

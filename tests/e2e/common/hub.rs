@@ -11,12 +11,14 @@
 //! its token.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
+use std::net::TcpStream;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use base64::Engine;
+
+use super::loopback::{self, reply};
 use sha2::{Digest, Sha256};
 
 /// A request as the Hub saw it.
@@ -117,24 +119,21 @@ impl Repo {
 impl Hub {
     /// Starts a Hub that accepts `token` as user `user`.
     pub fn start(user: &str, token: &str) -> Hub {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
         let state = Arc::new(Mutex::new(State::default()));
-        let hub = Hub {
-            base: base.clone(),
+        let base = Arc::new(OnceLock::<String>::new());
+        let (served, known) = (state.clone(), base.clone());
+        let (u, t) = (user.to_owned(), token.to_owned());
+        let url = loopback::serve(move |stream, req| {
+            let base = known.get().map_or("", String::as_str);
+            answer(stream, Request::of(req, &t), &served, &u, base)
+        });
+        base.set(url.clone()).unwrap();
+        Hub {
+            base: url,
             token: token.to_owned(),
             user: user.to_owned(),
-            state: state.clone(),
-        };
-        let (user, token) = (user.to_owned(), token.to_owned());
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let (state, user, token, base) =
-                    (state.clone(), user.clone(), token.clone(), base.clone());
-                std::thread::spawn(move || answer(stream, &state, &user, &token, &base));
-            }
-        });
-        hub
+            state,
+        }
     }
 
     /// Publishes the files of `dir` as branch `branch` of `repo` (created when new).
@@ -174,58 +173,17 @@ struct Request {
     body: Vec<u8>,
 }
 
-fn read_request(stream: &TcpStream, token: &str) -> Option<Request> {
-    let mut reader = BufReader::new(stream.try_clone().ok()?);
-    let mut line = String::new();
-    reader.read_line(&mut line).ok()?;
-    let mut words = line.split_whitespace();
-    let method = words.next()?.to_owned();
-    let target = words.next()?.to_owned();
-    let (mut length, mut authorized) = (0usize, false);
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h).ok()? == 0 || h.trim().is_empty() {
-            break;
+impl Request {
+    /// The Hub's view of a request: `%2F` in the path read as `/`, whether it carries `token`.
+    fn of(req: loopback::Request, token: &str) -> Request {
+        let (path, query) = req.target.split_once('?').unwrap_or((&req.target, ""));
+        Request {
+            path: path.replace("%2F", "/"),
+            query: query.to_owned(),
+            authorized: req.header("authorization") == Some(format!("Bearer {token}").as_str()),
+            method: req.method,
+            body: req.body,
         }
-        if let Some((k, v)) = h.split_once(':') {
-            if k.eq_ignore_ascii_case("content-length") {
-                length = v.trim().parse().unwrap_or(0);
-            }
-            if k.eq_ignore_ascii_case("authorization") {
-                authorized = v.trim() == format!("Bearer {token}");
-            }
-        }
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
-    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-    Some(Request {
-        method,
-        path: path.replace("%2F", "/"),
-        query: query.to_owned(),
-        authorized,
-        body,
-    })
-}
-
-fn reply(
-    stream: &mut TcpStream,
-    status: &str,
-    headers: &[(&str, String)],
-    body: &[u8],
-    head_only: bool,
-) {
-    let mut out = format!(
-        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        out.push_str(&format!("{k}: {v}\r\n"));
-    }
-    out.push_str("\r\n");
-    let _ = stream.write_all(out.as_bytes());
-    if !head_only {
-        let _ = stream.write_all(body);
     }
 }
 
@@ -256,10 +214,7 @@ fn error(stream: &mut TcpStream, status: &str, code: &str, head_only: bool) {
     );
 }
 
-fn answer(mut stream: TcpStream, state: &Mutex<State>, user: &str, token: &str, base: &str) {
-    let Some(req) = read_request(&stream, token) else {
-        return;
-    };
+fn answer(mut stream: TcpStream, req: Request, state: &Mutex<State>, user: &str, base: &str) {
     let mut s = state.lock().unwrap();
     s.seen.push(Seen {
         method: req.method.clone(),

@@ -3,13 +3,12 @@
 //! scored from the Hub, pushing while training, and bad input (unknown repository or revision, a
 //! private repository without a token, a broken download, a repository that is not a LLaMA).
 
-mod common;
-
 use std::process::Command;
 use std::sync::OnceLock;
 
-use common::hub::Hub;
-use common::{copy_tree, python, run, shared_data, study_checkpoint, train_tiny, Scratch};
+use crate::common;
+use crate::common::hub::Hub;
+use crate::common::{copy_tree, python, run, shared_data, study_checkpoint, train_tiny, Scratch};
 
 const TOKEN: &str = "hf_loopbacksecret42";
 const PARADIGMS: &str = "adjunct_island,anaphor_gender_agreement";

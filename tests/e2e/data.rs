@@ -1,12 +1,11 @@
 //! End-to-end: `lmeff data` on the real sample corpora, cross-checked with Python `tokenizers`,
 //! and `lmeff data fetch` against a loopback HTTP server.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::{copy_tree, http, python, run, shared_data, zip_dir, Scratch};
+use crate::common;
+use crate::common::{copy_tree, http, python, run, shared_data, zip_dir, Scratch};
 
 /// Re-encodes every cleaned dev line with Python `tokenizers` and compares with dev.bin; prints
 /// `ok <tokens>` or the first difference.

@@ -2,15 +2,13 @@
 //! the same global batch, `srun --mpi=pmix -n 2` on the local Slurm cluster, kill-and-resume and a
 //! stop signal with two ranks, and the world-size check.
 
-mod common;
-
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::{prepared_tinystories, run, Scratch};
+use crate::common::{prepared_tinystories, run, Scratch};
 
 const RUN_DIR: &str = "output/models/tinystories/llama-tiny/tokenizer-1000-seed-4/budget-0.03M";
 const MPIRUN: [&str; 4] = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np"];
@@ -108,6 +106,9 @@ fn two_ranks_train_like_one_with_the_same_global_batch() {
 
 #[test]
 fn srun_with_pmix_runs_two_ranks_on_the_local_cluster() {
+    let _node = crate::common::SLURM_NODE
+        .read()
+        .unwrap_or_else(|e| e.into_inner());
     let s = Scratch::new();
     let (ok, out, err) = run(&mut train(
         &s,

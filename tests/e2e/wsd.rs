@@ -2,9 +2,8 @@
 //! run branches off at; the budget run trains only its cooldown from there and ends bitwise equal
 //! to the same budget run trained straight through; the plan shows it and what it saves.
 
-mod common;
-
-use common::{prepared_tinystories, run, Scratch};
+use crate::common;
+use crate::common::{prepared_tinystories, run, Scratch};
 
 /// One WSD row: a full run (cut to 100 steps) and a 0.04M-token budget (79 steps of 8 × 64),
 /// a 50% cooldown, so the budget branches off at step 40; a milestone at 0.01M (step 20).

@@ -1,14 +1,13 @@
 //! End-to-end tests of `lmeff train` on the real tinystories sample: milestones at exact steps,
 //! Hugging Face interoperability, exact resume after SIGKILL, SIGUSR1 → exit 75, bad input.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::{copy_tree, python, run, Scratch};
+use crate::common;
+use crate::common::{copy_tree, python, run, Scratch};
 
 fn data_dir() -> &'static Path {
     common::prepared_tinystories()

@@ -2,14 +2,13 @@
 //! written as a result, bad input is a clear error before anything is written, a run folder has
 //! one owner, and interrupted saves leave nothing behind.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::{copy_tree, prepared_tinystories, run, shared_data, Scratch};
+use crate::common;
+use crate::common::{copy_tree, prepared_tinystories, run, shared_data, Scratch};
 
 const RUN: &str = "output/models/tinystories/llama-tiny/tokenizer-1000-seed-2/budget-0.03M";
 const PARADIGM: &str = "adjunct_island";

@@ -125,8 +125,13 @@ pub fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// The local Slurm node: the preemption test takes it whole, every other test that runs jobs
+/// on it shares it.
+pub static SLURM_NODE: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
 pub mod glue;
 pub mod hub;
+pub mod loopback;
 
 pub mod http {
     //! A minimal HTTP/1.1 file server on 127.0.0.1 for fetch tests: real sockets, GET and HEAD,
@@ -141,10 +146,12 @@ pub mod http {
     //! `LINK` file sends its text as the `Link` header of every listing page.
 
     use std::collections::{HashMap, HashSet};
-    use std::io::{BufRead, BufReader, Write};
+    use std::io::Write;
     use std::net::TcpListener;
     use std::path::PathBuf;
     use std::sync::{Arc, Mutex};
+
+    use super::loopback;
 
     /// A request as the server saw it: method, path, `Range` and `Authorization` headers.
     #[derive(Debug, Clone)]
@@ -181,21 +188,11 @@ pub mod http {
 
     /// As [`serve`], with OSF-style links.
     pub fn serve_with(root: PathBuf, cut: &[&str], osf: &[Osf]) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
         let seen = Arc::new(Mutex::new(Vec::new()));
         let log = seen.clone();
-        let cut: Arc<Mutex<HashSet<String>>> =
-            Arc::new(Mutex::new(cut.iter().map(|s| s.to_string()).collect()));
-        let osf: Arc<HashMap<String, Osf>> =
-            Arc::new(osf.iter().map(|o| (o.id.clone(), o.clone())).collect());
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
-                let (root, log, cut, osf) = (root.clone(), log.clone(), cut.clone(), osf.clone());
-                std::thread::spawn(move || answer(stream, &root, &log, &cut, &osf));
-            }
-        });
+        let cut: Mutex<HashSet<String>> = Mutex::new(cut.iter().map(|s| s.to_string()).collect());
+        let osf: HashMap<String, Osf> = osf.iter().map(|o| (o.id.clone(), o.clone())).collect();
+        let base = loopback::serve(move |stream, req| answer(stream, req, &root, &log, &cut, &osf));
         Server { base, seen }
     }
 
@@ -268,37 +265,19 @@ pub mod http {
 
     fn answer(
         mut stream: std::net::TcpStream,
+        req: loopback::Request,
         root: &std::path::Path,
         log: &Mutex<Vec<Seen>>,
         cut: &Mutex<HashSet<String>>,
         osf: &HashMap<String, Osf>,
     ) {
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut request = String::new();
-        reader.read_line(&mut request).unwrap_or(0);
-        let mut words = request.split_whitespace();
-        let method = words.next().unwrap_or("GET").to_string();
-        let path = words.next().unwrap_or("/").to_string();
-        let mut range = None;
-        let mut authorization = None;
-        let mut gzip_ok = false;
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
-                break;
-            }
-            if let Some((k, v)) = line.split_once(':') {
-                if k.eq_ignore_ascii_case("range") {
-                    range = Some(v.trim().to_string());
-                }
-                if k.eq_ignore_ascii_case("authorization") {
-                    authorization = Some(v.trim().to_string());
-                }
-                if k.eq_ignore_ascii_case("accept-encoding") && v.contains("gzip") {
-                    gzip_ok = true;
-                }
-            }
-        }
+        let method = req.method.clone();
+        let path = req.target.clone();
+        let range = req.header("range").map(str::to_owned);
+        let authorization = req.header("authorization").map(str::to_owned);
+        let gzip_ok = req
+            .header("accept-encoding")
+            .is_some_and(|v| v.contains("gzip"));
         log.lock().unwrap().push(Seen {
             method: method.clone(),
             path: path.clone(),

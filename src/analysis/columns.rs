@@ -40,7 +40,7 @@ pub fn read_columns(path: &Path) -> Result<Columns> {
 }
 
 /// A column's cells as text (numbers written out), null cells as None.
-pub fn strings(b: &RecordBatch, name: &str) -> Result<Vec<Option<String>>> {
+fn strings(b: &RecordBatch, name: &str) -> Result<Vec<Option<String>>> {
     let c = b
         .column_by_name(name)
         .ok_or_else(|| anyhow!("no column `{name}`"))?;

@@ -8,14 +8,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
-use arrow_array::RecordBatch;
 
-use super::columns::{read_columns, strings, Columns};
+use super::columns::{read_columns, Columns};
 use super::glue::{self, GlueRow};
 use super::glue_import;
 use super::record::COSINE;
 pub use super::record::{Milestone, Record, RunKey};
-use crate::results::parquet_io;
+use crate::results::blimp_summary;
 
 /// Everything collected.
 #[derive(Debug, Default)]
@@ -175,19 +174,6 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-fn numbers(b: &RecordBatch, name: &str) -> Result<Vec<Option<f64>>> {
-    strings(b, name)?
-        .into_iter()
-        .map(|v| {
-            v.map(|s| {
-                s.parse::<f64>()
-                    .map_err(|_| anyhow!("column `{name}`: {s:?} is not a number"))
-            })
-            .transpose()
-        })
-        .collect()
-}
-
 /// `v` when it is an accuracy (a number in [0, 1]); `what` says where it was read.
 fn accuracy(v: f64, what: &str) -> Result<f64> {
     match (0.0..=1.0).contains(&v) {
@@ -255,55 +241,32 @@ fn milestone(s: &str, path: &Path) -> Result<Milestone> {
 
 /// lmeff's `summary.parquet`: one row per paradigm; the overall accuracy is Σ correct / Σ n.
 fn read_summary(path: &Path) -> Result<Vec<Record>> {
-    let b = parquet_io::read(path)?;
-    let (ds, size, vocab, seed) = (
-        strings(&b, "dataset")?,
-        strings(&b, "model_size")?,
-        numbers(&b, "vocab_size")?,
-        numbers(&b, "seed")?,
-    );
-    let (anchor, ms, task) = (
-        strings(&b, "anchor")?,
-        strings(&b, "milestone")?,
-        strings(&b, "paradigm")?,
-    );
-    let (field, term) = (strings(&b, "field")?, strings(&b, "linguistics_term")?);
-    let (n, correct, acc) = (
-        numbers(&b, "n")?,
-        numbers(&b, "correct")?,
-        numbers(&b, "accuracy")?,
-    );
-    let tokens = numbers(&b, "tokens_seen")?;
-    // Results of earlier versions have no `schedule` column: cosine, as every run then was.
-    let schedule = match b.column_by_name("schedule") {
-        Some(_) => strings(&b, "schedule")?,
-        None => vec![None; b.num_rows()],
-    };
+    let rows = blimp_summary::read(path)?;
     let mut out = Vec::new();
     let (mut sum_n, mut sum_c) = (0i64, 0i64);
-    for i in 0..b.num_rows() {
+    for (i, r) in rows.into_iter().enumerate() {
         let run = RunKey {
-            dataset: need(ds[i].clone(), "dataset", i)?,
-            model_size: need(size[i].clone(), "model_size", i)?,
-            vocab_size: need(vocab[i], "vocab_size", i)? as i64,
-            seed: need(seed[i], "seed", i)? as i64,
-            schedule: schedule[i].clone().unwrap_or_else(|| COSINE.into()),
+            dataset: need(r.dataset, "dataset", i)?,
+            model_size: need(r.model_size, "model_size", i)?,
+            vocab_size: need(r.vocab_size, "vocab_size", i)?,
+            seed: need(r.seed, "seed", i)?,
+            schedule: r.schedule.unwrap_or_else(|| COSINE.into()),
         };
         let rec = Record {
             run,
-            anchor: anchor[i].clone().unwrap_or_else(|| "full".into()),
-            milestone: milestone(&need(ms[i].clone(), "milestone", i)?, path)?,
-            task: Some(need(task[i].clone(), "paradigm", i)?),
-            field: field[i].clone(),
-            phenomenon: term[i].clone(),
-            acc: accuracy(need(acc[i], "accuracy", i)?, &format!("row {}", i + 1))?,
-            n: n[i].map(|x| x as i64),
-            tokens: tokens[i].map(|x| x as i64),
+            anchor: r.anchor.unwrap_or_else(|| "full".into()),
+            milestone: milestone(&r.milestone, path)?,
+            task: Some(r.paradigm),
+            field: Some(r.field),
+            phenomenon: Some(r.linguistics_term),
+            acc: accuracy(r.accuracy, &format!("row {}", i + 1))?,
+            n: Some(r.n),
+            tokens: r.tokens_seen,
             paradigms: None,
             source: path.to_owned(),
         };
-        sum_n += rec.n.unwrap_or(0);
-        sum_c += correct[i].unwrap_or(0.0) as i64;
+        sum_c += r.correct;
+        sum_n += r.n;
         out.push(rec);
     }
     if let Some(first) = out.first() {

@@ -58,6 +58,16 @@ impl ScheduleKind {
     }
 }
 
+impl std::fmt::Display for ScheduleKind {
+    /// As configs.csv and the files write it: `cosine`, `wsd`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ScheduleKind::Cosine => "cosine",
+            ScheduleKind::Wsd => "wsd",
+        })
+    }
+}
+
 impl std::str::FromStr for ScheduleKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {

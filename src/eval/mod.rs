@@ -4,6 +4,7 @@
 //! lm-evaluation-harness JSON by [`crate::results::blimp`].
 
 pub mod blimp_data;
+pub mod checkpoint;
 pub mod glue;
 pub mod identity;
 pub mod score;
@@ -12,16 +13,16 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use tracing::info;
 
-use crate::config::layout::checkpoint;
+use crate::config::layout::checkpoint::TOKENIZER_FILE;
 use crate::config::Precision;
 use crate::device::{Compute, Device};
-use crate::io::sha256_file;
 use crate::model::Llama;
 use crate::results::blimp::{self as out, EvalConfig, PairScore};
 use blimp_data::Pair;
+use checkpoint::Ready;
 pub use identity::Target;
 use score::{Encoded, ScoreOptions};
 
@@ -51,7 +52,7 @@ pub struct Evaluated {
 }
 
 /// Evaluates `checkpoints` (e.g. every checkpoint of a run): BLiMP is read once and tokenized once
-/// per distinct tokenizer and prefix-space setting ([`checkpoint::prefix_space`]). With `out`,
+/// per distinct tokenizer and prefix-space setting ([`checkpoint::Ready::encoding`]). With `out`,
 /// `run_layout` puts each checkpoint's files in `out/<milestone>/` (a Hub checkpoint's in
 /// `out/<revision>/`).
 pub fn evaluate(
@@ -59,47 +60,22 @@ pub fn evaluate(
     o: &EvalOptions,
     run_layout: bool,
 ) -> Result<Vec<Evaluated>> {
-    for t in checkpoints {
-        checkpoint::check_files(&t.dir)?;
-    }
+    let ready = checkpoints
+        .iter()
+        .map(|target| {
+            let r = Ready::new(target)?;
+            let dest = blimp_destination(&r, o, run_layout)?;
+            Ok((r, dest))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let pairs = blimp_data::load(&o.blimp_dir, &o.paradigms)?;
     let compute = Compute::new(o.device, o.precision)?;
     let mut encoded: HashMap<String, Encoded> = HashMap::new();
     let mut done = Vec::new();
-    for target in checkpoints {
-        let ck = &target.dir;
-        let weights = ck.join(checkpoint::MODEL_FILE);
-        let tok_path = ck.join(checkpoint::TOKENIZER_FILE);
-        let sha = sha256_file(&weights)?;
-        let tok_sha = sha256_file(&tok_path)?;
-        let known = [
-            (checkpoint::MODEL_FILE, sha.as_str()),
-            (checkpoint::TOKENIZER_FILE, tok_sha.as_str()),
-        ];
-        checkpoint::verify_model_files(ck, &known)
-            .context("refusing to score a damaged checkpoint")?;
-        let id = identity::identity(target, sha.clone())?;
-        let fallback = target
-            .hub
-            .as_ref()
-            .map(|h| identity::hub_fallback_dir(&o.results_dir, h));
-        let dest = match (&o.out, run_layout) {
-            (Some(out), true) => {
-                out.join(target.hub.as_ref().map_or(&id.milestone, |h| &h.revision))
-            }
-            (Some(out), false) => out.clone(),
-            (None, _) => id
-                .results_dir(&o.results_dir)
-                .or(fallback)
-                .with_context(|| {
-                    format!(
-                        "{} has no lmeff milestone_meta.json: say where results go with --out",
-                        ck.display()
-                    )
-                })?,
-        };
-        out::check_destination(&dest)?;
-        let prefix_space = checkpoint::prefix_space(ck)?;
+    for (r, dest) in ready {
+        let (ck, id, prefix_space) = (r.dir(), &r.id, r.prefix_space);
+        let tok_path = ck.join(TOKENIZER_FILE);
+        let (sha, tok_sha) = (r.weights_sha256.clone(), r.tokenizer_sha256.clone());
         let cfg = EvalConfig {
             checkpoint_sha256: sha,
             tokenizer_sha256: tok_sha.clone(),
@@ -145,7 +121,7 @@ pub fn evaluate(
             });
             continue;
         }
-        let encoding = format!("{tok_sha} prefix space {prefix_space}");
+        let encoding = r.encoding();
         if !encoded.contains_key(&encoding) {
             let tokenizer = crate::data::tokenizer::load_tokenizer(&tok_path)?;
             let enc = score::encode(&tokenizer, prefix_space, &pairs)?;
@@ -205,7 +181,7 @@ pub fn evaluate(
                 bad.logp_bad
             );
         }
-        let rows = out::write(&dest, &id, &cfg, &scores)?;
+        let rows = out::write(&dest, id, &cfg, &scores)?;
         let correct: i64 = rows.iter().map(|r| r.correct).sum();
         let accuracy = correct as f64 / pairs.len() as f64;
         let pairs_per_s = pairs.len() as f64 / secs.max(1e-9);
@@ -224,6 +200,21 @@ pub fn evaluate(
         });
     }
     Ok(done)
+}
+
+/// A checkpoint's BLiMP folder: under `--out` (a run's checkpoints each in a folder named by its
+/// milestone, a Hub checkpoint's by its revision), else in the results layout (a foreign Hub
+/// checkpoint's in the Hub fallback).
+fn blimp_destination(r: &Ready, o: &EvalOptions, run_layout: bool) -> Result<PathBuf> {
+    let hub = r.target.hub.as_ref();
+    let name = run_layout.then(|| hub.map_or(&r.id.milestone, |h| &h.revision).as_str());
+    let layout =
+        r.id.results_dir(&o.results_dir)
+            .or_else(|| hub.map(|h| identity::hub_fallback_dir(&o.results_dir, h)));
+    let missing = " has no lmeff milestone_meta.json: say where results go with --out";
+    let dest = checkpoint::destination(r.dir(), o.out.as_deref(), name, layout, missing)?;
+    out::check_destination(&dest)?;
+    Ok(dest)
 }
 
 fn pair_scores(pairs: &[Pair], enc: &Encoded, sums: &[f64]) -> Vec<PairScore> {

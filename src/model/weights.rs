@@ -11,6 +11,9 @@ use tch::{Device, Kind, Tensor};
 
 use crate::io::write_bytes_atomic;
 
+/// Tensors by their Hugging Face names.
+pub type Weights = BTreeMap<String, Tensor>;
+
 /// Serialises named fp32 tensors (copied to the CPU) to safetensors bytes.
 pub fn to_safetensors(tensors: &BTreeMap<String, Tensor>) -> Result<Vec<u8>> {
     let mut data: Vec<(String, Vec<u8>, Vec<usize>)> = Vec::with_capacity(tensors.len());

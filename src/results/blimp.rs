@@ -11,6 +11,7 @@ use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch,
 use arrow_schema::{DataType, Field, Schema};
 use serde::{Deserialize, Serialize};
 
+use super::blimp_summary as summary;
 use super::parquet_io;
 use crate::io::{write_json_atomic, Staged};
 
@@ -157,56 +158,30 @@ pub fn pairs_batch(scores: &[PairScore]) -> Result<RecordBatch> {
     Ok(RecordBatch::try_new(Arc::new(schema), cols)?)
 }
 
-/// The `summary.parquet` table: one row per paradigm, with the identity repeated.
-pub fn summary_batch(id: &ResultKey, rows: &[ParadigmSummary]) -> Result<RecordBatch> {
-    let n = rows.len();
-    let opt_str =
-        |v: &Option<String>| -> ArrayRef { Arc::new(StringArray::from(vec![v.as_deref(); n])) };
-    let opt_int = |v: Option<i64>| -> ArrayRef { Arc::new(Int64Array::from(vec![v; n])) };
-    let schema = Schema::new(vec![
-        Field::new("dataset", DataType::Utf8, true),
-        Field::new("model_size", DataType::Utf8, true),
-        Field::new("vocab_size", DataType::Int64, true),
-        Field::new("seed", DataType::Int64, true),
-        Field::new("anchor", DataType::Utf8, true),
-        Field::new("schedule", DataType::Utf8, true),
-        Field::new("milestone", DataType::Utf8, false),
-        Field::new("tokens_seen", DataType::Int64, true),
-        Field::new("checkpoint", DataType::Utf8, false),
-        Field::new("checkpoint_sha256", DataType::Utf8, false),
-        Field::new("paradigm", DataType::Utf8, false),
-        Field::new("field", DataType::Utf8, false),
-        Field::new("linguistics_term", DataType::Utf8, false),
-        Field::new("n", DataType::Int64, false),
-        Field::new("correct", DataType::Int64, false),
-        Field::new("accuracy", DataType::Float64, false),
-        Field::new("stderr", DataType::Float64, false),
-    ]);
-    let checkpoint = id.checkpoint.display().to_string();
-    let cols: Vec<ArrayRef> = vec![
-        opt_str(&id.dataset),
-        opt_str(&id.model_size),
-        opt_int(id.vocab_size.map(i64::from)),
-        opt_int(id.seed.map(|s| s as i64)),
-        opt_str(&id.anchor),
-        opt_str(&id.schedule),
-        strings(std::iter::repeat_n(id.milestone.as_str(), n)),
-        opt_int(id.tokens_seen.map(|t| t as i64)),
-        strings(std::iter::repeat_n(checkpoint.as_str(), n)),
-        strings(std::iter::repeat_n(id.checkpoint_sha256.as_str(), n)),
-        strings(rows.iter().map(|r| r.paradigm.as_str())),
-        strings(rows.iter().map(|r| r.field.as_str())),
-        strings(rows.iter().map(|r| r.linguistics_term.as_str())),
-        Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.n))),
-        Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.correct))),
-        Arc::new(Float64Array::from_iter_values(
-            rows.iter().map(|r| r.accuracy),
-        )),
-        Arc::new(Float64Array::from_iter_values(
-            rows.iter().map(|r| r.stderr),
-        )),
-    ];
-    Ok(RecordBatch::try_new(Arc::new(schema), cols)?)
+/// The `summary.parquet` rows of checkpoint `id`'s paradigm summaries.
+fn summary_rows(id: &ResultKey, summaries: &[ParadigmSummary]) -> Vec<summary::SummaryRow> {
+    summaries
+        .iter()
+        .map(|r| summary::SummaryRow {
+            dataset: id.dataset.clone(),
+            model_size: id.model_size.clone(),
+            vocab_size: id.vocab_size.map(i64::from),
+            seed: id.seed.map(|s| s as i64),
+            anchor: id.anchor.clone(),
+            schedule: id.schedule.clone(),
+            milestone: id.milestone.clone(),
+            tokens_seen: id.tokens_seen.map(|t| t as i64),
+            checkpoint: id.checkpoint.display().to_string(),
+            checkpoint_sha256: id.checkpoint_sha256.clone(),
+            paradigm: r.paradigm.clone(),
+            field: r.field.clone(),
+            linguistics_term: r.linguistics_term.clone(),
+            n: r.n,
+            correct: r.correct,
+            accuracy: r.accuracy,
+            stderr: r.stderr,
+        })
+        .collect()
 }
 
 /// How the evaluation was run (`config` of `blimp_results.json`), compared to skip re-evaluation.
@@ -282,7 +257,7 @@ pub fn existing_config(dir: &Path) -> Option<EvalConfig> {
 }
 
 /// The files of a BLiMP result folder: all that [`write`] puts there.
-pub const FILES: [&str; 3] = ["pairs.parquet", "summary.parquet", "blimp_results.json"];
+pub const FILES: [&str; 3] = ["pairs.parquet", summary::FILE, "blimp_results.json"];
 
 /// Checks that `dir` may receive a result: absent, or holding only a result's files.
 pub fn check_destination(dir: &Path) -> Result<()> {
@@ -300,10 +275,7 @@ pub fn write(
     let rows = summarize(scores);
     let staged = Staged::new(dir)?;
     parquet_io::write(&staged.path().join("pairs.parquet"), &pairs_batch(scores)?)?;
-    parquet_io::write(
-        &staged.path().join("summary.parquet"),
-        &summary_batch(id, &rows)?,
-    )?;
+    summary::write(&staged.path().join(summary::FILE), &summary_rows(id, &rows))?;
     write_json_atomic(
         &staged.path().join("blimp_results.json"),
         &lm_eval_json(id, cfg, &rows),

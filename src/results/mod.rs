@@ -3,5 +3,6 @@
 //! back by the aggregator.
 
 pub mod blimp;
+pub mod blimp_summary;
 pub mod glue;
 pub mod parquet_io;

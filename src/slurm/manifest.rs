@@ -10,13 +10,14 @@ use serde::{Deserialize, Serialize};
 use super::array::TaskSet;
 use super::render::Group;
 use super::template::{EvalPart, Stage};
-use crate::config::{Run, ScheduleKind};
+use crate::config::{Anchor, Run, RunKey, ScheduleKind};
 
 /// The manifest's file name inside a launch folder.
 pub const MANIFEST: &str = "manifest.json";
 
 /// One run of the launch, by array index.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(into = "EntryFile", from = "EntryFile")]
 pub struct RunEntry {
     /// The plan's task index = the array task id in every stage.
     pub task_index: usize,
@@ -25,15 +26,7 @@ pub struct RunEntry {
     pub group: usize,
     /// Checkpoint folder (relative to `workdir` unless absolute).
     pub output_dir: PathBuf,
-    pub dataset: String,
-    pub model: String,
-    pub vocab_size: u32,
-    pub seed: u64,
-    /// `full` or a budget such as `25M`.
-    pub anchor: String,
-    /// `wsd` for a warmup–stable–decay run; absent for cosine.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub schedule: Option<String>,
+    pub key: RunKey,
 }
 
 impl RunEntry {
@@ -44,12 +37,61 @@ impl RunEntry {
             run_id: run.run_id.to_string(),
             group,
             output_dir: run.output_dir.clone(),
-            dataset: run.key.dataset.clone(),
-            model: run.key.model.clone(),
-            vocab_size: run.key.vocab_size,
-            seed: run.key.seed,
-            anchor: run.key.anchor.to_string(),
-            schedule: (run.key.schedule == ScheduleKind::Wsd).then(|| "wsd".to_owned()),
+            key: run.key.clone(),
+        }
+    }
+}
+
+/// A run entry as `manifest.json` holds it: the identity's fields inline, `schedule` only for
+/// WSD (absent: cosine).
+#[derive(Serialize, Deserialize)]
+struct EntryFile {
+    task_index: usize,
+    run_id: String,
+    group: usize,
+    output_dir: PathBuf,
+    dataset: String,
+    model: String,
+    vocab_size: u32,
+    seed: u64,
+    anchor: Anchor,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    schedule: Option<ScheduleKind>,
+}
+
+impl From<RunEntry> for EntryFile {
+    fn from(e: RunEntry) -> EntryFile {
+        let k = e.key;
+        EntryFile {
+            task_index: e.task_index,
+            run_id: e.run_id,
+            group: e.group,
+            output_dir: e.output_dir,
+            dataset: k.dataset,
+            model: k.model,
+            vocab_size: k.vocab_size,
+            seed: k.seed,
+            anchor: k.anchor,
+            schedule: (!k.schedule.is_cosine()).then_some(k.schedule),
+        }
+    }
+}
+
+impl From<EntryFile> for RunEntry {
+    fn from(f: EntryFile) -> RunEntry {
+        RunEntry {
+            task_index: f.task_index,
+            run_id: f.run_id,
+            group: f.group,
+            output_dir: f.output_dir,
+            key: RunKey {
+                dataset: f.dataset,
+                model: f.model,
+                vocab_size: f.vocab_size,
+                seed: f.seed,
+                anchor: f.anchor,
+                schedule: f.schedule.unwrap_or_default(),
+            },
         }
     }
 }
@@ -262,5 +304,36 @@ mod tests {
             )
         );
         assert_eq!(utc_strings(951_782_400).1, "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn run_entries_keep_their_file_form() {
+        for (schedule, tail) in [
+            (ScheduleKind::Cosine, ""),
+            (ScheduleKind::Wsd, r#","schedule":"wsd""#),
+        ] {
+            let entry = RunEntry {
+                task_index: 3,
+                run_id: "ts_20m_v1000_seed1_budget25M".into(),
+                group: 1,
+                output_dir: "out/x".into(),
+                key: RunKey {
+                    dataset: "ts".into(),
+                    model: "20m".into(),
+                    vocab_size: 1000,
+                    seed: 1,
+                    anchor: "25M".parse().unwrap(),
+                    schedule,
+                },
+            };
+            let text = serde_json::to_string(&entry).unwrap();
+            assert_eq!(
+                text,
+                format!(
+                    r#"{{"task_index":3,"run_id":"ts_20m_v1000_seed1_budget25M","group":1,"output_dir":"out/x","dataset":"ts","model":"20m","vocab_size":1000,"seed":1,"anchor":"25M"{tail}}}"#
+                )
+            );
+            assert_eq!(serde_json::from_str::<RunEntry>(&text).unwrap(), entry);
+        }
     }
 }

@@ -210,12 +210,12 @@ fn checkpoints(run: &RunLayout) -> Vec<String> {
 /// The result identity of one checkpoint of a run (for `lmeff eval`'s default layout).
 fn key_of(run: &RunEntry, checkpoint: &str) -> ResultKey {
     ResultKey {
-        dataset: Some(run.dataset.clone()),
-        model_size: Some(run.model.clone()),
-        vocab_size: Some(run.vocab_size),
-        seed: Some(run.seed),
-        anchor: Some(run.anchor.clone()),
-        schedule: run.schedule.clone(),
+        dataset: Some(run.key.dataset.clone()),
+        model_size: Some(run.key.model.clone()),
+        vocab_size: Some(run.key.vocab_size),
+        seed: Some(run.key.seed),
+        anchor: Some(run.key.anchor.to_string()),
+        schedule: (!run.key.schedule.is_cosine()).then(|| run.key.schedule.to_string()),
         milestone: CheckpointLabel::label_of(checkpoint),
         tokens_seen: None,
         checkpoint: PathBuf::new(),

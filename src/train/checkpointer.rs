@@ -3,12 +3,11 @@
 //! stop signal arrives, the initialisation (`--init-only`) and the final checkpoint; the metadata
 //! of every checkpoint is built here. Only the main rank writes; every rank reads the resume state.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use tch::{nn, Tensor};
+use tch::nn;
 use tracing::{info, warn};
 
 use super::config::{Outcome, TrainConfig};
@@ -17,6 +16,7 @@ use super::logger::Logger;
 use super::optim::AdamW;
 use super::resume::{ResumeDir, ResumeState};
 use super::run_dir::RunDir;
+use super::state::TrainState;
 use crate::config::layout::checkpoint::CheckpointMeta;
 use crate::config::wsd::BranchPoint;
 use crate::config::CheckpointLabel;
@@ -24,10 +24,8 @@ use crate::config::{MilestoneStep, Run, ScheduleKind};
 use crate::dist::World;
 use crate::hub::publisher::Publisher;
 use crate::model::checkpoint::save_checkpoint;
-use crate::model::{weights, LlamaConfig};
-
-/// Weights by name.
-pub type Weights = BTreeMap<String, Tensor>;
+use crate::model::weights::{self, Weights};
+use crate::model::LlamaConfig;
 
 /// The file that says a branch point's state will never come (`<state dir>.unreachable`).
 pub fn unreachable_note(state_dir: &std::path::Path) -> PathBuf {
@@ -35,7 +33,8 @@ pub fn unreachable_note(state_dir: &std::path::Path) -> PathBuf {
 }
 
 /// Saves a run's checkpoints and resume states.
-pub struct Checkpointer {
+pub struct Checkpointer<'w> {
+    world: &'w World,
     run: Run,
     dir: RunDir,
     main: bool,
@@ -52,18 +51,19 @@ pub struct Checkpointer {
     publisher: Option<Publisher>,
 }
 
-impl Checkpointer {
-    /// The checkpointer of `cfg`'s run of `total` steps in `dir`.
+impl<'w> Checkpointer<'w> {
+    /// The checkpointer of `cfg`'s run of `total` steps in `dir`, on one rank of `world`.
     pub fn new(
         cfg: &TrainConfig,
         dir: RunDir,
         total: u64,
         model_cfg: LlamaConfig,
         data: &RunData,
-        world: &World,
-    ) -> Checkpointer {
+        world: &'w World,
+    ) -> Checkpointer<'w> {
         let run = &cfg.run;
         Checkpointer {
+            world,
             milestones: run
                 .milestone_steps
                 .iter()
@@ -80,6 +80,14 @@ impl Checkpointer {
             started: Instant::now(),
             branch_points: run.branch_points.clone(),
             publisher: None,
+        }
+    }
+
+    /// Removes the resume state of a finished run (main rank).
+    pub fn clear_resume(&self) -> Result<()> {
+        match self.main {
+            true => self.dir.clear_resume(),
+            false => Ok(()),
         }
     }
 
@@ -233,45 +241,42 @@ impl Checkpointer {
         Ok((r.state, r.best.map(on_device)))
     }
 
-    /// After step `step`: the milestone checkpoint when one falls here; the resume state every
-    /// `save_every` steps, at milestones and when `stopping`.
-    #[allow(clippy::too_many_arguments)]
+    /// After the trainer's step: the milestone checkpoint when one falls here; the resume state
+    /// every `save_every` steps, at milestones, at branch points and when `stopping`.
     pub fn at_step(
         &mut self,
-        step: u64,
-        lr: f64,
-        stopping: bool,
-        state: &mut ResumeState,
-        params: &Weights,
-        opt: &AdamW,
-        best: Option<&Weights>,
+        state: &mut TrainState,
         logger: &mut Logger,
-        world: &World,
+        stopping: bool,
     ) -> Result<()> {
+        let (step, lr) = (state.progress.step, state.lr);
         let milestone = self.milestones.iter().find(|m| m.step == step).copied();
         if let Some(m) = milestone.filter(|_| self.main) {
             let name = CheckpointLabel::Milestone(m.millions);
-            let losses = [state.last_train_loss, state.last_eval_loss];
-            self.save(name, params, &self.meta(name, step, lr, losses))?;
-            logger.note(|| info!(step, tokens = state.tokens, "saved {name}"));
+            let p = &state.progress;
+            let losses = [p.last_train_loss, p.last_eval_loss];
+            self.save(name, &state.params, &self.meta(name, step, lr, losses))?;
+            logger.note(|| info!(step, tokens = p.tokens, "saved {name}"));
         }
         let branching = self.branch_points.iter().any(|b| b.step == step);
         if !step.is_multiple_of(self.save_every) && milestone.is_none() && !branching && !stopping {
             return Ok(());
         }
-        (state.pending_loss, state.pending_steps) = logger.pending(step, world)?;
-        state.metrics_bytes = logger.metrics_bytes();
-        state.wall_time_s = self.started.elapsed().as_secs_f64();
+        let p = &mut state.progress;
+        (p.pending_loss, p.pending_steps) = logger.pending(step, self.world)?;
+        p.metrics_bytes = logger.metrics_bytes();
+        p.wall_time_s = self.started.elapsed().as_secs_f64();
         if self.main {
-            let opt_state = opt.state();
+            let opt_state = state.opt.state();
+            let (p, params, best) = (&state.progress, &state.params, state.early.best());
             // Branch states first: a run stopped between the two passes the step again.
             for b in self.branch_points.iter().filter(|b| b.step == step) {
-                ResumeDir::at(b.state_dir.clone()).save(state, params, &opt_state, best)?;
+                ResumeDir::at(b.state_dir.clone()).save(p, params, &opt_state, best)?;
                 logger.note(|| info!(step, anchor = %b.anchor, "branch point saved in {}", b.state_dir.display()));
             }
-            self.resume.save(state, params, &opt_state, best)?;
+            self.resume.save(p, params, &opt_state, best)?;
         }
-        world.barrier();
+        self.world.barrier();
         logger.reset_clock(step);
         Ok(())
     }
@@ -296,8 +301,8 @@ impl Checkpointer {
         lr: f64,
         losses: [Option<f64>; 2],
         last_norm: Option<f64>,
-        world: &World,
     ) -> Result<Outcome> {
+        let world = self.world;
         let name = CheckpointLabel::Final;
         if !self.main {
             world.barrier();

@@ -213,14 +213,14 @@ fn a_launch_trains_evaluates_every_checkpoint_and_reports() {
                 .replace("milestone-", "")
                 .trim_end_matches('M')
                 .to_owned();
-            let anchor = if run.anchor == "full" {
+            let anchor = if run.key.anchor.to_string() == "full" {
                 String::new()
             } else {
-                format!("budget-{}/", run.anchor)
+                format!("budget-{}/", run.key.anchor)
             };
             let res = s.path().join(format!(
                 "results/blimp/{}/tiny/seed-{}/tok-1000/{anchor}{label}/summary.parquet",
-                run.dataset, run.seed
+                run.key.dataset, run.key.seed
             ));
             assert!(res.is_file(), "{} missing", res.display());
             evaluated += 1;
@@ -327,7 +327,7 @@ fn a_wsd_row_branches_its_budget_off_the_trunk_and_evaluates_every_checkpoint() 
     );
     let m = launch(&s, &[]);
     assert_eq!(m.runs.len(), 2);
-    assert_eq!(m.runs[0].anchor, "full");
+    assert_eq!(m.runs[0].key.anchor.to_string(), "full");
     let st = wait_all(&s, Duration::from_secs(300));
     for r in st["runs"].as_array().unwrap() {
         assert_eq!(

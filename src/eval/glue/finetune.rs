@@ -160,23 +160,39 @@ pub fn argmax(logits: &[Vec<f32>]) -> Vec<i64> {
         .collect()
 }
 
-/// Fine-tunes `model` (its trainable weights `params`) on `train`, choosing the epoch by `dev`,
-/// and scores `test` with the chosen weights (copied back into `params`). With `trace`, writes
-/// there the initial weights (`init.safetensors`) and every step's examples, learning rate and
-/// loss (`steps.jsonl`), so another implementation can replay the run.
-#[allow(clippy::too_many_arguments)]
-pub fn finetune(
-    model: &Classifier,
-    params: &BTreeMap<String, Tensor>,
-    task: &Task,
-    train: &Encoded,
-    dev: &Encoded,
-    test: &Encoded,
-    recipe: Recipe,
-    pad_id: i64,
-    compute: Compute,
-    trace: Option<&Path>,
-) -> Result<Outcome> {
+/// One fine-tuning: the classifier and its trainable weights, the task and its encoded splits,
+/// the recipe, and where to trace it.
+#[derive(Clone, Copy)]
+pub struct Job<'a> {
+    pub model: &'a Classifier,
+    pub params: &'a BTreeMap<String, Tensor>,
+    pub task: &'a Task,
+    pub train: &'a Encoded,
+    pub dev: &'a Encoded,
+    pub test: &'a Encoded,
+    pub recipe: Recipe,
+    pub pad_id: i64,
+    pub compute: Compute,
+    /// Where to write the initial weights (`init.safetensors`) and every step's examples,
+    /// learning rate and loss (`steps.jsonl`), so another implementation can replay the run.
+    pub trace: Option<&'a Path>,
+}
+
+/// Fine-tunes the job's model on `train`, choosing the epoch by `dev`, and scores `test` with the
+/// chosen weights (copied back into `params`).
+pub fn finetune(job: Job) -> Result<Outcome> {
+    let Job {
+        model,
+        params,
+        task,
+        train,
+        dev,
+        test,
+        recipe,
+        pad_id,
+        compute,
+        trace,
+    } = job;
     if let Some(dir) = trace {
         fs_err::create_dir_all(dir)?;
         weights::save(params, &dir.join("init.safetensors"))?;

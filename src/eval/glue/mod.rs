@@ -14,17 +14,17 @@ use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 use tracing::info;
 
-use super::identity::{identity, Target};
-use crate::config::layout::checkpoint;
+use super::checkpoint::{self, Ready};
+use super::identity::Target;
+use crate::config::layout::checkpoint::{CONFIG_FILE, MODEL_FILE, TOKENIZER_FILE};
 use crate::config::Precision;
 use crate::data::glue::splits as data;
 use crate::data::glue::tasks::{self, Task};
 use crate::device::{Compute, Device};
-use crate::io::sha256_file;
 use crate::model::classifier::Classifier;
 use crate::model::LlamaConfig;
 use crate::results::glue::{self as out, EpochRow, Prediction, Scores, TaskResult};
-use finetune::{Encoded, Recipe};
+use finetune::{Encoded, Job, Recipe};
 
 /// What to fine-tune on and how.
 #[derive(Debug, Clone)]
@@ -122,22 +122,16 @@ pub fn evaluate(targets: &[Target], o: &GlueOptions, run_layout: bool) -> Result
     let planned = plan(targets, o, run_layout)?;
     let mut prepared: HashMap<(String, &str), Prepared> = HashMap::new();
     let mut done = Vec::new();
-    for Planned {
-        target,
-        id,
-        weights_sha,
-        dest,
-    } in planned
-    {
-        let ck = &target.dir;
-        let tokenizer_path = ck.join(checkpoint::TOKENIZER_FILE);
-        let prefix_space = checkpoint::prefix_space(ck)?;
-        let encoding = format!("{} {prefix_space}", sha256_file(&tokenizer_path)?);
+    for Planned { ready, dest } in planned {
+        let (ck, id, weights_sha) = (ready.dir(), &ready.id, &ready.weights_sha256);
+        let tokenizer_path = ck.join(TOKENIZER_FILE);
+        let prefix_space = ready.prefix_space;
+        let encoding = format!("{} {prefix_space}", ready.tokenizer_sha256);
         let tokenizer = data::pair_tokenizer(
             crate::data::tokenizer::load_tokenizer(&tokenizer_path)?,
             prefix_space,
         )?;
-        let config = LlamaConfig::load(&ck.join(checkpoint::CONFIG_FILE))?;
+        let config = LlamaConfig::load(&ck.join(CONFIG_FILE))?;
         let pad_id = i64::from(config.pad_token_id.unwrap_or(0));
         for (task, splits) in o.tasks.iter().zip(&splits) {
             let key = (encoding.clone(), task.name);
@@ -156,7 +150,7 @@ pub fn evaluate(targets: &[Target], o: &GlueOptions, run_layout: bool) -> Result
                 ))
             );
             let previous = out::read_summary(&dest)
-                .filter(|s| s.identity.checkpoint_sha256 == weights_sha)
+                .filter(|s| s.identity.checkpoint_sha256 == *weights_sha)
                 .and_then(|s| s.tasks.get(task.name).cloned());
             let head = dest.join(out::HEADS).join(task.name);
             // A kept head or a trace asked for and not there is made by fine-tuning again.
@@ -189,18 +183,18 @@ pub fn evaluate(targets: &[Target], o: &GlueOptions, run_layout: bool) -> Result
             )?;
             let params = Classifier::trainable(&vs);
             let trace = o.trace.as_ref().map(|t| t.join(task.name));
-            let outcome = finetune::finetune(
-                &model,
-                &params,
+            let outcome = finetune::finetune(Job {
+                model: &model,
+                params: &params,
                 task,
-                &p.train,
-                &p.dev,
-                &p.test,
-                o.recipe,
+                train: &p.train,
+                dev: &p.dev,
+                test: &p.test,
+                recipe: o.recipe,
                 pad_id,
                 compute,
-                trace.as_deref(),
-            )?;
+                trace: trace.as_deref(),
+            })?;
             let predictions: Vec<Prediction> = [
                 ("dev", &splits.dev, &p.dev, &outcome.dev_logits),
                 ("test", &splits.test, &p.test, &outcome.test_logits),
@@ -244,7 +238,7 @@ pub fn evaluate(targets: &[Target], o: &GlueOptions, run_layout: bool) -> Result
                 train_examples: Some(p.train.ids.len() as u64),
                 max_train_examples: o.max_train_examples,
             };
-            out::write_task(&dest, &id, task.name, result.clone(), &predictions, &epochs)?;
+            out::write_task(&dest, id, task.name, result.clone(), &predictions, &epochs)?;
             info!(
                 "{} {}: test accuracy {:.4}, F1 {:.4}, MCC {:.4} (epoch {} of {}) → {}",
                 ck.display(),
@@ -267,46 +261,30 @@ pub fn evaluate(targets: &[Target], o: &GlueOptions, run_layout: bool) -> Result
     Ok(done)
 }
 
-/// A checkpoint to fine-tune: its identity and where its results go.
+/// A checkpoint to fine-tune and where its results go.
 struct Planned<'a> {
-    target: &'a Target,
-    id: crate::results::blimp::ResultKey,
-    weights_sha: String,
+    ready: Ready<'a>,
     dest: PathBuf,
 }
 
-/// Every target's identity and destination; each destination is checked before anything is
-/// fine-tuned.
+/// Every target made ready (its weights also checked to be finite) and its destination checked,
+/// before anything is fine-tuned.
 fn plan<'a>(targets: &'a [Target], o: &GlueOptions, run_layout: bool) -> Result<Vec<Planned<'a>>> {
     let mut out = Vec::new();
     for target in targets {
-        let ck = &target.dir;
-        checkpoint::check_files(ck)?;
-        let weights_sha = sha256_file(&ck.join(checkpoint::MODEL_FILE))?;
-        checkpoint::verify_model_files(ck, &[(checkpoint::MODEL_FILE, &weights_sha)])?;
-        check_finite(ck)?;
-        let id = identity(target, weights_sha.clone())?;
-        let full_dest = match (&o.out, run_layout) {
-            (Some(out), true) => out.join(&id.milestone),
-            (Some(out), false) => out.clone(),
-            (None, _) => id.glue_dir(&o.results_dir).with_context(|| {
-                format!(
-                    "{}: its identity is unknown: say where results go with --out",
-                    ck.display()
-                )
-            })?,
-        };
+        let ready = Ready::new(target)?;
+        check_finite(ready.dir())?;
+        let id = &ready.id;
+        let name = run_layout.then_some(id.milestone.as_str());
+        let layout = id.glue_dir(&o.results_dir);
+        let missing = ": its identity is unknown: say where results go with --out";
+        let full = checkpoint::destination(ready.dir(), o.out.as_deref(), name, layout, missing)?;
         let dest = match o.max_train_examples {
-            Some(n) => full_dest.join(out::subsampled_dir(n)),
-            None => full_dest,
+            Some(n) => full.join(out::subsampled_dir(n)),
+            None => full,
         };
         out::check_destination(&dest)?;
-        out.push(Planned {
-            target,
-            id,
-            weights_sha,
-            dest,
-        });
+        out.push(Planned { ready, dest });
     }
     Ok(out)
 }
@@ -314,7 +292,7 @@ fn plan<'a>(targets: &'a [Target], o: &GlueOptions, run_layout: bool) -> Result<
 /// Refuses a checkpoint with a weight that is not finite, as BLiMP refuses it (whether or not
 /// the classifier reads that weight): the checkpoint is damaged.
 fn check_finite(ck: &std::path::Path) -> Result<()> {
-    let stored = crate::model::weights::load(&ck.join(checkpoint::MODEL_FILE))?;
+    let stored = crate::model::weights::load(&ck.join(MODEL_FILE))?;
     if let Some((name, _)) = stored
         .iter()
         .find(|(_, t)| !bool::try_from(t.isfinite().all()).unwrap_or(false))

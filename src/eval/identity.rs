@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
 use crate::config::layout::checkpoint::{self, CheckpointMeta};
@@ -41,19 +41,29 @@ struct StudyMeta {
     tokenizer_vocab_size: Option<u32>,
 }
 
-/// Either schema of `milestone_meta.json`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+/// Either schema of `milestone_meta.json`: lmeff's (it records `lmeff_version`; read strictly)
+/// or the study's.
 enum AnyMeta {
     Lmeff(CheckpointMeta),
     Study(StudyMeta),
+}
+
+impl AnyMeta {
+    fn read(path: &Path) -> Result<AnyMeta> {
+        let v: serde_json::Value = checkpoint::read_json(path)?;
+        let parsed = match v.get("lmeff_version") {
+            Some(_) => serde_json::from_value(v).map(AnyMeta::Lmeff),
+            None => serde_json::from_value(v).map(AnyMeta::Study),
+        };
+        parsed.with_context(|| format!("parsing {}", path.display()))
+    }
 }
 
 /// The result key of `target` with weights `sha`.
 pub fn identity(target: &Target, sha: String) -> Result<ResultKey> {
     let dir = &target.dir;
     let meta: Option<AnyMeta> = match dir.join(checkpoint::META_FILE) {
-        p if p.is_file() => Some(checkpoint::read_json(&p)?),
+        p if p.is_file() => Some(AnyMeta::read(&p)?),
         _ => None,
     };
     let folder = dir
@@ -91,17 +101,15 @@ pub fn identity(target: &Target, sha: String) -> Result<ResultKey> {
     let had_meta = meta.is_some();
     match meta {
         Some(AnyMeta::Lmeff(m)) => {
-            key.dataset = Some(m.dataset.clone());
-            key.model_size = Some(m.model.clone());
-            key.vocab_size = Some(m.vocab_size);
-            key.seed = Some(m.seed);
-            key.anchor = Some(match m.anchor.as_str() {
-                "" => "full".to_owned(),
-                a => a.to_owned(),
-            });
-            key.schedule = m.schedule.clone();
+            let run = &m.key.run;
+            key.dataset = Some(run.dataset.clone());
+            key.model_size = Some(run.model.clone());
+            key.vocab_size = Some(run.vocab_size);
+            key.seed = Some(run.seed);
+            key.anchor = Some(run.anchor.to_string());
+            key.schedule = (!run.schedule.is_cosine()).then(|| run.schedule.to_string());
             key.tokens_seen = Some(m.tokens_seen);
-            key.milestone = CheckpointLabel::label_of(&m.name);
+            key.milestone = m.key.label.label();
         }
         Some(AnyMeta::Study(m)) => {
             key.dataset = m.dataset.or(key.dataset);

@@ -11,7 +11,7 @@ use anyhow::{bail, Result};
 
 use crate::config::layout::checkpoint::CheckpointMeta;
 use crate::config::CheckpointLabel;
-use crate::config::Millions;
+use crate::config::{schedule_suffix, Anchor, Millions};
 
 /// `owner/name` of a model repository.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -41,13 +41,13 @@ impl RepoId {
 
     /// The study's repository of a checkpoint: `{namespace}/{dataset}-{model}-tok{V}[-wsd]`.
     pub fn of(namespace: &str, meta: &CheckpointMeta) -> Result<RepoId> {
-        let wsd = meta
-            .schedule
-            .as_deref()
-            .map_or(String::new(), |s| format!("-{s}"));
+        let run = &meta.key.run;
         RepoId::parse(&format!(
-            "{namespace}/{}-{}-tok{}{wsd}",
-            meta.dataset, meta.model, meta.vocab_size
+            "{namespace}/{}-{}-tok{}{}",
+            run.dataset,
+            run.model,
+            run.vocab_size,
+            schedule_suffix(run.schedule, "-")
         ))
     }
 
@@ -82,23 +82,13 @@ pub struct Branch {
 impl Branch {
     /// The branch of a checkpoint described by its `milestone_meta.json`.
     pub fn of(meta: &CheckpointMeta) -> Result<Branch> {
-        let Some(checkpoint) = CheckpointLabel::parse(&meta.name) else {
-            bail!(
-                "`{}` is not a checkpoint name (init, milestone-<M>M, final)",
-                meta.name
-            );
-        };
-        let budget = match meta.anchor.as_str() {
-            "" | "full" => None,
-            a => Some(
-                millions(a.strip_suffix('M').unwrap_or(a))
-                    .ok_or_else(|| anyhow::anyhow!("`{a}` is not a run anchor (full or <M>M)"))?,
-            ),
-        };
         Ok(Branch {
-            seed: meta.seed,
-            budget,
-            checkpoint,
+            seed: meta.key.run.seed,
+            budget: match meta.key.run.anchor {
+                Anchor::Full => None,
+                Anchor::Budget(m) => Some(m),
+            },
+            checkpoint: meta.key.label,
         })
     }
 

@@ -71,15 +71,20 @@ mod tests {
             },
             10,
         );
-        let meta = CheckpointMeta {
-            run_id: "r".into(),
-            name: "final".into(),
+        let run = crate::config::RunKey {
             dataset: "d".into(),
             model: "tiny".into(),
-            seed: 0,
-            anchor: "full".into(),
-            schedule: None,
             vocab_size: 10,
+            seed: 0,
+            anchor: crate::config::Anchor::Full,
+            schedule: crate::config::ScheduleKind::Cosine,
+        };
+        let meta = CheckpointMeta {
+            run_id: run.run_id(),
+            key: crate::config::CheckpointKey {
+                run,
+                label: crate::config::CheckpointLabel::Final,
+            },
             model_vocab_size: 10,
             tokens_seen: 1,
             step: 1,

@@ -140,8 +140,8 @@ fn share_milestones(run: &Run, upto: u64) -> Result<()> {
             )?;
         }
         if let Some(mut meta) = read_meta(staged.path())? {
-            meta.run_id = run.run_id.to_string();
-            meta.anchor = run.key.anchor.to_string();
+            meta.run_id = run.run_id.clone();
+            meta.key.run.anchor = run.key.anchor;
             write_json_atomic(&staged.path().join(META_FILE), &meta)?;
             write_checksums(staged.path())?;
         }

@@ -19,8 +19,8 @@ use super::run_dir::RunDir;
 use super::state::TrainState;
 use crate::config::layout::checkpoint::CheckpointMeta;
 use crate::config::wsd::BranchPoint;
-use crate::config::CheckpointLabel;
-use crate::config::{MilestoneStep, Run, ScheduleKind};
+use crate::config::{CheckpointKey, CheckpointLabel};
+use crate::config::{MilestoneStep, Run};
 use crate::dist::World;
 use crate::hub::publisher::Publisher;
 use crate::model::checkpoint::save_checkpoint;
@@ -139,14 +139,11 @@ impl<'w> Checkpointer<'w> {
     ) -> CheckpointMeta {
         let run = &self.run;
         CheckpointMeta {
-            run_id: run.run_id.to_string(),
-            name: name.to_string(),
-            dataset: run.key.dataset.clone(),
-            model: run.key.model.clone(),
-            seed: run.key.seed,
-            anchor: run.key.anchor.to_string(),
-            schedule: (run.key.schedule == ScheduleKind::Wsd).then(|| "wsd".to_owned()),
-            vocab_size: run.key.vocab_size,
+            run_id: run.run_id.clone(),
+            key: CheckpointKey {
+                run: run.key.clone(),
+                label: name,
+            },
             model_vocab_size: self.model_cfg.vocab_size,
             tokens_seen: step * run.tokens_per_step,
             step,

@@ -14,6 +14,7 @@ use super::glue::{self, GlueRow};
 use super::glue_import;
 use super::record::COSINE;
 pub use super::record::{Milestone, Record, RunKey};
+use crate::config::layout::ResultLayout;
 use crate::results::blimp_summary;
 
 /// Everything collected.
@@ -286,48 +287,20 @@ fn read_summary(path: &Path) -> Result<Vec<Record>> {
 
 /// `…/blimp/<dataset>/<size>/seed-<S>/tok-<V>/[budget-<M>M/]<milestone>/blimp_results.json`.
 fn read_lm_eval(path: &Path) -> Result<Vec<Record>> {
-    let parts: Vec<String> = path
-        .parent()
-        .map(|p| p.iter().map(|c| c.to_string_lossy().into_owned()).collect())
-        .unwrap_or_default();
-    let blimp = parts
-        .iter()
-        .rposition(|p| p == "blimp")
-        .ok_or_else(|| anyhow!("not under a `blimp/` folder"))?;
-    let rest = &parts[blimp + 1..];
-    let (ds, size, seed, tok) = match rest {
-        [d, s, seed, tok, ..] => (d, s, seed, tok),
-        _ => bail!("expected blimp/<dataset>/<size>/seed-<S>/tok-<V>/<milestone>/"),
-    };
-    let seed: i64 = seed
-        .strip_prefix("seed-")
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| anyhow!("{seed:?} is not seed-<S>"))?;
-    let (tok, schedule) = match tok.strip_suffix("-wsd") {
-        Some(t) => (t, "wsd"),
-        None => (tok.as_str(), COSINE),
-    };
-    let vocab: i64 = tok
-        .strip_prefix("tok-")
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| anyhow!("{tok:?} is not tok-<V>"))?;
-    let (anchor, ms) = match &rest[4..] {
-        [m] => ("full".to_owned(), m),
-        [b, m] if b.starts_with("budget-") => (b.trim_start_matches("budget-").to_owned(), m),
-        _ => bail!("expected <milestone>/ or budget-<M>M/<milestone>/ after tok-<V>/"),
-    };
-    let ms = milestone(ms, path)?;
+    let place = ResultLayout::parse_blimp(path)?;
+    let ms = milestone(&place.milestone, path)?;
+    let anchor = place.run.anchor.to_string();
     let v: serde_json::Value = serde_json::from_slice(&fs_err::read(path)?).context("not JSON")?;
     let results = v
         .get("results")
         .and_then(|r| r.as_object())
         .ok_or_else(|| anyhow!("no `results` object"))?;
     let run = RunKey {
-        dataset: ds.clone(),
-        model_size: size.clone(),
-        vocab_size: vocab,
-        seed,
-        schedule: schedule.to_owned(),
+        vocab_size: i64::from(place.run.vocab_size),
+        seed: place.run.seed as i64,
+        schedule: place.run.schedule.to_string(),
+        dataset: place.run.dataset,
+        model_size: place.run.model,
     };
     let mut out = Vec::new();
     for (k, r) in results {

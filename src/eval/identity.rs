@@ -10,6 +10,7 @@ use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
 use crate::config::layout::checkpoint::{self, CheckpointMeta};
+use crate::config::layout::ResultLayout;
 use crate::config::CheckpointLabel;
 use crate::hub::pull::Pulled;
 use crate::hub::Branch;
@@ -174,12 +175,7 @@ fn config_vocab(dir: &Path) -> Option<u32> {
 
 /// Where a Hub checkpoint's results go when its names say nothing of the study's layout.
 pub fn hub_fallback_dir(results: &Path, hub: &Pulled) -> PathBuf {
-    results
-        .join("blimp")
-        .join("hub")
-        .join(&hub.repo.owner)
-        .join(&hub.repo.name)
-        .join(&hub.revision)
+    ResultLayout::at(results).hub_fallback(&hub.repo.owner, &hub.repo.name, &hub.revision)
 }
 
 #[cfg(test)]

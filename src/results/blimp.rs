@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use super::blimp_summary as summary;
 use super::parquet_io;
+use crate::config::layout::{ResultLayout, ResultPlace};
+use crate::config::{Anchor, RunKey, ScheduleKind};
 use crate::io::{write_json_atomic, Staged};
 
 /// The score of one minimal pair.
@@ -55,22 +57,33 @@ pub struct ResultKey {
 }
 
 impl ResultKey {
+    /// The checkpoint's place in the results layout, when its identity is known.
+    pub fn place(&self) -> Option<ResultPlace> {
+        let anchor = match self.anchor.as_deref() {
+            None => Anchor::Full,
+            Some(a) => a.parse().ok()?,
+        };
+        let schedule = match self.schedule.as_deref() {
+            None => ScheduleKind::Cosine,
+            Some(s) => s.parse().ok()?,
+        };
+        let run = RunKey {
+            dataset: self.dataset.clone()?,
+            model: self.model_size.clone()?,
+            vocab_size: self.vocab_size?,
+            seed: self.seed?,
+            anchor,
+            schedule,
+        };
+        Some(ResultPlace {
+            run,
+            milestone: self.milestone.clone(),
+        })
+    }
+
     /// `blimp/<dataset>/<size>/seed-<S>/tok-<V>[-wsd]/[budget-<M>M/]<milestone>` under `results`.
     pub fn results_dir(&self, results: &Path) -> Option<PathBuf> {
-        let schedule = self
-            .schedule
-            .as_ref()
-            .map_or(String::new(), |s| format!("-{s}"));
-        let mut dir = results
-            .join("blimp")
-            .join(self.dataset.as_ref()?)
-            .join(self.model_size.as_ref()?)
-            .join(format!("seed-{}", self.seed?))
-            .join(format!("tok-{}{schedule}", self.vocab_size?));
-        if let Some(a) = self.anchor.as_deref().filter(|a| *a != "full") {
-            dir = dir.join(format!("budget-{a}"));
-        }
-        Some(dir.join(&self.milestone))
+        Some(ResultLayout::at(results).blimp(&self.place()?))
     }
 }
 

@@ -15,6 +15,7 @@ use serde_arrow::schema::{SchemaLike, TracingOptions};
 
 use super::blimp::ResultKey;
 use super::parquet_io;
+use crate::config::layout::ResultLayout;
 use crate::data::glue::tasks::Metric;
 use crate::io::write_json_atomic;
 
@@ -104,9 +105,7 @@ pub fn is_subsampled_dir(name: &str) -> bool {
 impl ResultKey {
     /// `glue/<dataset>/<size>/seed-<S>/tok-<V>[-wsd]/[budget-<M>M/]<milestone>` under `results`.
     pub fn glue_dir(&self, results: &Path) -> Option<PathBuf> {
-        let blimp = self.results_dir(results)?;
-        let rel = blimp.strip_prefix(results.join("blimp")).ok()?;
-        Some(results.join("glue").join(rel))
+        Some(ResultLayout::at(results).glue(&self.place()?))
     }
 }
 

@@ -1,9 +1,10 @@
 //! The on-disk layout, the contract between the stages, declared once: where a run's folder is and
 //! what it holds ([`RunLayout`]), what a checkpoint folder holds ([`checkpoint`]), the training
-//! log ([`metrics`]), and where results go ([`results`]). Each file format sits beside its reader.
+//! log ([`metrics`]), and where results go ([`results`]: [`ResultLayout`]). Each file format sits beside its reader.
 
 pub mod checkpoint;
 pub mod metrics;
+pub mod results;
 
 use std::path::{Path, PathBuf};
 
@@ -12,6 +13,7 @@ use anyhow::Result;
 use super::identity::{schedule_suffix, CheckpointLabel, RunKey};
 use super::units::Anchor;
 pub use checkpoint::Checkpoint;
+pub use results::{ResultLayout, ResultPlace};
 
 /// The run's claim on its folder: which run, trained with which configuration.
 pub const RUN_RECORD_FILE: &str = "run.json";

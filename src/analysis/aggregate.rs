@@ -7,14 +7,14 @@ use std::path::Path;
 
 use anyhow::{bail, Result};
 
+use super::aggregate_glue;
 use super::extrapolate;
-use super::glue::{self, GlueRow, MacroRow};
-use super::glue_fidelity;
+use super::glue::{self, GlueRow};
 use super::glue_ranking;
 use super::inputs::{check_paradigm_sets, collect, Collected, Milestone, Record, RunKey};
 use super::phenomena;
 use super::plots;
-use super::predictiveness;
+use super::predictiveness::{self, Earliest};
 use super::rows::*;
 use super::schedules;
 use super::significance;
@@ -100,29 +100,7 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
     // Earliest reliable anchor, and the tokens it saves against the finals (when their token
     // counts are known).
     let earliest = predictiveness::earliest(&rows, o.threshold, o.min_runs);
-    let final_tokens: Vec<f64> = c
-        .overall
-        .iter()
-        .filter(|r| r.anchor == "full" && r.milestone == Milestone::Final)
-        .filter_map(|r| r.tokens.map(|t| t as f64 / 1e6))
-        .collect();
-    let mean_final = (!final_tokens.is_empty())
-        .then(|| final_tokens.iter().sum::<f64>() / final_tokens.len() as f64);
-    let saved = |m: Option<f64>| Some(1.0 - m? / mean_final?);
-    let earliest_rows: Vec<EarliestRow> = earliest
-        .iter()
-        .map(|e| EarliestRow {
-            group: e.group.clone(),
-            n_runs: e.n as i64,
-            verdict: e.too_few.clone().unwrap_or_else(|| "judged".into()),
-            threshold: o.threshold,
-            earliest_by_spearman: e.by_rho,
-            earliest_by_lower_bound: e.by_lower_bound,
-            mean_final_millions: mean_final,
-            tokens_saved_by_spearman: saved(e.by_rho),
-            tokens_saved_by_lower_bound: saved(e.by_lower_bound),
-        })
-        .collect();
+    let earliest_rows = earliest_rows(&earliest, &c.overall, o.threshold);
     Table::from_rows(&earliest_rows)?.write(&data, "earliest")?;
 
     // Final accuracies extrapolated from the anchors up to each milestone.
@@ -130,60 +108,14 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
     Table::from_rows(&fits)?.write(&data, "fits")?;
     Table::from_rows(&prediction)?.write(&data, "prediction")?;
 
-    // Per-phenomenon ρ at each anchor (all runs together).
-    let mut by_phen: BTreeMap<String, Vec<&Record>> = BTreeMap::new();
-    for r in &phen_rows {
-        by_phen
-            .entry(r.phenomenon.clone().unwrap_or_default())
-            .or_default()
-            .push(r);
-    }
-    let mut rho_rows = Vec::new();
-    for (p, rs) in &by_phen {
-        let s = predictiveness::series(rs.iter().copied());
-        let runs: Vec<_> = s.keys().cloned().collect();
-        for m in predictiveness::milestones(&s) {
-            let (x, y) = predictiveness::pairs(&s, &runs, m);
-            if x.len() >= 2 {
-                rho_rows.push(PhenomenonRhoRow {
-                    phenomenon: p.clone(),
-                    milestone: m,
-                    n: x.len() as i64,
-                    spearman: stats::spearman(&x, &y),
-                });
-            }
-        }
-    }
+    let rho_rows = phenomenon_rho(&phen_rows);
     Table::from_rows(&rho_rows)?.write(&data, "phenomenon_predictiveness")?;
 
     // WSD against cosine budgets, when the study trained budgets both ways.
     let schedule_rows = schedules::compare(&c.overall);
     Table::from_rows(&schedule_rows)?.write(&data, "schedules")?;
 
-    let glue_macro = glue::macro_rows(&glue_rows);
-    Table::from_rows(&glue_rows)?.write(&data, "glue")?;
-    Table::from_rows(&glue_macro)?.write(&data, "glue_macro")?;
-    let glue_fidelity = glue_fidelity::fidelity(&glue_macro);
-    Table::from_rows(&glue_fidelity)?.write(&data, "glue_fidelity")?;
-    // Rankings and figures use one training-set size: the whole sets where there are any.
-    let glue_cap = glue::primary_cap(&glue_rows).flatten();
-    let primary: Vec<GlueRow> = glue_rows
-        .iter()
-        .filter(|r| r.max_train_examples == glue_cap)
-        .cloned()
-        .collect();
-    let primary_macro: Vec<MacroRow> = glue_macro
-        .iter()
-        .filter(|m| m.max_train_examples == glue_cap)
-        .cloned()
-        .collect();
-    let (glue_macro_records, glue_task_records) = glue_ranking::records(&primary, &primary_macro);
-    let glue_predictiveness =
-        glue_ranking::predictiveness(&glue_macro_records, &glue_task_records, o.draws, o.seed);
-    Table::from_rows(&glue_ranking::table_rows(&glue_predictiveness))?
-        .write(&data, "glue_predictiveness")?;
-    let glue_agreement = glue_ranking::agreement(&c.overall, &glue_macro_records, o.draws, o.seed);
-    Table::from_rows(&glue_agreement)?.write(&data, "glue_agreement")?;
+    let g = aggregate_glue::write(glue_rows, &c.overall, o, &data)?;
 
     let missing_rows = write_missing(&data, o.plan.as_ref(), &c)?;
     let missing = missing_rows.as_ref().map(Vec::len);
@@ -195,19 +127,12 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
         aliases: predictiveness::grouped(&series.keys().cloned().collect::<Vec<_>>()).1,
         prediction,
         schedules: schedule_rows,
-        glue: (
-            glue_rows
-                .iter()
-                .map(|r| (r.checkpoint(), &r.task))
-                .collect::<std::collections::BTreeSet<_>>()
-                .len(),
-            glue_macro.len(),
-        ),
-        glue_cap,
-        glue_fidelity,
-        glue_earliest: glue_ranking::earliest_macro(&glue_predictiveness, o.threshold, o.min_runs),
-        glue_predictiveness,
-        glue_agreement,
+        glue: (g.results(), g.macro_rows.len()),
+        glue_cap: g.cap,
+        glue_fidelity: g.fidelity,
+        glue_earliest: glue_ranking::earliest_macro(&g.predictiveness, o.threshold, o.min_runs),
+        glue_predictiveness: g.predictiveness,
+        glue_agreement: g.agreement,
         within_chance: c
             .overall
             .iter()
@@ -234,7 +159,7 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
         &global,
         missing_rows.as_deref(),
     )?;
-    study_tables::write_glue(&staged.path().join("study"), &glue_rows)?;
+    study_tables::write_glue(&staged.path().join("study"), &g.rows)?;
     let plots = staged.path().join("plots");
     fs_err::create_dir_all(&plots)?;
     let inputs = plots::Inputs {
@@ -252,8 +177,8 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
         }
     };
     let glue_inputs = plots::glue::GlueInputs {
-        macro_records: &shown.keep(&glue_macro_records),
-        task_records: &shown.keep(&glue_task_records),
+        macro_records: &shown.keep(&g.macro_records),
+        task_records: &shown.keep(&g.task_records),
         agreement: &summary.glue_agreement,
         measure: o.glue_measure,
     };
@@ -274,6 +199,61 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
     fs_err::write(staged.path().join(REPORT_HTML), page.as_bytes())?;
     staged.commit_into(&o.out)?;
     Ok(summary)
+}
+
+/// Per-phenomenon ρ at each anchor, all runs together.
+fn phenomenon_rho(phen_rows: &[Record]) -> Vec<PhenomenonRhoRow> {
+    let mut by_phen: BTreeMap<String, Vec<&Record>> = BTreeMap::new();
+    for r in phen_rows {
+        by_phen
+            .entry(r.phenomenon.clone().unwrap_or_default())
+            .or_default()
+            .push(r);
+    }
+    let mut rho_rows = Vec::new();
+    for (p, rs) in &by_phen {
+        let s = predictiveness::series(rs.iter().copied());
+        let runs: Vec<_> = s.keys().cloned().collect();
+        for m in predictiveness::milestones(&s) {
+            let (x, y) = predictiveness::pairs(&s, &runs, m);
+            if x.len() >= 2 {
+                rho_rows.push(PhenomenonRhoRow {
+                    phenomenon: p.clone(),
+                    milestone: m,
+                    n: x.len() as i64,
+                    spearman: stats::spearman(&x, &y),
+                });
+            }
+        }
+    }
+    rho_rows
+}
+
+/// `earliest`: each group's earliest reliable anchor, and the tokens it saves against the
+/// finals (when their token counts are known).
+fn earliest_rows(earliest: &[Earliest], overall: &[Record], threshold: f64) -> Vec<EarliestRow> {
+    let final_tokens: Vec<f64> = overall
+        .iter()
+        .filter(|r| r.anchor == "full" && r.milestone == Milestone::Final)
+        .filter_map(|r| r.tokens.map(|t| t as f64 / 1e6))
+        .collect();
+    let mean_final = (!final_tokens.is_empty())
+        .then(|| final_tokens.iter().sum::<f64>() / final_tokens.len() as f64);
+    let saved = |m: Option<f64>| Some(1.0 - m? / mean_final?);
+    earliest
+        .iter()
+        .map(|e| EarliestRow {
+            group: e.group.clone(),
+            n_runs: e.n as i64,
+            verdict: e.too_few.clone().unwrap_or_else(|| "judged".into()),
+            threshold,
+            earliest_by_spearman: e.by_rho,
+            earliest_by_lower_bound: e.by_lower_bound,
+            mean_final_millions: mean_final,
+            tokens_saved_by_spearman: saved(e.by_rho),
+            tokens_saved_by_lower_bound: saved(e.by_lower_bound),
+        })
+        .collect()
 }
 
 /// Full runs' mean change in accuracy from their first milestone after the initialisation to their final, with the 95%

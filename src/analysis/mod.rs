@@ -4,6 +4,7 @@
 //! [`report`] the Markdown report.
 
 pub mod aggregate;
+pub mod aggregate_glue;
 pub mod columns;
 pub mod extrapolate;
 pub mod glue;

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
-use crate::config::layout::checkpoint::{self, CheckpointMeta};
+use crate::config::layout::checkpoint;
+use crate::config::layout::meta::CheckpointMeta;
 use crate::config::layout::ResultLayout;
 use crate::config::CheckpointLabel;
 use crate::hub::pull::Pulled;

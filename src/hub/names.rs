@@ -9,7 +9,7 @@ use std::fmt;
 
 use anyhow::{bail, Result};
 
-use crate::config::layout::checkpoint::CheckpointMeta;
+use crate::config::layout::meta::CheckpointMeta;
 use crate::config::CheckpointLabel;
 use crate::config::{schedule_suffix, Anchor, Millions};
 

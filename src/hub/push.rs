@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use super::client::Hub;
 use super::names::{Branch, RepoId};
-use crate::config::layout::checkpoint::{self, run_checkpoints, CheckpointMeta};
+use crate::config::layout::checkpoint::{self, run_checkpoints};
+use crate::config::layout::meta::{read_meta, CheckpointMeta};
 use crate::config::CheckpointLabel;
 use crate::io::{sha256_file, write_json_atomic};
 
@@ -72,7 +73,7 @@ fn weights_sha256(dir: &Path) -> Result<String> {
 /// The item of one finished checkpoint folder written by lmeff.
 pub fn item(dir: &Path, namespace: &str, pushed: &Pushed) -> Result<PushItem> {
     checkpoint::check_files(dir)?;
-    let meta: CheckpointMeta = checkpoint::read_meta(dir)?.with_context(|| {
+    let meta: CheckpointMeta = read_meta(dir)?.with_context(|| {
         format!(
             "{}: no lmeff {}; only lmeff's checkpoints know their repository and branch",
             dir.display(),

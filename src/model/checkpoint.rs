@@ -11,9 +11,9 @@ use tch::Tensor;
 
 use super::{weights, LlamaConfig};
 use crate::config::layout::checkpoint::{
-    write_checksums, write_tokenizer_config, CheckpointMeta, CONFIG_FILE, META_FILE, MODEL_FILE,
-    TOKENIZER_FILE,
+    write_checksums, write_tokenizer_config, CONFIG_FILE, META_FILE, MODEL_FILE, TOKENIZER_FILE,
 };
+use crate::config::layout::meta::CheckpointMeta;
 use crate::io::{sha256_file, write_json_atomic, Staged};
 
 /// Writes a checkpoint folder `dir` atomically. If `dir` exists with the same weights it is kept

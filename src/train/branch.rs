@@ -13,7 +13,8 @@ use tracing::info;
 
 use super::checkpointer::unreachable_note;
 use super::resume::ResumeDir;
-use crate::config::layout::checkpoint::{is_checkpoint, read_meta, write_checksums, META_FILE};
+use crate::config::layout::checkpoint::{is_checkpoint, write_checksums, META_FILE};
+use crate::config::layout::meta::read_meta;
 use crate::config::CheckpointLabel;
 use crate::config::Run;
 use crate::io::{write_json_atomic, Staged};

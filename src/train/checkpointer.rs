@@ -17,7 +17,7 @@ use super::optim::AdamW;
 use super::resume::{ResumeDir, ResumeState};
 use super::run_dir::RunDir;
 use super::state::TrainState;
-use crate::config::layout::checkpoint::CheckpointMeta;
+use crate::config::layout::meta::CheckpointMeta;
 use crate::config::wsd::BranchPoint;
 use crate::config::{CheckpointKey, CheckpointLabel};
 use crate::config::{MilestoneStep, Run};

@@ -9,11 +9,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use fs_err as fs;
-use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use serde::de::DeserializeOwned;
 
-use crate::config::identity::{CheckpointKey, CheckpointLabel, RunId, RunKey};
-use crate::config::train::ScheduleKind;
-use crate::config::units::Anchor;
+use crate::config::identity::CheckpointLabel;
 use crate::io::{sha256_file, write_json_atomic};
 
 /// The weights (safetensors, HF tensor names).
@@ -24,7 +22,7 @@ pub const CONFIG_FILE: &str = "config.json";
 pub const TOKENIZER_FILE: &str = "tokenizer.json";
 /// How transformers sets the tokenizer up (here: whether it adds the prefix space).
 pub const TOKENIZER_CONFIG_FILE: &str = "tokenizer_config.json";
-/// [`CheckpointMeta`].
+/// What a checkpoint is: `super::meta::CheckpointMeta`.
 pub const META_FILE: &str = "milestone_meta.json";
 /// sha256 of every other file.
 pub const CHECKSUMS_FILE: &str = "checksums.json";
@@ -86,120 +84,6 @@ pub fn check_files(dir: &Path) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// `milestone_meta.json` of `dir`, or `None` for a folder without one (a foreign HF checkpoint).
-pub fn read_meta(dir: &Path) -> Result<Option<CheckpointMeta>> {
-    let path = dir.join(META_FILE);
-    if !path.is_file() {
-        return Ok(None);
-    }
-    read_json(&path).map(Some)
-}
-
-/// `milestone_meta.json`: what a checkpoint is (its run and label) and where training stood.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(into = "MetaFile", try_from = "MetaFile")]
-pub struct CheckpointMeta {
-    pub run_id: RunId,
-    pub key: CheckpointKey,
-    /// The model's vocabulary: the trained tokenizer's size (≤ the run's `vocab_size` on small
-    /// corpora; 0 in files of versions that did not record it).
-    pub model_vocab_size: u32,
-    pub tokens_seen: u64,
-    pub step: u64,
-    pub learning_rate: f64,
-    pub train_loss: Option<f64>,
-    pub eval_loss: Option<f64>,
-    pub wall_time_s: f64,
-    pub lmeff_version: String,
-}
-
-/// The file's form: the identity's fields inline, `name` the checkpoint's folder name, `anchor`
-/// `full` or a budget (empty in files of versions before anchors: full), `schedule` only for WSD.
-#[derive(Serialize, Deserialize)]
-struct MetaFile {
-    run_id: RunId,
-    name: String,
-    dataset: String,
-    model: String,
-    seed: u64,
-    #[serde(default)]
-    anchor: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    schedule: Option<ScheduleKind>,
-    vocab_size: u32,
-    #[serde(default)]
-    model_vocab_size: u32,
-    tokens_seen: u64,
-    step: u64,
-    learning_rate: f64,
-    train_loss: Option<f64>,
-    eval_loss: Option<f64>,
-    wall_time_s: f64,
-    lmeff_version: String,
-}
-
-impl From<CheckpointMeta> for MetaFile {
-    fn from(m: CheckpointMeta) -> MetaFile {
-        let run = m.key.run;
-        MetaFile {
-            run_id: m.run_id,
-            name: m.key.label.to_string(),
-            dataset: run.dataset,
-            model: run.model,
-            seed: run.seed,
-            anchor: run.anchor.to_string(),
-            schedule: (!run.schedule.is_cosine()).then_some(run.schedule),
-            vocab_size: run.vocab_size,
-            model_vocab_size: m.model_vocab_size,
-            tokens_seen: m.tokens_seen,
-            step: m.step,
-            learning_rate: m.learning_rate,
-            train_loss: m.train_loss,
-            eval_loss: m.eval_loss,
-            wall_time_s: m.wall_time_s,
-            lmeff_version: m.lmeff_version,
-        }
-    }
-}
-
-impl TryFrom<MetaFile> for CheckpointMeta {
-    type Error = String;
-
-    fn try_from(f: MetaFile) -> Result<CheckpointMeta, String> {
-        let label = CheckpointLabel::parse(&f.name).ok_or_else(|| {
-            format!(
-                "`name` {:?} cannot name a results folder: it is not a checkpoint (init, \
-                 milestone-<M>M, final)",
-                f.name
-            )
-        })?;
-        let anchor = match f.anchor.as_str() {
-            "" => Anchor::Full,
-            a => a.parse()?,
-        };
-        let run = RunKey {
-            dataset: f.dataset,
-            model: f.model,
-            vocab_size: f.vocab_size,
-            seed: f.seed,
-            anchor,
-            schedule: f.schedule.unwrap_or_default(),
-        };
-        Ok(CheckpointMeta {
-            run_id: f.run_id,
-            key: CheckpointKey { run, label },
-            model_vocab_size: f.model_vocab_size,
-            tokens_seen: f.tokens_seen,
-            step: f.step,
-            learning_rate: f.learning_rate,
-            train_loss: f.train_loss,
-            eval_loss: f.eval_loss,
-            wall_time_s: f.wall_time_s,
-            lmeff_version: f.lmeff_version,
-        })
-    }
 }
 
 /// Writes `sha256` of every file in `dir` (but itself) to `checksums.json`.
@@ -384,35 +268,5 @@ mod tests {
                 (got, w) => panic!("{config:?}: {got:?}, expected {w:?}"),
             }
         }
-    }
-
-    #[test]
-    fn metadata_keeps_its_file_form_and_refuses_what_names_no_checkpoint() {
-        let text = r#"{"run_id":"ts_tiny_v1000_seed0_full_wsd","name":"milestone-0.05M","dataset":"ts","model":"tiny","seed":0,"anchor":"full","schedule":"wsd","vocab_size":1000,"model_vocab_size":812,"tokens_seen":50000,"step":10,"learning_rate":0.001,"train_loss":4.5,"eval_loss":null,"wall_time_s":1.5,"lmeff_version":"0.1.0"}"#;
-        let meta: CheckpointMeta = serde_json::from_str(text).unwrap();
-        assert_eq!(meta.key.label.label(), "0.05");
-        assert_eq!(meta.key.run.schedule, ScheduleKind::Wsd);
-        assert_eq!(serde_json::to_string(&meta).unwrap(), text);
-        let cosine = text
-            .replace(r#","schedule":"wsd""#, "")
-            .replace("full_wsd", "full");
-        let meta: CheckpointMeta = serde_json::from_str(&cosine).unwrap();
-        assert_eq!(
-            serde_json::to_string(&meta).unwrap(),
-            cosine,
-            "cosine writes no schedule"
-        );
-        let old = cosine.replace(r#""anchor":"full","#, "");
-        let meta: CheckpointMeta = serde_json::from_str(&old).unwrap();
-        assert_eq!(
-            meta.key.run.anchor,
-            Anchor::Full,
-            "files before anchors: full runs"
-        );
-        let hostile = text.replace("milestone-0.05M", "milestone-../../x");
-        let err = serde_json::from_str::<CheckpointMeta>(&hostile)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("cannot name a results folder"), "{err}");
     }
 }

@@ -3,6 +3,7 @@
 //! log ([`metrics`]), and where results go ([`results`]: [`ResultLayout`]). Each file format sits beside its reader.
 
 pub mod checkpoint;
+pub mod meta;
 pub mod metrics;
 pub mod results;
 

@@ -52,9 +52,9 @@ pub enum ScheduleKind {
 }
 
 impl ScheduleKind {
-    /// The study's schedule (what files leave unsaid).
-    pub fn is_cosine(&self) -> bool {
-        *self == ScheduleKind::Cosine
+    /// The schedule as files write it: only WSD (absent: the study's cosine).
+    pub fn written(self) -> Option<ScheduleKind> {
+        (self != ScheduleKind::Cosine).then_some(self)
     }
 }
 

@@ -109,7 +109,7 @@ pub fn identity(target: &Target, sha: String) -> Result<ResultKey> {
             key.vocab_size = Some(run.vocab_size);
             key.seed = Some(run.seed);
             key.anchor = Some(run.anchor.to_string());
-            key.schedule = (!run.schedule.is_cosine()).then(|| run.schedule.to_string());
+            key.schedule = run.schedule.written().map(|s| s.to_string());
             key.tokens_seen = Some(m.tokens_seen);
             key.milestone = m.key.label.label();
         }

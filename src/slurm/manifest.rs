@@ -72,7 +72,7 @@ impl From<RunEntry> for EntryFile {
             vocab_size: k.vocab_size,
             seed: k.seed,
             anchor: k.anchor,
-            schedule: (!k.schedule.is_cosine()).then_some(k.schedule),
+            schedule: k.schedule.written(),
         }
     }
 }

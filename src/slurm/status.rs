@@ -215,7 +215,7 @@ fn key_of(run: &RunEntry, checkpoint: &str) -> ResultKey {
         vocab_size: Some(run.key.vocab_size),
         seed: Some(run.key.seed),
         anchor: Some(run.key.anchor.to_string()),
-        schedule: (!run.key.schedule.is_cosine()).then(|| run.key.schedule.to_string()),
+        schedule: run.key.schedule.written().map(|s| s.to_string()),
         milestone: CheckpointLabel::label_of(checkpoint),
         tokens_seen: None,
         checkpoint: PathBuf::new(),

@@ -73,7 +73,7 @@ impl From<CheckpointMeta> for MetaFile {
             model: run.model,
             seed: run.seed,
             anchor: run.anchor.to_string(),
-            schedule: (!run.schedule.is_cosine()).then_some(run.schedule),
+            schedule: run.schedule.written(),
             vocab_size: run.vocab_size,
             model_vocab_size: m.model_vocab_size,
             tokens_seen: m.tokens_seen,

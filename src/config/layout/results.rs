@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Result};
 
-use crate::config::identity::RunKey;
+use crate::config::identity::{schedule_suffix, RunKey};
 use crate::config::train::ScheduleKind;
 use crate::config::units::Anchor;
 
@@ -60,10 +60,7 @@ impl ResultLayout {
 
     fn tail(place: &ResultPlace) -> PathBuf {
         let run = &place.run;
-        let wsd = match run.schedule {
-            ScheduleKind::Cosine => "",
-            ScheduleKind::Wsd => "-wsd",
-        };
+        let wsd = schedule_suffix(run.schedule, "-");
         let dir = PathBuf::from(&run.dataset)
             .join(&run.model)
             .join(format!("seed-{}", run.seed))

@@ -22,14 +22,14 @@ use super::stats;
 use super::study_tables;
 pub use super::summary::{AggregateOptions, Summary};
 use super::table::Table;
-use crate::config::Plan;
+use crate::config::{Anchor, Plan};
 use crate::data::blimp_paradigms::paper_group;
 use crate::io::{check_replaceable, Staged};
 
 fn sorted(mut rs: Vec<&Record>) -> Vec<&Record> {
     rs.sort_by(|a, b| {
-        (&a.run, &a.anchor, &a.task)
-            .cmp(&(&b.run, &b.anchor, &b.task))
+        (&a.run, &a.task)
+            .cmp(&(&b.run, &b.task))
             .then(a.milestone.order().total_cmp(&b.milestone.order()))
     });
     rs
@@ -52,7 +52,8 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
     )?;
     let glue_rows = glue::measured(std::mem::take(&mut c.glue), o.glue_measure)?;
     if let Some(m) = o.figures.heatmap_milestone {
-        let at_m = |r: &&GlueRow| r.anchor == "full" && Milestone::parse(&r.milestone) == Some(m);
+        let at_m =
+            |r: &&GlueRow| r.anchor == Anchor::Full && Milestone::parse(&r.milestone) == Some(m);
         if !glue_rows.is_empty() && !glue_rows.iter().any(|r| at_m(&r)) {
             bail!("no full run has GLUE results at {m}M tokens for the GLUE heatmap (--heatmap-milestone)");
         }
@@ -234,7 +235,7 @@ fn phenomenon_rho(phen_rows: &[Record]) -> Vec<PhenomenonRhoRow> {
 fn earliest_rows(earliest: &[Earliest], overall: &[Record], threshold: f64) -> Vec<EarliestRow> {
     let final_tokens: Vec<f64> = overall
         .iter()
-        .filter(|r| r.anchor == "full" && r.milestone == Milestone::Final)
+        .filter(|r| r.run.is_full() && r.milestone == Milestone::Final)
         .filter_map(|r| r.tokens.map(|t| t as f64 / 1e6))
         .collect();
     let mean_final = (!final_tokens.is_empty())
@@ -260,10 +261,7 @@ fn earliest_rows(earliest: &[Earliest], overall: &[Record], threshold: f64) -> V
 /// range of that mean under pure noise (two binomial proportions near ½ per run).
 fn learning(overall: &[Record]) -> Option<(f64, f64, usize)> {
     let mut by_run: BTreeMap<&super::record::RunKey, Vec<&Record>> = BTreeMap::new();
-    for r in overall
-        .iter()
-        .filter(|r| r.anchor == "full" && r.n.is_some())
-    {
+    for r in overall.iter().filter(|r| r.run.is_full() && r.n.is_some()) {
         by_run.entry(&r.run).or_default().push(r);
     }
     let mut deltas = Vec::new();
@@ -291,7 +289,7 @@ fn learning(overall: &[Record]) -> Option<(f64, f64, usize)> {
 
 /// A checkpoint as the report names it.
 fn checkpoint_name(r: &Record) -> String {
-    format!("{} {} at {}", r.run, r.anchor, r.milestone)
+    format!("{} at {}", r.run, r.milestone)
 }
 
 /// The tables in `<out>/data/`, each as `<stem>.csv` and `<stem>.parquet`.
@@ -366,14 +364,10 @@ fn write_missing(
             .map(|m| Milestone::Millions(m.millions.get()))
             .chain([Milestone::Final]);
         for m in labels {
-            let found = c.overall.iter().any(|r| {
-                r.run.dataset == run.key.dataset
-                    && r.run.model_size == run.key.model
-                    && r.run.vocab_size == run.key.vocab_size as i64
-                    && r.run.seed == run.key.seed as i64
-                    && r.anchor == run.key.anchor.to_string()
-                    && r.milestone == m
-            });
+            let found = c
+                .overall
+                .iter()
+                .any(|r| r.run == run.key && r.milestone == m);
             if !found {
                 rows.push(MissingRow {
                     run_id: run.run_id.to_string(),
@@ -381,7 +375,7 @@ fn write_missing(
                     model_size: run.key.model.clone(),
                     vocab_size: run.key.vocab_size.to_string(),
                     seed: run.key.seed.to_string(),
-                    anchor: run.key.anchor.to_string(),
+                    anchor: run.key.anchor,
                     milestone: m.to_string(),
                 });
             }

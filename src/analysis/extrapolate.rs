@@ -158,7 +158,7 @@ type Curves = BTreeMap<RunKey, (Vec<(f64, f64)>, Option<(Option<f64>, f64)>)>;
 
 fn curves(overall: &[Record]) -> Curves {
     let mut out: Curves = BTreeMap::new();
-    for r in overall.iter().filter(|r| r.anchor == "full") {
+    for r in overall.iter().filter(|r| r.run.is_full()) {
         let e = out.entry(r.run.clone()).or_default();
         match r.milestone {
             // The initialisation (t = 0) is no point of a power law in t.
@@ -197,9 +197,9 @@ pub fn predict(overall: &[Record]) -> (Vec<RunFit>, Vec<PredictionRow>) {
             };
             fits.push(RunFit {
                 dataset: run.dataset.clone(),
-                model_size: run.model_size.clone(),
-                vocab_size: run.vocab_size,
-                seed: run.seed,
+                model_size: run.model.clone(),
+                vocab_size: i64::from(run.vocab_size),
+                seed: run.seed as i64,
                 milestone,
                 anchors_used: used.len() as i64,
                 a: curve.map(|c| c.a),

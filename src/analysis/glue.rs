@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use super::record::{size_order, Milestone, RunKey, COSINE};
-use crate::config::GlueMeasure;
+use super::record::{size_order, Milestone, RunKey};
+use crate::config::{Anchor, GlueMeasure, ScheduleKind};
 use crate::data::glue::tasks::{Metric, Task};
 use crate::results::glue::Summary;
 
@@ -24,8 +24,8 @@ pub struct GlueRow {
     pub model_size: String,
     pub vocab_size: i64,
     pub seed: i64,
-    pub anchor: String,
-    pub schedule: String,
+    pub anchor: Anchor,
+    pub schedule: ScheduleKind,
     pub milestone: String,
     pub task: String,
     pub split: String,
@@ -55,8 +55,8 @@ pub struct MacroRow {
     pub model_size: String,
     pub vocab_size: i64,
     pub seed: i64,
-    pub anchor: String,
-    pub schedule: String,
+    pub anchor: Anchor,
+    pub schedule: ScheduleKind,
     pub milestone: String,
     pub tasks: i64,
     pub val: Option<f64>,
@@ -66,14 +66,28 @@ pub struct MacroRow {
     pub train_examples: Option<i64>,
 }
 
+impl MacroRow {
+    /// The run it belongs to (the table's numbers were written from one, so they fit).
+    pub fn run(&self) -> RunKey {
+        RunKey {
+            dataset: self.dataset.clone(),
+            model: self.model_size.clone(),
+            vocab_size: self.vocab_size as u32,
+            seed: self.seed as u64,
+            anchor: self.anchor,
+            schedule: self.schedule,
+        }
+    }
+}
+
 /// What identifies a checkpoint's GLUE result, training-set cap included.
 pub type CheckpointOf<'a> = (
     &'a str,
     &'a str,
     i64,
     i64,
-    &'a str,
-    &'a str,
+    Anchor,
+    ScheduleKind,
     &'a str,
     Option<i64>,
 );
@@ -85,21 +99,22 @@ impl GlueRow {
             &self.model_size,
             self.vocab_size,
             self.seed,
-            &self.anchor,
-            &self.schedule,
+            self.anchor,
+            self.schedule,
             &self.milestone,
             self.max_train_examples,
         )
     }
 
-    /// The run it belongs to.
+    /// The run it belongs to (the table's numbers were written from one, so they fit).
     pub fn run(&self) -> RunKey {
         RunKey {
             dataset: self.dataset.clone(),
-            model_size: self.model_size.clone(),
-            vocab_size: self.vocab_size,
-            seed: self.seed,
-            schedule: self.schedule.clone(),
+            model: self.model_size.clone(),
+            vocab_size: self.vocab_size as u32,
+            seed: self.seed as u64,
+            anchor: self.anchor,
+            schedule: self.schedule,
         }
     }
 
@@ -141,7 +156,7 @@ impl GlueRow {
         });
         (
             (&self.dataset, size_order_key(&self.model_size)),
-            (self.vocab_size, self.seed, &self.anchor, &self.schedule),
+            (self.vocab_size, self.seed, self.schedule, self.anchor),
             (ms, self.max_train_examples, &self.task, &self.split),
         )
     }
@@ -193,8 +208,8 @@ pub fn read_summary(path: &Path) -> Result<Vec<GlueRow>> {
                 model_size: model_size.clone(),
                 vocab_size: i64::from(vocab),
                 seed: seed as i64,
-                anchor: id.anchor.clone().unwrap_or_else(|| "full".into()),
-                schedule: id.schedule.clone().unwrap_or_else(|| COSINE.into()),
+                anchor: id.anchor.unwrap_or(Anchor::Full),
+                schedule: id.schedule.unwrap_or_default(),
                 milestone: id.milestone.clone(),
                 task: name.clone(),
                 split: split.into(),
@@ -264,8 +279,8 @@ pub fn macro_rows(rows: &[GlueRow]) -> Vec<MacroRow> {
             model_size: r.model_size.clone(),
             vocab_size: r.vocab_size,
             seed: r.seed,
-            anchor: r.anchor.clone(),
-            schedule: r.schedule.clone(),
+            anchor: r.anchor,
+            schedule: r.schedule,
             milestone: r.milestone.clone(),
             tasks: tasks.len() as i64,
             val: split_mean("val"),
@@ -287,8 +302,8 @@ mod tests {
             model_size: "20m".into(),
             vocab_size: 8000,
             seed: 0,
-            anchor: "full".into(),
-            schedule: COSINE.into(),
+            anchor: Anchor::Full,
+            schedule: ScheduleKind::Cosine,
             milestone: "final".into(),
             task: task.into(),
             split: split.into(),

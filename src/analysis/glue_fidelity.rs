@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::glue::MacroRow;
-use super::record::Milestone;
+use super::record::{Milestone, RunKey};
 use super::stats;
 
 /// One row of `data/glue_fidelity`: a cap and an anchor.
@@ -33,16 +33,8 @@ pub struct FidelityRow {
 type Pair<'a> = (&'a MacroRow, &'a MacroRow);
 
 /// A macro row's checkpoint, without its cap.
-fn checkpoint(m: &MacroRow) -> (&str, &str, i64, i64, &str, &str, &str) {
-    (
-        &m.dataset,
-        &m.model_size,
-        m.vocab_size,
-        m.seed,
-        &m.anchor,
-        &m.schedule,
-        &m.milestone,
-    )
+fn checkpoint(m: &MacroRow) -> (RunKey, &str) {
+    (m.run(), &m.milestone)
 }
 
 /// Every cap's agreement with the whole training sets, per anchor (token order, `final` last).
@@ -114,8 +106,8 @@ mod tests {
             model_size: "20m".into(),
             vocab_size: 8000,
             seed,
-            anchor: "full".into(),
-            schedule: "cosine".into(),
+            anchor: crate::config::Anchor::Full,
+            schedule: crate::config::ScheduleKind::Cosine,
             milestone: milestone.into(),
             tasks: 2,
             val: None,

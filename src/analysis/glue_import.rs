@@ -11,7 +11,8 @@ use anyhow::{anyhow, bail, Result};
 
 use super::columns::Columns;
 use super::glue::{check_metric, GlueRow};
-use super::record::{Milestone, COSINE};
+use super::record::Milestone;
+use crate::config::{Anchor, ScheduleKind};
 use crate::data::glue::tasks::{Metric, Task};
 
 /// Whether a table with these columns is one of the study's GLUE tables.
@@ -60,11 +61,13 @@ fn row(cols: &Columns, path: &Path, i: usize) -> Result<GlueRow> {
             })
             .transpose()
     };
-    let integer = |c: &str| -> Result<i64> {
+    let integer = |c: &str, max: i64| -> Result<i64> {
         let v = text(c)?;
         v.trim()
             .parse::<i64>()
-            .map_err(|_| anyhow!("{at}: `{c}` {v:?} is not a whole number"))
+            .ok()
+            .filter(|n| (0..=max).contains(n))
+            .ok_or_else(|| anyhow!("{at}: `{c}` {v:?} is not a whole number from 0 to {max}"))
     };
     let ms = text("milestone")?;
     let milestone = Milestone::parse(&ms).ok_or_else(|| {
@@ -107,10 +110,14 @@ fn row(cols: &Columns, path: &Path, i: usize) -> Result<GlueRow> {
     Ok(GlueRow {
         dataset: text("dataset")?,
         model_size: text("model_size")?,
-        vocab_size: integer("vocab_size")?,
-        seed: integer("seed")?,
-        anchor: cell("anchor").unwrap_or_else(|| "full".into()),
-        schedule: cell("schedule").unwrap_or_else(|| COSINE.into()),
+        vocab_size: integer("vocab_size", i64::from(u32::MAX))?,
+        seed: integer("seed", i64::MAX)?,
+        anchor: cell("anchor")
+            .map_or(Ok(Anchor::Full), |a| Anchor::from_cell(&a))
+            .map_err(|e| anyhow!("{at}: `anchor`: {e}"))?,
+        schedule: cell("schedule")
+            .map_or(Ok(ScheduleKind::Cosine), |s| s.trim().parse())
+            .map_err(|e| anyhow!("{at}: `schedule`: {e}"))?,
         milestone: milestone.to_string(),
         task: name,
         split,

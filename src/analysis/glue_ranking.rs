@@ -49,23 +49,9 @@ pub struct AgreementRow {
     pub kendall_tau_b: f64,
 }
 
-fn record(
-    (dataset, model_size, vocab_size, seed): (&str, &str, i64, i64),
-    schedule: &str,
-    anchor: &str,
-    milestone: &str,
-    task: Option<&str>,
-    value: f64,
-) -> Option<Record> {
+fn record(run: RunKey, milestone: &str, task: Option<&str>, value: f64) -> Option<Record> {
     Some(Record {
-        run: RunKey {
-            dataset: dataset.to_owned(),
-            model_size: model_size.to_owned(),
-            vocab_size,
-            seed,
-            schedule: schedule.to_owned(),
-        },
-        anchor: anchor.to_owned(),
+        run,
         milestone: Milestone::parse(milestone)?,
         task: task.map(str::to_owned),
         field: None,
@@ -86,35 +72,12 @@ pub fn records(rows: &[GlueRow], macros: &[MacroRow]) -> (Vec<Record>, Vec<Recor
     let macro_records = macros
         .iter()
         .filter(|m| m.tasks as usize == all.len())
-        .filter_map(|m| {
-            let id = (
-                m.dataset.as_str(),
-                m.model_size.as_str(),
-                m.vocab_size,
-                m.seed,
-            );
-            record(id, &m.schedule, &m.anchor, &m.milestone, None, m.test?)
-        })
+        .filter_map(|m| record(m.run(), &m.milestone, None, m.test?))
         .collect();
     let task_records = rows
         .iter()
         .filter(|r| r.split == "test")
-        .filter_map(|r| {
-            let id = (
-                r.dataset.as_str(),
-                r.model_size.as_str(),
-                r.vocab_size,
-                r.seed,
-            );
-            record(
-                id,
-                &r.schedule,
-                &r.anchor,
-                &r.milestone,
-                Some(&r.task),
-                r.value,
-            )
-        })
+        .filter_map(|r| record(r.run(), &r.milestone, Some(&r.task), r.value))
         .collect();
     (macro_records, task_records)
 }
@@ -223,6 +186,7 @@ pub fn agreement(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{Anchor, ScheduleKind};
 
     /// A task's val and test rows (test = `value`), as `glue::collect` makes them.
     fn rows_of(seed: i64, milestone: &str, task: &str, value: f64) -> [GlueRow; 2] {
@@ -240,8 +204,8 @@ mod tests {
             model_size: "20m".into(),
             vocab_size: 8000,
             seed,
-            anchor: "full".into(),
-            schedule: "cosine".into(),
+            anchor: Anchor::Full,
+            schedule: ScheduleKind::Cosine,
             milestone: milestone.into(),
             task: task.into(),
             split: "test".into(),
@@ -259,15 +223,15 @@ mod tests {
     }
 
     fn blimp(seed: i64, milestone: &str, acc: f64) -> Record {
-        record(
-            ("babylm", "20m", 8000, seed),
-            "cosine",
-            "full",
-            milestone,
-            None,
-            acc,
-        )
-        .unwrap()
+        let run = RunKey {
+            dataset: "babylm".into(),
+            model: "20m".into(),
+            vocab_size: 8000,
+            seed: seed as u64,
+            anchor: Anchor::Full,
+            schedule: ScheduleKind::Cosine,
+        };
+        record(run, milestone, None, acc).unwrap()
     }
 
     /// Five runs whose rte ranking at 25M is the final one reversed, whose wsc ranking is the

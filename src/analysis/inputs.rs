@@ -12,9 +12,9 @@ use anyhow::{anyhow, bail, Context, Result};
 use super::columns::{read_columns, Columns};
 use super::glue::{self, GlueRow};
 use super::glue_import;
-use super::record::COSINE;
 pub use super::record::{Milestone, Record, RunKey};
 use crate::config::layout::ResultLayout;
+use crate::config::{Anchor, ScheduleKind};
 use crate::results::blimp_summary;
 
 /// Everything collected.
@@ -26,8 +26,8 @@ pub struct Collected {
     pub glue: Vec<GlueRow>,
     /// Files that could not be read (kept only with `--skip-bad`), with the reason.
     pub skipped: Vec<(PathBuf, String)>,
-    /// (run, anchor, milestone, task) → index in `overall` / `tasks`, for the duplicate check.
-    seen: HashMap<(RunKey, String, String, Option<String>), usize>,
+    /// (run, milestone, task) → index in `overall` / `tasks`, for the duplicate check.
+    seen: HashMap<(RunKey, String, Option<String>), usize>,
     /// A GLUE row's checkpoint, task and split → index in `glue`.
     glue_seen: HashMap<String, usize>,
 }
@@ -82,12 +82,7 @@ impl Collected {
     }
 
     fn add(&mut self, r: Record) -> Result<()> {
-        let key = (
-            r.run.clone(),
-            r.anchor.clone(),
-            r.milestone.to_string(),
-            r.task.clone(),
-        );
+        let key = (r.run.clone(), r.milestone.to_string(), r.task.clone());
         let list = if r.task.is_some() {
             &mut self.tasks
         } else {
@@ -97,11 +92,10 @@ impl Collected {
             let old = &list[i];
             if (old.acc - r.acc).abs() > 1e-12 {
                 bail!(
-                    "{} and {} both give {} {} at {}{} with different accuracies ({} vs {})",
+                    "{} and {} both give {} at {}{} with different accuracies ({} vs {})",
                     old.source.display(),
                     r.source.display(),
                     r.run,
-                    r.anchor,
                     r.milestone,
                     r.task
                         .as_deref()
@@ -231,6 +225,11 @@ fn need<T>(v: Option<T>, what: &str, row: usize) -> Result<T> {
     v.ok_or_else(|| anyhow!("row {}: `{what}` is empty", row + 1))
 }
 
+/// `v` as a count of type `T` (a vocabulary size, a seed): whole and in its range.
+fn whole<T: TryFrom<i64>>(v: i64, what: &str, row: usize) -> Result<T> {
+    T::try_from(v).map_err(|_| anyhow!("row {}: `{what}` {v} is out of range", row + 1))
+}
+
 fn milestone(s: &str, path: &Path) -> Result<Milestone> {
     Milestone::parse(s).ok_or_else(|| {
         anyhow!(
@@ -248,14 +247,14 @@ fn read_summary(path: &Path) -> Result<Vec<Record>> {
     for (i, r) in rows.into_iter().enumerate() {
         let run = RunKey {
             dataset: need(r.dataset, "dataset", i)?,
-            model_size: need(r.model_size, "model_size", i)?,
-            vocab_size: need(r.vocab_size, "vocab_size", i)?,
-            seed: need(r.seed, "seed", i)?,
-            schedule: r.schedule.unwrap_or_else(|| COSINE.into()),
+            model: need(r.model_size, "model_size", i)?,
+            vocab_size: whole(need(r.vocab_size, "vocab_size", i)?, "vocab_size", i)?,
+            seed: whole(need(r.seed, "seed", i)?, "seed", i)?,
+            anchor: r.anchor.unwrap_or(Anchor::Full),
+            schedule: r.schedule.unwrap_or_default(),
         };
         let rec = Record {
             run,
-            anchor: r.anchor.unwrap_or_else(|| "full".into()),
             milestone: milestone(&r.milestone, path)?,
             task: Some(r.paradigm),
             field: Some(r.field),
@@ -289,19 +288,12 @@ fn read_summary(path: &Path) -> Result<Vec<Record>> {
 fn read_lm_eval(path: &Path) -> Result<Vec<Record>> {
     let place = ResultLayout::parse_blimp(path)?;
     let ms = milestone(&place.milestone, path)?;
-    let anchor = place.run.anchor.to_string();
     let v: serde_json::Value = serde_json::from_slice(&fs_err::read(path)?).context("not JSON")?;
     let results = v
         .get("results")
         .and_then(|r| r.as_object())
         .ok_or_else(|| anyhow!("no `results` object"))?;
-    let run = RunKey {
-        vocab_size: i64::from(place.run.vocab_size),
-        seed: place.run.seed as i64,
-        schedule: place.run.schedule.to_string(),
-        dataset: place.run.dataset,
-        model_size: place.run.model,
-    };
+    let run = place.run;
     let mut out = Vec::new();
     for (k, r) in results {
         let Some(acc) = r.get("acc,none").and_then(|a| a.as_f64()) else {
@@ -314,7 +306,6 @@ fn read_lm_eval(path: &Path) -> Result<Vec<Record>> {
         };
         out.push(Record {
             run: run.clone(),
-            anchor: anchor.clone(),
             milestone: ms,
             task,
             field: None,
@@ -366,16 +357,36 @@ fn read_long_table(cols: &Columns, path: &Path) -> Result<Vec<Record>> {
             .clone()
             .ok_or_else(|| anyhow!("{}: line {}: `{c}` is empty", path.display(), i + 2))
     };
+    let cell = |c: &str, i: usize| cols.get(c).and_then(|col| col[i].clone());
+    let bad =
+        |c: &str, i: usize, e: String| anyhow!("{}: line {}: `{c}`: {e}", path.display(), i + 2);
+    let count = |c: &str, i: usize| -> Result<u64> {
+        let v = num(c, i)?;
+        match v >= 0.0 && v.fract() == 0.0 && v < u64::MAX as f64 {
+            true => Ok(v as u64),
+            false => Err(bad(c, i, format!("{v} is not a whole number"))),
+        }
+    };
     let mut out = Vec::with_capacity(rows);
     for i in 0..rows {
         let ms = text("milestone", i)?;
+        let anchor = cell("anchor", i).map_or(Ok(Anchor::Full), |a| Anchor::from_cell(&a));
+        let schedule = cell("schedule", i).map_or(Ok(ScheduleKind::Cosine), |s| s.trim().parse());
+        let run = RunKey {
+            dataset: text("dataset", i)?,
+            model: text("model_size", i)?,
+            vocab_size: u32::try_from(count("vocab_size", i)?)
+                .map_err(|e| bad("vocab_size", i, e.to_string()))?,
+            seed: count("seed", i)?,
+            anchor: anchor.map_err(|e| bad("anchor", i, e))?,
+            schedule: schedule.map_err(|e| bad("schedule", i, e))?,
+        };
         out.push(Record {
-            run: RunKey { dataset: text("dataset", i)?, model_size: text("model_size", i)?, vocab_size: num("vocab_size", i)? as i64, seed: num("seed", i)? as i64, schedule: cols.get("schedule").and_then(|c| c[i].clone()).unwrap_or_else(|| COSINE.into()) },
-            anchor: cols.get("anchor").and_then(|c| c[i].clone()).unwrap_or_else(|| "full".into()),
+            run,
             milestone: Milestone::parse(&ms).ok_or_else(|| anyhow!("{}: line {}: milestone {ms:?} is neither a number of millions of tokens nor `init` or `final`", path.display(), i + 2))?,
-            task: cols.get("task").and_then(|c| c[i].clone()).map(|t| t.strip_prefix("blimp_").map(str::to_owned).unwrap_or(t)),
-            field: cols.get("field").and_then(|c| c[i].clone()),
-            phenomenon: cols.get("linguistics_term").and_then(|c| c[i].clone()),
+            task: cell("task", i).map(|t| t.strip_prefix("blimp_").map(str::to_owned).unwrap_or(t)),
+            field: cell("field", i),
+            phenomenon: cell("linguistics_term", i),
             acc: accuracy(num("acc", i)?, &format!("{}: line {}: `acc`", path.display(), i + 2))?,
             n: None,
             tokens: None,

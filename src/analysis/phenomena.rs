@@ -31,8 +31,8 @@ fn phenomenon(r: &Record, how: Phenomena) -> Option<String> {
     }
 }
 
-/// (run, anchor, milestone sort key, phenomenon).
-type PhenomenonKey = (RunKey, String, String, String);
+/// (run, milestone sort key, phenomenon).
+type PhenomenonKey = (RunKey, String, String);
 
 /// Each checkpoint's accuracy per phenomenon: pair-weighted when pair counts are known, else the
 /// mean over its paradigms.
@@ -44,7 +44,6 @@ pub fn per_phenomenon(tasks: &[Record], how: Phenomena) -> Vec<Record> {
         };
         let key = (
             r.run.clone(),
-            r.anchor.clone(),
             format!("{:020.6}", r.milestone.order().min(1e15)),
             p.clone(),
         );

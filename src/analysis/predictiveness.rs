@@ -42,9 +42,9 @@ pub fn grouped(runs: &[RunKey]) -> (Vec<Group>, Vec<(String, String)>) {
     }
     keys.extend::<[fn(&RunKey) -> String; 4]>([
         |r| format!("dataset={}", r.dataset),
-        |r| format!("model_size={}", r.model_size),
+        |r| format!("model_size={}", r.model),
         |r| format!("vocab_size={}", r.vocab_size),
-        |r| format!("dataset={},model_size={}", r.dataset, r.model_size),
+        |r| format!("dataset={},model_size={}", r.dataset, r.model),
     ]);
     let (mut kept, mut aliases): (Vec<Group>, Vec<(String, String)>) = (Vec::new(), Vec::new());
     for key in keys {
@@ -78,7 +78,7 @@ pub type Series = BTreeMap<RunKey, Vec<(Milestone, f64)>>;
 /// Builds the series of full-run records.
 pub fn series<'a>(records: impl Iterator<Item = &'a Record>) -> Series {
     let mut s: Series = BTreeMap::new();
-    for r in records.filter(|r| r.anchor == "full") {
+    for r in records.filter(|r| r.run.is_full()) {
         s.entry(r.run.clone())
             .or_default()
             .push((r.milestone, r.acc));
@@ -205,17 +205,18 @@ pub fn earliest(rows: &[Row], threshold: f64, min_runs: usize) -> Vec<Earliest> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{Anchor, ScheduleKind};
 
-    fn rec(ds: &str, seed: i64, m: Milestone, acc: f64) -> Record {
+    fn rec(ds: &str, seed: u64, m: Milestone, acc: f64) -> Record {
         Record {
             run: RunKey {
                 dataset: ds.into(),
-                model_size: "20m".into(),
+                model: "20m".into(),
                 vocab_size: 16000,
                 seed,
-                schedule: "cosine".into(),
+                anchor: Anchor::Full,
+                schedule: ScheduleKind::Cosine,
             },
-            anchor: "full".into(),
             milestone: m,
             task: None,
             field: None,
@@ -232,10 +233,11 @@ mod tests {
     fn schedules_are_groups_when_both_are_there() {
         let run = |seed, schedule: &str| RunKey {
             dataset: "a".into(),
-            model_size: "20m".into(),
+            model: "20m".into(),
             vocab_size: 16000,
             seed,
-            schedule: schedule.into(),
+            anchor: Anchor::Full,
+            schedule: schedule.parse().unwrap(),
         };
         let names = |runs: &[RunKey]| grouped(runs).0.into_iter().map(|g| g.0).collect::<Vec<_>>();
         assert_eq!(names(&[run(0, "cosine"), run(1, "cosine")]), ["global"]);
@@ -249,10 +251,11 @@ mod tests {
     fn groups_equal_to_an_earlier_one_are_listed_once() {
         let run = |ds: &str, size: &str, seed| RunKey {
             dataset: ds.into(),
-            model_size: size.into(),
+            model: size.into(),
             vocab_size: 16000,
             seed,
-            schedule: "cosine".into(),
+            anchor: Anchor::Full,
+            schedule: ScheduleKind::Cosine,
         };
         let runs = [run("a", "20m", 0), run("b", "20m", 0), run("a", "20m", 1)];
         let sized = [run("a", "180m", 0), run("a", "20m", 0), run("a", "60m", 0)];

@@ -1,8 +1,10 @@
-//! One collected accuracy ([`Record`]): the run it belongs to ([`RunKey`]), its checkpoint
-//! ([`Milestone`]), and the task, when it is one paradigm's.
+//! One collected accuracy ([`Record`]): the run it belongs to ([`RunKey`], the study's
+//! vocabulary), its checkpoint ([`Milestone`]), and the task, when it is one paradigm's.
 
 use std::fmt;
 use std::path::PathBuf;
+
+pub use crate::config::RunKey;
 
 /// A checkpoint of a run: a milestone in millions of tokens (0: the initialisation), or the
 /// run's end.
@@ -61,40 +63,10 @@ pub fn size_order(size: &str) -> (bool, f64, String) {
     }
 }
 
-/// The runs a predictiveness analysis pairs up.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct RunKey {
-    pub dataset: String,
-    pub model_size: String,
-    pub vocab_size: i64,
-    pub seed: i64,
-    /// `cosine` (the study's) or `wsd`.
-    pub schedule: String,
-}
-
-/// The schedule of results that do not name one.
-pub const COSINE: &str = "cosine";
-
-impl fmt::Display for RunKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {} vocab {} seed {}",
-            self.dataset, self.model_size, self.vocab_size, self.seed
-        )?;
-        match self.schedule.as_str() {
-            COSINE => Ok(()),
-            other => write!(f, " {other}"),
-        }
-    }
-}
-
 /// One accuracy: overall (`task` = None) or of one paradigm.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
     pub run: RunKey,
-    /// `full`, or a budget such as `25M`.
-    pub anchor: String,
     pub milestone: Milestone,
     pub task: Option<String>,
     pub field: Option<String>,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::record::{Milestone, Record};
 use super::table::Table;
+use crate::config::{Anchor, ScheduleKind};
 
 /// The columns that place a record: its run and checkpoint.
 #[derive(Serialize, Deserialize)]
@@ -14,8 +15,8 @@ pub(super) struct CheckpointCols {
     pub model_size: String,
     pub vocab_size: i64,
     pub seed: i64,
-    pub schedule: String,
-    pub anchor: String,
+    pub schedule: ScheduleKind,
+    pub anchor: Anchor,
     pub milestone: String,
     pub milestone_millions: Option<f64>,
 }
@@ -24,11 +25,11 @@ impl CheckpointCols {
     fn of(r: &Record) -> CheckpointCols {
         CheckpointCols {
             dataset: r.run.dataset.clone(),
-            model_size: r.run.model_size.clone(),
-            vocab_size: r.run.vocab_size,
-            seed: r.run.seed,
-            schedule: r.run.schedule.clone(),
-            anchor: r.anchor.clone(),
+            model_size: r.run.model.clone(),
+            vocab_size: i64::from(r.run.vocab_size),
+            seed: r.run.seed as i64,
+            schedule: r.run.schedule,
+            anchor: r.run.anchor,
             milestone: r.milestone.to_string(),
             milestone_millions: match r.milestone {
                 Milestone::Millions(v) => Some(v),
@@ -98,7 +99,7 @@ pub(super) struct MissingRow {
     pub model_size: String,
     pub vocab_size: String,
     pub seed: String,
-    pub anchor: String,
+    pub anchor: Anchor,
     pub milestone: String,
 }
 

@@ -8,15 +8,16 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::record::{Milestone, Record, COSINE};
+use super::record::{Milestone, Record};
 use super::significance;
 use super::stats;
+use crate::config::{Anchor, ScheduleKind};
 
 /// One budget anchor's comparison.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScheduleRow {
     /// The budget, e.g. `25M`.
-    pub anchor: String,
+    pub anchor: Anchor,
     /// Runs with a final accuracy under both schedules.
     pub n: i64,
     pub spearman: f64,
@@ -28,25 +29,25 @@ pub struct ScheduleRow {
 }
 
 /// A run apart from its schedule: dataset, size, vocabulary, seed.
-type RunOf<'a> = (&'a str, &'a str, i64, i64);
+type RunOf<'a> = (&'a str, &'a str, u32, u64);
 /// A run's final accuracy under [cosine, WSD].
 type Pair = [Option<f64>; 2];
 
 /// The comparison of every budget anchor trained both ways (none when no run was).
 pub fn compare(overall: &[Record]) -> Vec<ScheduleRow> {
-    let mut by: BTreeMap<&str, BTreeMap<RunOf, Pair>> = BTreeMap::new();
+    let mut by: BTreeMap<Anchor, BTreeMap<RunOf, Pair>> = BTreeMap::new();
     for r in overall
         .iter()
-        .filter(|r| r.anchor != "full" && r.milestone == Milestone::Final)
+        .filter(|r| !r.run.is_full() && r.milestone == Milestone::Final)
     {
-        let side = usize::from(r.run.schedule != COSINE);
+        let side = usize::from(r.run.schedule != ScheduleKind::Cosine);
         let run = (
             r.run.dataset.as_str(),
-            r.run.model_size.as_str(),
+            r.run.model.as_str(),
             r.run.vocab_size,
             r.run.seed,
         );
-        by.entry(&r.anchor).or_default().entry(run).or_default()[side] = Some(r.acc);
+        by.entry(r.run.anchor).or_default().entry(run).or_default()[side] = Some(r.acc);
     }
     let mut rows = Vec::new();
     for (anchor, runs) in by {
@@ -60,7 +61,7 @@ pub fn compare(overall: &[Record]) -> Vec<ScheduleRow> {
         let rho = stats::spearman(&cosine, &wsd);
         let p = significance::spearman_p(&cosine, &wsd);
         rows.push(ScheduleRow {
-            anchor: anchor.to_owned(),
+            anchor,
             n: cosine.len() as i64,
             spearman: rho,
             p_value: p.map(|p| p.0),
@@ -69,9 +70,5 @@ pub fn compare(overall: &[Record]) -> Vec<ScheduleRow> {
                 / cosine.len() as f64,
         });
     }
-    rows.sort_by(|a, b| {
-        let m = |s: &str| s.trim_end_matches('M').parse::<f64>().unwrap_or(f64::MAX);
-        m(&a.anchor).total_cmp(&m(&b.anchor))
-    });
     rows
 }

@@ -17,6 +17,7 @@ use super::glue::GlueRow;
 use super::predictiveness::Row;
 use super::record::{Milestone, Record};
 use super::rows::MissingRow;
+use crate::config::{Anchor, ScheduleKind};
 use crate::data::glue::tasks::Metric;
 
 /// The files [`write`] and [`write_glue`] may write.
@@ -48,10 +49,10 @@ impl<'a> AccRow<'a> {
     fn of(r: &'a Record) -> AccRow<'a> {
         AccRow {
             dataset: &r.run.dataset,
-            model_size: &r.run.model_size,
+            model_size: &r.run.model,
             milestone: r.milestone.to_string(),
-            vocab_size: r.run.vocab_size,
-            seed: r.run.seed,
+            vocab_size: i64::from(r.run.vocab_size),
+            seed: r.run.seed as i64,
             task: r.task.as_ref().map(|t| t.to_lowercase()),
             acc: r.acc,
         }
@@ -71,7 +72,7 @@ struct MissingStudyRow<'a> {
     milestone: &'a str,
     vocab_size: &'a str,
     seed: &'a str,
-    anchor: &'a str,
+    anchor: Anchor,
 }
 
 fn csv_file<T: Serialize>(dir: &Path, name: &str, rows: impl IntoIterator<Item = T>) -> Result<()> {
@@ -96,7 +97,7 @@ pub(super) fn write(
     missing: Option<&[MissingRow]>,
 ) -> Result<()> {
     fs_err::create_dir_all(dir)?;
-    let full = |r: &&&Record| r.anchor == "full" && r.run.schedule == super::record::COSINE;
+    let full = |r: &&&Record| r.run.is_full() && r.run.schedule == ScheduleKind::Cosine;
     csv_file(
         dir,
         FILES[0],
@@ -125,7 +126,7 @@ pub(super) fn write(
                 milestone: &m.milestone,
                 vocab_size: &m.vocab_size,
                 seed: &m.seed,
-                anchor: &m.anchor,
+                anchor: m.anchor,
             }),
         )?;
     }
@@ -194,7 +195,7 @@ fn glue_milestone(m: &str) -> String {
 pub(super) fn write_glue(dir: &Path, rows: &[GlueRow]) -> Result<()> {
     let rows: Vec<&GlueRow> = rows
         .iter()
-        .filter(|r| r.anchor == "full" && r.schedule == super::record::COSINE)
+        .filter(|r| r.anchor == Anchor::Full && r.schedule == ScheduleKind::Cosine)
         .filter(|r| r.max_train_examples.is_none())
         .collect();
     if rows.is_empty() {

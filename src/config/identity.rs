@@ -10,8 +10,9 @@ use super::train::ScheduleKind;
 use super::units::{Anchor, Millions};
 
 /// What names a run: its row's dataset, model preset and tokenizer size, its seed, its anchor and
-/// its schedule (absent when read: the study's cosine).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// its schedule (absent when read: the study's cosine). Runs order by dataset, model, vocabulary,
+/// seed, schedule, then anchor (budgets by size, the full run last).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct RunKey {
     pub dataset: String,
     pub model: String,
@@ -38,6 +39,87 @@ impl RunKey {
             self.seed,
             schedule_suffix(self.schedule, "_")
         ))
+    }
+}
+
+impl RunKey {
+    fn order(&self) -> impl Ord + '_ {
+        let (d, m) = (&self.dataset, &self.model);
+        (d, m, self.vocab_size, self.seed, self.schedule, self.anchor)
+    }
+
+    /// Whether this is a full run (not a budget run).
+    pub fn is_full(&self) -> bool {
+        self.anchor == Anchor::Full
+    }
+}
+
+impl PartialOrd for RunKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for RunKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.order().cmp(&other.order())
+    }
+}
+
+impl fmt::Display for RunKey {
+    /// `tinystories 20m vocab 16000 seed 0 full`, `… 25M wsd`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} vocab {} seed {} {}{}",
+            self.dataset,
+            self.model,
+            self.vocab_size,
+            self.seed,
+            self.anchor,
+            schedule_suffix(self.schedule, " ")
+        )
+    }
+}
+
+impl RunKey {
+    /// The configuration this run is a seed of.
+    pub fn configuration(&self) -> Configuration {
+        Configuration {
+            dataset: self.dataset.clone(),
+            model: self.model.clone(),
+            vocab_size: self.vocab_size,
+            anchor: self.anchor,
+            schedule: self.schedule,
+        }
+    }
+}
+
+/// A configuration: what the seeds of a run share (every part of its [`RunKey`] but the seed).
+/// Seeds are its replicates; the study's questions compare configurations.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Configuration {
+    pub dataset: String,
+    pub model: String,
+    pub vocab_size: u32,
+    pub anchor: Anchor,
+    pub schedule: ScheduleKind,
+}
+
+impl Configuration {
+    /// A short label: `tinystories 20m 16k`, `… 25M wsd` (the anchor only for budget runs).
+    pub fn label(&self) -> String {
+        let v = self.vocab_size;
+        let vocab = match v % 1000 {
+            0 => format!("{}k", v / 1000),
+            _ => v.to_string(),
+        };
+        let budget = match self.anchor {
+            Anchor::Full => String::new(),
+            Anchor::Budget(_) => format!(" {}", self.anchor),
+        };
+        let schedule = schedule_suffix(self.schedule, " ");
+        format!("{} {} {vocab}{budget}{schedule}", self.dataset, self.model)
     }
 }
 
@@ -222,6 +304,48 @@ mod tests {
         assert_eq!(
             CheckpointLabel::label_of("checkpoint-500"),
             "checkpoint-500"
+        );
+    }
+
+    #[test]
+    fn runs_order_by_budget_then_full_and_configurations_drop_the_seed() {
+        let mut keys = [
+            key("full", ScheduleKind::Cosine),
+            key("100M", ScheduleKind::Cosine),
+            key("25M", ScheduleKind::Wsd),
+            key("25M", ScheduleKind::Cosine),
+        ];
+        keys.sort();
+        let shown: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+        assert_eq!(
+            shown,
+            [
+                "tinystories 20m vocab 16000 seed 3 25M",
+                "tinystories 20m vocab 16000 seed 3 100M",
+                "tinystories 20m vocab 16000 seed 3 full",
+                "tinystories 20m vocab 16000 seed 3 25M wsd",
+            ],
+            "budgets by size (not as text: 100M after 25M), the full run last, schedules apart"
+        );
+        let other_seed = RunKey {
+            seed: 4,
+            ..key("25M", ScheduleKind::Wsd)
+        };
+        assert_eq!(
+            other_seed.configuration(),
+            key("25M", ScheduleKind::Wsd).configuration()
+        );
+        assert_ne!(
+            key("full", ScheduleKind::Wsd).configuration(),
+            key("25M", ScheduleKind::Wsd).configuration()
+        );
+        assert_eq!(
+            key("25M", ScheduleKind::Wsd).configuration().label(),
+            "tinystories 20m 16k 25M wsd"
+        );
+        assert_eq!(
+            key("full", ScheduleKind::Cosine).configuration().label(),
+            "tinystories 20m 16k"
         );
     }
 }

@@ -20,7 +20,7 @@ pub mod wsd;
 pub use aggregate::{AggregateSettings, Band, GlueMeasure, HeatmapScale, Phenomena, YScale};
 pub use dataset::{is_folder_name, DatasetName};
 pub use device::Device;
-pub use identity::{schedule_suffix, CheckpointKey, CheckpointLabel, RunId, RunKey};
+pub use identity::{schedule_suffix, CheckpointKey, CheckpointLabel, Configuration, RunId, RunKey};
 pub use layout::RunLayout;
 pub use matrix::{read_matrix, MatrixError, MatrixRow};
 pub use plan::Plan;

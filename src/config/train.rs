@@ -39,9 +39,8 @@ pub enum CommDtype {
     Bf16,
 }
 
-/// A run's learning-rate schedule after warm-up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// A run's learning-rate schedule after warm-up; written and read as its name (`cosine`, `wsd`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub enum ScheduleKind {
     /// Cosine decay to zero at the last step (the study's).
     #[default]
@@ -76,6 +75,20 @@ impl std::str::FromStr for ScheduleKind {
             "wsd" => Ok(ScheduleKind::Wsd),
             _ => Err(format!("`{s}`: expected cosine or wsd")),
         }
+    }
+}
+
+impl Serialize for ScheduleKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ScheduleKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -172,5 +185,23 @@ impl Default for TrainSettings {
             hub_public: false,
             push_wait: 600,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedules_are_written_and_read_by_name() {
+        assert_eq!(
+            serde_json::to_string(&ScheduleKind::Wsd).unwrap(),
+            r#""wsd""#
+        );
+        let read: ScheduleKind = serde_json::from_str(r#""cosine""#).unwrap();
+        assert_eq!(read, ScheduleKind::Cosine);
+        let e = serde_json::from_str::<ScheduleKind>(r#""linear""#).unwrap_err();
+        assert!(e.to_string().contains("expected cosine or wsd"), "{e}");
+        assert!(ScheduleKind::Cosine < ScheduleKind::Wsd);
     }
 }

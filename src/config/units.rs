@@ -26,9 +26,36 @@ impl fmt::Display for TokenCount {
     }
 }
 
-/// A positive token amount in millions that is a whole number of tokens (`25`, `0.05`).
-#[derive(Clone, Copy, Debug, PartialEq, PartialOrd)]
+/// A positive token amount in millions that is a whole number of tokens (`25`, `0.05`); finite,
+/// so it compares and hashes as a number.
+#[derive(Clone, Copy, Debug)]
 pub struct Millions(f64);
+
+impl PartialEq for Millions {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+
+impl Eq for Millions {}
+
+impl PartialOrd for Millions {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Millions {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+impl std::hash::Hash for Millions {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.0.to_bits().hash(h);
+    }
+}
 
 impl Millions {
     /// Validates a millions value: finite, positive and a whole number of tokens.
@@ -76,12 +103,13 @@ impl<'de> Deserialize<'de> for Millions {
 }
 
 /// A run's anchor: a token budget with its own schedule, or the full run (`-1` in configs.csv).
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// Anchors order by their budget, the full run last.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Anchor {
-    /// Train for the configured epochs (with early stopping), saving every milestone.
-    Full,
     /// Train for exactly this many tokens (rounded up to whole steps); the schedule ends there.
     Budget(Millions),
+    /// Train for the configured epochs (with early stopping), saving every milestone.
+    Full,
 }
 
 impl Anchor {
@@ -93,6 +121,15 @@ impl Anchor {
             Millions::new(value)
                 .map(Anchor::Budget)
                 .map_err(|e| format!("{e} (use -1 for a full run)"))
+        }
+    }
+
+    /// Reads a table's cell: `full` or `-1`, or a budget in millions with or without its `M`.
+    pub fn from_cell(cell: &str) -> Result<Self, String> {
+        let s = cell.trim();
+        match s.parse() {
+            Ok(a) => Ok(a),
+            Err(e) => s.parse::<f64>().map_err(|_| e).and_then(Anchor::from_value),
         }
     }
 
@@ -188,6 +225,23 @@ impl fmt::Display for SlurmTime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn anchors_read_table_cells_and_order_by_budget() {
+        let a = |s: &str| Anchor::from_cell(s).unwrap();
+        assert_eq!(a("full"), Anchor::Full);
+        assert_eq!(a("-1"), Anchor::Full);
+        assert_eq!(a(" 25M "), a("25"));
+        assert_eq!(a("0.05"), Anchor::Budget(Millions::new(0.05).unwrap()));
+        for bad in ["", "lots", "-3", "25 M", "0"] {
+            assert!(Anchor::from_cell(bad).is_err(), "{bad}");
+        }
+        let mut anchors = [a("full"), a("100M"), a("25M"), a("0.05M")];
+        anchors.sort();
+        let text: Vec<String> = anchors.iter().map(|a| a.to_string()).collect();
+        assert_eq!(text, ["0.05M", "25M", "100M", "full"]);
+        assert_eq!(Millions::new(25.0), Millions::new(25.0));
+    }
 
     #[test]
     fn millions_are_exact_tokens() {

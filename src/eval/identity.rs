@@ -12,7 +12,7 @@ use serde::Deserialize;
 use crate::config::layout::checkpoint;
 use crate::config::layout::meta::CheckpointMeta;
 use crate::config::layout::ResultLayout;
-use crate::config::CheckpointLabel;
+use crate::config::{Anchor, CheckpointLabel};
 use crate::hub::pull::Pulled;
 use crate::hub::Branch;
 use crate::results::blimp::ResultKey;
@@ -95,7 +95,7 @@ pub fn identity(target: &Target, sha: String) -> Result<ResultKey> {
         }
         if let Some(b) = Branch::parse(&hub.revision) {
             key.seed = Some(b.seed);
-            key.anchor = Some(b.budget.map_or("full".to_owned(), |m| format!("{m}M")));
+            key.anchor = Some(b.budget.map_or(Anchor::Full, Anchor::Budget));
             key.milestone = b.checkpoint.label();
         }
         key.vocab_size = key.vocab_size.or(config_vocab(dir));
@@ -108,8 +108,8 @@ pub fn identity(target: &Target, sha: String) -> Result<ResultKey> {
             key.model_size = Some(run.model.clone());
             key.vocab_size = Some(run.vocab_size);
             key.seed = Some(run.seed);
-            key.anchor = Some(run.anchor.to_string());
-            key.schedule = run.schedule.written().map(|s| s.to_string());
+            key.anchor = Some(run.anchor);
+            key.schedule = run.schedule.written();
             key.tokens_seen = Some(m.tokens_seen);
             key.milestone = m.key.label.label();
         }
@@ -118,7 +118,7 @@ pub fn identity(target: &Target, sha: String) -> Result<ResultKey> {
             key.model_size = m.model_config.map(|s| s.to_lowercase()).or(key.model_size);
             key.vocab_size = m.tokenizer_vocab_size.or(key.vocab_size);
             key.seed = m.seed.or(key.seed);
-            key.anchor = key.anchor.or(Some("full".to_owned()));
+            key.anchor = key.anchor.or(Some(Anchor::Full));
             key.tokens_seen = m.tokens_seen;
             let from_branch = target
                 .hub
@@ -138,13 +138,12 @@ pub fn identity(target: &Target, sha: String) -> Result<ResultKey> {
 /// metadata or from the Hub, they are checked as names from flags are (`../x` or an absolute
 /// path would put results outside the results folder).
 fn check_names(key: &ResultKey, dir: &Path, target: &Target, had_meta: bool) -> Result<()> {
-    // The milestone of a plain folder is its own name, which the user chose.
+    // The milestone of a plain folder is its own name, which the user chose; anchors and
+    // schedules are typed, so always folder names.
     let outside = had_meta || target.hub.is_some();
     let fields = [
         ("dataset", key.dataset.as_deref()),
         ("model size", key.model_size.as_deref()),
-        ("anchor", key.anchor.as_deref()),
-        ("schedule", key.schedule.as_deref()),
         (
             "milestone",
             Some(key.milestone.as_str()).filter(|_| outside),

@@ -11,7 +11,7 @@ use anyhow::{bail, Result};
 
 use crate::config::layout::meta::CheckpointMeta;
 use crate::config::CheckpointLabel;
-use crate::config::{schedule_suffix, Anchor, Millions};
+use crate::config::{schedule_suffix, Anchor, Millions, ScheduleKind};
 
 /// `owner/name` of a model repository.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -52,9 +52,9 @@ impl RepoId {
     }
 
     /// What the study's name says: (dataset, model, vocab size, schedule), when it is one.
-    pub fn identity(&self) -> Option<(String, String, u32, Option<String>)> {
+    pub fn identity(&self) -> Option<(String, String, u32, Option<ScheduleKind>)> {
         let (stem, schedule) = match self.name.strip_suffix("-wsd") {
-            Some(stem) => (stem, Some("wsd".to_owned())),
+            Some(stem) => (stem, Some(ScheduleKind::Wsd)),
             None => (self.name.as_str(), None),
         };
         let (rest, vocab) = stem.rsplit_once("-tok")?;
@@ -206,7 +206,12 @@ mod tests {
         let w = RepoId::parse("lab/web-mix-180m-tok50257-wsd").unwrap();
         assert_eq!(
             w.identity(),
-            Some(("web-mix".into(), "180m".into(), 50257, Some("wsd".into())))
+            Some((
+                "web-mix".into(),
+                "180m".into(),
+                50257,
+                Some(ScheduleKind::Wsd)
+            ))
         );
         assert_eq!(
             RepoId::parse("openai-community/gpt2").unwrap().identity(),

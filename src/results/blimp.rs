@@ -46,9 +46,9 @@ pub struct ResultKey {
     pub vocab_size: Option<u32>,
     pub seed: Option<u64>,
     /// The run's anchor: `full` or a budget such as `25M`.
-    pub anchor: Option<String>,
+    pub anchor: Option<Anchor>,
     /// `wsd` for a warmup–stable–decay run; `None` for the study's cosine schedule.
-    pub schedule: Option<String>,
+    pub schedule: Option<ScheduleKind>,
     /// The checkpoint: a milestone in millions of tokens (`25`, `0.05`) or `final`.
     pub milestone: String,
     pub tokens_seen: Option<u64>,
@@ -59,21 +59,13 @@ pub struct ResultKey {
 impl ResultKey {
     /// The checkpoint's place in the results layout, when its identity is known.
     pub fn place(&self) -> Option<ResultPlace> {
-        let anchor = match self.anchor.as_deref() {
-            None => Anchor::Full,
-            Some(a) => a.parse().ok()?,
-        };
-        let schedule = match self.schedule.as_deref() {
-            None => ScheduleKind::Cosine,
-            Some(s) => s.parse().ok()?,
-        };
         let run = RunKey {
             dataset: self.dataset.clone()?,
             model: self.model_size.clone()?,
             vocab_size: self.vocab_size?,
             seed: self.seed?,
-            anchor,
-            schedule,
+            anchor: self.anchor.unwrap_or(Anchor::Full),
+            schedule: self.schedule.unwrap_or_default(),
         };
         Some(ResultPlace {
             run,
@@ -180,8 +172,8 @@ fn summary_rows(id: &ResultKey, summaries: &[ParadigmSummary]) -> Vec<summary::S
             model_size: id.model_size.clone(),
             vocab_size: id.vocab_size.map(i64::from),
             seed: id.seed.map(|s| s as i64),
-            anchor: id.anchor.clone(),
-            schedule: id.schedule.clone(),
+            anchor: id.anchor,
+            schedule: id.schedule,
             milestone: id.milestone.clone(),
             tokens_seen: id.tokens_seen.map(|t| t as i64),
             checkpoint: id.checkpoint.display().to_string(),
@@ -331,7 +323,7 @@ mod tests {
             model_size: Some("20m".into()),
             vocab_size: Some(16000),
             seed: Some(1),
-            anchor: Some("25M".into()),
+            anchor: Some("25M".parse().unwrap()),
             schedule: None,
             milestone: "final".into(),
             tokens_seen: Some(25_000_128),

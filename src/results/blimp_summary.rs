@@ -10,6 +10,7 @@ use arrow_schema::{DataType, Field, FieldRef};
 use serde::{Deserialize, Serialize};
 
 use super::parquet_io;
+use crate::config::{Anchor, ScheduleKind};
 
 /// The file's name in a BLiMP result folder.
 pub const FILE: &str = "summary.parquet";
@@ -21,10 +22,10 @@ pub struct SummaryRow {
     pub model_size: Option<String>,
     pub vocab_size: Option<i64>,
     pub seed: Option<i64>,
-    pub anchor: Option<String>,
+    pub anchor: Option<Anchor>,
     /// Absent in results of versions before WSD: cosine, as every run then was.
     #[serde(default)]
-    pub schedule: Option<String>,
+    pub schedule: Option<ScheduleKind>,
     pub milestone: String,
     pub tokens_seen: Option<i64>,
     pub checkpoint: String,
@@ -81,13 +82,13 @@ mod tests {
 
     #[test]
     fn rows_round_trip_with_the_declared_column_types() {
-        let row = |paradigm: &str, schedule: Option<&str>| SummaryRow {
+        let row = |paradigm: &str, schedule: Option<ScheduleKind>| SummaryRow {
             dataset: Some("ts".into()),
             model_size: Some("20m".into()),
             vocab_size: Some(1000),
             seed: None,
-            anchor: Some("25M".into()),
-            schedule: schedule.map(str::to_owned),
+            anchor: Some("25M".parse().unwrap()),
+            schedule,
             milestone: "final".into(),
             tokens_seen: Some(25_000_000),
             checkpoint: "out/final".into(),
@@ -100,7 +101,7 @@ mod tests {
             accuracy: 0.75,
             stderr: 0.2,
         };
-        let rows = vec![row("a", None), row("b", Some("wsd"))];
+        let rows = vec![row("a", None), row("b", Some(ScheduleKind::Wsd))];
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(FILE);
         write(&path, &rows).unwrap();

@@ -233,6 +233,7 @@ fn remove_task_files(dir: &Path, task: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Anchor;
 
     fn key() -> ResultKey {
         ResultKey {
@@ -240,7 +241,7 @@ mod tests {
             model_size: Some("tiny".into()),
             vocab_size: Some(1000),
             seed: Some(0),
-            anchor: Some("full".into()),
+            anchor: Some(Anchor::Full),
             schedule: None,
             milestone: "final".into(),
             tokens_seen: None,

@@ -6,7 +6,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::render::ok;
-use super::series::{anchor_label, anchors, color, ordered, segment_label, Config, Curves, Spread};
+use super::series::{
+    anchor_label, anchors, color, ordered, segment_label, Configuration, Curves, Spread,
+};
 use super::FigureOptions;
 use crate::analysis::inputs::Milestone;
 use anyhow::Result;
@@ -129,9 +131,9 @@ fn curve_panel<DB: DrawingBackend>(
 /// The lines of `configs` over `axis`: milestones joined, `final` (when on the axis) as a dot.
 fn lines_of(
     curves: &Curves,
-    configs: &[Config],
+    configs: &[Configuration],
     axis: &[Milestone],
-    label: impl Fn(&Config) -> String,
+    label: impl Fn(&Configuration) -> String,
 ) -> Vec<Line> {
     configs
         .iter()
@@ -159,10 +161,10 @@ fn lines_of(
 
 /// The per-dataset panels: one per dataset and model size (in size order), each with its
 /// configurations (one per vocabulary size).
-pub fn panels(curves: &Curves) -> Vec<(String, Vec<Config>)> {
-    let mut panels: Vec<(String, Vec<Config>)> = Vec::new();
+pub fn panels(curves: &Curves) -> Vec<(String, Vec<Configuration>)> {
+    let mut panels: Vec<(String, Vec<Configuration>)> = Vec::new();
     for c in ordered(curves.keys().cloned()) {
-        let title = format!("{} · {}", c.dataset, c.model_size);
+        let title = format!("{} · {}", c.dataset, c.model);
         match panels.iter_mut().find(|p| p.0 == title) {
             Some(p) => p.1.push(c),
             None => panels.push((title, vec![c])),
@@ -175,7 +177,7 @@ pub fn panels(curves: &Curves) -> Vec<(String, Vec<Config>)> {
 pub fn draw_per_dataset<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     curves: &Curves,
-    panels: &[(String, Vec<Config>)],
+    panels: &[(String, Vec<Configuration>)],
     fig: &FigureOptions,
 ) -> Result<()> {
     let cols = panels.len().clamp(1, 3);
@@ -212,7 +214,7 @@ pub fn draw_all<DB: DrawingBackend>(
     );
     let (w, _) = root.dim_in_pixel();
     let (left, right) = root.split_horizontally((w as f64 * 0.70) as u32);
-    let lines = lines_of(curves, &configs, &axis, Config::label);
+    let lines = lines_of(curves, &configs, &axis, Configuration::label);
     let all = FigureOptions::default();
     curve_panel(
         &left,
@@ -232,7 +234,7 @@ pub fn draw_all<DB: DrawingBackend>(
 fn finals_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     curves: &Curves,
-    configs: &[Config],
+    configs: &[Configuration],
     measure: &str,
 ) -> Result<()> {
     let finals: Vec<Option<Spread>> = configs
@@ -255,7 +257,7 @@ fn finals_panel<DB: DrawingBackend>(
     let pad = ((hi - lo) * 0.1).max(0.005);
     let n = configs.len().max(1);
     // The first configuration at the top, as in the legend.
-    let labels: Vec<String> = configs.iter().rev().map(Config::label).collect();
+    let labels: Vec<String> = configs.iter().rev().map(Configuration::label).collect();
     let mut chart = ok(ChartBuilder::on(area)
         .caption("Final scores", ("sans-serif", 17))
         .margin(12)

@@ -10,7 +10,7 @@ use anyhow::{bail, Result};
 
 use super::heatmaps::{self, Grid};
 use super::predictiveness::{draw_panel, RhoPanel};
-use super::series::{self, Config};
+use super::series::{self, Configuration};
 use super::{at_end, cells, curves, render, FigureOptions};
 use crate::analysis::glue_ranking::AgreementRow;
 use crate::analysis::inputs::{Milestone, Record};
@@ -94,7 +94,7 @@ fn at(records: &[Record], milestone: Option<Milestone>) -> Vec<&Record> {
         None => at_end(records),
         Some(m) => records
             .iter()
-            .filter(|r| r.anchor == "full" && r.milestone == m)
+            .filter(|r| r.run.is_full() && r.milestone == m)
             .collect(),
     }
 }
@@ -131,8 +131,8 @@ fn task_grid(g: &GlueInputs, milestone: Option<Milestone>, scale: HeatmapScale) 
     if !macro_end.is_empty() {
         rows.push("MACRO-AVERAGE".to_owned());
     }
-    let configs = series::ordered(end.iter().map(|r| Config::of(&r.run)));
-    let mut values: BTreeMap<(usize, Config), Vec<f64>> = BTreeMap::new();
+    let configs = series::ordered(end.iter().map(|r| r.run.configuration()));
+    let mut values: BTreeMap<(usize, Configuration), Vec<f64>> = BTreeMap::new();
     for r in end.iter().chain(&macro_end) {
         let row = match r.task.as_deref() {
             Some(name) => tasks.iter().position(|t| t.name == name),
@@ -140,7 +140,7 @@ fn task_grid(g: &GlueInputs, milestone: Option<Milestone>, scale: HeatmapScale) 
         };
         if let Some(row) = row {
             values
-                .entry((row, Config::of(&r.run)))
+                .entry((row, r.run.configuration()))
                 .or_default()
                 .push(r.acc);
         }

@@ -10,14 +10,14 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::render::ok;
-use super::series::{segment_label, BoxStats, Config, Spread};
+use super::series::{segment_label, BoxStats, Configuration, Spread};
 use crate::config::HeatmapScale;
 
 /// Cells of a rows × configurations heatmap.
 pub struct Grid {
     pub title: String,
     pub rows: Vec<String>,
-    pub configs: Vec<Config>,
+    pub configs: Vec<Configuration>,
     /// (row, configuration index) → accuracies over seeds.
     pub cells: BTreeMap<(usize, usize), Spread>,
     /// The first rows the box plots summarise (the rest, such as `overall`, are not among them).
@@ -94,7 +94,7 @@ pub fn draw_grid<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, g: &Grid) ->
         .x_label_area_size(30)
         .y_label_area_size(ROW_LABELS)
         .build_cartesian_2d(axis(nc), axis(nr)))?;
-    let cols: Vec<String> = g.configs.iter().map(Config::label).collect();
+    let cols: Vec<String> = g.configs.iter().map(Configuration::label).collect();
     // Row 0 is drawn at the top.
     let rows: Vec<String> = g.rows.iter().rev().cloned().collect();
     ok(chart

@@ -20,7 +20,7 @@ use super::predictiveness::Row;
 use crate::config::{Band, HeatmapScale, YScale};
 use crate::data::blimp_paradigms::{paper_group, BLIMP_PARADIGMS, PAPER_GROUPS};
 use heatmaps::Grid;
-use series::{Config, Spread};
+use series::{Configuration, Spread};
 
 pub use render::EXTENSIONS;
 pub use series::ConfigFilter;
@@ -134,20 +134,20 @@ pub fn write_all(dir: &Path, i: &Inputs, fig: &FigureOptions) -> Result<Vec<Path
 /// Full runs' records at each run's last checkpoint (`final` when it has one).
 pub(super) fn at_end(records: &[Record]) -> Vec<&Record> {
     let mut last: BTreeMap<&super::record::RunKey, f64> = BTreeMap::new();
-    for r in records.iter().filter(|r| r.anchor == "full") {
+    for r in records.iter().filter(|r| r.run.is_full()) {
         let e = last.entry(&r.run).or_insert(f64::MIN);
         *e = e.max(r.milestone.order());
     }
     records
         .iter()
-        .filter(|r| r.anchor == "full" && last.get(&r.run) == Some(&r.milestone.order()))
+        .filter(|r| r.run.is_full() && last.get(&r.run) == Some(&r.milestone.order()))
         .collect()
 }
 
 /// Grid cells from (row, configuration) → accuracies over seeds.
 pub(super) fn cells(
-    values: BTreeMap<(usize, Config), Vec<f64>>,
-    configs: &[Config],
+    values: BTreeMap<(usize, Configuration), Vec<f64>>,
+    configs: &[Configuration],
 ) -> BTreeMap<(usize, usize), Spread> {
     values
         .into_iter()
@@ -176,8 +176,8 @@ fn paradigm_grid(tasks: &[Record]) -> Grid {
             .unwrap_or(usize::MAX)
     };
     rows.sort_by(|a, b| (rank(a), a).cmp(&(rank(b), b)));
-    let configs = series::ordered(end.iter().map(|r| Config::of(&r.run)));
-    let mut values: BTreeMap<(usize, Config), Vec<f64>> = BTreeMap::new();
+    let configs = series::ordered(end.iter().map(|r| r.run.configuration()));
+    let mut values: BTreeMap<(usize, Configuration), Vec<f64>> = BTreeMap::new();
     for r in &end {
         let Some(row) = r
             .task
@@ -187,7 +187,7 @@ fn paradigm_grid(tasks: &[Record]) -> Grid {
             continue;
         };
         values
-            .entry((row, Config::of(&r.run)))
+            .entry((row, r.run.configuration()))
             .or_default()
             .push(r.acc);
     }
@@ -228,21 +228,21 @@ fn group_grid(overall: &[Record], tasks: &[Record]) -> Grid {
         .collect();
     rows.push("overall".into());
     let end = at_end(overall);
-    let configs = series::ordered(end.iter().chain(&task_end).map(|r| Config::of(&r.run)));
-    let mut values: BTreeMap<(usize, Config), Vec<f64>> = BTreeMap::new();
+    let configs = series::ordered(end.iter().chain(&task_end).map(|r| r.run.configuration()));
+    let mut values: BTreeMap<(usize, Configuration), Vec<f64>> = BTreeMap::new();
     for ((run, g), accs) in &per_run {
         let row = present
             .iter()
             .position(|p| p == g)
             .expect("a present group");
         values
-            .entry((row, Config::of(run)))
+            .entry((row, run.configuration()))
             .or_default()
             .push(accs.iter().sum::<f64>() / accs.len() as f64);
     }
     for r in end {
         values
-            .entry((present.len(), Config::of(&r.run)))
+            .entry((present.len(), r.run.configuration()))
             .or_default()
             .push(r.acc);
     }
@@ -258,7 +258,7 @@ fn group_grid(overall: &[Record], tasks: &[Record]) -> Grid {
 
 fn heat(phenomena: &[Record]) -> heatmaps::Heat {
     let mut acc: BTreeMap<String, BTreeMap<(u64, String), [f64; 2]>> = BTreeMap::new();
-    for r in phenomena.iter().filter(|r| r.anchor == "full") {
+    for r in phenomena.iter().filter(|r| r.run.is_full()) {
         let Some(p) = &r.phenomenon else { continue };
         let key = (
             (r.milestone.order().min(1e12) * 1e6) as u64,

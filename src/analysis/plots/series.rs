@@ -8,6 +8,7 @@ use plotters::style::RGBColor;
 use super::super::inputs::{Milestone, Record, RunKey};
 use super::super::record::size_order;
 use crate::config::Band;
+pub use crate::config::Configuration;
 
 /// Twenty distinguishable colours (matplotlib's tab10, then its light tab20 partners), cycled.
 pub const PALETTE: [RGBColor; 20] = [
@@ -74,7 +75,7 @@ impl ConfigFilter {
 
     fn hit(p: &[glob::Pattern; 3], run: &RunKey) -> bool {
         p[0].matches(&run.dataset)
-            && p[1].matches(&run.model_size)
+            && p[1].matches(&run.model)
             && p[2].matches(&run.vocab_size.to_string())
     }
 
@@ -93,7 +94,7 @@ impl ConfigFilter {
         }
         let mut there: Vec<String> = runs
             .iter()
-            .map(|r| format!("{}/{}/{}", r.dataset, r.model_size, r.vocab_size))
+            .map(|r| format!("{}/{}/{}", r.dataset, r.model, r.vocab_size))
             .collect();
         there.sort();
         there.dedup();
@@ -114,56 +115,23 @@ impl ConfigFilter {
     }
 }
 
-/// A configuration: what the seeds of a run share.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Config {
-    pub dataset: String,
-    pub model_size: String,
-    pub vocab_size: i64,
-    pub schedule: String,
-}
-
-impl Config {
-    pub fn of(run: &RunKey) -> Config {
-        Config {
-            dataset: run.dataset.clone(),
-            model_size: run.model_size.clone(),
-            vocab_size: run.vocab_size,
-            schedule: run.schedule.clone(),
-        }
-    }
-
-    /// `tinystories 20m 16k`.
-    pub fn label(&self) -> String {
-        let v = self.vocab_size;
-        let vocab = if v % 1000 == 0 {
-            format!("{}k", v / 1000)
-        } else {
-            v.to_string()
-        };
-        let schedule = match self.schedule.as_str() {
-            "cosine" => String::new(),
-            other => format!(" {other}"),
-        };
-        format!("{} {} {vocab}{schedule}", self.dataset, self.model_size)
-    }
-}
-
 /// Configurations in the study's order: dataset, then model size by parameters, then vocab.
-pub fn ordered(configs: impl IntoIterator<Item = Config>) -> Vec<Config> {
-    let mut out: Vec<Config> = configs.into_iter().collect();
+pub fn ordered(configs: impl IntoIterator<Item = Configuration>) -> Vec<Configuration> {
+    let mut out: Vec<Configuration> = configs.into_iter().collect();
     out.sort_by(|a, b| {
         (
             &a.dataset,
-            size_order(&a.model_size),
+            size_order(&a.model),
             a.vocab_size,
-            &a.schedule,
+            a.schedule,
+            a.anchor,
         )
             .partial_cmp(&(
                 &b.dataset,
-                size_order(&b.model_size),
+                size_order(&b.model),
                 b.vocab_size,
-                &b.schedule,
+                b.schedule,
+                b.anchor,
             ))
             .expect("sizes order")
     });
@@ -241,12 +209,12 @@ impl Spread {
 }
 
 /// Full runs' accuracies per configuration and anchor, over seeds.
-pub type Curves = BTreeMap<Config, BTreeMap<String, (Milestone, Vec<f64>)>>;
+pub type Curves = BTreeMap<Configuration, BTreeMap<String, (Milestone, Vec<f64>)>>;
 
 pub fn curves(overall: &[Record]) -> Curves {
     let mut out: Curves = BTreeMap::new();
-    for r in overall.iter().filter(|r| r.anchor == "full") {
-        out.entry(Config::of(&r.run))
+    for r in overall.iter().filter(|r| r.run.is_full()) {
+        out.entry(r.run.configuration())
             .or_default()
             .entry(r.milestone.to_string())
             .or_insert((r.milestone, Vec::new()))
@@ -319,18 +287,19 @@ mod tests {
 
     #[test]
     fn configurations_order_by_dataset_size_and_vocab() {
-        let c = |d: &str, m: &str, v| Config {
+        let c = |d: &str, m: &str, v| Configuration {
             dataset: d.into(),
-            model_size: m.into(),
+            model: m.into(),
             vocab_size: v,
-            schedule: "cosine".into(),
+            anchor: crate::config::Anchor::Full,
+            schedule: crate::config::ScheduleKind::Cosine,
         };
         let got = ordered([
             c("ts", "180m", 8000),
             c("ts", "20m", 16000),
             c("ts", "20m", 8000),
         ]);
-        let labels: Vec<String> = got.iter().map(Config::label).collect();
+        let labels: Vec<String> = got.iter().map(Configuration::label).collect();
         assert_eq!(labels, ["ts 20m 8k", "ts 20m 16k", "ts 180m 8k"]);
     }
 }

@@ -264,7 +264,7 @@ fn schedules(s: &Summary) -> String {
         let _ = writeln!(
             md,
             "| {} | {} | {:.3} | {} | {:+.4} |",
-            text(&r.anchor),
+            r.anchor,
             r.n,
             r.spearman,
             r.p_value

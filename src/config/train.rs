@@ -85,10 +85,12 @@ impl Serialize for ScheduleKind {
 }
 
 impl<'de> Deserialize<'de> for ScheduleKind {
+    /// By name; an empty value is the study's cosine, as an absent one is.
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
+        match String::deserialize(d)?.as_str() {
+            "" => Ok(ScheduleKind::Cosine),
+            s => s.parse().map_err(serde::de::Error::custom),
+        }
     }
 }
 
@@ -202,6 +204,8 @@ mod tests {
         assert_eq!(read, ScheduleKind::Cosine);
         let e = serde_json::from_str::<ScheduleKind>(r#""linear""#).unwrap_err();
         assert!(e.to_string().contains("expected cosine or wsd"), "{e}");
+        let empty: ScheduleKind = serde_json::from_str(r#""""#).unwrap();
+        assert_eq!(empty, ScheduleKind::Cosine, "an empty cell is the default");
         assert!(ScheduleKind::Cosine < ScheduleKind::Wsd);
     }
 }

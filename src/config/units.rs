@@ -166,9 +166,12 @@ impl std::str::FromStr for Anchor {
 }
 
 impl<'de> Deserialize<'de> for Anchor {
+    /// As displayed; an empty value is the full run (files that wrote none, empty table cells).
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+        match String::deserialize(d)?.as_str() {
+            "" => Ok(Anchor::Full),
+            s => s.parse().map_err(serde::de::Error::custom),
+        }
     }
 }
 
@@ -241,6 +244,8 @@ mod tests {
         let text: Vec<String> = anchors.iter().map(|a| a.to_string()).collect();
         assert_eq!(text, ["0.05M", "25M", "100M", "full"]);
         assert_eq!(Millions::new(25.0), Millions::new(25.0));
+        let empty: Anchor = serde_json::from_str(r#""""#).unwrap();
+        assert_eq!(empty, Anchor::Full, "files that wrote no anchor");
     }
 
     #[test]

@@ -1,6 +1,5 @@
-//! `lmeff launch` and `lmeff resubmit`: render a launch folder (scripts, a copy of configs.csv, the
-//! resolved settings, the manifest), then submit train → eval (`aftercorr`) → aggregate
-//! (`afterany`), recording every job id in the manifest as it is submitted.
+//! `lmeff launch`: render a launch folder (scripts, a copy of configs.csv, the resolved settings,
+//! the manifest), then submit its first round ([`super::submit`]).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -8,12 +7,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use super::array::TaskSet;
-use super::manifest::{
-    git_revision, utc_now, Manifest, RunEntry, ScriptEntry, Submission, MANIFEST,
-};
-use super::render::{render, RenderContext, Script};
-use super::scheduler::{Scheduler, SubmitOptions};
-use super::template::{EvalPart, Stage};
+use super::manifest::{git_revision, utc_now, Manifest, RunEntry, ScriptEntry, MANIFEST};
+use super::render::{render, Group, RenderContext, Script};
+use super::scheduler::Scheduler;
+use super::submit::{submit_round, Round};
+use super::template::Stage;
 use crate::config::{Plan, Settings};
 
 /// How to launch.
@@ -60,12 +58,38 @@ pub fn launch(
     let mut stages = opts.stages.clone();
     stages.sort();
     stages.dedup();
-    if stages.is_empty() {
+    let opts = &LaunchOptions {
+        stages,
+        ..opts.clone()
+    };
+    if opts.stages.is_empty() {
         bail!("--stages: name at least one of train, eval, aggregate");
     }
     if plan.runs.is_empty() {
         bail!("{}: the plan has no runs", opts.configs.display());
     }
+    let (folder, ctx) = prepare(settings, opts)?;
+    let staged = crate::io::Staged::new(&folder)?;
+    write_inputs(staged.path(), settings, opts, &ctx)?;
+    let (groups, scripts) = render(plan, settings, &ctx, &opts.stages)?;
+    for s in &scripts {
+        let path = staged.path().join(&s.file_name);
+        fs_err::write(&path, &s.text).with_context(|| format!("writing {}", path.display()))?;
+        fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+    }
+    let mut manifest = manifest(plan, settings, opts, &ctx, folder, groups, &scripts);
+    crate::io::write_json_atomic(&staged.path().join(MANIFEST), &manifest)?;
+    staged.commit()?;
+    if !opts.dry_run {
+        let round = first_round(&manifest, opts.hold);
+        submit_round(&mut manifest, scheduler, &round)?;
+    }
+    Ok(Launched { manifest, scripts })
+}
+
+/// The launch folder's path (a new one, stamped with the time) and what the scripts are
+/// rendered with; checks the environment script and creates the log folder.
+fn prepare(settings: &Settings, opts: &LaunchOptions) -> Result<(PathBuf, RenderContext)> {
     let slurm = &settings.slurm;
     let env_file = absolute(&opts.workdir, &slurm.env_file);
     if !env_file.is_file() {
@@ -85,264 +109,124 @@ pub fn launch(
         n += 1;
         folder = generated.join(format!("{stamp}-{n}"));
     }
-    let staged = crate::io::Staged::new(&folder)?;
-    let configs_copy = folder.join("configs.csv");
-    let settings_file = folder.join("settings.toml");
-    fs_err::copy(&opts.configs, staged.path().join("configs.csv"))
-        .with_context(|| format!("copying {}", opts.configs.display()))?;
-    let mut snapshot = settings.clone();
-    snapshot.configs = configs_copy.clone();
-    let toml = toml::to_string(&snapshot).context("writing the settings as TOML")?;
-    let header = format!(
-        "# Settings of the launch of {created}, resolved from defaults, settings file, LMEFF_* environment\n# and flags. Jobs read this file; paths are relative to {}.\n",
-        opts.workdir.display()
-    );
-    fs_err::write(staged.path().join("settings.toml"), header + &toml)?;
-
     let ctx = RenderContext {
         workdir: opts.workdir.clone(),
         lmeff: opts.lmeff.clone(),
         env_file,
-        settings_file: settings_file.clone(),
-        configs: configs_copy.clone(),
+        settings_file: folder.join("settings.toml"),
+        configs: folder.join("configs.csv"),
         seeds: opts.seeds.clone(),
-        created: created.clone(),
+        created,
     };
-    let (groups, scripts) = render(plan, settings, &ctx, &stages)?;
-    for s in &scripts {
-        let path = staged.path().join(&s.file_name);
-        fs_err::write(&path, &s.text).with_context(|| format!("writing {}", path.display()))?;
-        fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
-    }
+    Ok((folder, ctx))
+}
+
+/// Copies configs.csv into the staged folder and writes the resolved settings beside it.
+fn write_inputs(
+    staged: &Path,
+    settings: &Settings,
+    opts: &LaunchOptions,
+    ctx: &RenderContext,
+) -> Result<()> {
+    fs_err::copy(&opts.configs, staged.join("configs.csv"))
+        .with_context(|| format!("copying {}", opts.configs.display()))?;
+    let mut snapshot = settings.clone();
+    snapshot.configs = ctx.configs.clone();
+    let toml = toml::to_string(&snapshot).context("writing the settings as TOML")?;
+    let header = format!(
+        "# Settings of the launch of {}, resolved from defaults, settings file, LMEFF_* environment\n# and flags. Jobs read this file; paths are relative to {}.\n",
+        ctx.created,
+        opts.workdir.display()
+    );
+    fs_err::write(staged.join("settings.toml"), header + &toml)?;
+    Ok(())
+}
+
+/// The launch's manifest before anything is submitted.
+fn manifest(
+    plan: &Plan,
+    settings: &Settings,
+    opts: &LaunchOptions,
+    ctx: &RenderContext,
+    folder: PathBuf,
+    groups: Vec<Group>,
+    scripts: &[Script],
+) -> Manifest {
     let group_of = |task: usize| {
         groups
             .iter()
             .position(|g| g.tasks.contains(task))
             .expect("every run is in a group")
     };
-    let mut manifest = Manifest {
+    let runs = plan
+        .runs
+        .iter()
+        .map(|r| RunEntry::new(r, group_of(r.task_index)))
+        .collect();
+    let scripts = scripts
+        .iter()
+        .map(|s| ScriptEntry {
+            stage: s.stage,
+            group: s.group,
+            glue_task: s
+                .part
+                .as_ref()
+                .and_then(|p| p.glue_task().map(str::to_owned)),
+            file: s.file_name.clone(),
+        })
+        .collect();
+    Manifest {
         lmeff_version: env!("CARGO_PKG_VERSION").to_owned(),
-        created,
+        created: ctx.created.clone(),
         dry_run: opts.dry_run,
         git_revision: git_revision(&opts.workdir),
         workdir: opts.workdir.clone(),
-        folder: folder.clone(),
+        folder,
         configs_source: absolute(&opts.workdir, &opts.configs),
-        configs: configs_copy,
-        settings: settings_file,
+        configs: ctx.configs.clone(),
+        settings: ctx.settings_file.clone(),
         seeds: opts.seeds.clone(),
         results_dir: settings.results_dir.clone(),
-        throttle: slurm.throttle,
-        stages: stages.clone(),
-        runs: plan
-            .runs
-            .iter()
-            .map(|r| RunEntry::new(r, group_of(r.task_index)))
-            .collect(),
-        groups: groups.clone(),
-        scripts: scripts
-            .iter()
-            .map(|s| ScriptEntry {
-                stage: s.stage,
-                group: s.group,
-                glue_task: s
-                    .part
-                    .as_ref()
-                    .and_then(|p| p.glue_task().map(str::to_owned)),
-                file: s.file_name.clone(),
-            })
-            .collect(),
+        throttle: settings.slurm.throttle,
+        stages: opts.stages.clone(),
+        runs,
+        groups,
+        scripts,
         submissions: Vec::new(),
-    };
-    crate::io::write_json_atomic(&staged.path().join(MANIFEST), &manifest)?;
-    staged.commit()?;
-
-    if !opts.dry_run {
-        let all: Vec<(usize, TaskSet)> =
-            groups.iter().map(|g| (g.index, g.tasks.clone())).collect();
-        let parts = manifest.eval_parts();
-        let train = stages.contains(&Stage::Train);
-        let round = Round {
-            number: 0,
-            train: if train { all.clone() } else { Vec::new() },
-            eval_after_train: if train { parts.clone() } else { Vec::new() },
-            eval_only: if train {
-                Vec::new()
-            } else {
-                parts
-                    .iter()
-                    .flat_map(|p| all.iter().map(move |(g, t)| (p.clone(), *g, t.clone())))
-                    .collect()
-            },
-            aggregate: stages.contains(&Stage::Aggregate),
-            override_array: false,
-            hold: opts.hold,
-        };
-        submit_round(&mut manifest, scheduler, &round)?;
     }
-    Ok(Launched { manifest, scripts })
 }
 
-/// One round of submissions: the launch (round 0) or a resubmission.
-pub(super) struct Round {
-    pub(super) number: u32,
-    /// Training tasks per group.
-    pub(super) train: Vec<(usize, TaskSet)>,
-    /// The evaluation arrays chained after each training array (`aftercorr`).
-    pub(super) eval_after_train: Vec<EvalPart>,
-    /// Evaluation tasks with no training before them: (part, group, tasks).
-    pub(super) eval_only: Vec<(EvalPart, usize, TaskSet)>,
-    pub(super) aggregate: bool,
-    /// Pass `--array` (a resubmission runs a subset of the script's tasks).
-    pub(super) override_array: bool,
-    pub(super) hold: bool,
-}
-
-/// Submits a round in dependency order, saving the manifest after every job. If a submission
-/// fails, the round's jobs already submitted are cancelled and the manifest is left as before.
-pub(super) fn submit_round(
-    m: &mut Manifest,
-    scheduler: &dyn Scheduler,
-    round: &Round,
-) -> Result<Vec<Submission>> {
-    let before = m.submissions.len();
-    let result = (|| -> Result<()> {
-        let mut evals = Vec::new();
-        let mut trains = Vec::new();
-        let submit = |m: &mut Manifest,
-                      stage: Stage,
-                      group: Option<usize>,
-                      part: Option<&EvalPart>,
-                      tasks: Option<&TaskSet>,
-                      dependency: Option<String>|
-         -> Result<String> {
-            let script = m
-                .script(stage, group, part)
-                .with_context(|| {
-                    let what = part.map_or(stage.name().to_owned(), |p| p.to_string());
-                    format!("the launch has no {what} script for group {group:?}")
-                })?
-                .file
-                .clone();
-            let array = tasks.cloned();
-            let opts = SubmitOptions {
-                dependency: dependency.clone(),
-                array: if round.override_array {
-                    tasks.map(|t| t.spec(m.throttle))
-                } else {
-                    None
-                },
-                hold: round.hold,
-            };
-            let job_id = scheduler.submit(&m.folder.join(&script), &opts)?;
-            m.submissions.push(Submission {
-                stage,
-                group,
-                glue_task: part.and_then(|p| p.glue_task().map(str::to_owned)),
-                job_id: job_id.clone(),
-                array,
-                dependency,
-                script,
-                round: round.number,
-                submitted: utc_now().1,
-            });
-            m.save()?;
-            Ok(job_id)
-        };
-        for (group, tasks) in &round.train {
-            let train = submit(m, Stage::Train, Some(*group), None, Some(tasks), None)?;
-            trains.push(train.clone());
-            for part in &round.eval_after_train {
-                evals.push(submit(
-                    m,
-                    Stage::Eval,
-                    Some(*group),
-                    Some(part),
-                    Some(tasks),
-                    Some(format!("aftercorr:{train}")),
-                )?);
-            }
-        }
-        for (part, group, tasks) in &round.eval_only {
-            evals.push(submit(
-                m,
-                Stage::Eval,
-                Some(*group),
-                Some(part),
-                Some(tasks),
-                None,
-            )?);
-        }
-        if round.aggregate {
-            let after = if evals.is_empty() { &trains } else { &evals };
-            let dependency = (!after.is_empty()).then(|| format!("afterany:{}", after.join(":")));
-            submit(m, Stage::Aggregate, None, None, None, dependency)?;
-        }
-        Ok(())
-    })();
-    if let Err(e) = result {
-        let submitted: Vec<String> = m.submissions[before..]
-            .iter()
-            .map(|s| s.job_id.clone())
-            .collect();
-        let cancelled = scheduler.cancel(&submitted);
-        m.submissions.truncate(before);
-        m.save()?;
-        return Err(match cancelled {
-            Ok(()) if submitted.is_empty() => e,
-            Ok(()) => e.context(format!(
-                "submission stopped; cancelled the jobs it had submitted ({})",
-                submitted.join(", ")
-            )),
-            Err(c) => e.context(format!(
-                "submission stopped, and cancelling {} failed too: {c:#}",
-                submitted.join(", ")
-            )),
-        });
+/// Round 0: every group's training array with its evaluation arrays after it (or evaluation
+/// alone when training is not a stage), then the aggregate.
+fn first_round(manifest: &Manifest, hold: bool) -> Round {
+    let all: Vec<(usize, TaskSet)> = manifest
+        .groups
+        .iter()
+        .map(|g| (g.index, g.tasks.clone()))
+        .collect();
+    let parts = manifest.eval_parts();
+    let train = manifest.stages.contains(&Stage::Train);
+    let eval_only = parts
+        .iter()
+        .flat_map(|p| all.iter().map(move |(g, t)| (p.clone(), *g, t.clone())))
+        .collect();
+    Round {
+        number: 0,
+        train: if train { all } else { Vec::new() },
+        eval_after_train: if train { parts } else { Vec::new() },
+        eval_only: if train { Vec::new() } else { eval_only },
+        aggregate: manifest.stages.contains(&Stage::Aggregate),
+        override_array: false,
+        hold,
     }
-    Ok(m.submissions[before..].to_vec())
 }
 
 #[cfg(test)]
 pub(super) mod tests {
-    use std::cell::RefCell;
-
     use super::*;
     use crate::slurm::render::tests::{plan_and_settings, CONFIGS};
-    use crate::slurm::scheduler::JobRecord;
-
-    /// Hands out job ids 100, 101, …; fails the `fail_at`-th submission; answers `jobs` with `records`.
-    #[derive(Default)]
-    pub(crate) struct Fake {
-        pub(crate) submitted: RefCell<Vec<(String, SubmitOptions)>>,
-        pub(crate) cancelled: RefCell<Vec<String>>,
-        pub(crate) fail_at: Option<usize>,
-        pub(crate) records: Vec<JobRecord>,
-    }
-
-    impl Scheduler for Fake {
-        fn submit(&self, script: &Path, opts: &SubmitOptions) -> Result<String> {
-            let mut s = self.submitted.borrow_mut();
-            if Some(s.len()) == self.fail_at {
-                bail!("sbatch: error: invalid partition");
-            }
-            s.push((
-                script.file_name().unwrap().to_string_lossy().into_owned(),
-                opts.clone(),
-            ));
-            Ok((99 + s.len()).to_string())
-        }
-        fn test_only(&self, _: &Path) -> Result<String> {
-            Ok(String::new())
-        }
-        fn cancel(&self, ids: &[String]) -> Result<()> {
-            self.cancelled.borrow_mut().extend(ids.iter().cloned());
-            Ok(())
-        }
-        fn jobs(&self, _: &[String]) -> Result<Option<Vec<JobRecord>>> {
-            Ok(Some(self.records.clone()))
-        }
-    }
+    use crate::slurm::submit::tests::Fake;
+    use crate::slurm::template::EvalPart;
 
     pub(crate) fn options(dir: &Path) -> LaunchOptions {
         fs_err::write(dir.join("configs.csv"), CONFIGS).unwrap();
@@ -373,17 +257,6 @@ pub(super) mod tests {
         ];
         s.slurm.glue_tasks = tasks.iter().map(|t| t.to_string()).collect();
         s
-    }
-
-    pub(crate) fn record(array: &str, task: usize, state: &str, reason: &str) -> JobRecord {
-        JobRecord {
-            job_id: format!("{array}{task}"),
-            array_job_id: Some(array.into()),
-            tasks: TaskSet::new(vec![task]),
-            state: state.into(),
-            reason: reason.into(),
-            ..Default::default()
-        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Slurm: the study as array jobs. [`render`] turns the plan into one training array and one
 //! evaluation array per resource group plus an aggregate job, from the [`template`]s in `slurm/`;
-//! [`launch`] writes them with a [`manifest`] and submits them chained (train → `aftercorr` →
+//! [`launch`] writes them with a [`manifest`] and [`submit`]s them chained (train → `aftercorr` →
 //! eval → `afterany` → aggregate) through a [`scheduler`]; [`status`] reads back where every run
 //! stands, and [`resubmit`] runs again what failed. Array task ids are always the plan's task indices.
 
@@ -11,6 +11,7 @@ pub mod render;
 pub mod resubmit;
 pub mod scheduler;
 pub mod status;
+pub mod submit;
 pub mod template;
 
 pub use crate::config::{GpuRequest, SlurmSettings};

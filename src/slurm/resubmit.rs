@@ -6,10 +6,10 @@ use std::path::Path;
 use anyhow::{bail, Result};
 
 use super::array::TaskSet;
-use super::launch::{submit_round, Round};
 use super::manifest::{Manifest, Submission};
 use super::scheduler::Scheduler;
 use super::status::{status, TaskState};
+use super::submit::{submit_round, Round};
 use super::template::{EvalPart, Stage};
 
 /// What `lmeff resubmit --failed` did.
@@ -107,9 +107,10 @@ pub fn resubmit_failed(
 mod tests {
     use super::*;
     use crate::slurm::launch::launch;
-    use crate::slurm::launch::tests::{glue_settings, options, record, settings, Fake};
+    use crate::slurm::launch::tests::{glue_settings, options, settings};
     use crate::slurm::manifest::MANIFEST;
     use crate::slurm::render::tests::plan_and_settings;
+    use crate::slurm::submit::tests::{record, Fake};
 
     #[test]
     fn resubmission_reruns_only_failed_tasks_with_the_same_chaining() {

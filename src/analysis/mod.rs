@@ -5,6 +5,7 @@
 
 pub mod aggregate;
 pub mod aggregate_glue;
+pub mod blimp_inputs;
 pub mod columns;
 pub mod extrapolate;
 pub mod glue;

@@ -5,6 +5,7 @@
 pub mod checkpoint;
 pub mod classifier;
 pub mod hf_config;
+mod layers;
 pub mod llama;
 pub mod weights;
 

@@ -1,80 +1,12 @@
-//! File-system helpers every stage uses so that nothing is ever half-written: atomic file writes
-//! (temp file + rename), staged folders replaced in one rename, and SHA-256 digests.
+//! Folders built under a temporary name and put in place in one rename, replacing only a folder
+//! that holds nothing but what lmeff writes there.
 
-use fs_err::{self as fs, File};
-use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use sha2::{Digest, Sha256};
+use fs_err as fs;
 
-/// A temporary sibling path of `path` (same folder, so `rename` is atomic).
-pub fn temp_sibling(path: &Path, tag: &str) -> PathBuf {
-    let name = path
-        .file_name()
-        .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
-    path.with_file_name(format!(".{name}.{tag}-{}.tmp", std::process::id()))
-}
-
-/// Whether `name` is one of [`temp_sibling`]'s names (`.<name>.<tag>-<pid>.tmp`).
-pub fn is_temp_name(name: &str) -> bool {
-    let Some(inner) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")) else {
-        return false;
-    };
-    let Some((rest, pid)) = inner.rsplit_once('-') else {
-        return false;
-    };
-    let tag = rest.rsplit_once('.').map(|(_, tag)| tag);
-    !pid.is_empty()
-        && pid.bytes().all(|b| b.is_ascii_digit())
-        && tag.is_some_and(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_lowercase()))
-}
-
-/// Writes a file atomically: `write` fills a temp file that is synced and renamed over `path`.
-/// On error the temp file is removed and `path` is untouched; a bare I/O error gets the path as
-/// context, other errors (input faults found by `write`) are returned as they are.
-pub fn write_atomic(
-    path: &Path,
-    write: impl FnOnce(&mut BufWriter<File>) -> Result<()>,
-) -> Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let tmp = temp_sibling(path, "write");
-    let result = (|| {
-        let file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        let mut w = BufWriter::with_capacity(1 << 20, file);
-        write(&mut w)?;
-        let file = w.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        fs::rename(&tmp, path).with_context(|| format!("renaming into {}", path.display()))
-    })();
-    match result {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            let _ = fs::remove_file(&tmp);
-            // A bare I/O error is the write's own; anything else (bad input found while
-            // writing) already says what was wrong and where.
-            match e.downcast_ref::<std::io::Error>() {
-                Some(_) => Err(e.context(format!("writing {}", path.display()))),
-                None => Err(e),
-            }
-        }
-    }
-}
-
-/// Writes bytes atomically.
-pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_atomic(path, |w| Ok(w.write_all(bytes)?))
-}
-
-/// Writes pretty JSON atomically.
-pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
-    write_atomic(path, |w| {
-        serde_json::to_writer_pretty(&mut *w, value)?;
-        Ok(w.write_all(b"\n")?)
-    })
-}
+use super::temp::temp_sibling;
 
 /// Checks that `target` is absent or a folder holding only entries named in `own` (what the step
 /// that writes it puts there), so that replacing it deletes nothing lmeff did not write.
@@ -232,89 +164,9 @@ impl Drop for Staged {
     }
 }
 
-/// Rows of cells as an aligned text table (columns two spaces apart, widths in characters, no
-/// trailing spaces), the header first.
-pub fn aligned_table<'a>(header: &[&str], rows: impl IntoIterator<Item = Vec<&'a str>>) -> String {
-    use std::io::Write as _;
-    let mut tw = tabwriter::TabWriter::new(Vec::new()).minwidth(0).padding(2);
-    let mut line = |cells: &[&str]| {
-        let _ = writeln!(tw, "{}", cells.join("\t"));
-    };
-    line(header);
-    for row in rows {
-        line(&row);
-    }
-    let bytes = tw.into_inner().expect("writing to memory cannot fail");
-    String::from_utf8_lossy(&bytes)
-        .lines()
-        .map(|l| l.trim_end().to_owned() + "\n")
-        .collect()
-}
-
-/// Hex SHA-256 of a byte slice.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-/// Hex SHA-256 of a file, streamed.
-pub fn sha256_file(path: &Path) -> Result<String> {
-    let mut file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file
-            .read(&mut buf)
-            .with_context(|| format!("reading {}", path.display()))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex(&hasher.finalize()))
-}
-
-/// Lower-case hex of bytes.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn atomic_write_leaves_old_file_on_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("a.txt");
-        write_bytes_atomic(&path, b"first").unwrap();
-        let err = write_atomic(&path, |w| {
-            w.write_all(b"partial")?;
-            anyhow::bail!("input.txt: line 3: boom")
-        });
-        assert_eq!(format!("{:#}", err.unwrap_err()), "input.txt: line 3: boom");
-        assert_eq!(fs::read(&path).unwrap(), b"first");
-        assert_eq!(
-            fs::read_dir(dir.path()).unwrap().count(),
-            1,
-            "temp file left behind"
-        );
-    }
-
-    #[test]
-    fn temp_names_are_recognised() {
-        let t = temp_sibling(Path::new("run/resume"), "stage");
-        assert!(is_temp_name(&t.file_name().unwrap().to_string_lossy()));
-        assert!(is_temp_name(".metrics.jsonl.write-12.tmp"));
-        for other in [
-            "resume",
-            ".resume.stage-.tmp",
-            "a.stage-1.tmp",
-            ".x.tmp",
-            ".hidden",
-        ] {
-            assert!(!is_temp_name(other), "{other}");
-        }
-    }
 
     #[test]
     fn staged_folders_replace_or_vanish() {
@@ -332,30 +184,6 @@ mod tests {
         s.commit().unwrap();
         assert!(target.join("new.txt").exists() && !target.join("old.txt").exists());
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
-    }
-
-    #[test]
-    fn a_folder_with_foreign_entries_is_not_replaced() {
-        let dir = tempfile::tempdir().unwrap();
-        let target = dir.path().join("keep");
-        assert!(check_replaceable(&target, &["a"]).is_ok(), "absent");
-        fs::create_dir(&target).unwrap();
-        fs::write(target.join("a"), "ours").unwrap();
-        assert!(check_replaceable(&target, &["a", "b"]).is_ok());
-        fs::write(target.join("thesis.tex"), "x").unwrap();
-        let s = Staged::new(&target).unwrap();
-        fs::write(s.path().join("a"), "new").unwrap();
-        let err = format!("{:#}", s.commit_over(&["a", "b"]).unwrap_err());
-        assert!(
-            err.contains("thesis.tex") && err.contains("refusing"),
-            "{err}"
-        );
-        assert_eq!(fs::read_to_string(target.join("a")).unwrap(), "ours");
-        assert!(target.join("thesis.tex").exists());
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "staging left");
-        let file = dir.path().join("f");
-        fs::write(&file, "x").unwrap();
-        assert!(check_replaceable(&file, &["a"]).is_err());
     }
 
     #[test]
@@ -382,23 +210,26 @@ mod tests {
     }
 
     #[test]
-    fn tables_align_on_characters() {
-        let t = aligned_table(
-            &["#", "name", "x"],
-            [vec!["1", "größe", ""], vec!["10", "ab", "z"]],
-        );
-        assert_eq!(t, "#   name   x\n1   größe\n10  ab     z\n");
-    }
-
-    #[test]
-    fn sha256_known_value() {
-        assert_eq!(
-            sha256_hex(b"abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+    fn a_folder_with_foreign_entries_is_not_replaced() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("f");
-        fs::write(&p, b"abc").unwrap();
-        assert_eq!(sha256_file(&p).unwrap(), sha256_hex(b"abc"));
+        let target = dir.path().join("keep");
+        assert!(check_replaceable(&target, &["a"]).is_ok(), "absent");
+        fs::create_dir(&target).unwrap();
+        fs::write(target.join("a"), "ours").unwrap();
+        assert!(check_replaceable(&target, &["a", "b"]).is_ok());
+        fs::write(target.join("thesis.tex"), "x").unwrap();
+        let s = Staged::new(&target).unwrap();
+        fs::write(s.path().join("a"), "new").unwrap();
+        let err = format!("{:#}", s.commit_over(&["a", "b"]).unwrap_err());
+        assert!(
+            err.contains("thesis.tex") && err.contains("refusing"),
+            "{err}"
+        );
+        assert_eq!(fs::read_to_string(target.join("a")).unwrap(), "ours");
+        assert!(target.join("thesis.tex").exists());
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "staging left");
+        let file = dir.path().join("f");
+        fs::write(&file, "x").unwrap();
+        assert!(check_replaceable(&file, &["a"]).is_err());
     }
 }

@@ -4,11 +4,13 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::dataset::DatasetName;
+mod cells;
+mod row;
+
 use super::preset::Presets;
 use super::settings::Settings;
-use super::train::ScheduleKind;
-use super::units::{Anchor, SlurmTime};
+use cells::Cells;
+pub use row::{MatrixRow, Problem};
 
 /// Columns every configs.csv must have (the study's).
 pub const REQUIRED_COLUMNS: [&str; 8] = [
@@ -23,50 +25,6 @@ pub const REQUIRED_COLUMNS: [&str; 8] = [
 ];
 /// Columns lmeff adds, and the study's `gpus_used` (= `gpus`); each may be absent or empty.
 pub const OPTIONAL_COLUMNS: [&str; 6] = ["gpus", "gpus_used", "nodes", "time", "seeds", "schedule"];
-
-/// One validated row of configs.csv.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MatrixRow {
-    /// 1-based line in the file (the header is line 1).
-    pub line: u64,
-    /// Model preset name (`configs/models/<model>.yaml`).
-    pub model: String,
-    /// Dataset folder name under `data_dir`.
-    pub dataset: String,
-    /// Passes over the training data for a full run.
-    pub epochs: u32,
-    /// Global batch in sequences; `None` = the preset's.
-    pub batch_size: Option<u32>,
-    /// Gradient-accumulation micro-steps; `None` = the preset's.
-    pub grad_accum: Option<u32>,
-    /// Tokens per training sequence.
-    pub seq_length: u32,
-    /// Anchors of this row, each its own run.
-    pub anchors: Vec<Anchor>,
-    /// Tokenizer vocabulary size.
-    pub vocab_size: u32,
-    /// GPUs (ranks) per node.
-    pub gpus: u32,
-    /// Nodes per run.
-    pub nodes: u32,
-    /// Slurm time limit for the run (`[D-]HH:MM:SS` or minutes), if given.
-    pub time: Option<SlurmTime>,
-    /// Seeds for this row; `None` = the settings' (or `--seeds`).
-    pub seeds: Option<Vec<u64>>,
-    /// `cosine` or `wsd`; `None` = the setting `train.schedule`.
-    pub schedule: Option<ScheduleKind>,
-}
-
-/// One problem in one place of the matrix file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// 1-based line.
-    pub line: u64,
-    /// 1-based column and its name, when the problem is in a cell.
-    pub column: Option<(usize, String)>,
-    /// What is wrong.
-    pub message: String,
-}
 
 /// All problems found in a matrix file; nothing is planned while any exist.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -207,188 +165,10 @@ pub fn parse_matrix(
     }
 }
 
-/// One record being validated; problems accumulate so a user sees all of them at once.
-struct Cells<'a> {
-    names: &'a [&'a str],
-    record: &'a csv::StringRecord,
-    line: u64,
-    problems: &'a mut Vec<Problem>,
-}
-
-impl Cells<'_> {
-    fn get(&self, column: &str) -> Option<(usize, &str)> {
-        let idx = self.names.iter().position(|n| *n == column)?;
-        Some((idx, self.record.get(idx).unwrap_or("")))
-    }
-
-    fn problem(&mut self, column: &str, message: String) {
-        let idx = self.names.iter().position(|n| *n == column).unwrap_or(0);
-        self.problems.push(Problem {
-            line: self.line,
-            column: Some((idx + 1, column.to_owned())),
-            message,
-        });
-    }
-
-    /// Parses a cell with `parse`; empty optional cells are `Ok(None)`.
-    fn cell<T>(
-        &mut self,
-        column: &str,
-        required: bool,
-        parse: impl FnOnce(&str) -> Result<T, String>,
-    ) -> Option<Option<T>> {
-        let value = self
-            .get(column)
-            .map(|(_, v)| v.to_owned())
-            .unwrap_or_default();
-        if value.is_empty() {
-            if required {
-                self.problem(column, "empty value".into());
-                return None;
-            }
-            return Some(None);
-        }
-        match parse(&value) {
-            Ok(v) => Some(Some(v)),
-            Err(message) => {
-                self.problem(column, format!("{message} (value `{value}`)"));
-                None
-            }
-        }
-    }
-
-    fn row(&mut self, presets: &Presets, settings: &Settings) -> Option<MatrixRow> {
-        let model = self.cell("model_config", true, |v| {
-            presets.get(v).map(|p| p.name.clone()).ok_or_else(|| {
-                format!(
-                    "unknown model preset (in {}: {})",
-                    presets.dir().display(),
-                    presets.names().collect::<Vec<_>>().join(", ")
-                )
-            })
-        });
-        let dataset = self.cell("dataset", true, |v| {
-            DatasetName::parse(v).map(|d| d.to_string())
-        });
-        let epochs = self.cell("epochs", true, positive::<u32>);
-        let batch_size = self.cell("batch_size", false, zero_is_default);
-        let grad_accum = self.cell("grad_accum", false, zero_is_default);
-        let seq_length = self.cell("seq_length", true, positive::<u32>);
-        let anchors = self.cell("anchors", true, parse_anchors);
-        let vocab_size = self.cell("tokenizer_vocab_size", true, |v| {
-            let v = positive::<u32>(v)?;
-            if settings.vocab_sizes.contains(&v) {
-                Ok(v)
-            } else {
-                Err(format!(
-                    "unsupported vocab size (settings `vocab_sizes`: {:?})",
-                    settings.vocab_sizes
-                ))
-            }
-        });
-        let gpus = match (
-            self.cell("gpus", false, positive::<u32>),
-            self.cell("gpus_used", false, positive::<u32>),
-        ) {
-            (Some(Some(a)), Some(Some(b))) if a != b => {
-                self.problem(
-                    "gpus_used",
-                    format!("{b} disagrees with `gpus` {a} (the same setting; give one)"),
-                );
-                None
-            }
-            (Some(a), Some(b)) => Some(a.or(b)),
-            _ => None,
-        };
-        let nodes = self.cell("nodes", false, positive::<u32>);
-        let time = self.cell("time", false, |v| v.parse::<SlurmTime>());
-        let schedule = self.cell("schedule", false, |v| v.parse::<ScheduleKind>());
-        let seeds = self.cell("seeds", false, |v| {
-            let seeds: Vec<u64> = serde_json::from_str(v)
-                .map_err(|e| format!("not a JSON list of non-negative integers: {e}"))?;
-            if seeds.is_empty() {
-                return Err("empty seed list".into());
-            }
-            Ok(seeds)
-        });
-
-        let row = MatrixRow {
-            line: self.line,
-            model: model??,
-            dataset: dataset??,
-            epochs: epochs??,
-            batch_size: batch_size?.flatten(),
-            grad_accum: grad_accum?.flatten(),
-            seq_length: seq_length??,
-            anchors: anchors??,
-            vocab_size: vocab_size??,
-            gpus: gpus?.unwrap_or(1),
-            nodes: nodes?.unwrap_or(1),
-            time: time?,
-            seeds: seeds?,
-            schedule: schedule?,
-        };
-        let max_pos = presets.get(&row.model)?.model.max_position_embeddings;
-        if row.seq_length > max_pos {
-            self.problem(
-                "seq_length",
-                format!(
-                    "{} exceeds the {} preset's max_position_embeddings {max_pos}",
-                    row.seq_length, row.model
-                ),
-            );
-            return None;
-        }
-        Some(row)
-    }
-}
-
-fn positive<T: std::str::FromStr + PartialEq + Default>(v: &str) -> Result<T, String> {
-    match v.parse::<T>() {
-        Ok(n) if n != T::default() => Ok(n),
-        Ok(_) => Err("must be positive".into()),
-        Err(_) if v.starts_with('-') => Err("must not be negative".into()),
-        Err(_) if is_digits(v) => Err(format!("{v} is too large")),
-        Err(_) => Err("not a whole number".into()),
-    }
-}
-
-/// `0` means "the preset's value", like an empty cell.
-fn zero_is_default(v: &str) -> Result<Option<u32>, String> {
-    match v.parse::<u32>() {
-        Ok(0) => Ok(None),
-        Ok(n) => Ok(Some(n)),
-        Err(_) if v.starts_with('-') => Err("must not be negative (0 = the preset's)".into()),
-        Err(_) if is_digits(v) => Err(format!("{v} is too large (at most {})", u32::MAX)),
-        Err(_) => Err("not a whole number".into()),
-    }
-}
-
-fn is_digits(v: &str) -> bool {
-    !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit())
-}
-
-fn parse_anchors(v: &str) -> Result<Vec<Anchor>, String> {
-    let values: Vec<f64> = serde_json::from_str(v)
-        .map_err(|e| format!("not a JSON list of millions of tokens (-1 = full run): {e}"))?;
-    if values.is_empty() {
-        return Err("empty anchor list".into());
-    }
-    let anchors = values
-        .into_iter()
-        .map(Anchor::from_value)
-        .collect::<Result<Vec<_>, _>>()?;
-    for (i, a) in anchors.iter().enumerate() {
-        if anchors[..i].contains(a) {
-            return Err(format!("anchor {a} is listed twice"));
-        }
-    }
-    Ok(anchors)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::units::{Anchor, SlurmTime};
 
     fn presets() -> Presets {
         Presets::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/models")).unwrap()

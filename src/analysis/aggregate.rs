@@ -8,13 +8,14 @@ use std::path::Path;
 use anyhow::{bail, Result};
 
 use super::aggregate_glue;
+use super::decisions;
 use super::extrapolate;
 use super::glue::{self, GlueRow};
 use super::glue_ranking;
 use super::inputs::{check_paradigm_sets, collect, Collected, Milestone, Record, RunKey};
 use super::phenomena;
 use super::plots;
-use super::predictiveness::{self, Earliest};
+use super::predictiveness;
 use super::rows::*;
 use super::schedules;
 use super::significance;
@@ -100,8 +101,11 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
 
     // Earliest reliable anchor, and the tokens it saves against the finals (when their token
     // counts are known).
+    // Decisions between configurations, seeds as replicates (BLiMP here, GLUE's below).
+    let mut decision_rows = decisions::table(c.overall.iter(), "blimp", o.draws, o.seed);
     let earliest = predictiveness::earliest(&rows, o.threshold, o.min_runs);
-    let earliest_rows = earliest_rows(&earliest, &c.overall, o.threshold);
+    let earliest_rows =
+        predictiveness::earliest_rows(&earliest, &decision_rows, &c.overall, o.threshold);
     Table::from_rows(&earliest_rows)?.write(&data, "earliest")?;
 
     // Final accuracies extrapolated from the anchors up to each milestone.
@@ -117,6 +121,9 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
     Table::from_rows(&schedule_rows)?.write(&data, "schedules")?;
 
     let g = aggregate_glue::write(glue_rows, &c.overall, o, &data)?;
+    let glue_decisions = decisions::table(g.macro_records.iter(), "glue_macro", o.draws, o.seed);
+    decision_rows.extend(glue_decisions);
+    Table::from_rows(&decision_rows)?.write(&data, "decisions")?;
 
     let missing_rows = write_missing(&data, o.plan.as_ref(), &c)?;
     let missing = missing_rows.as_ref().map(Vec::len);
@@ -124,6 +131,7 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
         overall: c.overall.len(),
         tasks: c.tasks.len(),
         predictiveness: rows,
+        decisions: decision_rows,
         earliest,
         aliases: predictiveness::grouped(&series.keys().cloned().collect::<Vec<_>>()).1,
         prediction,
@@ -228,33 +236,6 @@ fn phenomenon_rho(phen_rows: &[Record]) -> Vec<PhenomenonRhoRow> {
         }
     }
     rho_rows
-}
-
-/// `earliest`: each group's earliest reliable anchor, and the tokens it saves against the
-/// finals (when their token counts are known).
-fn earliest_rows(earliest: &[Earliest], overall: &[Record], threshold: f64) -> Vec<EarliestRow> {
-    let final_tokens: Vec<f64> = overall
-        .iter()
-        .filter(|r| r.run.is_full() && r.milestone == Milestone::Final)
-        .filter_map(|r| r.tokens.map(|t| t as f64 / 1e6))
-        .collect();
-    let mean_final = (!final_tokens.is_empty())
-        .then(|| final_tokens.iter().sum::<f64>() / final_tokens.len() as f64);
-    let saved = |m: Option<f64>| Some(1.0 - m? / mean_final?);
-    earliest
-        .iter()
-        .map(|e| EarliestRow {
-            group: e.group.clone(),
-            n_runs: e.n as i64,
-            verdict: e.too_few.clone().unwrap_or_else(|| "judged".into()),
-            threshold,
-            earliest_by_spearman: e.by_rho,
-            earliest_by_lower_bound: e.by_lower_bound,
-            mean_final_millions: mean_final,
-            tokens_saved_by_spearman: saved(e.by_rho),
-            tokens_saved_by_lower_bound: saved(e.by_lower_bound),
-        })
-        .collect()
 }
 
 /// Full runs' mean change in accuracy from their first milestone after the initialisation to their final, with the 95%

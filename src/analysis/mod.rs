@@ -7,6 +7,8 @@ pub mod aggregate;
 pub mod aggregate_glue;
 pub mod blimp_inputs;
 pub mod columns;
+pub mod decision_stats;
+pub mod decisions;
 pub mod extrapolate;
 pub mod glue;
 pub mod glue_fidelity;

@@ -4,8 +4,10 @@
 
 use std::collections::BTreeMap;
 
+use super::decisions::{self, DecisionRow};
 use super::inputs::{Milestone, Record, RunKey};
 use super::record::size_order;
+use super::rows::EarliestRow;
 use super::significance;
 use super::stats;
 
@@ -198,6 +200,46 @@ pub fn earliest(rows: &[Row], threshold: f64, min_runs: usize) -> Vec<Earliest> 
                 too_few: (!judged)
                     .then(|| format!("too few runs (n = {n}, fewer than {min_runs}) to judge")),
             }
+        })
+        .collect()
+}
+
+/// `earliest`: each group's earliest reliable anchor, and the tokens it saves against the
+/// finals (when their token counts are known).
+pub(super) fn earliest_rows(
+    earliest: &[Earliest],
+    decided: &[DecisionRow],
+    overall: &[Record],
+    threshold: f64,
+) -> Vec<EarliestRow> {
+    let blimp: Vec<DecisionRow> = decided
+        .iter()
+        .filter(|r| r.measure == "blimp")
+        .cloned()
+        .collect();
+    let by_configs: BTreeMap<String, Option<f64>> =
+        decisions::earliest(&blimp, threshold).into_iter().collect();
+    let final_tokens: Vec<f64> = overall
+        .iter()
+        .filter(|r| r.run.is_full() && r.milestone == Milestone::Final)
+        .filter_map(|r| r.tokens.map(|t| t as f64 / 1e6))
+        .collect();
+    let mean_final = (!final_tokens.is_empty())
+        .then(|| final_tokens.iter().sum::<f64>() / final_tokens.len() as f64);
+    let saved = |m: Option<f64>| Some(1.0 - m? / mean_final?);
+    earliest
+        .iter()
+        .map(|e| EarliestRow {
+            group: e.group.clone(),
+            n_runs: e.n as i64,
+            verdict: e.too_few.clone().unwrap_or_else(|| "judged".into()),
+            threshold,
+            earliest_by_spearman: e.by_rho,
+            earliest_by_lower_bound: e.by_lower_bound,
+            mean_final_millions: mean_final,
+            tokens_saved_by_spearman: saved(e.by_rho),
+            tokens_saved_by_lower_bound: saved(e.by_lower_bound),
+            earliest_by_configurations: by_configs.get(&e.group).copied().flatten(),
         })
         .collect()
 }

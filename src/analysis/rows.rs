@@ -80,6 +80,9 @@ pub(super) struct EarliestRow {
     pub mean_final_millions: Option<f64>,
     pub tokens_saved_by_spearman: Option<f64>,
     pub tokens_saved_by_lower_bound: Option<f64>,
+    /// The first anchor whose decision accuracy between configurations and its interval's lower
+    /// bound reach the threshold (`decisions`; empty where the group is not one of its groups).
+    pub earliest_by_configurations: Option<f64>,
 }
 
 /// `phenomenon_predictiveness`: ρ of one phenomenon's accuracy at an anchor with its final.

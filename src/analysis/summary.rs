@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use super::decisions::DecisionRow;
 use super::extrapolate::PredictionRow;
 use super::glue_fidelity::FidelityRow;
 use super::glue_ranking::AgreementRow;
@@ -42,6 +43,8 @@ pub struct Summary {
     pub overall: usize,
     pub tasks: usize,
     pub predictiveness: Vec<predictiveness::Row>,
+    /// Decisions between configurations per measure, group and anchor.
+    pub decisions: Vec<DecisionRow>,
     pub earliest: Vec<Earliest>,
     /// Groups with exactly the runs of another (not listed again), and that group.
     pub aliases: Vec<(String, String)>,

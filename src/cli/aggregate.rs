@@ -41,7 +41,7 @@ pub struct AggregateArgs {
     /// List unreadable result files and go on (otherwise they are an error).
     #[arg(long)]
     pub skip_bad: bool,
-    /// Bootstrap draws for the interval of Spearman's ρ.
+    /// Bootstrap draws for the intervals (Spearman's ρ of runs, decision accuracy of configurations).
     #[arg(long, default_value_t = 10_000)]
     pub bootstrap: usize,
     /// Seed of the bootstrap.

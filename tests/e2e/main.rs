@@ -13,6 +13,8 @@ mod aggregate;
 #[cfg(feature = "torch")]
 mod data;
 #[cfg(feature = "torch")]
+mod decisions;
+#[cfg(feature = "torch")]
 mod demo;
 #[cfg(feature = "torch")]
 mod dist;

@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+mod decisions;
 mod glue;
 mod page;
 
@@ -62,7 +63,8 @@ pub fn markdown(s: &Summary, o: &AggregateOptions) -> String {
             format!(" {} unreadable files were skipped.", s.skipped.len())
         }
     );
-    let _ = writeln!(md, "## Answer\n");
+    md += &decisions::section(&s.decisions, "blimp", threshold);
+    let _ = writeln!(md, "## Answer: the ranking of runs\n");
     if s.earliest.is_empty() {
         let _ = writeln!(
             md,

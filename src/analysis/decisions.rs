@@ -1,0 +1,226 @@
+//! Decisions between configurations (`data/decisions`): the study's question is which
+//! configuration wins, so configurations are the unit and seeds their replicates. Per group and
+//! anchor: how often the anchor orders a pair of configurations as the final does (DataDecide's
+//! decision accuracy, on seed means) with a hierarchical bootstrap interval, Spearman ρ of the
+//! configuration means, where the final winner ranks, what seed noise allows (the noise ceiling)
+//! and how many pairs the finals tell apart at all. Full runs only: a budget run has no anchors.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::decision_stats::{self as ds, Paired};
+use super::record::{size_order, Milestone, Record};
+use super::stats;
+use crate::config::Configuration;
+
+/// The fewest configurations a verdict is given for (three pairs).
+pub const MIN_CONFIGS: usize = 3;
+
+/// One row of `decisions.csv`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionRow {
+    /// `global`, `model_size=60m`, `dataset=babylm`, `across_sizes,vocab_size=16000`.
+    pub group: String,
+    /// `blimp` (overall accuracy) or `glue_macro` (the GLUE macro-average on test).
+    pub measure: String,
+    /// The anchor, in millions of tokens.
+    pub milestone: f64,
+    /// Configurations with a seed at both this anchor and the final.
+    pub n_configs: i64,
+    /// The fewest such seeds of one configuration.
+    pub n_seeds_min: i64,
+    pub decision_accuracy: f64,
+    pub ci_low: f64,
+    pub ci_high: f64,
+    pub spearman_configs: f64,
+    /// The anchor's rank (1 = first) of the configuration best at the final.
+    pub winner_rank: Option<i64>,
+    /// The group's noise ceiling (the same on each of its rows).
+    pub noise_ceiling: f64,
+    pub pairs_resolved: f64,
+    /// `judged`, or why not.
+    pub verdict: String,
+}
+
+/// One configuration's full runs: seed → value at each anchor (by its token count) and at the
+/// final.
+#[derive(Debug, Default)]
+struct Curve {
+    at: BTreeMap<u64, BTreeMap<u64, f64>>,
+    finals: BTreeMap<u64, f64>,
+}
+
+impl Curve {
+    /// The seeds with a value at anchor `tokens` and at the final, in seed order.
+    fn paired(&self, tokens: u64) -> Paired {
+        let Some(at) = self.at.get(&tokens) else {
+            return Vec::new();
+        };
+        at.iter()
+            .filter_map(|(s, &a)| Some((a, *self.finals.get(s)?)))
+            .collect()
+    }
+}
+
+/// The configurations of `records`' full runs (overall values, `task` None), each with its curve.
+fn curves<'a>(records: impl Iterator<Item = &'a Record>) -> BTreeMap<Configuration, Curve> {
+    let mut out: BTreeMap<Configuration, Curve> = BTreeMap::new();
+    for r in records.filter(|r| r.run.is_full() && r.task.is_none()) {
+        let c = out.entry(r.run.configuration()).or_default();
+        match r.milestone {
+            Milestone::Final => {
+                c.finals.insert(r.run.seed, r.acc);
+            }
+            Milestone::Millions(m) if m > 0.0 => {
+                let tokens = (m * 1e6).round() as u64;
+                c.at.entry(tokens).or_default().insert(r.run.seed, r.acc);
+            }
+            Milestone::Millions(_) => {}
+        }
+    }
+    out
+}
+
+/// The groups decisions are judged in: all configurations; each model size alone and each
+/// dataset alone (when there are several); and, per vocabulary with several model sizes, the
+/// configurations across sizes (where learning curves cross).
+pub fn groups(configs: &[&Configuration]) -> Vec<(String, Vec<usize>)> {
+    let mut out = vec![("global".to_owned(), (0..configs.len()).collect())];
+    let by = |key: &dyn Fn(&Configuration) -> String| {
+        let mut m: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (i, c) in configs.iter().enumerate() {
+            m.entry(key(c)).or_default().push(i);
+        }
+        m
+    };
+    let mut sizes: Vec<(String, Vec<usize>)> = by(&|c| c.model.clone()).into_iter().collect();
+    sizes.sort_by(|a, b| {
+        size_order(&a.0)
+            .partial_cmp(&size_order(&b.0))
+            .expect("sizes order")
+    });
+    if sizes.len() > 1 {
+        out.extend(
+            sizes
+                .into_iter()
+                .map(|(s, m)| (format!("model_size={s}"), m)),
+        );
+    }
+    let datasets = by(&|c| c.dataset.clone());
+    if datasets.len() > 1 {
+        out.extend(
+            datasets
+                .into_iter()
+                .map(|(d, m)| (format!("dataset={d}"), m)),
+        );
+    }
+    for (vocab, members) in by(&|c| format!("{:012}", c.vocab_size)) {
+        let sizes: std::collections::BTreeSet<&str> =
+            members.iter().map(|&i| configs[i].model.as_str()).collect();
+        if sizes.len() > 1 {
+            let v = vocab.trim_start_matches('0');
+            out.push((format!("across_sizes,vocab_size={v}"), members));
+        }
+    }
+    out
+}
+
+/// The decision rows of `measure` over `records`, per group and anchor (in token order).
+pub fn table<'a>(
+    records: impl Iterator<Item = &'a Record>,
+    measure: &str,
+    draws: usize,
+    seed: u64,
+) -> Vec<DecisionRow> {
+    let curves = curves(records);
+    let configs: Vec<&Configuration> = curves.keys().collect();
+    let curve: Vec<&Curve> = curves.values().collect();
+    let mut rows = Vec::new();
+    for (group, members) in groups(&configs) {
+        let finals: Vec<Vec<f64>> = members
+            .iter()
+            .map(|&i| curve[i].finals.values().copied().collect())
+            .collect();
+        let ceiling = ds::noise_ceiling(&finals).unwrap_or(f64::NAN);
+        let mut anchors: Vec<u64> = members
+            .iter()
+            .flat_map(|&i| curve[i].at.keys().copied())
+            .collect();
+        anchors.sort();
+        anchors.dedup();
+        for tokens in anchors {
+            let paired: Vec<Paired> = members
+                .iter()
+                .map(|&i| curve[i].paired(tokens))
+                .filter(|p| !p.is_empty())
+                .collect();
+            if paired.is_empty() {
+                continue;
+            }
+            rows.push(row(
+                &group,
+                measure,
+                tokens,
+                &paired,
+                ceiling,
+                (draws, seed),
+            ));
+        }
+    }
+    rows
+}
+
+fn row(
+    group: &str,
+    measure: &str,
+    tokens: u64,
+    paired: &[Paired],
+    noise_ceiling: f64,
+    (draws, seed): (usize, u64),
+) -> DecisionRow {
+    let (at, fin) = ds::means(paired);
+    let n = paired.len();
+    let n_seeds_min = paired.iter().map(Vec::len).min().unwrap_or(0);
+    let (ci_low, ci_high) =
+        ds::bootstrap_interval(paired, draws, seed).unwrap_or((f64::NAN, f64::NAN));
+    let verdict = match (n, n_seeds_min) {
+        (n, _) if n < MIN_CONFIGS => {
+            format!("too few configurations (n = {n}, fewer than {MIN_CONFIGS}) to judge")
+        }
+        (_, 1) => "judged; one seed per configuration, so seed noise is unknown".to_owned(),
+        _ => "judged".to_owned(),
+    };
+    DecisionRow {
+        group: group.to_owned(),
+        measure: measure.to_owned(),
+        milestone: tokens as f64 / 1e6,
+        n_configs: n as i64,
+        n_seeds_min: n_seeds_min as i64,
+        decision_accuracy: stats::decision_accuracy(&at, &fin),
+        ci_low,
+        ci_high,
+        spearman_configs: stats::spearman(&at, &fin),
+        winner_rank: ds::winner_rank(&at, &fin).map(|r| r as i64),
+        noise_ceiling,
+        pairs_resolved: ds::pairs_resolved(paired).unwrap_or(f64::NAN),
+        verdict,
+    }
+}
+
+/// Per group: the first anchor (token order) whose decision accuracy and interval's lower bound
+/// both reach `threshold`, among judged rows.
+pub fn earliest(rows: &[DecisionRow], threshold: f64) -> Vec<(String, Option<f64>)> {
+    let mut out: Vec<(String, Option<f64>)> = Vec::new();
+    for r in rows {
+        if out.last().is_none_or(|(g, _)| *g != r.group) {
+            out.push((r.group.clone(), None));
+        }
+        let slot = &mut out.last_mut().expect("pushed").1;
+        let judged = r.verdict.starts_with("judged");
+        if slot.is_none() && judged && r.decision_accuracy >= threshold && r.ci_low >= threshold {
+            *slot = Some(r.milestone);
+        }
+    }
+    out
+}

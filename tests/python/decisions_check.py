@@ -1,0 +1,180 @@
+"""Recomputes lmeff's decisions between configurations with numpy and scipy.
+
+usage: decisions_check.py OVERALL_CSV DECISIONS_CSV DRAWS SEED
+
+OVERALL_CSV is lmeff's `data/overall.csv` (one row per checkpoint's overall accuracy); every
+`blimp` row of DECISIONS_CSV must equal, to 1e-12, what the definitions in the docs give:
+configurations are every identity column but the seed, full runs only; per group and anchor the
+seeds with a value at both the anchor and the final are paired; decision accuracy is the mean of
+sign(Δ at the anchor) == sign(Δ at the final) over pairs of configuration means (np.sign); the
+interval is a hierarchical bootstrap drawn from SplitMix64 in the order the docs give; Spearman is
+scipy's; the noise ceiling and the resolved pairs follow their definitions. Prints `ok N`.
+"""
+import csv
+import itertools
+import sys
+from collections import defaultdict
+
+import numpy as np
+from scipy import stats
+
+MASK = (1 << 64) - 1
+
+
+class SplitMix:
+    def __init__(self, seed):
+        self.state = seed & MASK
+
+    def next(self):
+        self.state = (self.state + 0x9E3779B97F4A7C15) & MASK
+        z = self.state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+        return z ^ (z >> 31)
+
+    def below(self, n):
+        return (self.next() * n) >> 64
+
+
+def decision_accuracy(at, fin, pairs):
+    agree = [np.sign(at[i] - at[j]) == np.sign(fin[i] - fin[j]) for i, j in pairs]
+    return float(np.mean(agree)) if agree else float("nan")
+
+
+def all_pairs(n):
+    return list(itertools.combinations(range(n), 2))
+
+
+def bootstrap(paired, draws, seed):
+    rng = SplitMix(seed)
+    n = len(paired)
+    values = []
+    for _ in range(draws):
+        picks, at, fin = [], [], []
+        for _ in range(n):
+            p = rng.below(n)
+            picks.append(p)
+            c = paired[p]
+            idx = [rng.below(len(c)) for _ in range(len(c))]
+            at.append(sum(c[k][0] for k in idx) / len(c))
+            fin.append(sum(c[k][1] for k in idx) / len(c))
+        pairs = [(i, j) for i, j in all_pairs(n) if picks[i] != picks[j]]
+        if pairs:
+            values.append(decision_accuracy(at, fin, pairs))
+    if not values:
+        return float("nan"), float("nan")
+    return float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))
+
+
+def noise_ceiling(finals):
+    many = [f for f in finals if len(f) >= 2]
+    if len(many) < 2:
+        return float("nan")
+    k = min(len(f) for f in many)
+    out = []
+    for j in range(k):
+        one = [f[j] for f in many]
+        rest = [(sum(f) - f[j]) / (len(f) - 1) for f in many]
+        out.append(decision_accuracy(one, rest, all_pairs(len(many))))
+    return float(np.mean(out))
+
+
+def pairs_resolved(paired):
+    finals = [np.array([p[1] for p in c]) for c in paired]
+    dof = sum(len(f) - 1 for f in finals)
+    if len(finals) < 2 or dof == 0:
+        return float("nan")
+    sigma = np.sqrt(sum(((f - f.mean()) ** 2).sum() for f in finals) / dof)
+    hits = [
+        abs(finals[a].mean() - finals[b].mean())
+        > 2 * sigma * np.sqrt(1 / len(finals[a]) + 1 / len(finals[b]))
+        for a, b in all_pairs(len(finals))
+    ]
+    return float(np.mean(hits))
+
+
+def size_key(s):
+    s = s.lower()
+    scale = {"k": 1e3, "m": 1e6, "b": 1e9}.get(s[-1:], None)
+    try:
+        return (False, float(s[:-1]) * scale if scale else float(s), s)
+    except ValueError:
+        return (True, 0.0, s)
+
+
+def main():
+    overall, decisions, draws, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    # configuration -> {"at": {tokens: {seed: acc}}, "final": {seed: acc}}
+    curves = defaultdict(lambda: {"at": defaultdict(dict), "final": {}})
+    for r in csv.DictReader(open(overall)):
+        if r["anchor"] != "full":
+            continue
+        config = (r["dataset"], r["model_size"], int(r["vocab_size"]), r["anchor"], r["schedule"])
+        s = int(r["seed"])
+        if r["milestone"] == "final":
+            curves[config]["final"][s] = float(r["acc"])
+        elif float(r["milestone"]) > 0:
+            curves[config]["at"][round(float(r["milestone"]) * 1e6)][s] = float(r["acc"])
+    configs = sorted(curves)
+    groups = [("global", list(range(len(configs))))]
+    sizes = sorted({c[1] for c in configs}, key=size_key)
+    if len(sizes) > 1:
+        groups += [(f"model_size={m}", [i for i, c in enumerate(configs) if c[1] == m]) for m in sizes]
+    datasets = sorted({c[0] for c in configs})
+    if len(datasets) > 1:
+        groups += [(f"dataset={d}", [i for i, c in enumerate(configs) if c[0] == d]) for d in datasets]
+    for v in sorted({c[2] for c in configs}):
+        members = [i for i, c in enumerate(configs) if c[2] == v]
+        if len({configs[i][1] for i in members}) > 1:
+            groups.append((f"across_sizes,vocab_size={v}", members))
+
+    want = []
+    for name, members in groups:
+        finals = [[curves[configs[i]]["final"][s] for s in sorted(curves[configs[i]]["final"])] for i in members]
+        ceiling = noise_ceiling(finals)
+        anchors = sorted({t for i in members for t in curves[configs[i]]["at"]})
+        for t in anchors:
+            paired = []
+            for i in members:
+                c = curves[configs[i]]
+                at = c["at"].get(t, {})
+                p = [(at[s], c["final"][s]) for s in sorted(at) if s in c["final"]]
+                if p:
+                    paired.append(p)
+            if not paired:
+                continue
+            at_m = [sum(p[0] for p in c) / len(c) for c in paired]
+            fin_m = [sum(p[1] for p in c) / len(c) for c in paired]
+            winner = int(np.argmax(fin_m))
+            lo, hi = bootstrap(paired, draws, seed)
+            want.append({
+                "group": name,
+                "milestone": t / 1e6,
+                "n_configs": len(paired),
+                "n_seeds_min": min(len(c) for c in paired),
+                "decision_accuracy": decision_accuracy(at_m, fin_m, all_pairs(len(paired))),
+                "ci_low": lo,
+                "ci_high": hi,
+                "spearman_configs": float(stats.spearmanr(at_m, fin_m).statistic),
+                "winner_rank": 1 + sum(a > at_m[winner] for a in at_m),
+                "noise_ceiling": ceiling,
+                "pairs_resolved": pairs_resolved(paired),
+            })
+
+    got = [r for r in csv.DictReader(open(decisions)) if r["measure"] == "blimp"]
+    assert len(got) == len(want), (len(got), len(want))
+    for g, w in zip(got, want):
+        assert g["group"] == w["group"], (g["group"], w["group"])
+        for k, v in w.items():
+            if k == "group":
+                continue
+            cell = g[k]
+            if isinstance(v, float) and np.isnan(v):
+                assert cell == "", (w["group"], w["milestone"], k, cell)
+                continue
+            assert cell != "", (w["group"], w["milestone"], k)
+            assert abs(float(cell) - v) <= 1e-12, (w["group"], w["milestone"], k, cell, v)
+    print("ok", len(want))
+
+
+main()

@@ -23,7 +23,7 @@ use super::stats;
 use super::study_tables;
 pub use super::summary::{AggregateOptions, Summary};
 use super::table::Table;
-use crate::config::{Anchor, Plan};
+use crate::config::{Anchor, Configuration, Plan};
 use crate::data::blimp_paradigms::paper_group;
 use crate::io::{check_replaceable, Staged};
 
@@ -102,7 +102,17 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
     // Earliest reliable anchor, and the tokens it saves against the finals (when their token
     // counts are known).
     // Decisions between configurations, seeds as replicates (BLiMP here, GLUE's below).
-    let mut decision_rows = decisions::table(c.overall.iter(), "blimp", o.draws, o.seed);
+    let params = |c: &Configuration| {
+        Some(
+            o.presets
+                .as_ref()?
+                .get(&c.model)?
+                .num_parameters(c.vocab_size),
+        )
+    };
+    let boot = (o.draws, o.seed);
+    let (mut decision_rows, mut plan_rows) =
+        decisions::table(c.overall.iter(), "blimp", &params, boot, &o.seeds_plan);
     let earliest = predictiveness::earliest(&rows, o.threshold, o.min_runs);
     let earliest_rows =
         predictiveness::earliest_rows(&earliest, &decision_rows, &c.overall, o.threshold);
@@ -121,8 +131,13 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
     Table::from_rows(&schedule_rows)?.write(&data, "schedules")?;
 
     let g = aggregate_glue::write(glue_rows, &c.overall, o, &data)?;
-    let glue_decisions = decisions::table(g.macro_records.iter(), "glue_macro", o.draws, o.seed);
-    decision_rows.extend(glue_decisions);
+    let macros = g.macro_records.iter();
+    let glue = decisions::table(macros, "glue_macro", &params, boot, &o.seeds_plan);
+    decision_rows.extend(glue.0);
+    plan_rows.extend(glue.1);
+    if !o.seeds_plan.is_empty() {
+        Table::from_rows(&plan_rows)?.write(&data, "seeds_plan")?;
+    }
     Table::from_rows(&decision_rows)?.write(&data, "decisions")?;
 
     let missing_rows = write_missing(&data, o.plan.as_ref(), &c)?;
@@ -274,7 +289,7 @@ fn checkpoint_name(r: &Record) -> String {
 }
 
 /// The tables in `<out>/data/`, each as `<stem>.csv` and `<stem>.parquet`.
-pub const TABLES: [&str; 15] = [
+pub const TABLES: [&str; 17] = [
     "overall",
     "per_paradigm",
     "per_phenomenon",
@@ -285,6 +300,8 @@ pub const TABLES: [&str; 15] = [
     "fits",
     "prediction",
     "schedules",
+    "decisions",
+    "seeds_plan",
     "glue",
     "glue_macro",
     "glue_predictiveness",

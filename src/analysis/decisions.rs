@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::decision_stats::{self as ds, Paired};
 use super::record::{size_order, Milestone, Record};
+use super::seeds_plan::{self, SeedsPlanRow};
 use super::stats;
 use crate::config::Configuration;
 
@@ -39,6 +40,10 @@ pub struct DecisionRow {
     /// The group's noise ceiling (the same on each of its rows).
     pub noise_ceiling: f64,
     pub pairs_resolved: f64,
+    /// The training compute spent to reach this anchor (6 × parameters × tokens, summed over the
+    /// group's runs) as a share of the group's full cost; evaluation and fine-tuning excluded.
+    /// Missing where a run's final token count or its model's parameters are not known.
+    pub compute_fraction: f64,
     /// `judged`, or why not.
     pub verdict: String,
 }
@@ -49,6 +54,8 @@ pub struct DecisionRow {
 struct Curve {
     at: BTreeMap<u64, BTreeMap<u64, f64>>,
     finals: BTreeMap<u64, f64>,
+    /// Each seed's final token count, when known.
+    final_tokens: BTreeMap<u64, Option<u64>>,
 }
 
 impl Curve {
@@ -71,6 +78,8 @@ fn curves<'a>(records: impl Iterator<Item = &'a Record>) -> BTreeMap<Configurati
         match r.milestone {
             Milestone::Final => {
                 c.finals.insert(r.run.seed, r.acc);
+                c.final_tokens
+                    .insert(r.run.seed, r.tokens.map(|t| t as u64));
             }
             Milestone::Millions(m) if m > 0.0 => {
                 let tokens = (m * 1e6).round() as u64;
@@ -126,17 +135,40 @@ pub fn groups(configs: &[&Configuration]) -> Vec<(String, Vec<usize>)> {
     out
 }
 
-/// The decision rows of `measure` over `records`, per group and anchor (in token order).
+/// The share of a group's full training compute spent by the time its runs reach `tokens`:
+/// Σ 6·N·min(t, T) / Σ 6·N·T over the group's runs with a final (N the configuration's
+/// parameters, T the run's final token count). NaN when any N or T is unknown.
+fn compute_fraction(members: &[(&Configuration, &Curve)], tokens: u64, params: &Params) -> f64 {
+    let (mut spent, mut full) = (0.0, 0.0);
+    for (config, curve) in members {
+        let Some(n) = params(config) else {
+            return f64::NAN;
+        };
+        for t in curve.final_tokens.values() {
+            let Some(t) = *t else { return f64::NAN };
+            spent += 6.0 * n as f64 * tokens.min(t) as f64;
+            full += 6.0 * n as f64 * t as f64;
+        }
+    }
+    spent / full
+}
+
+/// A configuration's trainable parameters, when its model is known.
+pub type Params<'p> = dyn Fn(&Configuration) -> Option<u64> + Sync + 'p;
+
+/// The decision rows of `measure` over `records`, per group and anchor (in token order), and
+/// the seeds plan's rows for each seed count in `seeds_plan` ([`super::seeds_plan`]).
 pub fn table<'a>(
     records: impl Iterator<Item = &'a Record>,
     measure: &str,
-    draws: usize,
-    seed: u64,
-) -> Vec<DecisionRow> {
+    params: &Params,
+    (draws, seed): (usize, u64),
+    seeds_plan: &[usize],
+) -> (Vec<DecisionRow>, Vec<SeedsPlanRow>) {
     let curves = curves(records);
     let configs: Vec<&Configuration> = curves.keys().collect();
     let curve: Vec<&Curve> = curves.values().collect();
-    let mut rows = Vec::new();
+    let (mut rows, mut plan) = (Vec::new(), Vec::new());
     for (group, members) in groups(&configs) {
         let finals: Vec<Vec<f64>> = members
             .iter()
@@ -158,17 +190,16 @@ pub fn table<'a>(
             if paired.is_empty() {
                 continue;
             }
-            rows.push(row(
-                &group,
-                measure,
-                tokens,
-                &paired,
-                ceiling,
-                (draws, seed),
-            ));
+            let mut r = row(&group, measure, tokens, &paired, ceiling, (draws, seed));
+            let of: Vec<(&Configuration, &Curve)> =
+                members.iter().map(|&i| (configs[i], curve[i])).collect();
+            r.compute_fraction = compute_fraction(&of, tokens, params);
+            rows.push(r);
+            let at = (group.as_str(), measure, tokens as f64 / 1e6);
+            plan.extend(seeds_plan::rows(at, &paired, seeds_plan));
         }
     }
-    rows
+    (rows, plan)
 }
 
 fn row(
@@ -204,6 +235,7 @@ fn row(
         winner_rank: ds::winner_rank(&at, &fin).map(|r| r as i64),
         noise_ceiling,
         pairs_resolved: ds::pairs_resolved(paired).unwrap_or(f64::NAN),
+        compute_fraction: f64::NAN,
         verdict,
     }
 }

@@ -22,6 +22,7 @@ pub mod record;
 pub mod report;
 mod rows;
 pub mod schedules;
+pub mod seeds_plan;
 pub mod significance;
 pub mod stats;
 pub mod study_tables;

@@ -10,7 +10,7 @@ use super::glue_ranking::AgreementRow;
 use super::plots;
 use super::predictiveness::{self, Earliest};
 use super::schedules::ScheduleRow;
-use crate::config::{GlueMeasure, Phenomena, Plan};
+use crate::config::{GlueMeasure, Phenomena, Plan, Presets};
 
 /// What to aggregate and how.
 pub struct AggregateOptions {
@@ -35,6 +35,10 @@ pub struct AggregateOptions {
     pub figures: plots::FigureOptions,
     /// The planned runs (configs.csv × seeds), for the missing-results report.
     pub plan: Option<Plan>,
+    /// Seed counts to plan for (`--seeds-plan`; empty: no `seeds_plan` table).
+    pub seeds_plan: Vec<usize>,
+    /// The model presets, for the parameters behind the compute of each anchor (None: unknown).
+    pub presets: Option<Presets>,
 }
 
 /// What was written.

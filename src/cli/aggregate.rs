@@ -9,7 +9,7 @@ use lmeff::analysis::aggregate::{aggregate, AggregateOptions};
 use lmeff::analysis::plots::{ConfigFilter, FigureOptions};
 use lmeff::analysis::record::Milestone;
 use lmeff::config::{
-    Band, GlueMeasure, HeatmapScale, Phenomena, Settings, SettingsOverrides, YScale,
+    Band, GlueMeasure, HeatmapScale, Phenomena, Presets, Settings, SettingsOverrides, YScale,
 };
 
 fn parse_milestone(s: &str) -> Result<Milestone, String> {
@@ -41,6 +41,10 @@ pub struct AggregateArgs {
     /// List unreadable result files and go on (otherwise they are an error).
     #[arg(long)]
     pub skip_bad: bool,
+    /// Seed counts to plan for, e.g. `1,2,3,5,10`: the expected resolved pairs and decision
+    /// accuracy with that many seeds per configuration, in `data/seeds_plan.csv`.
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub seeds_plan: Vec<u32>,
     /// Bootstrap draws for the intervals (Spearman's ρ of runs, decision accuracy of configurations).
     #[arg(long, default_value_t = 10_000)]
     pub bootstrap: usize,
@@ -148,6 +152,10 @@ pub fn run(
             configs: ConfigFilter::parse(args.figure_configs.as_deref().unwrap_or_default())?,
         },
         plan,
+        seeds_plan: args.seeds_plan.iter().map(|&k| k as usize).collect(),
+        presets: Presets::load_dir(&settings.models_dir)
+            .inspect_err(|e| tracing::info!("no model presets ({e:#}): compute fractions unknown"))
+            .ok(),
     };
     let start = std::time::Instant::now();
     let s = aggregate(&opts)?;

@@ -95,10 +95,9 @@ fn decisions_between_configurations_equal_numpy_and_scipy() {
     fs_err::write(s.path().join("study.csv"), study()).unwrap();
     let imported = aggregate(&s, &["--import-csv", "study.csv"], "from-table");
     // The same study as lmeff's own result files.
-    let wrote = python(
-        "write_lmeff_results.py",
-        &[&s.path().join("study.csv"), &s.path().join("results")],
-    );
+    let (study_csv, results) = (s.path().join("study.csv"), s.path().join("results"));
+    let args = [study_csv.as_os_str(), results.as_os_str(), "2500".as_ref()];
+    let wrote = python("write_lmeff_results.py", &args);
     assert_eq!(
         wrote, "434",
         "18 configurations × 3 seeds × 8 checkpoints, and a budget run"
@@ -107,20 +106,71 @@ fn decisions_between_configurations_equal_numpy_and_scipy() {
     for data in [&imported, &own] {
         // 9 groups (global, 3 sizes, 3 datasets, across sizes at each vocabulary) × 7 anchors.
         let (overall, decisions) = (data.join("overall.csv"), data.join("decisions.csv"));
+        let models = common::repo().join("configs/models");
         let args = [
             overall.as_os_str(),
             decisions.as_os_str(),
             "300".as_ref(),
             "11".as_ref(),
+            models.as_os_str(),
         ];
         let said = python("decisions_check.py", &args);
         assert_eq!(said, "ok 63", "{}", data.display());
         assert!(data.join("decisions.parquet").is_file());
     }
-    assert_eq!(
-        fs_err::read_to_string(imported.join("decisions.csv")).unwrap(),
-        fs_err::read_to_string(own.join("decisions.csv")).unwrap(),
-        "the same decisions from a table and from result files"
+    // The same decisions from a table and from result files; only the result files know the
+    // runs' token counts, so only they give the compute spent (at 25M of 2,500M: 1%).
+    let table = |data: &std::path::Path| -> Vec<csv::StringRecord> {
+        let mut r = csv::Reader::from_path(data.join("decisions.csv")).unwrap();
+        r.records().map(Result::unwrap).collect()
+    };
+    let (from_table, from_results) = (table(imported.as_path()), table(own.as_path()));
+    assert_eq!(from_table.len(), from_results.len());
+    for (a, b) in from_table.iter().zip(&from_results) {
+        let n = a.len();
+        let head =
+            |r: &csv::StringRecord| r.iter().take(n - 2).map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(head(a), head(b));
+        assert_eq!(&a[n - 2], "", "no token counts in a table: {a:?}");
+        let m: f64 = b[2].parse().unwrap();
+        let fraction: f64 = b[n - 2].parse().unwrap();
+        assert!((fraction - m / 2500.0).abs() < 1e-12, "{b:?}");
+    }
+    // Again into the same folder (it replaces its own tables), with a seeds plan.
+    let again = s
+        .lmeff()
+        .args([
+            "aggregate",
+            "--import-csv",
+            "study.csv",
+            "--out",
+            "from-table",
+        ])
+        .args([
+            "--bootstrap",
+            "300",
+            "--bootstrap-seed",
+            "11",
+            "--seeds-plan",
+            "1,3,10",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let plan = fs_err::read_to_string(imported.join("seeds_plan.csv")).unwrap();
+    let global_25: Vec<&str> = plan
+        .lines()
+        .filter(|l| l.starts_with("global,blimp,25,"))
+        .collect();
+    assert_eq!(global_25.len(), 3, "{plan}");
+    let resolved = |l: &str| l.split(',').nth(6).unwrap().parse::<f64>().unwrap();
+    assert!(
+        resolved(global_25[2]) > resolved(global_25[0]),
+        "{global_25:?}"
     );
 
     // The crossing is there, and the report leads with it: within one size the 25M ranking is

@@ -1,6 +1,6 @@
 """Recomputes lmeff's decisions between configurations with numpy and scipy.
 
-usage: decisions_check.py OVERALL_CSV DECISIONS_CSV DRAWS SEED
+usage: decisions_check.py OVERALL_CSV DECISIONS_CSV DRAWS SEED MODELS_DIR
 
 OVERALL_CSV is lmeff's `data/overall.csv` (one row per checkpoint's overall accuracy); every
 `blimp` row of DECISIONS_CSV must equal, to 1e-12, what the definitions in the docs give:
@@ -8,7 +8,10 @@ configurations are every identity column but the seed, full runs only; per group
 seeds with a value at both the anchor and the final are paired; decision accuracy is the mean of
 sign(Δ at the anchor) == sign(Δ at the final) over pairs of configuration means (np.sign); the
 interval is a hierarchical bootstrap drawn from SplitMix64 in the order the docs give; Spearman is
-scipy's; the noise ceiling and the resolved pairs follow their definitions. Prints `ok N`.
+scipy's; the noise ceiling and the resolved pairs follow their definitions; the compute fraction
+is Σ 6·N·min(t, T) / Σ 6·N·T over the group's runs, N counted by transformers (a
+LlamaForCausalLM of the preset in MODELS_DIR, on the meta device), T the final's token count
+(`milestone_millions` of the final rows; unknown in imported tables). Prints `ok N`.
 """
 import csv
 import itertools
@@ -16,7 +19,10 @@ import sys
 from collections import defaultdict
 
 import numpy as np
+import torch
+import yaml
 from scipy import stats
+from transformers import LlamaConfig, LlamaForCausalLM
 
 MASK = (1 << 64) - 1
 
@@ -93,6 +99,32 @@ def pairs_resolved(paired):
     return float(np.mean(hits))
 
 
+PARAMS = {}
+
+
+def parameters(models_dir, model, vocab):
+    """Trainable parameters of the preset `model` at `vocab` tokens, as transformers builds it."""
+    key = (model, vocab)
+    if key not in PARAMS:
+        shape = yaml.safe_load(open(f"{models_dir}/{model}.yaml"))["model"]
+        config = LlamaConfig(vocab_size=vocab, **shape)
+        with torch.device("meta"):
+            PARAMS[key] = sum(p.numel() for p in LlamaForCausalLM(config).parameters())
+    return PARAMS[key]
+
+
+def compute_fraction(members, t, models_dir):
+    spent = full = 0.0
+    for config, curve in members:
+        n = parameters(models_dir, config[1], config[2])
+        for total in curve["tokens"].values():
+            if total is None:
+                return float("nan")
+            spent += 6.0 * n * min(t, total)
+            full += 6.0 * n * total
+    return spent / full
+
+
 def size_key(s):
     s = s.lower()
     scale = {"k": 1e3, "m": 1e6, "b": 1e9}.get(s[-1:], None)
@@ -103,9 +135,10 @@ def size_key(s):
 
 
 def main():
-    overall, decisions, draws, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-    # configuration -> {"at": {tokens: {seed: acc}}, "final": {seed: acc}}
-    curves = defaultdict(lambda: {"at": defaultdict(dict), "final": {}})
+    overall, decisions, draws, seed, models_dir = sys.argv[1:6]
+    draws, seed = int(draws), int(seed)
+    # configuration -> {"at": {tokens: {seed: acc}}, "final": {seed: acc}, "tokens": {seed: T}}
+    curves = defaultdict(lambda: {"at": defaultdict(dict), "final": {}, "tokens": {}})
     for r in csv.DictReader(open(overall)):
         if r["anchor"] != "full":
             continue
@@ -113,6 +146,8 @@ def main():
         s = int(r["seed"])
         if r["milestone"] == "final":
             curves[config]["final"][s] = float(r["acc"])
+            m = r["milestone_millions"]
+            curves[config]["tokens"][s] = round(float(m) * 1e6) if m else None
         elif float(r["milestone"]) > 0:
             curves[config]["at"][round(float(r["milestone"]) * 1e6)][s] = float(r["acc"])
     configs = sorted(curves)
@@ -159,6 +194,8 @@ def main():
                 "winner_rank": 1 + sum(a > at_m[winner] for a in at_m),
                 "noise_ceiling": ceiling,
                 "pairs_resolved": pairs_resolved(paired),
+                "compute_fraction": compute_fraction(
+                    [(configs[i], curves[configs[i]]) for i in members], t, models_dir),
             })
 
     got = [r for r in csv.DictReader(open(decisions)) if r["measure"] == "blimp"]

@@ -1,10 +1,11 @@
 """Writes a study long table as lmeff's own BLiMP result files.
 
-usage: write_lmeff_results.py STUDY_CSV RESULTS_DIR
+usage: write_lmeff_results.py STUDY_CSV RESULTS_DIR FINAL_MILLIONS
 
 Each row of STUDY_CSV (dataset,model_size,milestone,vocab_size,seed,acc,anchor) becomes one
 checkpoint's `summary.parquet` in lmeff's results layout, with one paradigm whose pair counts give
-exactly that accuracy (correct / 10^6). Prints the number of files written.
+exactly that accuracy (correct / 10^6) and the tokens it had seen (a final: FINAL_MILLIONS, or the
+budget of a budget run). Prints the number of files written.
 """
 import csv
 import os
@@ -23,7 +24,7 @@ SCHEMA = pa.schema([
 ])
 N = 1_000_000
 
-study, results = sys.argv[1:]
+study, results, final_millions = sys.argv[1], sys.argv[2], float(sys.argv[3])
 written = 0
 for r in csv.DictReader(open(study)):
     anchor = r.get("anchor") or "full"
@@ -33,11 +34,17 @@ for r in csv.DictReader(open(study)):
         f"tok-{r['vocab_size']}", budget, r["milestone"])
     os.makedirs(folder, exist_ok=True)
     correct = round(float(r["acc"]) * N)
+    if r["milestone"] != "final":
+        tokens = round(float(r["milestone"]) * 1e6)
+    elif anchor == "full":
+        tokens = round(final_millions * 1e6)
+    else:
+        tokens = round(float(anchor.rstrip("M")) * 1e6)
     p = correct / N
     row = {
         "dataset": r["dataset"], "model_size": r["model_size"],
         "vocab_size": int(r["vocab_size"]), "seed": int(r["seed"]), "anchor": anchor,
-        "schedule": None, "milestone": r["milestone"], "tokens_seen": None,
+        "schedule": None, "milestone": r["milestone"], "tokens_seen": tokens,
         "checkpoint": folder, "checkpoint_sha256": "0" * 64,
         "paradigm": "anaphor_gender_agreement", "field": "morphology",
         "linguistics_term": "anaphor_agreement", "n": N, "correct": correct,

@@ -13,6 +13,14 @@ fn pct(x: f64) -> String {
     }
 }
 
+/// A share that may be small: one decimal below 10%.
+fn pct_fine(x: f64) -> String {
+    match x < 0.1 {
+        true => format!("{:.1}%", 100.0 * x),
+        false => pct(x),
+    }
+}
+
 fn ordinal(n: i64) -> String {
     let suffix = match (n % 10, n % 100) {
         (_, 11..=13) => "th",
@@ -77,9 +85,16 @@ fn answer(rows: &[&DecisionRow], threshold: f64) -> String {
             pct(c)
         ),
     };
+    let compute = match r.compute_fraction.is_finite() {
+        true => format!(
+            ", for {} of the training compute",
+            pct_fine(r.compute_fraction)
+        ),
+        false => String::new(),
+    };
     format!(
         "from **{}M tokens** the ranking of configurations is right in {} of pairs [95% CI \
-         {}–{}]{noise} ({size}).",
+         {}–{}]{noise}{compute} ({size}).",
         r.milestone,
         pct(r.decision_accuracy),
         pct(r.ci_low),
@@ -104,12 +119,12 @@ pub(super) fn section(rows: &[DecisionRow], measure: &str, threshold: f64) -> St
     md += "\nA configuration is every identity column but the seed; its seeds are replicates, and \
            it is scored by their mean. The interval resamples configurations, then seeds within \
            each (`data/decisions.csv`).\n\n\
-           | group | anchor (M tokens) | configurations | seeds (min) | decision accuracy | 95% interval | ρ of means | final winner's rank | noise ceiling | pairs resolved |\n\
-           |---|---|---|---|---|---|---|---|---|---|\n";
+           | group | anchor (M tokens) | configurations | seeds (min) | decision accuracy | 95% interval | ρ of means | final winner's rank | noise ceiling | pairs resolved | compute |\n\
+           |---|---|---|---|---|---|---|---|---|---|---|\n";
     for r in &rows {
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | [{}, {}] | {:.3} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | [{}, {}] | {} | {} | {} | {} | {} |",
             cell(&r.group),
             r.milestone,
             r.n_configs,
@@ -117,10 +132,11 @@ pub(super) fn section(rows: &[DecisionRow], measure: &str, threshold: f64) -> St
             pct(r.decision_accuracy),
             pct(r.ci_low),
             pct(r.ci_high),
-            r.spearman_configs,
+            super::num(r.spearman_configs),
             r.winner_rank.map_or("—".into(), |k| k.to_string()),
             pct(r.noise_ceiling),
             pct(r.pairs_resolved),
+            pct_fine(r.compute_fraction),
         );
     }
     md.push('\n');
@@ -145,6 +161,7 @@ mod tests {
             winner_rank: Some(rank),
             noise_ceiling: 0.96,
             pairs_resolved: 0.8,
+            compute_fraction: m / 2500.0,
             verdict: "judged".into(),
         }
     }
@@ -154,7 +171,7 @@ mod tests {
         let rows = [row(25.0, 0.8, 0.6, 3), row(100.0, 0.96, 0.92, 1)];
         let md = section(&rows, "blimp", 0.9);
         assert!(
-            md.contains("from **100M tokens** the ranking of configurations is right in 96% of pairs [95% CI 92%–100%], at what seed noise allows (noise ceiling 96%)"),
+            md.contains("from **100M tokens** the ranking of configurations is right in 96% of pairs [95% CI 92%–100%], at what seed noise allows (noise ceiling 96%), for 4.0% of the training compute"),
             "{md}"
         );
         let md = section(&rows[..1], "blimp", 0.9);

@@ -191,6 +191,7 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
         tasks: &shown.keep(&c.tasks),
         global: &global,
         phenomena: &shown.keep(&phen_rows),
+        decisions: &summary.decisions,
     };
     // BLiMP's figures need BLiMP results (an aggregate of imported GLUE tables has none).
     let blimp_figures = match c.overall.is_empty() && c.tasks.is_empty() {

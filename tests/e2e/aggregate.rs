@@ -5,13 +5,14 @@ use crate::common;
 use crate::common::{prepared_tinystories, run, shared_data, Scratch};
 
 /// The figures every aggregate draws (each as PNG, SVG and PDF).
-const FIGURES: [&str; 6] = [
+const FIGURES: [&str; 7] = [
     "learning_curves",
     "all_configurations",
     "predictiveness",
     "paradigm_heatmap",
     "group_heatmap",
     "phenomena_heatmap",
+    "decision_frontier",
 ];
 
 /// `lmeff aggregate` of the scratch folder's `overall.csv` and `tasks.csv` into `agg/`.

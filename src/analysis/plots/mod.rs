@@ -4,6 +4,7 @@
 //! overall) × configuration heatmaps with box plots, and accuracy per phenomenon and anchor.
 
 mod curves;
+mod frontier;
 pub mod glue;
 mod heatmaps;
 mod predictiveness;
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
+use super::decisions::DecisionRow;
 use super::inputs::Record;
 use super::predictiveness::Row;
 use crate::config::{Band, HeatmapScale, YScale};
@@ -26,7 +28,7 @@ pub use render::EXTENSIONS;
 pub use series::ConfigFilter;
 
 /// The figures [`write_all`] draws: file stem and the title the report gives it.
-pub const FIGURES: [(&str, &str); 6] = [
+pub const FIGURES: [(&str, &str); 7] = [
     (
         "learning_curves",
         "Learning curves per dataset and model size, one line per vocabulary size",
@@ -48,6 +50,10 @@ pub const FIGURES: [(&str, &str); 6] = [
         "The paper's 12 phenomenon groups and overall × configurations (mean ± std over seeds)",
     ),
     ("phenomena_heatmap", "Accuracy per phenomenon and anchor"),
+    (
+        "decision_frontier",
+        "Decision accuracy between configurations against the compute spent, per group",
+    ),
 ];
 
 /// How figures are drawn (settings `[aggregate]` `band`, `y_scale`, `dpi`, `heatmap_scale`).
@@ -86,6 +92,8 @@ pub struct Inputs<'a> {
     pub global: &'a [&'a Row],
     /// Per-phenomenon accuracies.
     pub phenomena: &'a [Record],
+    /// Decisions between configurations, per group and anchor.
+    pub decisions: &'a [DecisionRow],
 }
 
 /// Writes every figure into `dir` (the aggregate's staging folder); returns the files.
@@ -128,6 +136,9 @@ pub fn write_all(dir: &Path, i: &Inputs, fig: &FigureOptions) -> Result<Vec<Path
         dpi,
         |r| heatmaps::draw_anchors(r, &h),
     )?);
+    out.extend(render::figure(dir, FIGURES[6].0, (1000, 560), dpi, |r| {
+        frontier::draw(r, i.decisions)
+    })?);
     Ok(out)
 }
 

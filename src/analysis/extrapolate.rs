@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::predictiveness::grouped;
 use super::record::{Milestone, Record, RunKey};
-use super::stats::spearman;
+use super::stats::{decision_accuracy, spearman};
 
 /// Bounds of the exponent c.
 const C_MIN: f64 = 0.01;
@@ -151,6 +151,10 @@ pub struct PredictionRow {
     pub spearman_predicted: Option<f64>,
     /// Spearman ρ of the raw accuracies at the anchor with the finals (the same runs).
     pub spearman_raw: Option<f64>,
+    /// The share of run pairs the predicted finals order as the actual finals do, and the share
+    /// the raw accuracies at the anchor do (the same runs): whether extrapolating decides better.
+    pub decision_accuracy_predicted: Option<f64>,
+    pub decision_accuracy_raw: Option<f64>,
 }
 
 /// Per full run: its anchors `(t, acc)` in token order, and its final `(tokens, acc)`.
@@ -250,6 +254,8 @@ pub fn predict(overall: &[Record]) -> (Vec<RunFit>, Vec<PredictionRow>) {
                 }),
                 spearman_predicted: defined(spearman(&pred, &actual)),
                 spearman_raw: defined(spearman(&raw, &actual)),
+                decision_accuracy_predicted: defined(decision_accuracy(&pred, &actual)),
+                decision_accuracy_raw: defined(decision_accuracy(&raw, &actual)),
             });
         }
     }
@@ -328,5 +334,48 @@ mod tests {
         let c = fit(&[(1.0, 0.5), (2.0, 0.9), (3.0, 0.99)]).unwrap();
         assert!(c.a <= 1.0, "{c:?}");
         assert!(fit(&[(0.0, 0.5), (1.0, 0.6), (2.0, 0.7)]).is_err());
+    }
+
+    /// Four runs whose curves cross: at 25M the raw order is the final one reversed, while the
+    /// fitted curves, read at the final's tokens, order them right.
+    #[test]
+    fn extrapolated_finals_are_judged_by_their_decisions() {
+        let curves = [(0.70, 1.0), (0.72, 1.3), (0.74, 1.6), (0.76, 1.9)];
+        let mut overall = Vec::new();
+        for (seed, &(a, b)) in curves.iter().enumerate() {
+            let truth = Curve { a, b, c: 0.5 };
+            let run = RunKey {
+                dataset: "ts".into(),
+                model: "20m".into(),
+                vocab_size: 16000,
+                seed: seed as u64,
+                anchor: crate::config::Anchor::Full,
+                schedule: crate::config::ScheduleKind::Cosine,
+            };
+            let rec = |milestone, acc, tokens| Record {
+                run: run.clone(),
+                milestone,
+                task: None,
+                field: None,
+                phenomenon: None,
+                acc,
+                n: None,
+                tokens,
+                paradigms: None,
+                source: "x".into(),
+            };
+            for t in [25.0, 50.0, 100.0] {
+                overall.push(rec(Milestone::Millions(t), truth.at(t), None));
+            }
+            overall.push(rec(Milestone::Final, truth.at(2000.0), Some(2_000_000_000)));
+        }
+        let (_, rows) = predict(&overall);
+        let at = rows
+            .iter()
+            .find(|r| r.group == "global" && r.milestone == 100.0)
+            .expect("the 100M row");
+        assert_eq!(at.n_fits, 4, "{at:?}");
+        assert_eq!(at.decision_accuracy_predicted, Some(1.0), "{at:?}");
+        assert_eq!(at.decision_accuracy_raw, Some(0.0), "{at:?}");
     }
 }

@@ -235,20 +235,50 @@ fn prediction(s: &Summary) -> String {
     md += "Each full run's anchors up to the milestone are fitted with acc(t) = a − b·t^(−c) and \
            read at the final's token count (all runs, `global`; other groups in \
            `data/prediction.csv`, each run's fit in `data/fits.csv`).\n\n\
-           | milestone (M tokens) | runs fitted | mean abs. error of the predicted final | ρ predicted vs final | ρ raw anchor vs final |\n|---|---|---|---|---|\n";
-    for r in rows {
+           | milestone (M tokens) | runs fitted | mean abs. error of the predicted final | ρ predicted vs final | ρ raw anchor vs final | pairs decided right, predicted | pairs decided right, raw anchor |\n|---|---|---|---|---|---|---|\n";
+    for r in &rows {
         let _ = writeln!(
             md,
-            "| {} | {} of {} | {} | {} | {} |",
+            "| {} | {} of {} | {} | {} | {} | {} | {} |",
             r.milestone,
             r.n_fits,
             r.n_runs,
             opt(r.mae),
             opt(r.spearman_predicted),
-            opt(r.spearman_raw)
+            opt(r.spearman_raw),
+            opt(r.decision_accuracy_predicted),
+            opt(r.decision_accuracy_raw)
         );
     }
-    md
+    md + &extrapolation_advice(&rows)
+}
+
+/// Where the fitted finals decide more run pairs right than the raw anchor does, and so where
+/// extrapolating is worth it (DataDecide found it rarely is).
+fn extrapolation_advice(rows: &[&PredictionRow]) -> String {
+    let judged: Vec<&&PredictionRow> = rows
+        .iter()
+        .filter(|r| r.decision_accuracy_predicted.is_some() && r.decision_accuracy_raw.is_some())
+        .collect();
+    let wins: Vec<String> = judged
+        .iter()
+        .filter(|r| r.decision_accuracy_predicted > r.decision_accuracy_raw)
+        .map(|r| format!("{}M", r.milestone))
+        .collect();
+    match (judged.len(), wins.len()) {
+        (0, _) => String::new(),
+        (_, 0) => {
+            "\nExtrapolating decides no pair better than the raw anchor does at any milestone: \
+                   rank by the anchor itself.\n"
+                .into()
+        }
+        (n, _) => format!(
+            "\nExtrapolating decides more run pairs right than the raw anchor at {} of {n} \
+             milestones ({}): use the fitted finals there, the raw anchor elsewhere.\n",
+            wins.len(),
+            wins.join(", ")
+        ),
+    }
 }
 
 /// WSD against cosine budgets, when budgets were trained both ways.

@@ -48,6 +48,13 @@ pub struct DecisionRow {
     pub verdict: String,
 }
 
+impl DecisionRow {
+    /// Whether the row carries a verdict (enough configurations to judge).
+    pub fn judged(&self) -> bool {
+        self.verdict.starts_with("judged")
+    }
+}
+
 /// One configuration's full runs: seed → value at each anchor (by its token count) and at the
 /// final.
 #[derive(Debug, Default)]
@@ -124,12 +131,15 @@ pub fn groups(configs: &[&Configuration]) -> Vec<(String, Vec<usize>)> {
                 .map(|(d, m)| (format!("dataset={d}"), m)),
         );
     }
-    for (vocab, members) in by(&|c| format!("{:012}", c.vocab_size)) {
+    let mut by_vocab: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+    for (i, c) in configs.iter().enumerate() {
+        by_vocab.entry(c.vocab_size).or_default().push(i);
+    }
+    for (vocab, members) in by_vocab {
         let sizes: std::collections::BTreeSet<&str> =
             members.iter().map(|&i| configs[i].model.as_str()).collect();
         if sizes.len() > 1 {
-            let v = vocab.trim_start_matches('0');
-            out.push((format!("across_sizes,vocab_size={v}"), members));
+            out.push((format!("across_sizes,vocab_size={vocab}"), members));
         }
     }
     out
@@ -181,6 +191,8 @@ pub fn table<'a>(
             .collect();
         anchors.sort();
         anchors.dedup();
+        let of: Vec<(&Configuration, &Curve)> =
+            members.iter().map(|&i| (configs[i], curve[i])).collect();
         for tokens in anchors {
             let paired: Vec<Paired> = members
                 .iter()
@@ -191,8 +203,6 @@ pub fn table<'a>(
                 continue;
             }
             let mut r = row(&group, measure, tokens, &paired, ceiling, (draws, seed));
-            let of: Vec<(&Configuration, &Curve)> =
-                members.iter().map(|&i| (configs[i], curve[i])).collect();
             r.compute_fraction = compute_fraction(&of, tokens, params);
             rows.push(r);
             let at = (group.as_str(), measure, tokens as f64 / 1e6);
@@ -240,17 +250,17 @@ fn row(
     }
 }
 
-/// Per group: the first anchor (token order) whose decision accuracy and interval's lower bound
-/// both reach `threshold`, among judged rows.
-pub fn earliest(rows: &[DecisionRow], threshold: f64) -> Vec<(String, Option<f64>)> {
+/// Per group of `measure`'s rows: the first anchor (token order) whose decision accuracy and
+/// interval's lower bound both reach `threshold`, among judged rows.
+pub fn earliest(rows: &[DecisionRow], measure: &str, threshold: f64) -> Vec<(String, Option<f64>)> {
     let mut out: Vec<(String, Option<f64>)> = Vec::new();
-    for r in rows {
+    for r in rows.iter().filter(|r| r.measure == measure) {
         if out.last().is_none_or(|(g, _)| *g != r.group) {
             out.push((r.group.clone(), None));
         }
         let slot = &mut out.last_mut().expect("pushed").1;
-        let judged = r.verdict.starts_with("judged");
-        if slot.is_none() && judged && r.decision_accuracy >= threshold && r.ci_low >= threshold {
+        if slot.is_none() && r.judged() && r.decision_accuracy >= threshold && r.ci_low >= threshold
+        {
             *slot = Some(r.milestone);
         }
     }

@@ -66,17 +66,36 @@ pub struct MacroRow {
     pub train_examples: Option<i64>,
 }
 
+/// The run of a GLUE table row's identity columns (the tables' numbers were written from a run
+/// key or checked on import, so they fit).
+fn run_of(
+    dataset: &str,
+    model: &str,
+    (vocab, seed): (i64, i64),
+    anchor: Anchor,
+    schedule: ScheduleKind,
+) -> RunKey {
+    RunKey {
+        dataset: dataset.to_owned(),
+        model: model.to_owned(),
+        vocab_size: vocab as u32,
+        seed: seed as u64,
+        anchor,
+        schedule,
+    }
+}
+
 impl MacroRow {
-    /// The run it belongs to (the table's numbers were written from one, so they fit).
+    /// The run it belongs to.
     pub fn run(&self) -> RunKey {
-        RunKey {
-            dataset: self.dataset.clone(),
-            model: self.model_size.clone(),
-            vocab_size: self.vocab_size as u32,
-            seed: self.seed as u64,
-            anchor: self.anchor,
-            schedule: self.schedule,
-        }
+        let numbers = (self.vocab_size, self.seed);
+        run_of(
+            &self.dataset,
+            &self.model_size,
+            numbers,
+            self.anchor,
+            self.schedule,
+        )
     }
 }
 
@@ -106,16 +125,16 @@ impl GlueRow {
         )
     }
 
-    /// The run it belongs to (the table's numbers were written from one, so they fit).
+    /// The run it belongs to.
     pub fn run(&self) -> RunKey {
-        RunKey {
-            dataset: self.dataset.clone(),
-            model: self.model_size.clone(),
-            vocab_size: self.vocab_size as u32,
-            seed: self.seed as u64,
-            anchor: self.anchor,
-            schedule: self.schedule,
-        }
+        let numbers = (self.vocab_size, self.seed);
+        run_of(
+            &self.dataset,
+            &self.model_size,
+            numbers,
+            self.anchor,
+            self.schedule,
+        )
     }
 
     /// Its task's definition (rows are only made for known tasks).

@@ -212,13 +212,10 @@ pub(super) fn earliest_rows(
     overall: &[Record],
     threshold: f64,
 ) -> Vec<EarliestRow> {
-    let blimp: Vec<DecisionRow> = decided
-        .iter()
-        .filter(|r| r.measure == "blimp")
-        .cloned()
-        .collect();
     let by_configs: BTreeMap<String, Option<f64>> =
-        decisions::earliest(&blimp, threshold).into_iter().collect();
+        decisions::earliest(decided, "blimp", threshold)
+            .into_iter()
+            .collect();
     let final_tokens: Vec<f64> = overall
         .iter()
         .filter(|r| r.run.is_full() && r.milestone == Milestone::Final)

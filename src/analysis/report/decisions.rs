@@ -35,10 +35,7 @@ fn ordinal(n: i64) -> String {
 /// One group's answer from its rows (anchor order).
 fn answer(rows: &[&DecisionRow], threshold: f64) -> String {
     let last = rows.last().expect("a group has rows");
-    let judged: Vec<&&DecisionRow> = rows
-        .iter()
-        .filter(|r| r.verdict.starts_with("judged"))
-        .collect();
+    let judged: Vec<&&DecisionRow> = rows.iter().filter(|r| r.judged()).collect();
     let Some(judged_last) = judged.last() else {
         return format!("no verdict: {}.", last.verdict);
     };

@@ -7,6 +7,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{anyhow, Result};
 use regex::Regex;
@@ -14,8 +15,12 @@ use tokenizers::{Model, NormalizedString, Normalizer, Tokenizer};
 
 use super::text::SPECIAL_TOKENS;
 
+/// Each encoder's cache tag: a tokenizer's address is no identity (a dropped tokenizer's place
+/// is reused by the next one, whose words would then be read from the old one's cache).
+static NEXT_KEY: AtomicUsize = AtomicUsize::new(1);
+
 thread_local! {
-    /// Word → ids, per thread, tagged with the tokenizer it belongs to.
+    /// Word → ids, per thread, tagged with the encoder it belongs to.
     static WORDS_CACHE: RefCell<(usize, HashMap<String, Vec<u32>>)> = RefCell::new((0, HashMap::new()));
 }
 
@@ -122,7 +127,7 @@ impl<'a> FastEncoder<'a> {
         Ok(FastEncoder {
             tokenizer,
             specials,
-            key: tokenizer as *const Tokenizer as usize,
+            key: NEXT_KEY.fetch_add(1, Ordering::Relaxed),
             words: ByteLevelWords::new(prefix_space),
         })
     }
@@ -251,5 +256,35 @@ mod tests {
             fast.encode_into(line, &mut got).unwrap();
             assert_eq!(got, want, "{line:?}");
         }
+    }
+
+    /// Two vocabularies, one after the other, from the same place in memory (as `lmeff data
+    /// prepare` encodes every vocabulary size in one process): each encodes with its own merges.
+    #[test]
+    fn a_tokenizer_in_a_reused_place_does_not_read_the_last_ones_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("a.txt");
+        let text: String = (0..300)
+            .map(|i| format!("the cat sat on the mat {i} times, then the dog sat there too\n"))
+            .collect();
+        fs_err::write(&f, &text).unwrap();
+        let line = "the cat sat on the mat, then the dog sat there";
+        let mut slot = None;
+        let mut seen = Vec::new();
+        for vocab in [270, 330] {
+            let dest = dir.path().join(format!("{vocab}.json"));
+            let tok = slot.insert(train_tokenizer(std::slice::from_ref(&f), vocab, &dest).unwrap());
+            let mut got = Vec::new();
+            FastEncoder::new(tok)
+                .unwrap()
+                .encode_into(line, &mut got)
+                .unwrap();
+            assert_eq!(got, tok.encode(line, false).unwrap().get_ids(), "{vocab}");
+            seen.push(got);
+        }
+        assert_ne!(
+            seen[0], seen[1],
+            "the two vocabularies split the line differently"
+        );
     }
 }

@@ -80,7 +80,13 @@ pub struct TokenHeader {
     pub tokenizer_sha256: String,
     pub sources: Vec<SourceFile>,
     pub lmeff_version: String,
+    /// The encoder's revision (absent: before 2, whose word cache could outlive its tokenizer).
+    #[serde(default)]
+    pub encoder: u32,
 }
+
+/// The revision [`encode_files`] writes.
+pub const ENCODER: u32 = 2;
 
 const FORMAT: &str = "lmeff-tokens-1";
 /// Bytes of text per parallel encoding task.
@@ -159,6 +165,7 @@ pub fn encode_files(
         tokenizer_sha256: tokenizer_sha256.to_owned(),
         sources,
         lmeff_version: env!("CARGO_PKG_VERSION").into(),
+        encoder: ENCODER,
     };
     write_json_atomic(&header_path(bin), &header)?;
     Ok(header)
@@ -203,6 +210,10 @@ impl TokenFile {
                     bin.display(), header.tokenizer_sha256
                 );
             }
+        }
+        if header.encoder < ENCODER {
+            let at = hp.display();
+            tracing::warn!("{at}: from an encoder before revision {ENCODER}: if several vocabulary sizes were prepared in one `lmeff data prepare`, all but the first hold wrong ids; re-run it");
         }
         // SAFETY: token files are written once (atomic rename) and only read afterwards.
         let map =
@@ -341,6 +352,7 @@ mod tests {
             tokenizer_sha256: "abc".into(),
             sources: vec![],
             lmeff_version: "test".into(),
+            encoder: ENCODER,
         };
         write_json_atomic(&header_path(&bin), &header).unwrap();
         bin

@@ -32,7 +32,9 @@ assert t.token_to_id("<pad>") == 0 and t.token_to_id("<s>") == 1 and t.token_to_
 print("ok", len(ids))
 "#;
 
-fn prepare_and_check(dataset: &str, vocab: u32, expect_files: &[&str]) {
+/// `lmeff data prepare` of the sample `dataset` at `vocabs` (in one process), every token file
+/// re-encoded by Python's tokenizers.
+fn prepare_and_check(dataset: &str, vocabs: &[u32], expect_files: &[&str]) {
     let s = Scratch::new();
     let data = s.path().join("data");
     copy_tree(
@@ -47,15 +49,19 @@ fn prepare_and_check(dataset: &str, vocab: u32, expect_files: &[&str]) {
         "--dataset",
         dataset,
         "--vocab-sizes",
-        &vocab.to_string(),
+        &vocabs
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(","),
     ]));
     assert!(ok, "prepare {dataset} failed: {err}");
     let root = data.join(dataset);
     for f in expect_files {
         assert!(root.join(f).is_file(), "{dataset}: missing {f}");
     }
-    let tok = root.join(format!("tokenizers/tokenizer_{vocab}.json"));
-    for split in ["train", "dev"] {
+    for (vocab, split) in vocabs.iter().flat_map(|v| [(v, "train"), (v, "dev")]) {
+        let tok = root.join(format!("tokenizers/tokenizer_{vocab}.json"));
         let bin = root.join(format!("tokens/{vocab}/{split}.bin"));
         let out = Command::new(python())
             .args(["-c", PY_CHECK])
@@ -86,9 +92,11 @@ fn prepare_and_check(dataset: &str, vocab: u32, expect_files: &[&str]) {
 
 #[test]
 fn prepare_tinystories_matches_python_tokenizers() {
+    // Two vocabularies in one process: each file is its own tokenizer's (an encoder once read
+    // the previous tokenizer's word cache when the new one took its place in memory).
     prepare_and_check(
         "tinystories",
-        8000,
+        &[8000, 2000],
         &[
             "train_clean/TinyStories-sample.txt",
             "dev_clean/TinyStories-valid-sample.txt",
@@ -104,7 +112,7 @@ fn prepare_tinystories_matches_python_tokenizers() {
 fn prepare_babylm_with_per_source_cleaners() {
     prepare_and_check(
         "babylm",
-        4000,
+        &[4000],
         &[
             "train_clean/childes.train",
             "train_clean/gutenberg.train",
@@ -116,7 +124,7 @@ fn prepare_babylm_with_per_source_cleaners() {
 
 #[test]
 fn prepare_web() {
-    prepare_and_check("web", 4000, &["train_clean/wikitext-2-raw.test.txt"]);
+    prepare_and_check("web", &[4000], &["train_clean/wikitext-2-raw.test.txt"]);
 }
 
 #[test]

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # `make demo` / `make demo-slurm`: the whole study in miniature, with the exact commands a study runs.
-#   data:  the sample corpora when LMEFF_SAMPLE_DATA points at them (a folder holding tinystories/
-#          and babylm/ in the study's layout), otherwise small downloads by `lmeff data fetch`:
-#          TinyStories' validation file and BabyLM 2025's 10M-word archive (the study's babylm3),
-#          each cut to 2M words (with a 5% dev split) by `lmeff data mix`, and BLiMP unless
-#          LMEFF_BLIMP_DIR or data/blimp holds it. The fetch says how much it downloads before it starts.
-#   then:  prepare → 2 datasets × tiny model × 2 seeds with milestones → BLiMP on every checkpoint →
-#          aggregate → results/demo/report.html. With --slurm, training, evaluation and aggregation
-#          run as chained array jobs on the Slurm cluster through `lmeff launch`.
+#   data:  the sample corpora when LMEFF_SAMPLE_DATA points at them (a folder holding
+#          tinystories/train/ and babylm/train/), otherwise small downloads by `lmeff data fetch`:
+#          TinyStories' validation file and BabyLM 2025's 10M-word archive (the study's babylm3);
+#          either cut to 400,000 words (with a 5% dev split) by `lmeff data mix`; and BLiMP unless
+#          LMEFF_BLIMP_DIR or data/blimp holds it. The fetch says how much it downloads first.
+#   then:  prepare → 4 configurations (2 datasets × 2 vocabulary sizes, tiny model) × 2 seeds with
+#          milestones → BLiMP on every checkpoint → aggregate → results/demo/report.html. With
+#          --slurm, training, evaluation and aggregation run as chained array jobs on the Slurm
+#          cluster through `lmeff launch`.
 # LMEFF_MIRROR=URL fetches from a mirror (`lmeff data fetch --mirror`); LMEFF_BIN picks the binary;
 # LMEFF_DEMO_PARADIGMS=a,b,… fetches and scores only these BLiMP paradigms (the end-to-end test's
 # shorter demo).
@@ -33,16 +34,18 @@ fi
 # lands in under $DATA/download.
 declare -A PICK=([tinystories]=tinystories:TinyStoriesV2-GPT4-valid.txt [babylm]=babylm3:train_10M.zip)
 declare -A LANDS=([tinystories]=tinystories/dev [babylm]=babylm2025_10m/train)
+# Where each dataset's text comes from, and how much of it the demo trains on.
+declare -A FROM=()
+WORDS=400000
 picks=()
 for d in tinystories babylm; do
   if [[ -d $DATA/$d/train ]]; then
     echo "$DATA/$d is there"
   elif [[ -n ${LMEFF_SAMPLE_DATA:-} ]]; then
-    run mkdir -p "$DATA/$d"
-    run cp -r "$LMEFF_SAMPLE_DATA/$d/train" "$LMEFF_SAMPLE_DATA/$d/dev" "$DATA/$d/"
-    chmod -R u+w "$DATA/$d"
+    FROM[$d]=$LMEFF_SAMPLE_DATA/$d/train
   else
     picks+=("${PICK[$d]}")
+    FROM[$d]=$DATA/download/${LANDS[$d]}
   fi
 done
 if [[ -z ${LMEFF_BLIMP_DIR:-} ]] && (($(ls data/blimp/*.jsonl 2>/dev/null | wc -l) < 67)); then
@@ -56,20 +59,20 @@ if ((${#picks[@]})); then
 The demo could not download its data (the error above says what it tried).
 Without network, point it at local text instead:
   LMEFF_SAMPLE_DATA=DIR make demo
-where DIR holds tinystories/{train,dev}/ and babylm/{train,dev}/ with plain text files (one
-example per line; BabyLM's *.train/*.dev files as they come), and put BLiMP's 67 paradigm files
+where DIR holds tinystories/train/ and babylm/train/ with plain text files (one example per
+line; BabyLM's *.train files as they come), and put BLiMP's 67 paradigm files
 (<paradigm>.jsonl) in data/blimp or set LMEFF_BLIMP_DIR to their folder.
 EOF
     exit 1
   fi
-  for d in tinystories babylm; do
-    if [[ ! -d $DATA/$d/train ]]; then
-      lm data mix --name "$d" --source "$d=$DATA/download/${LANDS[$d]}:1" --words 2000000
-    fi
-  done
 fi
 for d in tinystories babylm; do
-  lm data prepare --dataset "$d"   # vocab_sizes = [1000] from configs/demo/lmeff.toml
+  if [[ -n ${FROM[$d]:-} ]]; then
+    lm data mix --name "$d" --source "$d=${FROM[$d]}:1" --words "$WORDS"
+  fi
+done
+for d in tinystories babylm; do
+  lm data prepare --dataset "$d"   # vocab_sizes = [1000, 2000] from configs/demo/lmeff.toml
 done
 
 say "the plan"

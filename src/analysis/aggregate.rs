@@ -8,6 +8,7 @@ use std::path::Path;
 use anyhow::{bail, Result};
 
 use super::aggregate_glue;
+use super::aggregate_noise::{self, MARGIN};
 use super::decisions;
 use super::extrapolate;
 use super::glue::{self, GlueRow};
@@ -18,10 +19,9 @@ use super::plots;
 use super::predictiveness;
 use super::rows::*;
 use super::schedules;
-use super::significance;
 use super::stats;
 use super::study_tables;
-pub use super::summary::{AggregateOptions, Summary};
+pub use super::summary::{AggregateOptions, Summary, Verdicts};
 use super::table::Table;
 use crate::config::{Anchor, Configuration, Plan};
 use crate::data::blimp_paradigms::paper_group;
@@ -110,9 +110,17 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
                 .num_parameters(c.vocab_size),
         )
     };
-    let boot = (o.draws, o.seed);
+    let how = decisions::DecisionOptions {
+        draws: o.draws,
+        seed: o.seed,
+        verdicts: o.verdicts,
+        seeds_plan: &o.seeds_plan,
+    };
     let (mut decision_rows, mut plan_rows) =
-        decisions::table(c.overall.iter(), "blimp", &params, boot, &o.seeds_plan);
+        decisions::table(c.overall.iter(), "blimp", &params, &how);
+    let margin = decisions::table(c.margins.iter(), MARGIN, &params, &how);
+    decision_rows.extend(margin.0);
+    plan_rows.extend(margin.1);
     let earliest = predictiveness::earliest(&rows, o.threshold, o.min_runs);
     let earliest_rows =
         predictiveness::earliest_rows(&earliest, &decision_rows, &c.overall, o.threshold);
@@ -131,8 +139,9 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
     Table::from_rows(&schedule_rows)?.write(&data, "schedules")?;
 
     let g = aggregate_glue::write(glue_rows, &c.overall, o, &data)?;
+    let noise = aggregate_noise::write(&c, (&g.macro_records, &g.task_records), &data)?;
     let macros = g.macro_records.iter();
-    let glue = decisions::table(macros, "glue_macro", &params, boot, &o.seeds_plan);
+    let glue = decisions::table(macros, "glue_macro", &params, &how);
     decision_rows.extend(glue.0);
     plan_rows.extend(glue.1);
     if !o.seeds_plan.is_empty() {
@@ -157,16 +166,7 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
         glue_earliest: glue_ranking::earliest_macro(&g.predictiveness, o.threshold, o.min_runs),
         glue_predictiveness: g.predictiveness,
         glue_agreement: g.agreement,
-        within_chance: c
-            .overall
-            .iter()
-            .filter_map(|r| {
-                let n = r.n? as u64;
-                significance::within_chance(r.acc, n).then(|| (checkpoint_name(r), r.acc, n))
-            })
-            .collect(),
-        with_pairs: c.overall.iter().filter(|r| r.n.is_some()).count(),
-        learning: learning(&c.overall),
+        noise,
         missing,
         skipped: c.skipped,
         data_dir: o.out.join("data"),
@@ -192,6 +192,7 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
         global: &global,
         phenomena: &shown.keep(&phen_rows),
         decisions: &summary.decisions,
+        signal_noise: &summary.noise.signal_noise,
     };
     // BLiMP's figures need BLiMP results (an aggregate of imported GLUE tables has none).
     let blimp_figures = match c.overall.is_empty() && c.tasks.is_empty() {
@@ -254,43 +255,8 @@ fn phenomenon_rho(phen_rows: &[Record]) -> Vec<PhenomenonRhoRow> {
     rho_rows
 }
 
-/// Full runs' mean change in accuracy from their first milestone after the initialisation to their final, with the 95%
-/// range of that mean under pure noise (two binomial proportions near ½ per run).
-fn learning(overall: &[Record]) -> Option<(f64, f64, usize)> {
-    let mut by_run: BTreeMap<&super::record::RunKey, Vec<&Record>> = BTreeMap::new();
-    for r in overall.iter().filter(|r| r.run.is_full() && r.n.is_some()) {
-        by_run.entry(&r.run).or_default().push(r);
-    }
-    let mut deltas = Vec::new();
-    let mut var = 0.0;
-    for rs in by_run.values() {
-        let first = rs
-            .iter()
-            .filter(|r| r.milestone != Milestone::Final && r.milestone.order() > 0.0)
-            .min_by(|a, b| a.milestone.order().total_cmp(&b.milestone.order()));
-        let last = rs.iter().find(|r| r.milestone == Milestone::Final);
-        if let (Some(f), Some(l)) = (first, last) {
-            deltas.push(l.acc - f.acc);
-            var += 0.25 / f.n? as f64 + 0.25 / l.n? as f64;
-        }
-    }
-    let k = deltas.len();
-    (k > 0).then(|| {
-        (
-            deltas.iter().sum::<f64>() / k as f64,
-            1.96 * var.sqrt() / k as f64,
-            k,
-        )
-    })
-}
-
-/// A checkpoint as the report names it.
-fn checkpoint_name(r: &Record) -> String {
-    format!("{} at {}", r.run, r.milestone)
-}
-
 /// The tables in `<out>/data/`, each as `<stem>.csv` and `<stem>.parquet`.
-pub const TABLES: [&str; 17] = [
+pub const TABLES: [&str; 20] = [
     "overall",
     "per_paradigm",
     "per_phenomenon",
@@ -303,6 +269,9 @@ pub const TABLES: [&str; 17] = [
     "schedules",
     "decisions",
     "seeds_plan",
+    "chance",
+    "learning",
+    "signal_noise",
     "glue",
     "glue_macro",
     "glue_predictiveness",

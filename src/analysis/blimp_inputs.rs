@@ -204,3 +204,39 @@ pub(super) fn read_long_table(cols: &Columns, path: &Path) -> Result<Vec<Record>
     }
     Ok(out)
 }
+
+/// The continuous twin of a checkpoint's `overall` accuracy: the mean per-pair margin
+/// log p(good) − log p(bad) over its `pairs.parquet` (`acc` holds the margin; no pair count, as
+/// no binomial error applies).
+pub(super) fn read_margin(pairs: &Path, overall: &Record) -> Result<Record> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Float64Type;
+    let batch = crate::results::parquet_io::read_columns(pairs, &["logp_good", "logp_bad"])?;
+    let good = batch.column(0).as_primitive_opt::<Float64Type>();
+    let bad = batch.column(1).as_primitive_opt::<Float64Type>();
+    let (Some(good), Some(bad)) = (good, bad) else {
+        bail!(
+            "{}: `logp_good` and `logp_bad` are not numbers",
+            pairs.display()
+        );
+    };
+    if batch.num_rows() == 0 {
+        bail!("{}: no pairs", pairs.display());
+    }
+    let sum: f64 = good
+        .values()
+        .iter()
+        .zip(bad.values())
+        .map(|(g, b)| g - b)
+        .sum();
+    let margin = sum / batch.num_rows() as f64;
+    if !margin.is_finite() {
+        bail!("{}: a log-probability is not finite", pairs.display());
+    }
+    Ok(Record {
+        acc: margin,
+        n: None,
+        source: pairs.to_owned(),
+        ..overall.clone()
+    })
+}

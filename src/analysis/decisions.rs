@@ -15,8 +15,33 @@ use super::seeds_plan::{self, SeedsPlanRow};
 use super::stats;
 use crate::config::Configuration;
 
-/// The fewest configurations a verdict is given for (three pairs).
-pub const MIN_CONFIGS: usize = 3;
+/// The fewest configurations and seeds per configuration a verdict needs (settings
+/// `aggregate.min_configs`, `aggregate.min_seeds`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Verdicts {
+    pub min_configs: usize,
+    pub min_seeds: usize,
+}
+
+impl Default for Verdicts {
+    fn default() -> Self {
+        use crate::config::aggregate::{DEFAULT_MIN_CONFIGS, DEFAULT_MIN_SEEDS};
+        Verdicts {
+            min_configs: DEFAULT_MIN_CONFIGS,
+            min_seeds: DEFAULT_MIN_SEEDS,
+        }
+    }
+}
+
+/// How the decisions are computed: the bootstrap's draws and seed, the verdicts' minimum sizes,
+/// and the seed counts of the seeds plan.
+#[derive(Debug, Clone, Copy)]
+pub struct DecisionOptions<'a> {
+    pub draws: usize,
+    pub seed: u64,
+    pub verdicts: Verdicts,
+    pub seeds_plan: &'a [usize],
+}
 
 /// One row of `decisions.csv`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,11 +83,12 @@ impl DecisionRow {
 /// One configuration's full runs: seed → value at each anchor (by its token count) and at the
 /// final.
 #[derive(Debug, Default)]
-struct Curve {
-    at: BTreeMap<u64, BTreeMap<u64, f64>>,
-    finals: BTreeMap<u64, f64>,
+pub struct Curve {
+    /// Anchor tokens → seed → value.
+    pub at: BTreeMap<u64, BTreeMap<u64, f64>>,
+    pub finals: BTreeMap<u64, f64>,
     /// Each seed's final token count, when known.
-    final_tokens: BTreeMap<u64, Option<u64>>,
+    pub final_tokens: BTreeMap<u64, Option<u64>>,
 }
 
 impl Curve {
@@ -78,7 +104,7 @@ impl Curve {
 }
 
 /// The configurations of `records`' full runs (overall values, `task` None), each with its curve.
-fn curves<'a>(records: impl Iterator<Item = &'a Record>) -> BTreeMap<Configuration, Curve> {
+pub fn curves<'a>(records: impl Iterator<Item = &'a Record>) -> BTreeMap<Configuration, Curve> {
     let mut out: BTreeMap<Configuration, Curve> = BTreeMap::new();
     for r in records.filter(|r| r.run.is_full() && r.task.is_none()) {
         let c = out.entry(r.run.configuration()).or_default();
@@ -172,8 +198,7 @@ pub fn table<'a>(
     records: impl Iterator<Item = &'a Record>,
     measure: &str,
     params: &Params,
-    (draws, seed): (usize, u64),
-    seeds_plan: &[usize],
+    o: &DecisionOptions,
 ) -> (Vec<DecisionRow>, Vec<SeedsPlanRow>) {
     let curves = curves(records);
     let configs: Vec<&Configuration> = curves.keys().collect();
@@ -202,11 +227,11 @@ pub fn table<'a>(
             if paired.is_empty() {
                 continue;
             }
-            let mut r = row(&group, measure, tokens, &paired, ceiling, (draws, seed));
+            let mut r = row(&group, measure, tokens, &paired, ceiling, o);
             r.compute_fraction = compute_fraction(&of, tokens, params);
             rows.push(r);
             let at = (group.as_str(), measure, tokens as f64 / 1e6);
-            plan.extend(seeds_plan::rows(at, &paired, seeds_plan));
+            plan.extend(seeds_plan::rows(at, &paired, o.seeds_plan));
         }
     }
     (rows, plan)
@@ -218,16 +243,23 @@ fn row(
     tokens: u64,
     paired: &[Paired],
     noise_ceiling: f64,
-    (draws, seed): (usize, u64),
+    o: &DecisionOptions,
 ) -> DecisionRow {
     let (at, fin) = ds::means(paired);
     let n = paired.len();
     let n_seeds_min = paired.iter().map(Vec::len).min().unwrap_or(0);
     let (ci_low, ci_high) =
-        ds::bootstrap_interval(paired, draws, seed).unwrap_or((f64::NAN, f64::NAN));
+        ds::bootstrap_interval(paired, o.draws, o.seed).unwrap_or((f64::NAN, f64::NAN));
+    let Verdicts {
+        min_configs,
+        min_seeds,
+    } = o.verdicts;
     let verdict = match (n, n_seeds_min) {
-        (n, _) if n < MIN_CONFIGS => {
-            format!("too few configurations (n = {n}, fewer than {MIN_CONFIGS}) to judge")
+        (n, _) if n < min_configs => {
+            format!("too few configurations (n = {n}, fewer than {min_configs}) to judge")
+        }
+        (_, k) if k < min_seeds => {
+            format!("too few seeds (a configuration has {k}, fewer than {min_seeds}) to judge")
         }
         (_, 1) => "judged; one seed per configuration, so seed noise is unknown".to_owned(),
         _ => "judged".to_owned(),
@@ -265,4 +297,72 @@ pub fn earliest(rows: &[DecisionRow], measure: &str, threshold: f64) -> Vec<(Str
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Anchor, RunKey, ScheduleKind};
+
+    /// `configs` configurations × `seeds` seeds, each at 1M tokens and the final.
+    fn study(configs: usize, seeds: u64) -> Vec<Record> {
+        let mut out = Vec::new();
+        for c in 0..configs {
+            for seed in 0..seeds {
+                for (milestone, acc) in [(Milestone::Millions(1.0), 0.5), (Milestone::Final, 0.6)] {
+                    out.push(Record {
+                        run: RunKey {
+                            dataset: "d".into(),
+                            model: "20m".into(),
+                            vocab_size: 8000 + c as u32,
+                            seed,
+                            anchor: Anchor::Full,
+                            schedule: ScheduleKind::Cosine,
+                        },
+                        milestone,
+                        task: None,
+                        field: None,
+                        phenomenon: None,
+                        acc: acc + 0.01 * c as f64 + 0.001 * seed as f64,
+                        n: None,
+                        tokens: None,
+                        paradigms: None,
+                        source: "t".into(),
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    fn verdicts(records: &[Record], min_configs: usize, min_seeds: usize) -> Vec<String> {
+        let o = DecisionOptions {
+            draws: 50,
+            seed: 1,
+            verdicts: Verdicts {
+                min_configs,
+                min_seeds,
+            },
+            seeds_plan: &[],
+        };
+        let (rows, _) = table(records.iter(), "blimp", &|_| None, &o);
+        rows.into_iter().map(|r| r.verdict).collect()
+    }
+
+    #[test]
+    fn verdicts_count_configurations_and_seeds() {
+        assert_eq!(verdicts(&study(3, 2), 3, 2), ["judged"]);
+        assert_eq!(
+            verdicts(&study(3, 1), 3, 2),
+            ["too few seeds (a configuration has 1, fewer than 2) to judge"]
+        );
+        assert_eq!(
+            verdicts(&study(3, 1), 3, 1),
+            ["judged; one seed per configuration, so seed noise is unknown"]
+        );
+        assert_eq!(
+            verdicts(&study(3, 2), 4, 2),
+            ["too few configurations (n = 3, fewer than 4) to judge"]
+        );
+    }
 }

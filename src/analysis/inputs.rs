@@ -19,6 +19,9 @@ pub use super::record::{Milestone, Record, RunKey};
 pub struct Collected {
     pub overall: Vec<Record>,
     pub tasks: Vec<Record>,
+    /// Per checkpoint of lmeff's own results, the mean margin log p(good) − log p(bad) over its
+    /// pairs (held in `acc`; `pairs.parquet` is lmeff's alone).
+    pub margins: Vec<Record>,
     /// GLUE results: checkpoint × task × split.
     pub glue: Vec<GlueRow>,
     /// Files that could not be read (kept only with `--skip-bad`), with the reason.
@@ -32,6 +35,8 @@ pub struct Collected {
 /// What one input file holds.
 enum Found {
     Blimp(Vec<Record>),
+    /// lmeff's results of a checkpoint, with their mean margin.
+    Lmeff(Vec<Record>, Box<Record>),
     Glue(Vec<GlueRow>),
 }
 
@@ -39,6 +44,13 @@ impl Collected {
     fn add_found(&mut self, found: Found) -> Result<()> {
         match found {
             Found::Blimp(records) => records.into_iter().try_for_each(|r| self.add(r)),
+            Found::Lmeff(records, margin) => {
+                let key = (margin.run.clone(), margin.milestone.to_string(), None);
+                if !self.seen.contains_key(&key) {
+                    self.margins.push(*margin);
+                }
+                records.into_iter().try_for_each(|r| self.add(r))
+            }
             Found::Glue(rows) => rows.into_iter().try_for_each(|r| self.add_glue(r)),
         }
     }
@@ -135,7 +147,16 @@ pub fn collect(results: Option<&Path>, imports: &[PathBuf], skip_bad: bool) -> R
     for f in &files {
         let name = f.file_name().unwrap_or_default();
         if name == "summary.parquet" {
-            let r = blimp_inputs::read_summary(f).map(Found::Blimp);
+            let r = blimp_inputs::read_summary(f).and_then(|records| {
+                let pairs = f.with_file_name("pairs.parquet");
+                match records.last().filter(|_| pairs.exists()) {
+                    Some(overall) => {
+                        let margin = blimp_inputs::read_margin(&pairs, overall)?;
+                        Ok(Found::Lmeff(records, Box::new(margin)))
+                    }
+                    None => Ok(Found::Blimp(records)),
+                }
+            });
             handle(&mut out, f, r)?;
         } else if name == "blimp_results.json" && !f.with_file_name("summary.parquet").exists() {
             let r = blimp_inputs::read_lm_eval(f).map(Found::Blimp);

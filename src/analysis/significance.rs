@@ -1,6 +1,6 @@
 //! What the data can carry: the p-value of Spearman's ρ (exact for small n, the t approximation
 //! above, as scipy computes each), the smallest number of runs at which a ranking can be judged at
-//! all, and whether an accuracy is distinguishable from chance.
+//! all.
 
 use serde::{Deserialize, Serialize};
 
@@ -87,17 +87,6 @@ fn exact_p(rx: &[f64], ry: &[f64], rho: f64) -> f64 {
     (2.0 * less.min(greater) as f64 / total as f64).min(1.0)
 }
 
-/// Half-width of the 95% range of accuracies a model guessing at random would score on `pairs`
-/// pairs (normal approximation of Binomial(pairs, ½)): 1.96 · ½ / √pairs.
-pub fn chance_half_width(pairs: u64) -> f64 {
-    1.96 * 0.5 / (pairs.max(1) as f64).sqrt()
-}
-
-/// Whether `acc` over `pairs` pairs lies within the range of random guessing.
-pub fn within_chance(acc: f64, pairs: u64) -> bool {
-    (acc - 0.5).abs() <= chance_half_width(pairs)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,13 +158,5 @@ mod tests {
         assert!(perfect(DEFAULT_MIN_RUNS - 1) > 0.05);
         assert!(perfect(DEFAULT_MIN_RUNS) < 0.05);
         assert!(close(perfect(2), 1.0));
-    }
-
-    #[test]
-    fn chance_range() {
-        // 67,000 pairs: ±0.0038 around one half.
-        assert!((chance_half_width(67_000) - 0.003786).abs() < 1e-6);
-        assert!(within_chance(0.502, 67_000) && !within_chance(0.51, 67_000));
-        assert!(within_chance(0.55, 100));
     }
 }

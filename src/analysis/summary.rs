@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 
+use super::aggregate_noise::NoiseTables;
 use super::decisions::DecisionRow;
+pub use super::decisions::Verdicts;
 use super::extrapolate::PredictionRow;
 use super::glue_fidelity::FidelityRow;
 use super::glue_ranking::AgreementRow;
@@ -27,6 +29,8 @@ pub struct AggregateOptions {
     pub threshold: f64,
     /// The fewest runs a group needs for an earliest-anchor verdict.
     pub min_runs: usize,
+    /// The fewest configurations and seeds a decision verdict needs.
+    pub verdicts: Verdicts,
     /// How paradigms are grouped into phenomena.
     pub phenomena: Phenomena,
     /// Which metric of each GLUE task is ranked and averaged.
@@ -68,13 +72,8 @@ pub struct Summary {
     pub glue_earliest: Vec<Earliest>,
     /// BLiMP against GLUE per anchor.
     pub glue_agreement: Vec<AgreementRow>,
-    /// Overall results (with their pair counts) whose accuracy lies within chance.
-    pub within_chance: Vec<(String, f64, u64)>,
-    /// Overall results whose pair count is known.
-    pub with_pairs: usize,
-    /// Full runs' mean accuracy change from their first milestone to their final, the 95% noise
-    /// range of such a change, and the runs behind it (pair counts known).
-    pub learning: Option<(f64, f64, usize)>,
+    /// Chance, learning and signal-to-noise, seeds as the replicates.
+    pub noise: NoiseTables,
     /// Planned checkpoints without a result (None without a plan: not checked).
     pub missing: Option<usize>,
     pub skipped: Vec<(PathBuf, String)>,

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 use clap::Args;
-use lmeff::analysis::aggregate::{aggregate, AggregateOptions};
+use lmeff::analysis::aggregate::{aggregate, AggregateOptions, Verdicts};
 use lmeff::analysis::plots::{ConfigFilter, FigureOptions};
 use lmeff::analysis::record::Milestone;
 use lmeff::config::{
@@ -57,6 +57,13 @@ pub struct AggregateArgs {
     /// A group of fewer full runs gets no verdict [setting aggregate.min_runs: 5].
     #[arg(long, value_name = "N")]
     pub min_runs: Option<usize>,
+    /// A decision group of fewer configurations gets no verdict [setting aggregate.min_configs: 3].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(2..))]
+    pub min_configs: Option<u32>,
+    /// Seeds each configuration needs for a decision verdict; 1 judges single-seed studies
+    /// [setting aggregate.min_seeds: 2].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub min_seeds: Option<u32>,
     /// Phenomenon groups: paper (the BLiMP paper's 12, as the study) or blimp (linguistics_term)
     /// [setting aggregate.phenomena: paper].
     #[arg(long)]
@@ -135,6 +142,14 @@ pub fn run(
             Some(n) if n < 2 => bail!("--min-runs must be at least 2 (a ranking needs two runs)"),
             Some(n) => n,
             None => settings.aggregate.min_runs,
+        },
+        verdicts: Verdicts {
+            min_configs: args
+                .min_configs
+                .map_or(settings.aggregate.min_configs, |n| n as usize),
+            min_seeds: args
+                .min_seeds
+                .map_or(settings.aggregate.min_seeds, |n| n as usize),
         },
         phenomena: args.phenomena.unwrap_or(settings.aggregate.phenomena),
         glue_measure: args.glue_measure.unwrap_or(settings.aggregate.glue_measure),

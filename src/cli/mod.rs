@@ -22,6 +22,7 @@ mod launch;
 #[cfg(not(feature = "torch"))]
 mod no_torch;
 mod plan;
+mod race;
 mod status;
 #[cfg(feature = "torch")]
 mod train;
@@ -104,6 +105,9 @@ pub enum Command {
     Hub(hub::HubArgs),
     /// Reduce results into tables and predictiveness: how early the ranking predicts the final one.
     Aggregate(aggregate::AggregateArgs),
+    /// Replay the racing rule on finished results: which configurations it stops, where, and
+    /// the compute it saves.
+    Race(race::RaceArgs),
     /// Render the study as Slurm array jobs (train → eval → aggregate) and submit them chained.
     Launch(launch::LaunchArgs),
     /// Where every run of a launch stands: Slurm's task states and the runs' own records.
@@ -200,6 +204,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Push(args) => hub::push_run(args),
         Command::Hub(args) => hub::run(args),
         Command::Aggregate(args) => aggregate::run(args, settings),
+        Command::Race(args) => race::run(args, settings),
         Command::Launch(args) => launch::launch(args, settings),
         Command::Status(args) => status::status(args, settings),
         Command::Resubmit(args) => status::resubmit(args, settings),

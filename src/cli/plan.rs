@@ -5,8 +5,11 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
+use lmeff::analysis::race::outlook;
 use lmeff::config::plan::{self, batch_notes};
-use lmeff::config::{read_matrix, Plan, Presets, Run, Settings, SettingsOverrides};
+use lmeff::config::{read_matrix, Configuration, Plan, Presets, Run, Settings, SettingsOverrides};
+use lmeff::data::layout::{DatasetDir, Split};
+use lmeff::data::tokens::TokenFile;
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
@@ -19,6 +22,10 @@ pub struct PlanArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Also the race's outlook ([race] settings): per comparison group its rungs and the
+    /// training compute between the best case and the worst.
+    #[arg(long)]
+    pub race: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -49,7 +56,46 @@ pub fn run(
             }
         }
     }
+    if args.race {
+        // After a table; on stderr beside JSON or TSV, which scripts read.
+        let outlook = race_outlook(&settings, &plan)?;
+        match args.format {
+            Format::Table => print!("{outlook}"),
+            _ => eprint!("{outlook}"),
+        }
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The race's outlook: its settings, then a line per comparison group.
+fn race_outlook(settings: &Settings, plan: &Plan) -> Result<String> {
+    let presets = Presets::load_dir(&settings.models_dir)?;
+    let tokens = |r: &Run| -> Option<u64> {
+        if let Some(steps) = r.max_steps {
+            return Some(steps * r.tokens_per_step);
+        }
+        let dir = DatasetDir::new(&settings.data_dir, &r.key.dataset).ok()?;
+        let file = TokenFile::open(&dir.token_file(r.key.vocab_size, Split::Train), None).ok()?;
+        Some(u64::from(r.epochs) * file.len())
+    };
+    let params = |c: &Configuration| Some(presets.get(&c.model)?.num_parameters(c.vocab_size));
+    let s = &settings.race;
+    let by: Vec<&str> = s.group_by.iter().map(|c| c.name()).collect();
+    let mut out = format!(
+        "race: groups by {}; rungs from {}M tokens; Holm at alpha {}; keep {}\n",
+        if by.is_empty() {
+            "nothing (one group)".into()
+        } else {
+            by.join(",")
+        },
+        s.min_anchor,
+        s.alpha,
+        s.keep
+    );
+    for o in outlook::outlook(plan, s, &tokens, &params) {
+        out += &format!("  {}\n", outlook::describe(&o));
+    }
+    Ok(out)
 }
 
 /// Reads presets and configs.csv named by the settings and expands the plan.

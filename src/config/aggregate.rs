@@ -7,12 +7,26 @@ use serde::{Deserialize, Serialize};
 /// is possible (with 5 it is 2/5! ≈ 0.017).
 pub const DEFAULT_MIN_RUNS: usize = 5;
 
+/// The fewest configurations whose ranking is judged: three, so three pairs (two configurations
+/// are one pair, right or wrong by a coin's chance).
+pub const DEFAULT_MIN_CONFIGS: usize = 3;
+
+/// The fewest seeds each configuration needs for a verdict: two, so that seed noise (the
+/// interval's inner resampling, the noise ceiling, the resolved pairs) is measured, not assumed
+/// away.
+pub const DEFAULT_MIN_SEEDS: usize = 2;
+
 /// Aggregator settings (`[aggregate]` in `configs/lmeff.toml`, `LMEFF_AGGREGATE__<KEY>`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AggregateSettings {
     /// A group of fewer full runs gets no earliest-anchor verdict ("too few runs to judge").
     pub min_runs: usize,
+    /// A decision group of fewer configurations gets no verdict (`data/decisions`).
+    pub min_configs: usize,
+    /// A decision group whose configurations have fewer seeds (at the anchor and the final) gets
+    /// no verdict; 1 judges single-seed studies, their seed noise unknown.
+    pub min_seeds: usize,
     /// How paradigms are grouped into phenomena: the BLiMP paper's 12 groups (the study's) or
     /// BLiMP's own `linguistics_term` (13).
     pub phenomena: Phenomena,
@@ -32,6 +46,8 @@ impl Default for AggregateSettings {
     fn default() -> Self {
         AggregateSettings {
             min_runs: DEFAULT_MIN_RUNS,
+            min_configs: DEFAULT_MIN_CONFIGS,
+            min_seeds: DEFAULT_MIN_SEEDS,
             phenomena: Phenomena::default(),
             band: Band::default(),
             y_scale: YScale::default(),

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::aggregate::AggregateSettings;
 use super::device::Device;
+use super::race::RaceSettings;
 use super::slurm::SlurmSettings;
 use super::train::TrainSettings;
 use super::units::Millions;
@@ -58,6 +59,8 @@ pub struct Settings {
     pub slurm: SlurmSettings,
     /// What `lmeff aggregate` needs for a verdict (`[aggregate]`).
     pub aggregate: AggregateSettings,
+    /// When `lmeff race` stops a configuration (`[race]`).
+    pub race: RaceSettings,
 }
 
 impl Default for Settings {
@@ -81,6 +84,7 @@ impl Default for Settings {
             train: TrainSettings::default(),
             slurm: SlurmSettings::default(),
             aggregate: AggregateSettings::default(),
+            race: RaceSettings::default(),
         }
     }
 }
@@ -140,6 +144,7 @@ fn check_environment(keys: impl Iterator<Item = String>) -> Result<()> {
                 || k.starts_with("train__")
                 || k.starts_with("slurm__")
                 || k.starts_with("aggregate__")
+                || k.starts_with("race__")
                 || k.starts_with("hybrid__"))
         })
         .collect();
@@ -161,7 +166,7 @@ fn check_environment(keys: impl Iterator<Item = String>) -> Result<()> {
         .unwrap_or_default();
     bail!(
         "environment: LMEFF_{} is not a setting{hint}; settings are LMEFF_<KEY> for {}, and \
-         LMEFF_TRAIN__<KEY> / LMEFF_SLURM__<KEY> / LMEFF_AGGREGATE__<KEY> for the sections (unset it if it is not meant for lmeff)",
+         LMEFF_TRAIN__<KEY> / LMEFF_SLURM__<KEY> / LMEFF_AGGREGATE__<KEY> / LMEFF_RACE__<KEY> for the sections (unset it if it is not meant for lmeff)",
         first.to_ascii_uppercase(),
         KEYS.join(", ")
     )
@@ -225,7 +230,7 @@ impl Settings {
         check_environment(env.iter().map(|(k, _)| k.to_string()))?;
         let env = env.split("__").filter(|k| {
             KEYS.iter().any(|key| k == *key)
-                || ["train.", "slurm.", "aggregate."]
+                || ["train.", "slurm.", "aggregate.", "race."]
                     .iter()
                     .any(|section| k.as_str().to_ascii_lowercase().starts_with(section))
         });
@@ -259,6 +264,17 @@ impl Settings {
                 self.aggregate.min_runs
             );
         }
+        if self.aggregate.min_configs < 2 || self.aggregate.min_seeds < 1 {
+            bail!(
+                "settings: aggregate.min_configs must be at least 2 (a decision needs a pair) and \
+                 aggregate.min_seeds at least 1, not {} and {}",
+                self.aggregate.min_configs,
+                self.aggregate.min_seeds
+            );
+        }
+        self.race
+            .check()
+            .map_err(|e| anyhow::anyhow!("settings: {e}"))?;
         if self.train.log_every == 0 || self.train.save_every == 0 {
             bail!(
                 "settings: train.log_every ({}) and train.save_every ({}) must be at least 1",

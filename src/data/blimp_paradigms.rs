@@ -266,6 +266,19 @@ pub const PAPER_GROUPS: [&str; 12] = [
     "Subject-Verb Agreement",
 ];
 
+/// BLiMP's pairs whose good and bad sentences are the same sentence (paradigm, `pairID`). The
+/// study's rule counts a pair right only when the good sentence is strictly more likely, so every
+/// model scores these wrong: `passive_1` tops out at 99.8%, `principle_A_case_2` at 99.5%.
+pub const IDENTICAL_PAIRS: [(&str, u32); 7] = [
+    ("passive_1", 324),
+    ("passive_1", 810),
+    ("principle_A_case_2", 105),
+    ("principle_A_case_2", 287),
+    ("principle_A_case_2", 372),
+    ("principle_A_case_2", 816),
+    ("principle_A_case_2", 967),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,5 +303,27 @@ mod tests {
         groups.dedup();
         assert_eq!(groups.len(), 12);
         assert!(groups.iter().all(|g| PAPER_GROUPS.contains(g)));
+    }
+
+    #[test]
+    fn the_identical_pairs_are_those_of_the_blimp_files() {
+        let shared = std::env::var_os("LMEFF_SHARED_DATA")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data")
+            });
+        let mut found = Vec::new();
+        for name in BLIMP_PARADIGMS {
+            let path = shared.join("blimp").join(format!("{name}.jsonl"));
+            let text = fs_err::read_to_string(&path).expect("the shared BLiMP files");
+            for line in text.lines() {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                if v["sentence_good"] == v["sentence_bad"] {
+                    let id = v["pairID"].as_str().unwrap().parse::<u32>().unwrap();
+                    found.push((name, id));
+                }
+            }
+        }
+        assert_eq!(found, IDENTICAL_PAIRS);
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use arrow_array::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::arrow::ArrowWriter;
+use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
@@ -33,6 +33,28 @@ pub fn read(path: &Path) -> Result<RecordBatch> {
     let schema = Arc::clone(reader.schema());
     let batches = reader
         .build()?
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .with_context(|| format!("reading {}", path.display()))?;
+    Ok(arrow_select::concat::concat_batches(&schema, &batches)?)
+}
+
+/// Reads the columns `names` (each must be there) of every row of a Parquet file.
+pub fn read_columns(path: &Path, names: &[&str]) -> Result<RecordBatch> {
+    let file = fs_err::File::open(path)?.into_parts().0;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .with_context(|| format!("{}: not a Parquet file", path.display()))?;
+    let fields = builder.parquet_schema().root_schema().get_fields();
+    let mut roots = Vec::with_capacity(names.len());
+    for name in names {
+        let Some(i) = fields.iter().position(|f| f.name() == *name) else {
+            anyhow::bail!("{}: no column `{name}`", path.display());
+        };
+        roots.push(i);
+    }
+    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+    let reader = builder.with_projection(mask).build()?;
+    let schema = arrow_array::RecordBatchReader::schema(&reader);
+    let batches = reader
         .collect::<std::result::Result<Vec<_>, _>>()
         .with_context(|| format!("reading {}", path.display()))?;
     Ok(arrow_select::concat::concat_batches(&schema, &batches)?)

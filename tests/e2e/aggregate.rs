@@ -5,7 +5,7 @@ use crate::common;
 use crate::common::{prepared_tinystories, run, shared_data, Scratch};
 
 /// The figures every aggregate draws (each as PNG, SVG and PDF).
-const FIGURES: [&str; 7] = [
+const FIGURES: [&str; 8] = [
     "learning_curves",
     "all_configurations",
     "predictiveness",
@@ -13,6 +13,7 @@ const FIGURES: [&str; 7] = [
     "group_heatmap",
     "phenomena_heatmap",
     "decision_frontier",
+    "signal_noise",
 ];
 
 /// `lmeff aggregate` of the scratch folder's `overall.csv` and `tasks.csv` into `agg/`.

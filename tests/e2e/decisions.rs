@@ -29,7 +29,7 @@ fn noise(parts: &[u64]) -> f64 {
 
 /// The study as a long table: acc(t) = a − b·(t/25)^(−1/2) + a seed's offset + noise; the final
 /// at 2,500M tokens; and one budget run, which decisions leave out.
-fn study() -> String {
+pub(crate) fn study() -> String {
     let mut csv = String::from("dataset,model_size,milestone,vocab_size,seed,acc,anchor\n");
     for (d, (dataset, dd)) in DATASETS.iter().enumerate() {
         for (m, (size, a, b)) in SIZES.iter().enumerate() {
@@ -75,7 +75,7 @@ fn aggregate(s: &Scratch, inputs: &[&str], out: &str) -> std::path::PathBuf {
 }
 
 /// Runs a check script of `tests/python/` and returns what it printed.
-fn python<S: AsRef<std::ffi::OsStr>>(script: &str, args: &[S]) -> String {
+pub(crate) fn python<S: AsRef<std::ffi::OsStr>>(script: &str, args: &[S]) -> String {
     let o = std::process::Command::new(common::python())
         .arg(common::repo().join("tests/python").join(script))
         .args(args)
@@ -118,11 +118,54 @@ fn decisions_between_configurations_equal_numpy_and_scipy() {
         assert_eq!(said, "ok 63", "{}", data.display());
         assert!(data.join("decisions.parquet").is_file());
     }
-    // The same decisions from a table and from result files; only the result files know the
-    // runs' token counts, so only they give the compute spent (at 25M of 2,500M: 1%).
+    // Noise, seeds as replicates: a table knows no pair counts, so the one-seed budget run gets no
+    // chance verdict from it; lmeff's own files know them, and their pairs give the margin.
+    let said = python("noise_check.py", &[imported.as_os_str()]);
+    assert_eq!(
+        said, "ok 144 1 8",
+        "18 × 8 checkpoints; overall at 8 checkpoints"
+    );
+    let margins = s.path().join("margins.csv");
+    let args = [own.as_os_str(), results.as_os_str(), margins.as_os_str()];
+    let said = python("noise_check.py", &args);
+    assert_eq!(
+        said, "ok 290 2 24",
+        "accuracy at 146 checkpoints (the budget run's by its pairs) and the margin at 144; \
+         accuracy, paradigm and margin at 8"
+    );
+    let models = common::repo().join("configs/models");
+    let args = [
+        margins.as_os_str(),
+        own.join("decisions.csv").into_os_string().as_os_str(),
+        "300".as_ref(),
+        "11".as_ref(),
+        models.as_os_str(),
+        "blimp_margin".as_ref(),
+    ]
+    .map(std::ffi::OsStr::to_owned);
+    assert_eq!(python("decisions_check.py", &args), "ok 63");
+    let chance = fs_err::read_to_string(own.join("chance.csv")).unwrap();
+    assert!(
+        chance.contains(",25M,final,1,0.99,,0.5,") && chance.contains(",binomial,above chance"),
+        "{chance}"
+    );
+    let report = fs_err::read_to_string(own.parent().unwrap().join("report.md")).unwrap();
+    assert!(
+        report.contains("2 BLiMP pair(s) scored here have identical good and bad sentences: `passive_1` #324, `passive_1` #810."),
+        "{report}"
+    );
+    assert!(
+        report.contains("With the continuous measure, the mean margin")
+            && report.contains("Accuracy rises with training")
+            && report.contains("judged by a one-sample t test over their seeds"),
+        "{report}"
+    );
+    // The same decisions of accuracy from a table and from result files (only the files have
+    // pairs, and so the margin's rows); only the result files know the runs' token counts, so only they give the compute spent (at 25M of 2,500M: 1%).
     let table = |data: &std::path::Path| -> Vec<csv::StringRecord> {
         let mut r = csv::Reader::from_path(data.join("decisions.csv")).unwrap();
-        r.records().map(Result::unwrap).collect()
+        let rows = r.records().map(Result::unwrap);
+        rows.filter(|r| &r[1] == "blimp").collect()
     };
     let (from_table, from_results) = (table(imported.as_path()), table(own.as_path()));
     assert_eq!(from_table.len(), from_results.len());
@@ -161,7 +204,14 @@ fn decisions_between_configurations_equal_numpy_and_scipy() {
         "{}",
         String::from_utf8_lossy(&again.stderr)
     );
-    let plan = fs_err::read_to_string(imported.join("seeds_plan.csv")).unwrap();
+    let plan_csv = imported.join("seeds_plan.csv");
+    let args = [imported.join("overall.csv"), plan_csv.clone()];
+    assert_eq!(
+        python("seeds_plan_check.py", &args),
+        "ok 189",
+        "63 group × anchor rows × 3 seed counts, as scipy computes them"
+    );
+    let plan = fs_err::read_to_string(&plan_csv).unwrap();
     let global_25: Vec<&str> = plan
         .lines()
         .filter(|l| l.starts_with("global,blimp,25,"))

@@ -1,9 +1,10 @@
 //! `make demo` as a user without the sample corpora runs it: `env/demo.sh` downloads TinyStories'
 //! validation file, BabyLM's 10M-word archive and BLiMP (here from a loopback mirror holding the
 //! sample corpora under the real file names, and nothing else), cuts them with `lmeff data mix`,
-//! prepares, trains 2 datasets × 3 seeds (full runs), scores every checkpoint on a subset of
-//! BLiMP's paradigms (`LMEFF_DEMO_PARADIGMS`; `make demo` scores all 67), aggregates, and leaves a
-//! report whose verdict rests on enough runs and which says what the numbers can and cannot say.
+//! prepares, trains 4 configurations (2 datasets × 2 vocabulary sizes) × 2 seeds (full runs),
+//! scores every checkpoint on a subset of BLiMP's paradigms (`LMEFF_DEMO_PARADIGMS`; `make demo`
+//! scores all 67), aggregates, and leaves a report whose verdicts rest on enough runs and
+//! configurations and which says what the numbers can and cannot say.
 
 use std::path::Path;
 use std::process::Command;
@@ -95,7 +96,7 @@ fn make_demo_downloads_trains_evaluates_and_reports() {
             "the demo did not run `{step}`:\n{stdout}"
         );
     }
-    // 6 runs × (3 milestones + final), the 8 paradigms each.
+    // 8 runs × (2 milestones + final), the 8 paradigms each.
     let results = s.path().join("results/demo");
     let summaries = walk(&results.join("blimp"))
         .into_iter()
@@ -109,7 +110,7 @@ fn make_demo_downloads_trains_evaluates_and_reports() {
         "planned checkpoints without results:\n{missing}"
     );
     let report = std::fs::read_to_string(results.join("report.md")).unwrap();
-    assert!(report.contains("| `global` | 0.1 | 6 |"), "{report}");
+    assert!(report.contains("| `global` | 0.05 | 8 |"), "{report}");
     // The global group has the runs a verdict needs; the per-dataset ones say they do not.
     let answer = report.split("## What these numbers").next().unwrap();
     let global = answer
@@ -117,9 +118,38 @@ fn make_demo_downloads_trains_evaluates_and_reports() {
         .find(|l| l.starts_with("- `global`:"))
         .unwrap();
     assert!(!global.contains("too few runs"), "{global}");
-    assert!(answer.contains("- `dataset=tinystories`: too few runs (n = 3, fewer than 5)"));
+    assert!(answer.contains("- `dataset=tinystories`: too few runs (n = 4, fewer than 5)"));
     assert!(report.contains("## What these numbers can and cannot say"));
-    assert!(report.contains("rest on 6 full run(s)"), "{report}");
+    assert!(report.contains("rest on 8 full run(s)"), "{report}");
+    // Configurations: four, two seeds each, judged together; two per dataset are too few.
+    let decided = report.split("## Which configuration wins").nth(1).unwrap();
+    let global = decided
+        .lines()
+        .find(|l| l.starts_with("- `global`:"))
+        .unwrap();
+    assert!(
+        !global.contains("no verdict")
+            && global.contains("4 configurations, at least 2 seeds each"),
+        "{global}"
+    );
+    assert!(
+        decided.contains(
+            "- `dataset=babylm`: no verdict: too few configurations (n = 2, fewer than 3)"
+        ),
+        "{decided}"
+    );
+    assert!(decided.contains("| `global` | 0.05 | 4 | 2 |"), "{decided}");
+    // Noise with seeds as replicates, for accuracy and the margin: 4 configurations × 3
+    // checkpoints each.
+    let chance = std::fs::read_to_string(results.join("data/chance.csv")).unwrap();
+    assert_eq!(chance.lines().count(), 1 + 2 * 12, "{chance}");
+    assert!(chance
+        .lines()
+        .skip(1)
+        .all(|l| l.contains(",seeds,") || l.contains(",binomial,")));
+    let sn = std::fs::read_to_string(results.join("data/signal_noise.csv")).unwrap();
+    assert!(sn.contains("blimp_margin,overall,final,4,2,"), "{sn}");
+    assert!(results.join("plots/signal_noise.png").is_file());
     assert!(
         results.join("report.html").is_file()
             && results.join("plots/learning_curves.png").is_file()

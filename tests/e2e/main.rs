@@ -28,6 +28,8 @@ mod login_node;
 #[cfg(feature = "torch")]
 mod plan;
 #[cfg(feature = "torch")]
+mod race;
+#[cfg(feature = "torch")]
 mod reliability;
 #[cfg(feature = "torch")]
 mod slurm;

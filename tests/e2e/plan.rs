@@ -272,3 +272,60 @@ fn the_studys_configs_csv_plans_as_written() {
         "{err}"
     );
 }
+
+#[test]
+fn plan_race_gives_the_rungs_and_the_compute_between_best_and_worst() {
+    let s = Scratch::new();
+    // Three configurations of one size on the same prepared text (under three names).
+    let prepared = crate::common::prepared_tinystories().join("tinystories");
+    for name in ["ts_a", "ts_b", "ts_c"] {
+        crate::common::copy_tree(&prepared, &s.path().join("data").join(name));
+    }
+    let rows: String = ["ts_a", "ts_b", "ts_c"]
+        .iter()
+        .map(|d| format!("tiny,{d},1,8,1,64,\"[-1]\",1000\n"))
+        .collect();
+    s.write("configs/configs.csv", &format!("{HEADER}\n{rows}"));
+    let race = |extra: &[&str]| {
+        let (ok, out, err) = run(s
+            .lmeff()
+            .env("LMEFF_MILESTONES", "[0.05, 0.1]")
+            .env("LMEFF_VOCAB_SIZES", "[1000]")
+            .env("LMEFF_RACE__MIN_ANCHOR", "0.05")
+            .env("LMEFF_RACE__KEEP", "1")
+            .args(["--data-dir", "data", "plan", "--race", "--seeds", "0,1"])
+            .args(extra));
+        assert!(ok, "{err}");
+        (out, err)
+    };
+    let (out, _) = race(&[]);
+    let header: Value =
+        serde_json::from_slice(&std::fs::read(prepared.join("tokens/1000/train.json")).unwrap())
+            .unwrap();
+    let t = header["tokens"].as_f64().unwrap();
+    // Best case: one configuration runs to its end, two stop at 0.05M tokens (same model: the
+    // parameters cancel).
+    let best = (t + 2.0 * 0.05e6) / (3.0 * t);
+    let want = format!(
+        "model_size=tiny: 3 configuration(s) × 2 seed(s); rungs 0.05M 0.1M; compute between {:.0}%",
+        100.0 * best
+    );
+    assert!(
+        out.contains(
+            "race: groups by model_size; rungs from 0.05M tokens; Holm at alpha 0.05; keep 1"
+        ),
+        "{out}"
+    );
+    assert!(out.contains(&want), "{want}\n{out}");
+    // Beside JSON the outlook goes to stderr; a dataset not prepared leaves the compute unknown.
+    s.write(
+        "configs/configs.csv",
+        &format!("{HEADER}\n{rows}tiny,babylm,1,8,1,64,\"[-1]\",1000\n"),
+    );
+    let (out, err) = race(&["--format", "json"]);
+    assert!(serde_json::from_str::<Vec<Value>>(&out).is_ok());
+    assert!(
+        err.contains("model_size=tiny: 4 configuration(s) × 2 seed(s); rungs 0.05M 0.1M; compute unknown until the datasets are prepared"),
+        "{err}"
+    );
+}

@@ -1,9 +1,10 @@
 """Recomputes lmeff's decisions between configurations with numpy and scipy.
 
-usage: decisions_check.py OVERALL_CSV DECISIONS_CSV DRAWS SEED MODELS_DIR
+usage: decisions_check.py OVERALL_CSV DECISIONS_CSV DRAWS SEED MODELS_DIR [MEASURE]
 
-OVERALL_CSV is lmeff's `data/overall.csv` (one row per checkpoint's overall accuracy); every
-`blimp` row of DECISIONS_CSV must equal, to 1e-12, what the definitions in the docs give:
+OVERALL_CSV is lmeff's `data/overall.csv` (one row per checkpoint's overall accuracy), or a table
+in its columns holding another measure (noise_check.py's margins); every MEASURE (default
+`blimp`) row of DECISIONS_CSV must equal, to 1e-12, what the definitions in the docs give:
 configurations are every identity column but the seed, full runs only; per group and anchor the
 seeds with a value at both the anchor and the final are paired; decision accuracy is the mean of
 sign(Δ at the anchor) == sign(Δ at the final) over pairs of configuration means (np.sign); the
@@ -134,9 +135,8 @@ def size_key(s):
         return (True, 0.0, s)
 
 
-def main():
-    overall, decisions, draws, seed, models_dir = sys.argv[1:6]
-    draws, seed = int(draws), int(seed)
+def study(overall):
+    """Configurations of the full runs in OVERALL_CSV (sorted), their curves and the groups."""
     # configuration -> {"at": {tokens: {seed: acc}}, "final": {seed: acc}, "tokens": {seed: T}}
     curves = defaultdict(lambda: {"at": defaultdict(dict), "final": {}, "tokens": {}})
     for r in csv.DictReader(open(overall)):
@@ -162,20 +162,27 @@ def main():
         members = [i for i, c in enumerate(configs) if c[2] == v]
         if len({configs[i][1] for i in members}) > 1:
             groups.append((f"across_sizes,vocab_size={v}", members))
+    return configs, curves, groups
 
+
+def paired_at(curve, t):
+    """The seeds with a value at anchor t and at the final: (anchor, final), seed order."""
+    at = curve["at"].get(t, {})
+    return [(at[s], curve["final"][s]) for s in sorted(at) if s in curve["final"]]
+
+
+def main():
+    overall, decisions, draws, seed, models_dir = sys.argv[1:6]
+    measure = sys.argv[6] if len(sys.argv) > 6 else "blimp"
+    draws, seed = int(draws), int(seed)
+    configs, curves, groups = study(overall)
     want = []
     for name, members in groups:
         finals = [[curves[configs[i]]["final"][s] for s in sorted(curves[configs[i]]["final"])] for i in members]
         ceiling = noise_ceiling(finals)
         anchors = sorted({t for i in members for t in curves[configs[i]]["at"]})
         for t in anchors:
-            paired = []
-            for i in members:
-                c = curves[configs[i]]
-                at = c["at"].get(t, {})
-                p = [(at[s], c["final"][s]) for s in sorted(at) if s in c["final"]]
-                if p:
-                    paired.append(p)
+            paired = [p for p in (paired_at(curves[configs[i]], t) for i in members) if p]
             if not paired:
                 continue
             at_m = [sum(p[0] for p in c) / len(c) for c in paired]
@@ -198,7 +205,7 @@ def main():
                     [(configs[i], curves[configs[i]]) for i in members], t, models_dir),
             })
 
-    got = [r for r in csv.DictReader(open(decisions)) if r["measure"] == "blimp"]
+    got = [r for r in csv.DictReader(open(decisions)) if r["measure"] == measure]
     assert len(got) == len(want), (len(got), len(want))
     for g, w in zip(got, want):
         assert g["group"] == w["group"], (g["group"], w["group"])
@@ -214,4 +221,5 @@ def main():
     print("ok", len(want))
 
 
-main()
+if __name__ == "__main__":
+    main()

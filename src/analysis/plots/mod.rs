@@ -1,15 +1,18 @@
 //! The aggregate's figures (`<out>/plots/`, each as PNG, SVG and PDF), the study's set: learning
 //! curves per dataset (one line per vocabulary size), every configuration on one axis with its
 //! final scores beside, Spearman ρ and R² per anchor, the 67-paradigm and the 12-group (plus
-//! overall) × configuration heatmaps with box plots, and accuracy per phenomenon and anchor.
+//! overall) × configuration heatmaps with box plots, accuracy per phenomenon and anchor, the
+//! compute–decision frontier, and signal-to-noise per task.
 
 mod curves;
 mod frontier;
 pub mod glue;
 mod heatmaps;
 mod predictiveness;
+pub mod race;
 mod render;
 mod series;
+mod signal_noise;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,6 +22,7 @@ use anyhow::Result;
 use super::decisions::DecisionRow;
 use super::inputs::Record;
 use super::predictiveness::Row;
+use super::signal_noise::SignalNoiseRow;
 use crate::config::{Band, HeatmapScale, YScale};
 use crate::data::blimp_paradigms::{paper_group, BLIMP_PARADIGMS, PAPER_GROUPS};
 use heatmaps::Grid;
@@ -28,7 +32,7 @@ pub use render::EXTENSIONS;
 pub use series::ConfigFilter;
 
 /// The figures [`write_all`] draws: file stem and the title the report gives it.
-pub const FIGURES: [(&str, &str); 7] = [
+pub const FIGURES: [(&str, &str); 8] = [
     (
         "learning_curves",
         "Learning curves per dataset and model size, one line per vocabulary size",
@@ -53,6 +57,10 @@ pub const FIGURES: [(&str, &str); 7] = [
     (
         "decision_frontier",
         "Decision accuracy between configurations against the compute spent, per group",
+    ),
+    (
+        "signal_noise",
+        "Signal-to-noise per task at the final: spread of configuration means over seed noise",
     ),
 ];
 
@@ -94,6 +102,8 @@ pub struct Inputs<'a> {
     pub phenomena: &'a [Record],
     /// Decisions between configurations, per group and anchor.
     pub decisions: &'a [DecisionRow],
+    /// Signal-to-noise per measure, task and milestone.
+    pub signal_noise: &'a [SignalNoiseRow],
 }
 
 /// Writes every figure into `dir` (the aggregate's staging folder); returns the files.
@@ -139,6 +149,14 @@ pub fn write_all(dir: &Path, i: &Inputs, fig: &FigureOptions) -> Result<Vec<Path
     out.extend(render::figure(dir, FIGURES[6].0, (1000, 560), dpi, |r| {
         frontier::draw(r, i.decisions)
     })?);
+    let height = signal_noise::height(signal_noise::bars(i.signal_noise).len());
+    out.extend(render::figure(
+        dir,
+        FIGURES[7].0,
+        (1000, height),
+        dpi,
+        |r| signal_noise::draw(r, i.signal_noise),
+    )?);
     Ok(out)
 }
 

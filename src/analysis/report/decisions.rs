@@ -99,6 +99,24 @@ fn answer(rows: &[&DecisionRow], threshold: f64) -> String {
     )
 }
 
+/// One line per group of `rows` (one measure's, in group and anchor order): its answer.
+fn answers_of(rows: &[&DecisionRow], threshold: f64) -> String {
+    let mut md = String::new();
+    let mut groups: Vec<&str> = rows.iter().map(|r| r.group.as_str()).collect();
+    groups.dedup();
+    for g in groups {
+        let of: Vec<&DecisionRow> = rows.iter().copied().filter(|r| r.group == g).collect();
+        let _ = writeln!(md, "- {}: {}", code(g), answer(&of, threshold));
+    }
+    md
+}
+
+/// The answers of `measure`'s rows, a line per group (empty without rows).
+pub(super) fn answers(rows: &[DecisionRow], measure: &str, threshold: f64) -> String {
+    let rows: Vec<&DecisionRow> = rows.iter().filter(|r| r.measure == measure).collect();
+    answers_of(&rows, threshold)
+}
+
 /// The lead section and its table, for the rows of `measure`.
 pub(super) fn section(rows: &[DecisionRow], measure: &str, threshold: f64) -> String {
     let rows: Vec<&DecisionRow> = rows.iter().filter(|r| r.measure == measure).collect();
@@ -107,12 +125,7 @@ pub(super) fn section(rows: &[DecisionRow], measure: &str, threshold: f64) -> St
         md += "No configuration has a full run with an anchor and a final result yet.\n\n";
         return md;
     }
-    let mut groups: Vec<&str> = rows.iter().map(|r| r.group.as_str()).collect();
-    groups.dedup();
-    for g in groups {
-        let of: Vec<&DecisionRow> = rows.iter().copied().filter(|r| r.group == g).collect();
-        let _ = writeln!(md, "- {}: {}", code(g), answer(&of, threshold));
-    }
+    md += &answers_of(&rows, threshold);
     md += "\nA configuration is every identity column but the seed; its seeds are replicates, and \
            it is scored by their mean. The interval resamples configurations, then seeds within \
            each (`data/decisions.csv`).\n\n\

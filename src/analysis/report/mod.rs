@@ -5,10 +5,11 @@ use std::fmt::Write as _;
 
 mod decisions;
 mod glue;
+mod noise;
 mod page;
 
 pub use page::html;
-use page::{cell, code, text};
+use page::{cell, code};
 
 use super::extrapolate::PredictionRow;
 use super::predictiveness::{Earliest, Row};
@@ -89,10 +90,7 @@ pub fn markdown(s: &Summary, o: &AggregateOptions) -> String {
     }
     let _ = writeln!(md, "\n## What these numbers can and cannot say\n");
     let _ = writeln!(md, "{}\n", scale(s, min_runs));
-    let _ = writeln!(md, "{}\n", chance(s));
-    if let Some(l) = learning(s) {
-        let _ = writeln!(md, "{l}\n");
-    }
+    md += &noise::section(&s.noise, &s.decisions, threshold);
     let _ = writeln!(md, "## Predictiveness per anchor\n");
     let _ = writeln!(
         md,
@@ -162,61 +160,6 @@ fn scale(s: &Summary, min_runs: usize) -> String {
          only take a few values, and its interval is wide.",
         s.earliest.len()
     )
-}
-
-/// Whether training changed the accuracies beyond noise.
-fn learning(s: &Summary) -> Option<String> {
-    let (delta, noise, runs) = s.learning?;
-    Some(if delta.abs() <= noise {
-        format!(
-            "**Accuracy does not measurably change with training here**: from the first milestone \
-             to the final it moves by {delta:+.4} on average over {runs} full run(s), within the \
-             ±{noise:.4} that sampling noise alone produces. The rankings compare models that have \
-             not yet learned what BLiMP measures."
-        )
-    } else if delta < 0.0 {
-        format!(
-            "**Accuracy falls with training here**: {delta:+.4} on average from the first milestone \
-             to the final over {runs} full run(s) (noise ±{noise:.4})."
-        )
-    } else {
-        format!(
-            "Accuracy rises with training: {delta:+.4} on average from the first milestone to the \
-             final over {runs} full run(s) (noise ±{noise:.4})."
-        )
-    })
-}
-
-/// Which accuracies a random guesser could have scored.
-fn chance(s: &Summary) -> String {
-    if s.with_pairs == 0 {
-        return "The pair counts behind the accuracies are unknown (imported tables), so they were \
-                not compared with chance."
-            .into();
-    }
-    match s.within_chance.len() {
-        0 => format!(
-            "All {} results with known pair counts lie outside the range a random guesser would \
-             score (0.5 ± 1.96 · 0.5 / √pairs).",
-            s.with_pairs
-        ),
-        k => {
-            let some: Vec<String> = s
-                .within_chance
-                .iter()
-                .take(5)
-                .map(|(name, acc, n)| format!("{}: {acc:.4} over {n} pairs", text(name)))
-                .collect();
-            format!(
-                "**{k} of {} results are indistinguishable from chance** (within 0.5 ± 1.96 · 0.5 / \
-                 √pairs, what a random guesser scores): {}{}. Rankings among such checkpoints are \
-                 rankings of noise.",
-                s.with_pairs,
-                some.join("; "),
-                if k > 5 { "; …" } else { "" }
-            )
-        }
-    }
 }
 
 /// The extrapolation section: per anchor, how well fitted curves predict the finals.
@@ -328,8 +271,14 @@ fn methods(o: &AggregateOptions, min_runs: usize) -> String {
          reaches {threshold}; `data/earliest.csv` adds the tokens it saves against the mean final. \
          A group of fewer than {min_runs} runs gets no verdict: below 5 runs even a perfect agreement \
          has an exact p of at least 2/4! ≈ 0.083, so no ranking could be told from chance.\n\
-         - Chance: an accuracy over N pairs within 0.5 ± 1.96 · 0.5 / √N is what a random guesser \
-         scores 95% of the time.\n\
+         - Chance: a configuration's mean accuracy at a checkpoint is within chance when a \
+         two-sided one-sample t test of its seeds against 0.5 gives p ≥ 0.05 (k − 1 degrees of \
+         freedom); with one seed, when its accuracy over N pairs lies within 0.5 ± 1.96 · 0.5 / √N \
+         (the binomial error; `data/chance`). Learning: the mean change from each full run's first \
+         milestone to its final against the seed variance of the changes pooled within \
+         configurations (binomial without a second seed; `data/learning`). Signal-to-noise: the \
+         largest minus the smallest configuration mean over the mean seed standard deviation, per \
+         task and milestone (`data/signal_noise`).\n\
          - Tables: `data/overall`, `data/per_paradigm`, `data/per_phenomenon`, `data/predictiveness`, \
          `data/earliest`, `data/phenomenon_predictiveness`, `data/fits`, `data/prediction`, \
          `data/schedules`, `data/missing` (CSV and Parquet); the study's own in `study/`.\n",

@@ -118,6 +118,9 @@ fn decisions_between_configurations_equal_numpy_and_scipy() {
         assert_eq!(said, "ok 63", "{}", data.display());
         assert!(data.join("decisions.parquet").is_file());
     }
+    // Extrapolation judged by its decisions: only lmeff's files know the finals' token counts, so
+    // only they are fitted (acc(t) = a − b·t^(−c) over 3 anchors and more: 5 milestones).
+    assert_eq!(python("prediction_check.py", &[own.as_os_str()]), "ok 5");
     // Noise, seeds as replicates: a table knows no pair counts, so the one-seed budget run gets no
     // chance verdict from it; lmeff's own files know them, and their pairs give the margin.
     let said = python("noise_check.py", &[imported.as_os_str()]);

@@ -1,10 +1,57 @@
-//! Builds the small C++ shim (`src/shim/aten_shim.cpp`) against the libtorch that tch links, found
-//! through `LIBTORCH` (set by `env/lmeff.env`); nothing to do without the `torch` feature.
+//! Records the build's provenance for `lmeff --version` (git commit, build date, libtorch's version,
+//! features), and builds the small C++ shim (`src/shim/aten_shim.cpp`) against the libtorch that
+//! tch links, found through `LIBTORCH` (set by `env/lmeff.env`); no shim without `torch`.
 use std::path::PathBuf;
+use std::process::Command;
+
+/// A command's trimmed output, when it ran and succeeded.
+fn output(program: &str, args: &[&str]) -> Option<String> {
+    let o = Command::new(program).args(args).output().ok()?;
+    let text = String::from_utf8_lossy(&o.stdout).trim().to_owned();
+    (o.status.success() && !text.is_empty()).then_some(text)
+}
+
+fn provenance(torch: bool) {
+    for path in [".git/HEAD", ".git/refs/heads", ".git/packed-refs"] {
+        println!("cargo:rerun-if-changed={path}");
+    }
+    let commit = output("git", &["rev-parse", "--short=12", "HEAD"]).unwrap_or("unknown".into());
+    let date = output("date", &["-u", "+%Y-%m-%d"]).unwrap_or("unknown".into());
+    let libtorch = match torch {
+        false => "none (the build without libtorch)".to_owned(),
+        true => std::env::var("LIBTORCH")
+            .ok()
+            .and_then(|dir| std::fs::read_to_string(PathBuf::from(dir).join("version.py")).ok())
+            .and_then(|text| {
+                let line = text.lines().find(|l| l.starts_with("__version__"))?;
+                Some(line.split('\'').nth(1)?.to_owned())
+            })
+            .unwrap_or("unknown".into()),
+    };
+    let mut features: Vec<&str> = Vec::new();
+    for (var, name) in [
+        ("CARGO_FEATURE_TORCH", "torch"),
+        ("CARGO_FEATURE_MPI", "mpi"),
+    ] {
+        if std::env::var_os(var).is_some() {
+            features.push(name);
+        }
+    }
+    println!("cargo:rustc-env=LMEFF_GIT_COMMIT={commit}");
+    println!("cargo:rustc-env=LMEFF_BUILD_DATE={date}");
+    println!("cargo:rustc-env=LMEFF_LIBTORCH={libtorch}");
+    let features = match features.is_empty() {
+        true => "none".to_owned(),
+        false => features.join(","),
+    };
+    println!("cargo:rustc-env=LMEFF_FEATURES={features}");
+}
 
 fn main() {
     println!("cargo:rerun-if-changed=src/shim/aten_shim.cpp");
-    if std::env::var_os("CARGO_FEATURE_TORCH").is_none() {
+    let torch = std::env::var_os("CARGO_FEATURE_TORCH").is_some();
+    provenance(torch);
+    if !torch {
         return; // the build without libtorch has no shim to compile
     }
     println!("cargo:rerun-if-env-changed=LIBTORCH");

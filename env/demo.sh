@@ -17,7 +17,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source env/lmeff.env
 SETTINGS=configs/demo/lmeff.toml
 DATA=data/demo
-say() { if [[ -t 1 ]]; then printf '\n\033[1m== %s\033[0m\n' "$*"; else printf '\n== %s\n' "$*"; fi; }
+say() { if [[ -t 1 && -z ${NO_COLOR:-} ]]; then printf '\n\033[1m== %s\033[0m\n' "$*"; else printf '\n== %s\n' "$*"; fi; }
 run() { printf '$ %s\n' "$*"; "$@"; }
 LMEFF_BIN=${LMEFF_BIN:-lmeff}
 lm() { run "$LMEFF_BIN" --config "$SETTINGS" "$@"; }

@@ -13,6 +13,20 @@
 //! The stages that compute (`shim`, `device`, `dist`, `model`, `train`, `eval`) need libtorch and
 //! are behind the `torch` feature (on by default); everything else builds without it.
 
+/// `lmeff --version`: the version, the git commit and date of the build, the libtorch it links
+/// and its features (recorded by `build.rs`).
+pub const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\ncommit: ",
+    env!("LMEFF_GIT_COMMIT"),
+    "\nbuilt: ",
+    env!("LMEFF_BUILD_DATE"),
+    "\nlibtorch: ",
+    env!("LMEFF_LIBTORCH"),
+    "\nfeatures: ",
+    env!("LMEFF_FEATURES"),
+);
+
 pub mod analysis;
 pub mod config;
 pub mod data;

@@ -91,3 +91,22 @@ impl StepProgress {
         }
     }
 }
+
+/// Whether output to a terminal is coloured: never where `NO_COLOR` is set to anything but the
+/// empty string (no-color.org), nor off a terminal.
+pub fn colour(terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_color_turns_colour_off() {
+        assert!(colour(true, None));
+        assert!(colour(true, Some("".as_ref())));
+        assert!(!colour(true, Some("1".as_ref())));
+        assert!(!colour(false, None));
+    }
+}

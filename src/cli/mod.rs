@@ -23,6 +23,7 @@ mod launch;
 mod no_torch;
 mod plan;
 mod race;
+mod shell;
 mod status;
 #[cfg(feature = "torch")]
 mod train;
@@ -36,6 +37,7 @@ const GLOBAL: &str = "Global options";
 #[command(
     name = "lmeff",
     version,
+    long_version = lmeff::LONG_VERSION,
     propagate_version = true,
     max_term_width = 100
 )]
@@ -114,6 +116,10 @@ pub enum Command {
     Status(status::StatusArgs),
     /// Resubmit the failed tasks of a launch, chained as before.
     Resubmit(status::ResubmitArgs),
+    /// Shell completions on stdout: `lmeff completions bash > /etc/bash_completion.d/lmeff`.
+    Completions(shell::CompletionsArgs),
+    /// The man page (roff) on stdout: `lmeff man > ~/.local/share/man/man1/lmeff.1`.
+    Man,
     /// Benchmarks of lmeff's own hot paths (JSON lines).
     #[cfg(feature = "torch")]
     Bench(bench::BenchArgs),
@@ -155,7 +161,10 @@ pub fn init_tracing(verbose: u8, quiet: u8) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(lmeff::progress::colour(
+            std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            std::env::var_os("NO_COLOR").as_deref(),
+        ))
         .with_target(false)
         .init();
 }
@@ -205,6 +214,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Hub(args) => hub::run(args),
         Command::Aggregate(args) => aggregate::run(args, settings),
         Command::Race(args) => race::run(args, settings),
+        Command::Completions(args) => shell::completions(args),
+        Command::Man => shell::man(),
         Command::Launch(args) => launch::launch(args, settings),
         Command::Status(args) => status::status(args, settings),
         Command::Resubmit(args) => status::resubmit(args, settings),

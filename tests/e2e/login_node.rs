@@ -65,6 +65,11 @@ fn plan_launch_and_aggregate_run_without_computing() {
 #[test]
 fn the_commands_that_compute_say_how_to_get_the_full_build() {
     let s = Scratch::new();
+    let (ok, version, _) = crate::common::run(s.lmeff().arg("--version"));
+    assert!(
+        ok && version.contains("libtorch: none (the build without libtorch)\nfeatures: none"),
+        "{version}"
+    );
     for args in [
         &["train", "--run-index", "0"][..],
         &["eval", "blimp", "--checkpoint", "x"],

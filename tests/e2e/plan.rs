@@ -27,9 +27,69 @@ fn help_and_version() {
     ] {
         assert!(out.contains(word), "--help lacks {word}:\n{out}");
     }
-    let (ok, out, _) = run(s.lmeff().arg("--version"));
+    let (ok, out, _) = run(s.lmeff().arg("-V"));
     assert!(ok);
     assert_eq!(out.trim(), format!("lmeff {}", env!("CARGO_PKG_VERSION")));
+    // --version: the provenance a report or a bug report needs.
+    let (ok, out, _) = run(s.lmeff().arg("--version"));
+    assert!(ok);
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    let commit = String::from_utf8_lossy(&commit.stdout).trim().to_owned();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], format!("lmeff {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(lines[1], format!("commit: {commit}"), "{out}");
+    assert!(lines[2].starts_with("built: 20"), "{out}");
+    assert!(lines[3].starts_with("libtorch: 2.11.0"), "{out}");
+    assert_eq!(lines[4], "features: torch,mpi", "{out}");
+}
+
+#[test]
+fn completions_and_the_man_page_come_from_the_command_line() {
+    let s = Scratch::new();
+    // bash loads the script and completes lmeff with it; every shell gets one.
+    let (ok, script, err) = run(s.lmeff().args(["completions", "bash"]));
+    assert!(ok, "{err}");
+    s.write("lmeff.bash", &script);
+    let check = std::process::Command::new("bash")
+        .arg("-c")
+        .arg("source lmeff.bash && complete -p lmeff")
+        .current_dir(s.path())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success() && said.contains("_lmeff"), "{said}");
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        let (ok, out, err) = run(s.lmeff().args(["completions", shell]));
+        assert!(
+            ok && out.contains("aggregate") && out.contains("race"),
+            "{shell}: {err}"
+        );
+    }
+    let (ok, _, err) = run(s.lmeff().args(["completions", "tcsh"]));
+    assert!(!ok && err.contains("tcsh"), "{err}");
+    // The man page: roff, naming every command.
+    let (ok, page, err) = run(s.lmeff().arg("man"));
+    assert!(ok, "{err}");
+    assert!(page.contains(".TH lmeff 1"), "{page}");
+    for command in [
+        "plan",
+        "data",
+        "train",
+        "eval",
+        "aggregate",
+        "race",
+        "launch",
+        "status",
+    ] {
+        assert!(
+            page.contains(&format!("lmeff\\-{command}")) || page.contains(command),
+            "{command}"
+        );
+    }
 }
 
 #[test]

@@ -11,6 +11,8 @@ fn output(program: &str, args: &[&str]) -> Option<String> {
     (o.status.success() && !text.is_empty()).then_some(text)
 }
 
+/// The values go to rustc as `BUILD_LMEFF_*` (cargo also sets them for `cargo test` runs, where an
+/// `LMEFF_` name would be refused as an unknown setting).
 fn provenance(torch: bool) {
     for path in [".git/HEAD", ".git/refs/heads", ".git/packed-refs"] {
         println!("cargo:rerun-if-changed={path}");
@@ -37,14 +39,14 @@ fn provenance(torch: bool) {
             features.push(name);
         }
     }
-    println!("cargo:rustc-env=LMEFF_GIT_COMMIT={commit}");
-    println!("cargo:rustc-env=LMEFF_BUILD_DATE={date}");
-    println!("cargo:rustc-env=LMEFF_LIBTORCH={libtorch}");
+    println!("cargo:rustc-env=BUILD_LMEFF_COMMIT={commit}");
+    println!("cargo:rustc-env=BUILD_LMEFF_DATE={date}");
+    println!("cargo:rustc-env=BUILD_LMEFF_LIBTORCH={libtorch}");
     let features = match features.is_empty() {
         true => "none".to_owned(),
         false => features.join(","),
     };
-    println!("cargo:rustc-env=LMEFF_FEATURES={features}");
+    println!("cargo:rustc-env=BUILD_LMEFF_FEATURES={features}");
 }
 
 fn main() {

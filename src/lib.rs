@@ -18,13 +18,13 @@
 pub const LONG_VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     "\ncommit: ",
-    env!("LMEFF_GIT_COMMIT"),
+    env!("BUILD_LMEFF_COMMIT"),
     "\nbuilt: ",
-    env!("LMEFF_BUILD_DATE"),
+    env!("BUILD_LMEFF_DATE"),
     "\nlibtorch: ",
-    env!("LMEFF_LIBTORCH"),
+    env!("BUILD_LMEFF_LIBTORCH"),
     "\nfeatures: ",
-    env!("LMEFF_FEATURES"),
+    env!("BUILD_LMEFF_FEATURES"),
 );
 
 pub mod analysis;

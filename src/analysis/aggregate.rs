@@ -220,6 +220,7 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
             fs_err::read(plots.join(format!("{stem}.png")))?,
         ));
     }
+    md += &super::report::footer(&o.provenance);
     fs_err::write(staged.path().join(REPORT_MD), md.as_bytes())?;
     let page = super::report::html(&md, &images);
     fs_err::write(staged.path().join(REPORT_HTML), page.as_bytes())?;

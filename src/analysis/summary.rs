@@ -43,6 +43,17 @@ pub struct AggregateOptions {
     pub seeds_plan: Vec<usize>,
     /// The model presets, for the parameters behind the compute of each anchor (None: unknown).
     pub presets: Option<Presets>,
+    /// What the report's last line says wrote it.
+    pub provenance: Provenance,
+}
+
+/// How a report came to be: the command line and the digest of the resolved settings (lmeff's
+/// version and commit are the binary's own).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Provenance {
+    pub command: Vec<String>,
+    /// sha256 of the resolved settings as JSON.
+    pub settings_sha256: String,
 }
 
 /// What was written.

@@ -8,6 +8,7 @@ use clap::Args;
 use lmeff::analysis::aggregate::{aggregate, AggregateOptions, Verdicts};
 use lmeff::analysis::plots::{ConfigFilter, FigureOptions};
 use lmeff::analysis::record::Milestone;
+use lmeff::analysis::summary::Provenance;
 use lmeff::config::{
     Band, GlueMeasure, HeatmapScale, Phenomena, Presets, Settings, SettingsOverrides, YScale,
 };
@@ -168,6 +169,10 @@ pub fn run(
         },
         plan,
         seeds_plan: args.seeds_plan.iter().map(|&k| k as usize).collect(),
+        provenance: Provenance {
+            command: std::env::args().collect(),
+            settings_sha256: lmeff::io::sha256_hex(&serde_json::to_vec(&settings)?),
+        },
         presets: Presets::load_dir(&settings.models_dir)
             .inspect_err(|e| tracing::info!("no model presets ({e:#}): compute fractions unknown"))
             .ok(),

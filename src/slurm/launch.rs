@@ -177,6 +177,7 @@ fn manifest(
         .collect();
     Manifest {
         lmeff_version: env!("CARGO_PKG_VERSION").to_owned(),
+        lmeff_commit: Some(env!("BUILD_LMEFF_COMMIT").to_owned()),
         created: ctx.created.clone(),
         dry_run: opts.dry_run,
         git_revision: git_revision(&opts.workdir),

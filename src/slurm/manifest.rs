@@ -156,6 +156,9 @@ impl ScriptEntry {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     pub lmeff_version: String,
+    /// The git commit lmeff was built from (absent in manifests of earlier versions).
+    #[serde(default)]
+    pub lmeff_commit: Option<String>,
     /// UTC, RFC 3339.
     pub created: String,
     /// Rendered only (`--dry-run`): nothing was submitted.

@@ -129,6 +129,16 @@ fn imports_the_study_tables_and_finds_the_earliest_anchor() {
         "{report}"
     );
     assert_eq!(report.matches("## Plots").count(), 1);
+    // The last line says which lmeff wrote the report, by which command, with which settings.
+    let last = report.lines().last().unwrap();
+    let by = format!("Written by lmeff {} (commit ", env!("CARGO_PKG_VERSION"));
+    assert!(
+        last.starts_with(&by)
+            && last
+                .contains(" aggregate --import-csv overall.csv --import-csv tasks.csv --out agg")
+            && last.contains("; settings sha256 `"),
+        "{last}"
+    );
     for stem in FIGURES {
         let png = std::fs::read(s.path().join(format!("agg/plots/{stem}.png"))).unwrap();
         assert_eq!(&png[1..4], b"PNG", "{stem}");

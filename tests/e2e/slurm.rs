@@ -90,7 +90,14 @@ fn launch(s: &Scratch, args: &[&str]) -> Manifest {
     );
     assert!(out.contains("launched"), "{out}");
     let path = Manifest::latest(&s.path().join("slurm/generated")).unwrap();
-    Manifest::load(&path).unwrap()
+    let m = Manifest::load(&path).unwrap();
+    // lmeff's own revision beside the launch folder's.
+    let commit = m.lmeff_commit.as_deref().unwrap_or_default();
+    assert!(
+        commit.len() == 12 && commit.chars().all(|c| c.is_ascii_hexdigit()),
+        "{commit}"
+    );
+    m
 }
 
 fn status(s: &Scratch) -> Value {

@@ -121,6 +121,19 @@ pub fn markdown(s: &Summary, o: &AggregateOptions) -> String {
     md
 }
 
+/// The report's last lines: which lmeff wrote it, when, by which command, with which settings.
+pub fn footer(p: &super::summary::Provenance) -> String {
+    let now = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ");
+    format!(
+        "\n---\n\nWritten by lmeff {} (commit {}, libtorch {}) on {now} by {}; settings sha256 {}.\n",
+        env!("CARGO_PKG_VERSION"),
+        env!("BUILD_LMEFF_COMMIT"),
+        env!("BUILD_LMEFF_LIBTORCH"),
+        code(&p.command.join(" ")),
+        code(&p.settings_sha256),
+    )
+}
+
 /// The answer for one group: its earliest reliable anchor, or why there is none.
 fn verdict(e: &Earliest, rows: &[&Row], threshold: f64) -> String {
     let at = |m: f64| {

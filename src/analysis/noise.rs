@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
 use super::record::{Milestone, Record};
+use super::stats::{mean, sample_variance};
 use crate::config::{Anchor, Configuration, ScheduleKind};
 
 /// The level a verdict is drawn at (two-sided).
@@ -69,14 +70,9 @@ impl LearningRow {
     }
 }
 
-pub(super) fn mean(v: &[f64]) -> f64 {
-    v.iter().sum::<f64>() / v.len() as f64
-}
-
 /// The sample standard deviation (n − 1); NaN below two values.
 pub(super) fn sd(v: &[f64]) -> f64 {
-    let m = mean(v);
-    (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() as f64 - 1.0)).sqrt()
+    sample_variance(v).sqrt()
 }
 
 fn student(df: f64) -> StudentsT {

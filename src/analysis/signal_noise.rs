@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::noise::{key, mean, sd};
+use super::noise::{key, sd};
 use super::record::Record;
+use super::stats::mean;
 use crate::config::Configuration;
 
 /// One row of `signal_noise.csv`: one task at one milestone over the full runs' configurations.

@@ -4,6 +4,17 @@
 
 use crate::rng::SplitMix;
 
+/// The arithmetic mean (NaN for no values).
+pub fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+/// The sample variance (n − 1; NaN below two values).
+pub fn sample_variance(v: &[f64]) -> f64 {
+    let m = mean(v);
+    v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() as f64 - 1.0)
+}
+
 /// Ranks 1..=n with ties given their average rank.
 pub fn average_ranks(x: &[f64]) -> Vec<f64> {
     let mut idx: Vec<usize> = (0..x.len()).collect();

@@ -5,6 +5,8 @@
 
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
+use crate::analysis::stats::{mean, sample_variance};
+
 /// A configuration out at this rung.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Out {
@@ -17,15 +19,6 @@ pub struct Out {
     pub p_holm: f64,
 }
 
-fn mean(v: &[f64]) -> f64 {
-    v.iter().sum::<f64>() / v.len() as f64
-}
-
-fn var(v: &[f64]) -> f64 {
-    let m = mean(v);
-    v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() as f64 - 1.0)
-}
-
 /// The one-sided p-value that `a`'s mean is below `b`'s (Welch's t, Welch–Satterthwaite degrees of
 /// freedom; scipy's `ttest_ind(a, b, equal_var=False, alternative="less")`). `None` with fewer
 /// than two values on a side or no spread on either.
@@ -33,7 +26,10 @@ pub fn welch_less(a: &[f64], b: &[f64]) -> Option<f64> {
     if a.len() < 2 || b.len() < 2 {
         return None;
     }
-    let (va, vb) = (var(a) / a.len() as f64, var(b) / b.len() as f64);
+    let (va, vb) = (
+        sample_variance(a) / a.len() as f64,
+        sample_variance(b) / b.len() as f64,
+    );
     let se2 = va + vb;
     if se2 <= 0.0 || !se2.is_finite() {
         return None;

@@ -53,8 +53,14 @@ for m in ("transformers", "tokenizers", "pyarrow", "numpy", "scipy"):
     md.version(m)
 PYEOF
 then
+  # The torch wheel and its CUDA libraries take ~5.5 GiB installed plus ~3.5 GiB of downloads while
+  # pip installs; no pip cache, so nothing stays behind once they are in.
+  free_kib="$(df -Pk "$(dirname "$VENV")" | awk 'NR==2{print $4}')"
+  if ((free_kib < 10 * 1024 * 1024)); then
+    log "warning: only $((free_kib / 1024)) MiB free under $(dirname "$VENV"); the Python packages need ~9 GiB while installing"
+  fi
   log "installing Python packages into $VENV (torch $TORCH_VERSION wheel: libtorch for the build)"
-  "$VENV/bin/pip" install -q --disable-pip-version-check "${want_py[@]}"
+  "$VENV/bin/pip" install -q --no-cache-dir --disable-pip-version-check "${want_py[@]}"
 else
   log "Python packages present"
 fi

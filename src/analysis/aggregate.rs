@@ -168,6 +168,10 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
         glue_agreement: g.agreement,
         noise,
         missing,
+        race: match o.results.as_deref() {
+            Some(dir) => super::race::launched::RaceLog::load(dir)?,
+            None => None,
+        },
         skipped: c.skipped,
         data_dir: o.out.join("data"),
     };

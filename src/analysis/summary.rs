@@ -87,6 +87,8 @@ pub struct Summary {
     pub noise: NoiseTables,
     /// Planned checkpoints without a result (None without a plan: not checked).
     pub missing: Option<usize>,
+    /// The race of the launch that wrote these results (`race.json` in the results folder).
+    pub race: Option<super::race::launched::RaceLog>,
     pub skipped: Vec<(PathBuf, String)>,
     pub data_dir: PathBuf,
 }

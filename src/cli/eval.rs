@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
-use lmeff::config::layout::checkpoint::run_checkpoints;
-use lmeff::config::{Settings, SettingsOverrides};
+use lmeff::config::layout::checkpoint::{is_checkpoint, run_checkpoints};
+use lmeff::config::{CheckpointLabel, Millions, Settings, SettingsOverrides};
 use lmeff::eval::glue::finetune::Recipe;
 use lmeff::eval::glue::{self, GlueOptions};
 use lmeff::eval::{blimp_data, evaluate, EvalOptions, Target};
@@ -87,6 +87,13 @@ pub struct BlimpArgs {
     /// A run folder: every init/, milestone-*/ and final/ checkpoint in it.
     #[arg(long, value_name = "DIR", conflicts_with = "hub")]
     pub run: Option<PathBuf>,
+    /// With --run: only its milestone-<M>M/ checkpoint (M in millions of tokens).
+    #[arg(long, value_name = "M", requires = "run")]
+    pub milestone: Option<f64>,
+    /// With --milestone: wait while the run trains until the checkpoint is written (a race's
+    /// rung evaluation); an error once the run has its final/ checkpoint without it.
+    #[arg(long, requires = "milestone")]
+    pub wait: bool,
     /// A model repository on the Hub (owner/name): its checkpoint branches, downloaded into the
     /// Hugging Face cache (HF_HOME; HF_HUB_OFFLINE=1 uses only the cache).
     #[arg(long, value_name = "REPO")]
@@ -140,6 +147,11 @@ pub fn run(
     };
     let (checkpoints, run_layout): (Vec<Target>, bool) = match (&a.checkpoint, &a.run, &a.hub) {
         (Some(c), _, _) => (vec![c.clone().into()], false),
+        (None, Some(r), _) if a.milestone.is_some() => {
+            let m = a.milestone.expect("checked by the guard");
+            let m = Millions::new(m).map_err(|e| anyhow::anyhow!("--milestone: {e}"))?;
+            (vec![milestone_checkpoint(r, m, a.wait)?.into()], true)
+        }
         (None, Some(r), _) => (
             run_checkpoints(r)?
                 .into_iter()
@@ -178,6 +190,41 @@ pub fn run(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How often a rung evaluation looks for its checkpoint.
+const POLL: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// The run's `milestone-<M>M/` checkpoint; with `wait`, once the trainer has written it.
+fn milestone_checkpoint(run: &Path, m: Millions, wait: bool) -> Result<PathBuf> {
+    let dir = run.join(CheckpointLabel::Milestone(m).to_string());
+    let started = std::time::Instant::now();
+    let mut told = false;
+    loop {
+        if is_checkpoint(&dir) {
+            return Ok(dir);
+        }
+        if !wait || is_checkpoint(&run.join(CheckpointLabel::Final.to_string())) {
+            bail!(
+                "{}: no milestone-{m}M checkpoint{}",
+                run.display(),
+                if wait {
+                    " (the run has ended without it)"
+                } else {
+                    ""
+                }
+            );
+        }
+        if !told {
+            eprintln!("waiting for {} (the run is training)", dir.display());
+            told = true;
+        }
+        std::thread::sleep(POLL);
+        tracing::debug!(
+            "still waiting after {:.0} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
 }
 
 fn glue(a: GlueArgs, settings: &Settings) -> Result<ExitCode> {

@@ -30,6 +30,10 @@ pub struct LaunchArgs {
     /// Submit the jobs held; `scontrol release <job ids>` starts them.
     #[arg(long)]
     pub hold: bool,
+    /// Race the configurations ([race] settings): score every rung while training goes on and
+    /// cancel the configurations clearly behind their group's leader.
+    #[arg(long)]
+    pub race: bool,
 }
 
 /// The lmeff binary jobs run: `slurm.lmeff`, else this one.
@@ -57,6 +61,7 @@ pub fn launch(
         lmeff: lmeff_binary(&settings)?,
         workdir: std::env::current_dir().context("reading the working folder")?,
         configs: settings.configs.clone(),
+        race: args.race,
     };
     let start = std::time::Instant::now();
     let launched = slurm::launch(&plan, &settings, &opts, &Slurm)?;

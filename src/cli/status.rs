@@ -109,6 +109,12 @@ pub fn resubmit(
     let path = manifest_path(args.manifest, settings)?;
     let r = slurm::resubmit_failed(&path, &Slurm, args.dry_run)?;
     let list = |v: &[usize]| v.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
+    if !r.eliminated.is_empty() {
+        println!(
+            "left out: tasks {} (their configurations were stopped by the race)",
+            list(&r.eliminated)
+        );
+    }
     if r.train.is_empty() && r.eval.is_empty() {
         println!("nothing failed: nothing to resubmit");
         return Ok(ExitCode::SUCCESS);

@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 
 use super::array::TaskSet;
 use super::manifest::{git_revision, utc_now, Manifest, RunEntry, ScriptEntry, MANIFEST};
-use super::render::{render, Group, RenderContext, Script};
+use super::render::{race_rungs, render, Group, RenderContext, RungTasks, Script};
 use super::scheduler::Scheduler;
 use super::submit::{submit_round, Round};
 use super::template::Stage;
@@ -31,6 +31,9 @@ pub struct LaunchOptions {
     pub workdir: PathBuf,
     /// The configs.csv the plan was read from.
     pub configs: PathBuf,
+    /// Race the configurations (`[race]` settings): evaluate every rung while training goes on
+    /// and stop the losers.
+    pub race: bool,
 }
 
 /// What a launch made.
@@ -68,10 +71,15 @@ pub fn launch(
     if plan.runs.is_empty() {
         bail!("{}: the plan has no runs", opts.configs.display());
     }
+    let rungs = if opts.race {
+        race_rungs_checked(plan, settings, opts)?
+    } else {
+        Vec::new()
+    };
     let (folder, ctx) = prepare(settings, opts)?;
     let staged = crate::io::Staged::new(&folder)?;
     write_inputs(staged.path(), settings, opts, &ctx)?;
-    let (groups, scripts) = render(plan, settings, &ctx, &opts.stages)?;
+    let (groups, scripts) = render(plan, settings, &ctx, &opts.stages, opts.race)?;
     for s in &scripts {
         let path = staged.path().join(&s.file_name);
         fs_err::write(&path, &s.text).with_context(|| format!("writing {}", path.display()))?;
@@ -81,7 +89,8 @@ pub fn launch(
     crate::io::write_json_atomic(&staged.path().join(MANIFEST), &manifest)?;
     staged.commit()?;
     if !opts.dry_run {
-        let round = first_round(&manifest, opts.hold);
+        let mut round = first_round(&manifest, opts.hold);
+        round.race = rungs;
         submit_round(&mut manifest, scheduler, &round)?;
     }
     Ok(Launched { manifest, scripts })
@@ -113,6 +122,7 @@ fn prepare(settings: &Settings, opts: &LaunchOptions) -> Result<(PathBuf, Render
         workdir: opts.workdir.clone(),
         lmeff: opts.lmeff.clone(),
         env_file,
+        folder: folder.clone(),
         settings_file: folder.join("settings.toml"),
         configs: folder.join("configs.csv"),
         seeds: opts.seeds.clone(),
@@ -140,6 +150,38 @@ fn write_inputs(
     );
     fs_err::write(staged.join("settings.toml"), header + &toml)?;
     Ok(())
+}
+
+/// The race's rungs; an error when racing cannot work (training or evaluation not a stage, no
+/// rung any full run reaches).
+fn race_rungs_checked(
+    plan: &Plan,
+    settings: &Settings,
+    opts: &LaunchOptions,
+) -> Result<Vec<RungTasks>> {
+    if !(opts.stages.contains(&Stage::Train) && opts.stages.contains(&Stage::Eval)) {
+        bail!("--race needs the train and eval stages: it scores each rung while training goes on");
+    }
+    settings.race.check()?;
+    let rungs = race_rungs(
+        plan,
+        settings,
+        &super::render::groups(plan, &settings.slurm),
+    );
+    if rungs.is_empty() {
+        bail!(
+            "--race: no full run of {} reaches a milestone from race.min_anchor = {}M on (milestones: {}); lower race.min_anchor or add milestones",
+            opts.configs.display(),
+            settings.race.min_anchor,
+            settings
+                .milestones
+                .iter()
+                .map(|m| format!("{m}M"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(rungs)
 }
 
 /// The launch's manifest before anything is submitted.
@@ -172,6 +214,7 @@ fn manifest(
                 .part
                 .as_ref()
                 .and_then(|p| p.glue_task().map(str::to_owned)),
+            rung: s.rung,
             file: s.file_name.clone(),
         })
         .collect();
@@ -216,6 +259,7 @@ fn first_round(manifest: &Manifest, hold: bool) -> Round {
         train: if train { all } else { Vec::new() },
         eval_after_train: if train { parts } else { Vec::new() },
         eval_only: if train { Vec::new() } else { eval_only },
+        race: Vec::new(),
         aggregate: manifest.stages.contains(&Stage::Aggregate),
         override_array: false,
         hold,
@@ -240,6 +284,7 @@ pub(super) mod tests {
             lmeff: "/bin/lmeff".into(),
             workdir: dir.to_owned(),
             configs: dir.join("configs.csv"),
+            race: false,
         }
     }
 
@@ -329,6 +374,56 @@ pub(super) mod tests {
         assert_eq!(
             m.eval_parts(),
             [EvalPart::Blimp, EvalPart::Glue("rte".into())]
+        );
+    }
+
+    #[test]
+    fn a_race_chains_each_rung_after_training_starts_and_its_decision_after_the_rung() {
+        let dir = tempfile::tempdir().unwrap();
+        let (plan, _) = plan_and_settings();
+        let mut s = settings(dir.path());
+        s.race.min_anchor = 2000.0;
+        let opts = LaunchOptions {
+            race: true,
+            ..options(dir.path())
+        };
+        let fake = Fake::default();
+        let l = launch(&plan, &s, &opts, &fake).unwrap();
+        let view: Vec<String> = l
+            .manifest
+            .submissions
+            .iter()
+            .map(|x| format!("{} {} {:?}", x.job_id, x.script, x.dependency))
+            .collect();
+        assert_eq!(
+            view,
+            [
+                "100 train-0.sbatch None",
+                "101 eval-0.sbatch Some(\"aftercorr:100\")",
+                "102 rung-0-2000M.sbatch Some(\"after:100\")",
+                "103 train-1.sbatch None",
+                "104 eval-1.sbatch Some(\"aftercorr:103\")",
+                "105 rung-1-2000M.sbatch Some(\"after:103\")",
+                "106 race-2000M.sbatch Some(\"afterany:102:105\")",
+                "107 aggregate.sbatch Some(\"afterany:101:104:106\")",
+            ]
+        );
+        assert_eq!(
+            l.manifest.rungs(),
+            [crate::config::Millions::new(2000.0).unwrap()]
+        );
+        // Racing needs training and evaluation, and a rung some full run reaches.
+        let only_train = LaunchOptions {
+            stages: vec![Stage::Train],
+            ..opts.clone()
+        };
+        let err = launch(&plan, &s, &only_train, &fake).unwrap_err();
+        assert!(format!("{err:#}").contains("--race needs the train and eval stages"));
+        s.race.min_anchor = 3000.0;
+        let err = format!("{:#}", launch(&plan, &s, &opts, &fake).unwrap_err());
+        assert!(
+            err.contains("race.min_anchor = 3000M") && err.contains("2000M"),
+            "{err}"
         );
     }
 

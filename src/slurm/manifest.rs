@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::array::TaskSet;
 use super::render::Group;
 use super::template::{EvalPart, Stage};
-use crate::config::{Anchor, Run, RunKey, ScheduleKind};
+use crate::config::{Anchor, CheckpointLabel, Millions, Run, RunKey, ScheduleKind};
+use crate::results::blimp::ResultKey;
 
 /// The manifest's file name inside a launch folder.
 pub const MANIFEST: &str = "manifest.json";
@@ -38,6 +39,25 @@ impl RunEntry {
             group,
             output_dir: run.output_dir.clone(),
             key: run.key.clone(),
+        }
+    }
+}
+
+impl RunEntry {
+    /// The result identity of its checkpoint folder `checkpoint` (for `lmeff eval`'s default
+    /// layout under the results folder).
+    pub fn result_key(&self, checkpoint: &str) -> ResultKey {
+        ResultKey {
+            dataset: Some(self.key.dataset.clone()),
+            model_size: Some(self.key.model.clone()),
+            vocab_size: Some(self.key.vocab_size),
+            seed: Some(self.key.seed),
+            anchor: Some(self.key.anchor),
+            schedule: self.key.schedule.written(),
+            milestone: CheckpointLabel::label_of(checkpoint),
+            tokens_seen: None,
+            checkpoint: PathBuf::new(),
+            checkpoint_sha256: String::new(),
         }
     }
 }
@@ -105,6 +125,9 @@ pub struct Submission {
     /// The GLUE task of a GLUE eval array (absent: BLiMP, or not an eval job).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub glue_task: Option<String>,
+    /// The rung of a race job (`rung`, `race`), in millions of tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rung: Option<Millions>,
     pub job_id: String,
     /// The array task ids submitted (`None` for the aggregate job).
     pub array: Option<TaskSet>,
@@ -121,6 +144,10 @@ impl std::fmt::Display for Submission {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let what = match (&self.stage, &self.glue_task) {
             (Stage::Eval, Some(t)) => format!("glue {t}"),
+            (Stage::Rung | Stage::Race, _) => match self.rung {
+                Some(r) => format!("{} {r}M", self.stage.name()),
+                None => self.stage.name().to_owned(),
+            },
             (stage, _) => stage.name().to_owned(),
         };
         write!(f, "{what:<9} job {:<8}", self.job_id)?;
@@ -142,6 +169,9 @@ pub struct ScriptEntry {
     /// The GLUE task of a GLUE eval array (absent: BLiMP, or not an eval job).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub glue_task: Option<String>,
+    /// The rung of a race script.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rung: Option<Millions>,
     pub file: String,
 }
 
@@ -246,6 +276,31 @@ impl Manifest {
         self.scripts
             .iter()
             .find(|s| s.stage == stage && s.group == group && s.part().as_ref() == part)
+    }
+
+    /// The race script of `stage` (`rung`, `race`) for `rung` (and `group`, for a rung's arrays).
+    pub fn race_script(
+        &self,
+        stage: Stage,
+        group: Option<usize>,
+        rung: Millions,
+    ) -> Option<&ScriptEntry> {
+        self.scripts
+            .iter()
+            .find(|s| s.stage == stage && s.group == group && s.rung == Some(rung))
+    }
+
+    /// The rungs the launch races at (none without `--race`), ascending.
+    pub fn rungs(&self) -> Vec<Millions> {
+        let mut r: Vec<Millions> = self
+            .scripts
+            .iter()
+            .filter(|s| s.stage == Stage::Race)
+            .filter_map(|s| s.rung)
+            .collect();
+        r.sort();
+        r.dedup();
+        r
     }
 
     /// The evaluation arrays each group has (BLiMP, GLUE tasks), in launch order.

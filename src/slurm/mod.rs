@@ -2,11 +2,14 @@
 //! evaluation array per resource group plus an aggregate job, from the [`template`]s in `slurm/`;
 //! [`launch`] writes them with a [`manifest`] and [`submit`]s them chained (train → `aftercorr` →
 //! eval → `afterany` → aggregate) through a [`scheduler`]; [`status`] reads back where every run
-//! stands, and [`resubmit`] runs again what failed. Array task ids are always the plan's task indices.
+//! stands, and [`resubmit`] runs again what failed. With `launch --race`, each rung's evaluation
+//! arrays wait for their milestone checkpoints and a decision job ([`race`]) stops the losers.
+//! Array task ids are always the plan's task indices.
 
 pub mod array;
 pub mod launch;
 pub mod manifest;
+pub mod race;
 pub mod render;
 pub mod resubmit;
 pub mod scheduler;

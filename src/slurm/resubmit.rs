@@ -19,11 +19,14 @@ pub struct Resubmitted {
     pub train: Vec<usize>,
     /// Array indices only evaluated again (their training had succeeded), per evaluation array.
     pub eval: Vec<(EvalPart, Vec<usize>)>,
+    /// Array indices the launch's race stopped: never submitted again.
+    pub eliminated: Vec<usize>,
     pub submissions: Vec<Submission>,
 }
 
 /// Resubmits the failed tasks of a launch: failed or cancelled training tasks with their
 /// evaluation chained as before, and failed evaluations of finished runs; then the aggregate job.
+/// Runs of configurations the launch's race stopped are never revived.
 pub fn resubmit_failed(
     manifest_path: &Path,
     scheduler: &dyn Scheduler,
@@ -36,7 +39,8 @@ pub fn resubmit_failed(
             manifest_path.display()
         );
     }
-    let rows = status(&m, scheduler)?.runs;
+    let all = status(&m, scheduler)?.runs;
+    let (stopped, rows): (Vec<_>, Vec<_>) = all.into_iter().partition(|r| r.eliminated.is_some());
     let failed = |s: TaskState| matches!(s, TaskState::Failed | TaskState::Cancelled);
     let train: Vec<usize> = rows
         .iter()
@@ -63,6 +67,7 @@ pub fn resubmit_failed(
     let mut out = Resubmitted {
         train: train.clone(),
         eval: eval.clone(),
+        eliminated: stopped.iter().map(|r| r.task_index).collect(),
         submissions: Vec::new(),
     };
     if dry_run || (train.is_empty() && eval.is_empty()) {
@@ -95,6 +100,7 @@ pub fn resubmit_failed(
                     .map(move |(g, t)| (part.clone(), g, t))
             })
             .collect(),
+        race: Vec::new(),
         aggregate: m.stages.contains(&Stage::Aggregate),
         override_array: true,
         hold: false,

@@ -5,8 +5,10 @@ use anyhow::{Context, Result};
 
 use super::array::TaskSet;
 use super::manifest::{utc_now, Manifest, Submission};
+use super::render::RungTasks;
 use super::scheduler::{Scheduler, SubmitOptions};
 use super::template::{EvalPart, Stage};
+use crate::config::Millions;
 
 /// One round of submissions: the launch (round 0) or a resubmission.
 pub struct Round {
@@ -17,6 +19,9 @@ pub struct Round {
     pub eval_after_train: Vec<EvalPart>,
     /// Evaluation tasks with no training before them: (part, group, tasks).
     pub eval_only: Vec<(EvalPart, usize, TaskSet)>,
+    /// The race's rungs (`launch --race`): per group, the rung's evaluation array after the
+    /// group's training has started (`after`), then per rung its decision job (`afterany`).
+    pub race: Vec<RungTasks>,
     pub aggregate: bool,
     /// Pass `--array` (a resubmission runs a subset of the script's tasks).
     pub override_array: bool,
@@ -34,74 +39,96 @@ pub fn submit_round(
     let result = (|| -> Result<()> {
         let mut evals = Vec::new();
         let mut trains = Vec::new();
-        let submit = |m: &mut Manifest,
-                      stage: Stage,
-                      group: Option<usize>,
-                      part: Option<&EvalPart>,
-                      tasks: Option<&TaskSet>,
-                      dependency: Option<String>|
-         -> Result<String> {
-            let script = m
-                .script(stage, group, part)
-                .with_context(|| {
-                    let what = part.map_or(stage.name().to_owned(), |p| p.to_string());
-                    format!("the launch has no {what} script for group {group:?}")
-                })?
-                .file
-                .clone();
-            let array = tasks.cloned();
-            let opts = SubmitOptions {
-                dependency: dependency.clone(),
-                array: if round.override_array {
-                    tasks.map(|t| t.spec(m.throttle))
-                } else {
-                    None
-                },
-                hold: round.hold,
+        let mut races = Vec::new();
+        let mut rung_evals: Vec<(Millions, String)> = Vec::new();
+        let submit =
+            |m: &mut Manifest, job: Job<'_>, dependency: Option<String>| -> Result<String> {
+                let entry = match job.rung {
+                    Some(r) => m.race_script(job.stage, job.group, r),
+                    None => m.script(job.stage, job.group, job.part),
+                };
+                let script = entry
+                    .with_context(|| {
+                        let what = job
+                            .part
+                            .map_or(job.stage.name().to_owned(), |p| p.to_string());
+                        format!("the launch has no {what} script for group {:?}", job.group)
+                    })?
+                    .file
+                    .clone();
+                let array = job.tasks.cloned();
+                let opts = SubmitOptions {
+                    dependency: dependency.clone(),
+                    array: if round.override_array {
+                        job.tasks.map(|t| t.spec(m.throttle))
+                    } else {
+                        None
+                    },
+                    hold: round.hold,
+                };
+                let job_id = scheduler.submit(&m.folder.join(&script), &opts)?;
+                m.submissions.push(Submission {
+                    stage: job.stage,
+                    group: job.group,
+                    glue_task: job.part.and_then(|p| p.glue_task().map(str::to_owned)),
+                    rung: job.rung,
+                    job_id: job_id.clone(),
+                    array,
+                    dependency,
+                    script,
+                    round: round.number,
+                    submitted: utc_now().1,
+                });
+                m.save()?;
+                Ok(job_id)
             };
-            let job_id = scheduler.submit(&m.folder.join(&script), &opts)?;
-            m.submissions.push(Submission {
-                stage,
-                group,
-                glue_task: part.and_then(|p| p.glue_task().map(str::to_owned)),
-                job_id: job_id.clone(),
-                array,
-                dependency,
-                script,
-                round: round.number,
-                submitted: utc_now().1,
-            });
-            m.save()?;
-            Ok(job_id)
-        };
         for (group, tasks) in &round.train {
-            let train = submit(m, Stage::Train, Some(*group), None, Some(tasks), None)?;
+            let job = Job::array(Stage::Train, *group, tasks);
+            let train = submit(m, job, None)?;
             trains.push(train.clone());
             for part in &round.eval_after_train {
-                evals.push(submit(
-                    m,
-                    Stage::Eval,
-                    Some(*group),
-                    Some(part),
-                    Some(tasks),
-                    Some(format!("aftercorr:{train}")),
-                )?);
+                let job = Job {
+                    part: Some(part),
+                    ..Job::array(Stage::Eval, *group, tasks)
+                };
+                evals.push(submit(m, job, Some(format!("aftercorr:{train}")))?);
+            }
+            for r in &round.race {
+                for (_, t) in r.groups.iter().filter(|(g, _)| g == group) {
+                    let job = Job {
+                        rung: Some(r.rung),
+                        ..Job::array(Stage::Rung, *group, t)
+                    };
+                    let id = submit(m, job, Some(format!("after:{train}")))?;
+                    rung_evals.push((r.rung, id));
+                }
             }
         }
         for (part, group, tasks) in &round.eval_only {
-            evals.push(submit(
-                m,
-                Stage::Eval,
-                Some(*group),
-                Some(part),
-                Some(tasks),
-                None,
-            )?);
+            let job = Job {
+                part: Some(part),
+                ..Job::array(Stage::Eval, *group, tasks)
+            };
+            evals.push(submit(m, job, None)?);
+        }
+        for r in &round.race {
+            let ids: Vec<&str> = rung_evals
+                .iter()
+                .filter(|(rung, _)| *rung == r.rung)
+                .map(|(_, id)| id.as_str())
+                .collect();
+            let job = Job {
+                rung: Some(r.rung),
+                ..Job::single(Stage::Race)
+            };
+            let after = (!ids.is_empty()).then(|| format!("afterany:{}", ids.join(":")));
+            races.push(submit(m, job, after)?);
         }
         if round.aggregate {
-            let after = if evals.is_empty() { &trains } else { &evals };
+            let mut after = if evals.is_empty() { trains } else { evals };
+            after.extend(races);
             let dependency = (!after.is_empty()).then(|| format!("afterany:{}", after.join(":")));
-            submit(m, Stage::Aggregate, None, None, None, dependency)?;
+            submit(m, Job::single(Stage::Aggregate), dependency)?;
         }
         Ok(())
     })();
@@ -126,6 +153,37 @@ pub fn submit_round(
         });
     }
     Ok(m.submissions[before..].to_vec())
+}
+
+/// What one `sbatch` call submits.
+struct Job<'a> {
+    stage: Stage,
+    group: Option<usize>,
+    part: Option<&'a EvalPart>,
+    rung: Option<Millions>,
+    tasks: Option<&'a TaskSet>,
+}
+
+impl<'a> Job<'a> {
+    fn array(stage: Stage, group: usize, tasks: &'a TaskSet) -> Job<'a> {
+        Job {
+            stage,
+            group: Some(group),
+            part: None,
+            rung: None,
+            tasks: Some(tasks),
+        }
+    }
+
+    fn single(stage: Stage) -> Job<'a> {
+        Job {
+            stage,
+            group: None,
+            part: None,
+            rung: None,
+            tasks: None,
+        }
+    }
 }
 
 #[cfg(test)]

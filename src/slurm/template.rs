@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-/// The three stages of a launch, in submission order.
+/// The stages of a launch, in submission order: the three a user names (`--stages`), and the
+/// race's two (`launch --race`): a rung's evaluation arrays and its decision job.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
@@ -15,18 +16,22 @@ pub enum Stage {
     Train,
     Eval,
     Aggregate,
+    Rung,
+    Race,
 }
 
 impl Stage {
-    /// Every stage, in submission order.
+    /// The stages a user names, in submission order.
     pub const ALL: [Stage; 3] = [Stage::Train, Stage::Eval, Stage::Aggregate];
 
-    /// The stage's name (`train`, `eval`, `aggregate`).
+    /// The stage's name (`train`, `eval`, `aggregate`, `rung`, `race`).
     pub fn name(self) -> &'static str {
         match self {
             Stage::Train => "train",
             Stage::Eval => "eval",
             Stage::Aggregate => "aggregate",
+            Stage::Rung => "rung",
+            Stage::Race => "race",
         }
     }
 }
@@ -86,6 +91,8 @@ fn builtin(name: &str) -> Option<&'static str> {
         "eval" => include_str!("../../slurm/eval.sbatch"),
         "glue" => include_str!("../../slurm/glue.sbatch"),
         "aggregate" => include_str!("../../slurm/aggregate.sbatch"),
+        "rung" => include_str!("../../slurm/rung.sbatch"),
+        "race" => include_str!("../../slurm/race.sbatch"),
         _ => return None,
     })
 }
@@ -108,7 +115,7 @@ pub struct Template {
 }
 
 impl Template {
-    /// `<dir>/<name>.sbatch` (`train`, `eval`, `glue`, `aggregate`), or the built-in copy when
+    /// `<dir>/<name>.sbatch` (`train`, `eval`, `glue`, `aggregate`, `rung`, `race`), or the built-in copy when
     /// that file does not exist.
     pub fn load(dir: &Path, name: &str) -> Result<Template> {
         let path = dir.join(format!("{name}.sbatch"));

@@ -34,6 +34,8 @@ mod reliability;
 #[cfg(feature = "torch")]
 mod slurm;
 #[cfg(feature = "torch")]
+mod slurm_race;
+#[cfg(feature = "torch")]
 mod train;
 #[cfg(feature = "torch")]
 mod train_golden;

@@ -43,7 +43,7 @@ fn data() -> &'static Path {
 }
 
 /// A scratch study: configs.csv plus configs/lmeff.toml with tiny settings for this cluster.
-fn study(name: &str, configs: &str, data_dir: &Path, extra: &str) -> Scratch {
+pub(crate) fn study(name: &str, configs: &str, data_dir: &Path, extra: &str) -> Scratch {
     let s = Scratch::new();
     s.write("configs.csv", &format!("{HEADER}{configs}"));
     s.write(
@@ -79,7 +79,7 @@ aggregate_args = ["--bootstrap", "200"]
     s
 }
 
-fn launch(s: &Scratch, args: &[&str]) -> Manifest {
+pub(crate) fn launch(s: &Scratch, args: &[&str]) -> Manifest {
     let (ok, out, err) = run(s
         .lmeff()
         .args(["launch", "--configs", "configs.csv"])
@@ -100,22 +100,22 @@ fn launch(s: &Scratch, args: &[&str]) -> Manifest {
     m
 }
 
-fn status(s: &Scratch) -> Value {
+pub(crate) fn status(s: &Scratch) -> Value {
     let (ok, out, err) = run(s.lmeff().args(["status", "--format", "json"]));
     assert!(ok, "{err}");
     serde_json::from_str(&out).unwrap()
 }
 
-fn state(v: &Value) -> &str {
+pub(crate) fn state(v: &Value) -> &str {
     v["state"].as_str().unwrap()
 }
 
-fn settled(v: &Value) -> bool {
+pub(crate) fn settled(v: &Value) -> bool {
     ["done", "failed", "cancelled", "not_submitted"].contains(&state(v))
 }
 
 /// Polls `lmeff status` until every task and the aggregate job have ended.
-fn wait_all(s: &Scratch, limit: Duration) -> Value {
+pub(crate) fn wait_all(s: &Scratch, limit: Duration) -> Value {
     let start = Instant::now();
     loop {
         let st = status(s);
@@ -143,7 +143,7 @@ fn wait_all(s: &Scratch, limit: Duration) -> Value {
     }
 }
 
-fn logs(s: &Scratch) -> String {
+pub(crate) fn logs(s: &Scratch) -> String {
     let mut out = String::new();
     for f in s.files().iter().filter(|f| f.starts_with("logs")) {
         out += &format!(

@@ -9,7 +9,7 @@ MIN_ANCHOR millions of tokens on; at each rung, among the configurations still r
 seeds there, the leader is the highest seed mean; every other is tested with scipy's
 `ttest_ind(it, leader, equal_var=False, alternative="less")` (left out when undefined: one seed
 or no spread); p-values Holm-adjusted over the rung's tests; rejected at ALPHA, at most
-(racing − KEEP) of them, the smallest adjusted p first (then the larger gap). The final rank is by
+(racing − KEEP) of them, the largest gap first (then the smaller adjusted p). The final rank is by
 the final seed mean; compute is Σ N·tokens with stopped runs at their rung, N counted by
 transformers. Prints `ok ROWS ELIMINATED`.
 """
@@ -82,7 +82,7 @@ def main():
                 tests.append((i, float(p)))
             adj = holm([p for _, p in tests])
             rejected = [(a, means[i] - means[lead], i, p) for (i, p), a in zip(tests, adj) if a <= alpha]
-            rejected.sort(key=lambda x: (x[0], x[1], x[2]))
+            rejected.sort(key=lambda x: (x[1], x[0], x[2]))
             for a, gap, i, p in rejected[:max(0, len(entries) - k)]:
                 out[entries[i][0]] = (t, gap, p, a)
         finals = {c: np.mean(list(curves[c]["final"].values())) for c in members if curves[c]["final"]}

@@ -2,8 +2,10 @@
 //! against crossing learning curves ([`rule`]: comparisons inside a comparison group only, seeds
 //! as the unit, Holm across a rung's comparisons, a minimum kept). [`replay`] simulates the rule on
 //! finished results (`lmeff race --replay`): who would have been stopped where, whether the final
-//! best survived, and the training compute it would have saved.
+//! best survived, and the training compute it would have saved. [`launched`] keeps the decisions of
+//! a race that runs on Slurm (`lmeff launch --race`).
 
+pub mod launched;
 pub mod outlook;
 mod output;
 pub mod rows;

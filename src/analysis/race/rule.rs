@@ -57,8 +57,9 @@ pub fn holm(p: &[f64]) -> Vec<f64> {
 
 /// The configurations out at one rung: `seeds[i]` holds configuration i's values at the rung.
 /// Comparisons whose test is undefined (one seed, no spread) are left out of Holm's family and
-/// never eliminate; with more rejections than `seeds.len() − keep` allows, the smallest adjusted
-/// p-values (then the largest gaps) go first.
+/// never eliminate; with more rejections than `seeds.len() − keep` allows, the largest gaps go
+/// first, so that the configurations kept are the ones closest to the leader (a tight seed spread
+/// gives a small p to a configuration only a little behind; it must not go before one far behind).
 pub fn rung(seeds: &[Vec<f64>], alpha: f64, keep: usize) -> Vec<Out> {
     let means: Vec<f64> = seeds.iter().map(|v| mean(v)).collect();
     let Some(leader) = (0..seeds.len()).reduce(|b, i| if means[i] > means[b] { i } else { b })
@@ -83,9 +84,9 @@ pub fn rung(seeds: &[Vec<f64>], alpha: f64, keep: usize) -> Vec<Out> {
         })
         .collect();
     out.sort_by(|a, b| {
-        a.p_holm
-            .total_cmp(&b.p_holm)
-            .then(a.gap.total_cmp(&b.gap))
+        a.gap
+            .total_cmp(&b.gap)
+            .then(a.p_holm.total_cmp(&b.p_holm))
             .then(a.index.cmp(&b.index))
     });
     out.truncate(seeds.len().saturating_sub(keep));
@@ -132,6 +133,15 @@ mod tests {
         assert_eq!(rung(&seeds, 0.05, 3).len(), 0);
         let out = rung(&seeds, 0.05, 2);
         assert_eq!(out.len(), 1);
-        assert_eq!(out[0].index, 2, "the smallest p goes first: {out:?}");
+        assert_eq!(out[0].index, 2, "the largest gap goes first: {out:?}");
+        // A configuration just behind with tight seeds has the smaller p; the one far behind goes.
+        let seeds = vec![
+            vec![0.70, 0.71, 0.72],
+            vec![0.69, 0.6901, 0.6902],
+            vec![0.30, 0.45, 0.40],
+        ];
+        let out = rung(&seeds, 0.05, 2);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].index, 2, "{out:?}");
     }
 }

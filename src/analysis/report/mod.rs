@@ -65,6 +65,7 @@ pub fn markdown(s: &Summary, o: &AggregateOptions) -> String {
         }
     );
     md += &decisions::section(&s.decisions, "blimp", threshold);
+    md += &race(s);
     let _ = writeln!(md, "## Answer: the ranking of runs\n");
     if s.earliest.is_empty() {
         let _ = writeln!(
@@ -118,6 +119,52 @@ pub fn markdown(s: &Summary, o: &AggregateOptions) -> String {
         md += &glue::section(s, threshold, o.glue_measure);
     }
     md += &methods(o, min_runs);
+    md
+}
+
+/// The configurations the launch's race stopped, with their last anchor: their runs have no
+/// results beyond it, so every table and decision after it leaves them out.
+fn race(s: &Summary) -> String {
+    let Some(log) = &s.race else {
+        return String::new();
+    };
+    let mut md = String::from("## Stopped by the race\n\n");
+    let stopped: Vec<_> = log.eliminated().collect();
+    let rungs: Vec<String> = log.rungs.iter().map(|r| format!("{}M", r.rung)).collect();
+    if stopped.is_empty() {
+        let _ = writeln!(
+            md,
+            "The launch raced its configurations (rungs decided: {}); none was stopped.\n",
+            rungs.join(", ")
+        );
+        return md;
+    }
+    let _ = writeln!(
+        md,
+        "The launch raced its configurations on {} (rungs decided: {}; α = {}, Holm, at least {} kept per group). \
+         These were stopped; their runs end at their last anchor and are left out of every later one.\n",
+        log.measure,
+        rungs.join(", "),
+        log.settings.alpha,
+        log.settings.keep
+    );
+    let _ = writeln!(
+        md,
+        "| configuration | group | last anchor (M tokens) | gap to leader (pp) | p (Holm) | leader |\n|---|---|---|---|---|---|"
+    );
+    for e in stopped {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {:.2} | {} | {} |",
+            cell(&e.configuration),
+            cell(&e.group),
+            e.rung,
+            e.gap * 100.0,
+            num(e.p_holm),
+            cell(&e.leader)
+        );
+    }
+    md.push('\n');
     md
 }
 

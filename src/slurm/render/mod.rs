@@ -5,8 +5,9 @@
 
 use anyhow::Result;
 
+use super::array::TaskSet;
 use super::template::{EvalPart, Stage};
-use crate::config::{Benchmark, SlurmSettings};
+use crate::config::{Anchor, Benchmark, Millions, SlurmSettings};
 use crate::config::{Plan, Settings};
 
 mod groups;
@@ -43,12 +44,56 @@ pub fn eval_parts(slurm: &SlurmSettings) -> Result<Vec<EvalPart>> {
     Ok(parts)
 }
 
-/// Renders the scripts of `stages` from the templates in `settings.slurm.templates_dir`.
+/// The race's rungs (`launch --race`): every milestone from `race.min_anchor` on that some full
+/// run reaches, with per group the full runs that reach it. Budget runs are never raced (they
+/// stop with their configuration).
+pub fn race_rungs(plan: &Plan, settings: &Settings, groups: &[Group]) -> Vec<RungTasks> {
+    let first = settings.race.min_anchor;
+    let mut out = Vec::new();
+    for &m in settings.milestones.iter().filter(|m| m.get() >= first) {
+        let reaches = |i: usize| {
+            let r = &plan.runs[i];
+            r.key.anchor == Anchor::Full && r.milestone_steps.iter().any(|s| s.millions == m)
+        };
+        let per_group: Vec<(usize, TaskSet)> = groups
+            .iter()
+            .map(|g| {
+                let t: Vec<usize> = g
+                    .tasks
+                    .indices()
+                    .iter()
+                    .copied()
+                    .filter(|&i| reaches(i))
+                    .collect();
+                (g.index, TaskSet::new(t))
+            })
+            .filter(|(_, t)| !t.is_empty())
+            .collect();
+        if !per_group.is_empty() {
+            out.push(RungTasks {
+                rung: m,
+                groups: per_group,
+            });
+        }
+    }
+    out
+}
+
+/// One rung of a launch's race: the tasks of each group evaluated there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RungTasks {
+    pub rung: Millions,
+    pub groups: Vec<(usize, TaskSet)>,
+}
+
+/// Renders the scripts of `stages` from the templates in `settings.slurm.templates_dir`, and with
+/// `race` each rung's evaluation arrays and decision job.
 pub fn render(
     plan: &Plan,
     settings: &Settings,
     ctx: &RenderContext,
     stages: &[Stage],
+    race: bool,
 ) -> Result<(Vec<Group>, Vec<Script>)> {
     let groups = groups(plan, &settings.slurm);
     let renderer = Renderer::new(settings, ctx)?;
@@ -63,6 +108,14 @@ pub fn render(
             for g in &groups {
                 scripts.push(renderer.eval(plan, g, &part)?);
             }
+        }
+    }
+    if race {
+        for r in race_rungs(plan, settings, &groups) {
+            for (g, tasks) in &r.groups {
+                scripts.push(renderer.rung(plan, &groups[*g], r.rung, tasks)?);
+            }
+            scripts.push(renderer.race(r.rung, &ctx.folder)?);
         }
     }
     if stages.contains(&Stage::Aggregate) {
@@ -112,6 +165,7 @@ pub(crate) mod tests {
             workdir: "/project".into(),
             lmeff: "/project/target/release/lmeff".into(),
             env_file: "/project/env/lmeff.env".into(),
+            folder: "/project/slurm/generated/20261127-063012".into(),
             settings_file: "/project/slurm/generated/20261127-063012/settings.toml".into(),
             configs: "/project/slurm/generated/20261127-063012/configs.csv".into(),
             seeds: None,
@@ -124,7 +178,7 @@ pub(crate) mod tests {
     #[test]
     fn scripts_match_the_golden_files() {
         let (plan, settings) = plan_and_settings();
-        let (groups, scripts) = render(&plan, &settings, &context(), &Stage::ALL).unwrap();
+        let (groups, scripts) = render(&plan, &settings, &context(), &Stage::ALL, false).unwrap();
         assert_eq!(plan.runs.len(), 8);
         assert_eq!(
             groups
@@ -168,7 +222,7 @@ pub(crate) mod tests {
     #[test]
     fn rendered_scripts_are_valid_bash() {
         let (plan, settings) = plan_and_settings();
-        let (_, scripts) = render(&plan, &settings, &context(), &Stage::ALL).unwrap();
+        let (_, scripts) = render(&plan, &settings, &context(), &Stage::ALL, false).unwrap();
         for s in &scripts {
             let out = std::process::Command::new("bash")
                 .args(["-n", "-c", &s.text])
@@ -189,7 +243,7 @@ pub(crate) mod tests {
         settings.slurm.benchmarks = vec![Benchmark::Blimp, Benchmark::Glue];
         settings.slurm.glue_tasks = vec!["rte".into(), "wsc".into()];
         settings.slurm.glue_args = vec!["--data".into(), "/scratch/my glue".into()];
-        let (_, scripts) = render(&plan, &settings, &context(), &[Stage::Eval]).unwrap();
+        let (_, scripts) = render(&plan, &settings, &context(), &[Stage::Eval], false).unwrap();
         let names: Vec<&str> = scripts.iter().map(|s| s.file_name.as_str()).collect();
         assert_eq!(
             names,
@@ -217,7 +271,7 @@ pub(crate) mod tests {
         assert_eq!(parts.len(), 7);
         assert_eq!(parts[0], EvalPart::Glue("boolq".into()));
         settings.slurm.glue_tasks = vec!["superglue".into()];
-        let err = render(&plan, &settings, &context(), &[Stage::Eval])
+        let err = render(&plan, &settings, &context(), &[Stage::Eval], false)
             .unwrap_err()
             .to_string();
         assert!(
@@ -227,15 +281,68 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_race_adds_per_rung_arrays_of_full_runs_and_a_decision_job() {
+        let (plan, mut settings) = plan_and_settings();
+        settings.race.min_anchor = 1750.0;
+        let (_, scripts) = render(&plan, &settings, &context(), &Stage::ALL, true).unwrap();
+        let race: Vec<&str> = scripts
+            .iter()
+            .filter(|s| s.rung.is_some())
+            .map(|s| s.file_name.as_str())
+            .collect();
+        // The study's milestones from 1750M on; babylm's budget runs are never raced.
+        assert_eq!(
+            race,
+            [
+                "rung-0-1750M.sbatch",
+                "rung-1-1750M.sbatch",
+                "race-1750M.sbatch",
+                "rung-0-2000M.sbatch",
+                "rung-1-2000M.sbatch",
+                "race-2000M.sbatch"
+            ]
+        );
+        let rung = &scripts
+            .iter()
+            .find(|s| s.file_name == "rung-0-1750M.sbatch")
+            .unwrap()
+            .text;
+        assert!(rung.contains("#SBATCH --array=0-1%4"), "{rung}");
+        assert!(
+            rung.contains("#SBATCH --partition=gpu") && rung.contains("--gpus-per-node=1"),
+            "{rung}"
+        );
+        assert!(
+            rung.contains(
+                r#"eval blimp --run "$run_dir" --milestone 1750 --wait --batch-tokens 65536"#
+            ),
+            "{rung}"
+        );
+        let decide = &scripts
+            .iter()
+            .find(|s| s.file_name == "race-1750M.sbatch")
+            .unwrap()
+            .text;
+        assert!(decide.contains("#SBATCH --partition=cpu"), "{decide}");
+        assert!(
+            decide.contains("race --launch /project/slurm/generated/20261127-063012 --rung 1750"),
+            "{decide}"
+        );
+        settings.race.min_anchor = 5000.0;
+        let plan_rungs = race_rungs(&plan, &settings, &groups(&plan, &settings.slurm));
+        assert!(plan_rungs.is_empty());
+    }
+
+    #[test]
     fn cpu_runs_ask_for_no_gpus_and_paths_with_spaces_are_refused() {
         let (plan, mut settings) = plan_and_settings();
         settings.device = Device::Cpu;
-        let (_, scripts) = render(&plan, &settings, &context(), &[Stage::Train]).unwrap();
+        let (_, scripts) = render(&plan, &settings, &context(), &[Stage::Train], false).unwrap();
         assert!(scripts.iter().all(|s| !s.text.contains("--gpus-per-node")));
         assert!(scripts[1].text.contains("#SBATCH --ntasks-per-node=2"));
         let mut ctx = context();
         ctx.workdir = "/my project".into();
-        let err = render(&plan, &settings, &ctx, &[Stage::Train])
+        let err = render(&plan, &settings, &ctx, &[Stage::Train], false)
             .unwrap_err()
             .to_string();
         assert!(err.contains("whitespace"), "{err}");

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 
 use super::groups::Group;
-use crate::config::{Device, GpuRequest, Plan, Run, Settings};
+use crate::config::{Device, GpuRequest, Millions, Plan, Run, Settings};
+use crate::slurm::array::TaskSet;
 use crate::slurm::template::{shell_quote, EvalPart, Stage, Template};
 
 /// What the scripts refer to, as absolute paths (jobs may start anywhere).
@@ -19,6 +20,8 @@ pub struct RenderContext {
     pub lmeff: PathBuf,
     /// Sourced before lmeff runs.
     pub env_file: PathBuf,
+    /// The launch folder (`lmeff race --launch`).
+    pub folder: PathBuf,
     /// The launch's resolved settings (`--config`).
     pub settings_file: PathBuf,
     /// The launch's copy of configs.csv (`--configs`).
@@ -37,6 +40,8 @@ pub struct Script {
     pub group: Option<usize>,
     /// What an eval script runs.
     pub part: Option<EvalPart>,
+    /// The rung of a race script (`rung`, `race`).
+    pub rung: Option<Millions>,
     /// File name inside the launch folder.
     pub file_name: String,
     pub text: String,
@@ -133,6 +138,54 @@ impl<'s> Renderer<'s> {
         self.script(Stage::Eval, Some(g.index), Some(part), &stem, &v)
     }
 
+    /// Group `g`'s evaluation array at race rung `rung`: its `tasks` (the full runs that reach
+    /// it) wait for their milestone checkpoint, then score it on BLiMP.
+    pub(super) fn rung(
+        &self,
+        plan: &Plan,
+        g: &Group,
+        rung: Millions,
+        tasks: &TaskSet,
+    ) -> Result<Script> {
+        let slurm = &self.settings.slurm;
+        let stem = format!("rung-{}-{rung}M", g.index);
+        let mut v = self.common.clone();
+        v.insert("job_name", format!("{}-{stem}", slurm.job_name));
+        v.insert("array", tasks.spec(slurm.throttle));
+        v.insert("n_runs", tasks.len().to_string());
+        v.insert("rung", rung.to_string());
+        v.insert("time", g.time.clone());
+        v.insert("sbatch_options", self.options(Stage::Rung, Some(1)));
+        let dirs: Vec<(usize, String)> = tasks
+            .indices()
+            .iter()
+            .map(|&i| (i, plan.runs[i].output_dir.to_string_lossy().into_owned()))
+            .collect();
+        v.insert(
+            "run_dirs",
+            bash_array(dirs.iter().map(|(i, d)| (*i, d.as_str()))),
+        );
+        v.insert("eval_args", args_suffix(&slurm.eval_args));
+        let mut script = self.script(Stage::Rung, Some(g.index), None, &stem, &v)?;
+        script.rung = Some(rung);
+        Ok(script)
+    }
+
+    /// The decision job of race rung `rung`.
+    pub(super) fn race(&self, rung: Millions, folder: &Path) -> Result<Script> {
+        let slurm = &self.settings.slurm;
+        let stem = format!("race-{rung}M");
+        let mut v = self.common.clone();
+        v.insert("job_name", format!("{}-{stem}", slurm.job_name));
+        v.insert("rung", rung.to_string());
+        v.insert("launch", shell_quote(&folder.to_string_lossy()));
+        v.insert("time", slurm.aggregate_time.clone());
+        v.insert("sbatch_options", self.options(Stage::Race, None));
+        let mut script = self.script(Stage::Race, None, None, &stem, &v)?;
+        script.rung = Some(rung);
+        Ok(script)
+    }
+
     /// The aggregate job.
     pub(super) fn aggregate(&self) -> Result<Script> {
         let slurm = &self.settings.slurm;
@@ -170,6 +223,7 @@ impl<'s> Renderer<'s> {
             stage,
             group,
             part: part.cloned(),
+            rung: None,
             file_name: format!("{stem}.sbatch"),
             text: template.render(values)?,
         })
@@ -184,8 +238,10 @@ impl<'s> Renderer<'s> {
             GpuRequest::Never => false,
         };
         let partition = match stage {
-            Stage::Eval if !slurm.eval_partition.is_empty() => &slurm.eval_partition,
-            Stage::Aggregate if !slurm.aggregate_partition.is_empty() => &slurm.aggregate_partition,
+            Stage::Eval | Stage::Rung if !slurm.eval_partition.is_empty() => &slurm.eval_partition,
+            Stage::Aggregate | Stage::Race if !slurm.aggregate_partition.is_empty() => {
+                &slurm.aggregate_partition
+            }
             _ => &slurm.partition,
         };
         let mut lines: Vec<String> = [

@@ -32,17 +32,23 @@ impl StatusReport {
                     .filter(|u| !u.is_empty())
                     .map(|u| format!("{} not pushed ({})", u.len(), u.join(", ")));
                 let glue_notes = r.glue.iter().map(|(t, s)| (&s.detail, format!("glue {t}")));
-                let note = [
-                    (&r.train.detail, "train".to_owned()),
-                    (&r.eval.detail, "eval".to_owned()),
-                ]
-                .into_iter()
-                .chain(glue_notes)
-                .filter(|(d, _)| !d.is_empty())
-                .map(|(d, s)| format!("{s}: {d}"))
-                .chain(hub.map(|h| format!("hub: {h}")))
-                .collect::<Vec<_>>()
-                .join("; ");
+                let note = r
+                    .eliminated
+                    .iter()
+                    .cloned()
+                    .chain(
+                        [
+                            (&r.train.detail, "train".to_owned()),
+                            (&r.eval.detail, "eval".to_owned()),
+                        ]
+                        .into_iter()
+                        .chain(glue_notes)
+                        .filter(|(d, _)| !d.is_empty())
+                        .map(|(d, s)| format!("{s}: {d}")),
+                    )
+                    .chain(hub.map(|h| format!("hub: {h}")))
+                    .collect::<Vec<_>>()
+                    .join("; ");
                 let mut row = vec![
                     r.task_index.to_string(),
                     r.run_id.clone(),

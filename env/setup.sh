@@ -45,11 +45,11 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   log "creating venv $VENV"
   "$PY" -m venv "$VENV"
 fi
-want_py=("torch==$TORCH_VERSION" "transformers>=4.45,<5" "tokenizers>=0.20" "pyarrow>=15" "numpy" "scipy")
+want_py=("torch==$TORCH_VERSION" "transformers>=4.45,<5" "tokenizers>=0.20" "pyarrow>=15" "numpy" "scipy" "tensorboard" "pytablewriter")
 if ! "$VENV/bin/python" - "$TORCH_VERSION" <<'PYEOF' 2>/dev/null
 import sys, importlib.metadata as md
 assert md.version("torch").split("+")[0] == sys.argv[1]
-for m in ("transformers", "tokenizers", "pyarrow", "numpy", "scipy"):
+for m in ("transformers", "tokenizers", "pyarrow", "numpy", "scipy", "tensorboard", "pytablewriter", "lm_eval"):
     md.version(m)
 PYEOF
 then
@@ -63,6 +63,12 @@ then
   "$VENV/bin/pip" install -q --no-cache-dir --disable-pip-version-check "${want_py[@]}"
 else
   log "Python packages present"
+fi
+# lm-evaluation-harness only for its results table (`make_table`, which the tests run on lmeff's
+# blimp_results.json): without its dependencies (datasets, evaluate, …), which that never imports.
+if ! "$VENV/bin/python" -c 'from lm_eval.utils import make_table' 2>/dev/null; then
+  log "installing lm_eval 0.4.13 (its results table only) into $VENV"
+  "$VENV/bin/pip" install -q --no-cache-dir --disable-pip-version-check --no-deps "lm_eval==0.4.13"
 fi
 SITE="$("$VENV/bin/python" -c 'import site; print(site.getsitepackages()[0])')"
 VENV_TORCH="$SITE/torch"

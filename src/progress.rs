@@ -39,6 +39,73 @@ pub fn byte_bar(total: u64, what: &str) -> ProgressBar {
     bar
 }
 
+/// `2h05m`, `4m07s`, `12s`: a remaining time for log lines.
+pub fn eta_text(secs: f64) -> String {
+    if !secs.is_finite() || secs < 0.0 {
+        return "?".into();
+    }
+    let s = secs.round() as u64;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// Progress as log lines where no bar is drawn (batch jobs): a line at every tenth of the work
+/// and at least every minute, with the count, percent, rate and ETA.
+pub struct LineProgress {
+    what: String,
+    unit: &'static str,
+    total: u64,
+    start: std::time::Instant,
+    last: std::time::Instant,
+    next_tenth: u64,
+    on: bool,
+}
+
+impl LineProgress {
+    /// Lines about `total` `unit`s of `what`; silent on a terminal (its bar says the same).
+    pub fn new(what: &str, unit: &'static str, total: u64) -> LineProgress {
+        let now = std::time::Instant::now();
+        LineProgress {
+            what: what.to_owned(),
+            unit,
+            total,
+            start: now,
+            last: now,
+            next_tenth: 1,
+            on: !std::io::stderr().is_terminal() && total > 0,
+        }
+    }
+
+    /// `done` of the total so far: logs a line when a tenth is passed or a minute has gone by.
+    pub fn update(&mut self, done: u64) {
+        if !self.on {
+            return;
+        }
+        let tenth = done * 10 / self.total;
+        let minute = self.last.elapsed().as_secs() >= 60;
+        if (tenth < self.next_tenth && !minute) || done == 0 {
+            return;
+        }
+        self.next_tenth = tenth + 1;
+        self.last = std::time::Instant::now();
+        let secs = self.start.elapsed().as_secs_f64().max(1e-9);
+        let rate = done as f64 / secs;
+        let eta = (self.total.saturating_sub(done)) as f64 / rate;
+        tracing::info!(
+            "{}: {done}/{} {} ({:.0}%), {rate:.0} {}/s, ETA {}",
+            self.what,
+            self.total,
+            self.unit,
+            100.0 * done as f64 / self.total as f64,
+            self.unit,
+            eta_text(eta)
+        );
+    }
+}
+
 /// The trainer's bar (steps, tokens, loss, tokens/s, ETA) when stderr is a terminal; otherwise
 /// nothing, and the trainer's log lines carry the same figures.
 pub struct StepProgress {
@@ -101,6 +168,14 @@ pub fn colour(terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn remaining_times_read_as_a_person_writes_them() {
+        assert_eq!(eta_text(12.4), "12s");
+        assert_eq!(eta_text(247.0), "4m07s");
+        assert_eq!(eta_text(7500.0), "2h05m");
+        assert_eq!(eta_text(f64::INFINITY), "?");
+    }
 
     #[test]
     fn no_color_turns_colour_off() {

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use super::format::{print_json, SummaryFormat};
 use anyhow::{bail, Result};
 use clap::Args;
 use lmeff::analysis::aggregate::{aggregate, AggregateOptions, Verdicts};
@@ -27,6 +28,10 @@ fn parse_milestone(s: &str) -> Result<Milestone, String> {
 
 #[derive(Debug, Args)]
 pub struct AggregateArgs {
+    /// How the summary is printed: text, or one JSON document (counts, missing, data folder,
+    /// seconds, the earliest reliable anchor per group).
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+    pub format: SummaryFormat,
     /// Results folder to read (lmeff's summary.parquet files and lm-eval blimp_results.json)
     /// [default: setting results_dir].
     #[arg(long, value_name = "DIR")]
@@ -112,6 +117,7 @@ pub fn run(
         args.configs.clone(),
         args.seeds.clone(),
     ))?;
+    let args_format = args.format;
     let results = match (&args.results, args.imports.is_empty()) {
         (Some(r), _) => Some(r.clone()),
         (None, true) => Some(settings.results_dir.clone()),
@@ -173,7 +179,7 @@ pub fn run(
             command: std::env::args().collect(),
             settings_sha256: lmeff::io::sha256_hex(&serde_json::to_vec(&settings)?),
         },
-        presets: Presets::load_dir(&settings.models_dir)
+        presets: Presets::load(&settings.models_dir)
             .inspect_err(|e| tracing::info!("no model presets ({e:#}): compute fractions unknown"))
             .ok(),
     };
@@ -182,6 +188,30 @@ pub fn run(
     let secs = start.elapsed().as_secs_f64();
     for (f, why) in &s.skipped {
         eprintln!("skipped {}: {why}", f.display());
+    }
+    if args_format == SummaryFormat::Json {
+        let earliest: Vec<serde_json::Value> = s
+            .earliest
+            .iter()
+            .map(|e| {
+                serde_json::json!({
+                    "group": e.group,
+                    "by_rho": e.by_rho,
+                    "by_lower_bound": e.by_lower_bound,
+                    "too_few": e.too_few,
+                })
+            })
+            .collect();
+        print_json(&serde_json::json!({
+            "overall": s.overall,
+            "tasks": s.tasks,
+            "missing": s.missing,
+            "data_dir": s.data_dir,
+            "seconds": secs,
+            "threshold": opts.threshold,
+            "earliest": earliest,
+        }));
+        return Ok(ExitCode::SUCCESS);
     }
     let missing = match s.missing {
         Some(n) => format!("{n} planned checkpoints without results"),

@@ -63,7 +63,7 @@ pub fn run(
     let mut world = World::init()?;
     let compute = Compute::new(world.rank_device(settings.device)?, b.precision)?;
     let device = compute.device;
-    let presets = Presets::load_dir(&settings.models_dir)?;
+    let presets = Presets::load(&settings.models_dir)?;
     for size in &b.sizes {
         let preset = presets.get(size).with_context(|| {
             format!(

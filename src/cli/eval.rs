@@ -14,6 +14,8 @@ use lmeff::hub::pull::pull;
 use lmeff::hub::{Credentials, Hub, RepoId};
 use lmeff::train::Precision;
 
+use super::format::{print_json, SummaryFormat};
+
 #[derive(Debug, Args)]
 pub struct EvalArgs {
     #[command(subcommand)]
@@ -60,6 +62,10 @@ pub struct GlueArgs {
     /// Fine-tune again tasks whose results are up to date.
     #[arg(long)]
     pub force: bool,
+    /// How the results are printed: text, or one JSON array (checkpoint, task, results, test,
+    /// dev_accuracy, best_epoch, epochs, up_to_date).
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+    pub format: SummaryFormat,
     /// Keep each fine-tuned classifier in heads/<task>/ of its results (a transformers folder).
     #[arg(long)]
     pub keep_heads: bool,
@@ -116,6 +122,10 @@ pub struct BlimpArgs {
     /// Re-evaluate checkpoints whose results are up to date.
     #[arg(long)]
     pub force: bool,
+    /// How the results are printed: text, or one JSON array (checkpoint, results, accuracy,
+    /// pairs_per_s, up_to_date).
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+    pub format: SummaryFormat,
 }
 
 pub fn run(
@@ -174,7 +184,24 @@ pub fn run(
         }
         (None, None, None) => unreachable!("clap requires one"),
     };
-    for e in evaluate(&checkpoints, &opts, run_layout)? {
+    let evaluated = evaluate(&checkpoints, &opts, run_layout)?;
+    if a.format == SummaryFormat::Json {
+        let rows: Vec<serde_json::Value> = evaluated
+            .iter()
+            .map(|e| {
+                serde_json::json!({
+                    "checkpoint": e.checkpoint,
+                    "results": e.results,
+                    "accuracy": e.accuracy,
+                    "pairs_per_s": e.pairs_per_s,
+                    "up_to_date": e.accuracy.is_none(),
+                })
+            })
+            .collect();
+        print_json(&serde_json::Value::Array(rows));
+        return Ok(ExitCode::SUCCESS);
+    }
+    for e in evaluated {
         match e.accuracy {
             Some(acc) => println!(
                 "{}: BLiMP accuracy {acc:.4} ({:.0} pairs/s) → {}",
@@ -266,7 +293,28 @@ fn glue(a: GlueArgs, settings: &Settings) -> Result<ExitCode> {
         ),
         (None, None) => unreachable!("clap requires one"),
     };
-    for f in glue::evaluate(&targets, &opts, run_layout)? {
+    let finetuned = glue::evaluate(&targets, &opts, run_layout)?;
+    if a.format == SummaryFormat::Json {
+        let rows: Vec<serde_json::Value> = finetuned
+            .iter()
+            .map(|f| {
+                let r = f.result.as_ref();
+                serde_json::json!({
+                    "checkpoint": f.checkpoint,
+                    "task": f.task,
+                    "results": f.results,
+                    "test": r.map(|r| serde_json::json!({"accuracy": r.test.accuracy, "f1": r.test.f1, "mcc": r.test.mcc})),
+                    "dev_accuracy": r.map(|r| r.dev.accuracy),
+                    "best_epoch": r.map(|r| r.best_epoch),
+                    "epochs": r.map(|r| r.epochs),
+                    "up_to_date": r.is_none(),
+                })
+            })
+            .collect();
+        print_json(&serde_json::Value::Array(rows));
+        return Ok(ExitCode::SUCCESS);
+    }
+    for f in finetuned {
         match f.result {
             Some(r) => println!(
                 "{} {}: test accuracy {:.4}, F1 {:.4}, MCC {:.4} (dev {:.4}; epoch {} of {}) → {}",

@@ -17,13 +17,16 @@ mod data;
 mod doctor;
 #[cfg(feature = "torch")]
 mod eval;
+mod format;
 mod hub;
+mod init;
 mod launch;
 #[cfg(not(feature = "torch"))]
 mod no_torch;
 mod plan;
 mod race;
 mod shell;
+mod show_config;
 mod status;
 #[cfg(feature = "torch")]
 mod train;
@@ -89,7 +92,7 @@ pub enum Command {
     Plan(plan::PlanArgs),
     /// Fetch, clean, train tokenizers and tokenize datasets.
     Data(data::DataArgs),
-    /// Train one run (by id, by Slurm array index, or given by flags); resumable; SIGUSR1 or SIGTERM saves its state and exits 75.
+    /// Train one run (by id, by Slurm array index, or given by flags); resumable; SIGUSR1, SIGTERM or Ctrl-C saves its state and exits 75.
     #[cfg(feature = "torch")]
     Train(Box<train::TrainArgs>),
     /// Train one run (needs the full build, with libtorch).
@@ -116,6 +119,12 @@ pub enum Command {
     Status(status::StatusArgs),
     /// Resubmit the failed tasks of a launch, chained as before.
     Resubmit(status::ResubmitArgs),
+    /// The resolved settings, each with where it came from (default, settings file, LMEFF_*
+    /// environment variable or flag).
+    Config(show_config::ConfigArgs),
+    /// Create an editable study skeleton in DIR: settings, configs.csv, model presets, sources and
+    /// Slurm templates (never over existing files).
+    Init(init::InitArgs),
     /// Shell completions on stdout: `lmeff completions bash > /etc/bash_completion.d/lmeff`.
     Completions(shell::CompletionsArgs),
     /// The man page (roff) on stdout: `lmeff man > ~/.local/share/man/man1/lmeff.1`.
@@ -192,6 +201,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         )
     };
     match cli.command {
+        Command::Config(args) => show_config::run(args, cli.config.as_deref(), &overrides),
         Command::Plan(args) => plan::run(args, settings),
         #[cfg(feature = "torch")]
         Command::Doctor(args) => doctor::run(args, settings),
@@ -214,6 +224,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Hub(args) => hub::run(args),
         Command::Aggregate(args) => aggregate::run(args, settings),
         Command::Race(args) => race::run(args, settings),
+        Command::Init(args) => init::init(args),
         Command::Completions(args) => shell::completions(args),
         Command::Man => shell::man(),
         Command::Launch(args) => launch::launch(args, settings),

@@ -69,7 +69,7 @@ pub fn run(
 
 /// The race's outlook: its settings, then a line per comparison group.
 fn race_outlook(settings: &Settings, plan: &Plan) -> Result<String> {
-    let presets = Presets::load_dir(&settings.models_dir)?;
+    let presets = Presets::load(&settings.models_dir)?;
     let tokens = |r: &Run| -> Option<u64> {
         if let Some(steps) = r.max_steps {
             return Some(steps * r.tokens_per_step);
@@ -105,7 +105,7 @@ pub fn load_plan(settings: &Settings, seeds: Option<&[u64]>) -> Result<Plan> {
 
 /// [`load_plan`], with the notes on rows whose batch differs from their preset's.
 fn load_plan_with_notes(settings: &Settings, seeds: Option<&[u64]>) -> Result<(Plan, Vec<String>)> {
-    let presets = Presets::load_dir(&settings.models_dir)?;
+    let presets = Presets::load(&settings.models_dir)?;
     let rows = read_matrix(&settings.configs, &presets, settings)?;
     let plan = Plan::build(&settings.configs, &rows, &presets, settings, seeds)
         .with_context(|| format!("planning {}", settings.configs.display()))?;

@@ -106,7 +106,7 @@ pub fn run(
         Measure::Blimp => (&c.overall, "blimp"),
         Measure::BlimpMargin => (&c.margins, MARGIN),
     };
-    let presets = Presets::load_dir(&settings.models_dir)
+    let presets = Presets::load(&settings.models_dir)
         .inspect_err(|e| tracing::info!("no model presets ({e:#}): compute unknown"))
         .ok();
     let params = |c: &lmeff::config::Configuration| {

@@ -13,11 +13,16 @@ use lmeff::config::{
 use lmeff::dist::World;
 use lmeff::train::{train, Outcome, Precision, TrainConfig};
 
-/// Exit code of a run stopped by SIGUSR1/SIGTERM with its state saved (Slurm requeues it).
+use super::format::{print_json, SummaryFormat};
+
+/// Exit code of a run stopped by SIGUSR1/SIGTERM/SIGINT with its state saved (Slurm requeues it).
 pub const EXIT_REQUEUE: u8 = 75;
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
+    /// How the result is printed: text, or one JSON document (run_id, outcome, checkpoint, step).
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+    pub format: SummaryFormat,
     /// The experiment matrix [setting configs].
     #[arg(long, value_name = "FILE")]
     pub configs: Option<PathBuf>,
@@ -40,9 +45,10 @@ pub struct TrainArgs {
     /// Tokenizer vocabulary size (with --dataset).
     #[arg(long)]
     pub vocab: Option<u32>,
-    /// Tokens per sequence, at most the preset's max_position_embeddings (with --dataset).
-    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
-    pub seq_len: u32,
+    /// Tokens per sequence, at most the preset's max_position_embeddings (with --dataset)
+    /// [default: 256, or the preset's max_position_embeddings when smaller].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub seq_len: Option<u32>,
     /// Token budget in millions, or -1 for a full run (with --dataset).
     #[arg(long, default_value = "-1", allow_hyphen_values = true)]
     pub anchor: f64,
@@ -99,11 +105,11 @@ pub fn run(
     if let Some(p) = args.precision {
         settings.train.precision = p;
     }
-    let presets = Presets::load_dir(&settings.models_dir)?;
+    let presets = Presets::load(&settings.models_dir)?;
     let (source, mut rows) = match &args.dataset {
         Some(dataset) => {
             let model = args.model.clone().expect("clap requires --model");
-            check_flags(&presets, &model, args.seq_len)?;
+            let seq_len = check_flags(&presets, &model, args.seq_len)?;
             let anchor = Anchor::from_value(args.anchor).map_err(|e| anyhow!("--anchor: {e}"))?;
             let row = MatrixRow {
                 line: 0,
@@ -112,7 +118,7 @@ pub fn run(
                 epochs: args.epochs,
                 batch_size: None,
                 grad_accum: None,
-                seq_length: args.seq_len,
+                seq_length: seq_len,
                 anchors: vec![anchor],
                 vocab_size: args.vocab.expect("clap requires --vocab"),
                 gpus: 1,
@@ -182,7 +188,11 @@ pub fn run(
         allow_uneven: args.allow_uneven,
     };
     let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGUSR1, signal_hook::consts::SIGTERM] {
+    use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
+    // A second Ctrl-C while the state is being saved ends the process at once.
+    signal_hook::flag::register_conditional_shutdown(SIGINT, 130, Arc::clone(&stop))
+        .context("installing signal handlers")?;
+    for sig in [SIGUSR1, SIGTERM, SIGINT] {
         signal_hook::flag::register(sig, Arc::clone(&stop))
             .context("installing signal handlers")?;
     }
@@ -191,6 +201,26 @@ pub fn run(
         return Ok(match outcome {
             Outcome::Interrupted { .. } => ExitCode::from(EXIT_REQUEUE),
             _ => ExitCode::SUCCESS,
+        });
+    }
+    if args.format == SummaryFormat::Json {
+        let (word, dir, step) = match &outcome {
+            Outcome::Finished(d) => ("finished", Some(d), None),
+            Outcome::AlreadyDone(d) => ("already_trained", Some(d), None),
+            Outcome::Initialized(d) => ("initialized", Some(d), None),
+            Outcome::Interrupted { step } => ("interrupted", None, Some(*step)),
+        };
+        print_json(&serde_json::json!({
+            "run_id": cfg.run.run_id.to_string(),
+            "outcome": word,
+            "checkpoint": dir,
+            "step": step,
+        }));
+        let interrupted = matches!(outcome, Outcome::Interrupted { .. });
+        return Ok(if interrupted {
+            ExitCode::from(EXIT_REQUEUE)
+        } else {
+            ExitCode::SUCCESS
         });
     }
     match outcome {
@@ -212,8 +242,9 @@ pub fn run(
     Ok(ExitCode::SUCCESS)
 }
 
-/// The checks configs.csv makes of a row, for a run given by flags (named by their flags).
-fn check_flags(presets: &Presets, model: &str, seq_len: u32) -> Result<()> {
+/// The checks configs.csv makes of a row, for a run given by flags (named by their flags); the
+/// sequence length, defaulted to 256 or the preset's limit.
+fn check_flags(presets: &Presets, model: &str, seq_len: Option<u32>) -> Result<u32> {
     let Some(preset) = presets.get(model) else {
         bail!(
             "--model {model}: no such preset in {} (presets: {})",
@@ -222,11 +253,15 @@ fn check_flags(presets: &Presets, model: &str, seq_len: u32) -> Result<()> {
         );
     };
     let max = preset.model.max_position_embeddings;
+    let seq_len = seq_len.unwrap_or(DEFAULT_SEQ_LEN.min(max));
     if seq_len > max {
         bail!("--seq-len {seq_len} exceeds the {model} preset's max_position_embeddings {max}");
     }
-    Ok(())
+    Ok(seq_len)
 }
+
+/// `--seq-len` when the preset allows it (the study's).
+const DEFAULT_SEQ_LEN: u32 = 256;
 
 fn show(p: &Path) -> String {
     p.display().to_string()

@@ -8,6 +8,7 @@ pub mod device;
 pub mod identity;
 pub mod layout;
 pub mod matrix;
+pub mod origin;
 pub mod plan;
 pub mod preset;
 pub mod race;

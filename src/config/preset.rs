@@ -62,16 +62,21 @@ impl ModelPreset {
     /// Reads and validates one preset file.
     pub fn load(path: &Path) -> Result<ModelPreset> {
         let text = fs_err::read_to_string(path)?;
-        let mut preset: ModelPreset = serde_yaml_ng::from_str(&text)
-            .with_context(|| format!("parsing model preset {}", path.display()))?;
-        preset.name = path
+        let name = path
             .file_stem()
             .and_then(|s| s.to_str())
-            .with_context(|| format!("{}: preset file name is not UTF-8", path.display()))?
-            .to_owned();
+            .with_context(|| format!("{}: preset file name is not UTF-8", path.display()))?;
+        ModelPreset::parse(&text, name, &path.display().to_string())
+    }
+
+    /// A preset called `name` from its YAML `text` (`source` names it in errors).
+    fn parse(text: &str, name: &str, source: &str) -> Result<ModelPreset> {
+        let mut preset: ModelPreset = serde_yaml_ng::from_str(text)
+            .with_context(|| format!("parsing model preset {source}"))?;
+        preset.name = name.to_owned();
         preset
             .validate()
-            .with_context(|| format!("invalid model preset {}", path.display()))?;
+            .with_context(|| format!("invalid model preset {source}"))?;
         Ok(preset)
     }
 
@@ -136,7 +141,43 @@ pub struct Presets {
     by_name: BTreeMap<String, ModelPreset>,
 }
 
+/// The setting `models_dir`'s default, relative to the folder lmeff runs in.
+pub const DEFAULT_MODELS_DIR: &str = "configs/models";
+
+/// The presets built into lmeff, as (name, YAML): its own `configs/models/`.
+pub const BUILTIN: [(&str, &str); 4] = [
+    ("20m", include_str!("../../configs/models/20m.yaml")),
+    ("60m", include_str!("../../configs/models/60m.yaml")),
+    ("180m", include_str!("../../configs/models/180m.yaml")),
+    ("tiny", include_str!("../../configs/models/tiny.yaml")),
+];
+
 impl Presets {
+    /// The presets of `dir`; lmeff's built-in ones when `dir` is the default `configs/models`
+    /// and the folder lmeff runs in has none (a folder named by a setting must exist).
+    pub fn load(dir: &Path) -> Result<Presets> {
+        if dir == Path::new(DEFAULT_MODELS_DIR) && !dir.exists() {
+            return Ok(Presets::builtin());
+        }
+        Presets::load_dir(dir)
+    }
+
+    /// The presets built into lmeff.
+    pub fn builtin() -> Presets {
+        let by_name = BUILTIN
+            .iter()
+            .map(|(name, text)| {
+                let p =
+                    ModelPreset::parse(text, name, "<built-in>").expect("built-in presets parse");
+                (p.name.clone(), p)
+            })
+            .collect();
+        Presets {
+            dir: PathBuf::from("<built-in presets>"),
+            by_name,
+        }
+    }
+
     /// Loads every `*.yaml`/`*.yml` in `dir`; any invalid file is an error.
     pub fn load_dir(dir: &Path) -> Result<Presets> {
         let entries = fs_err::read_dir(dir)
@@ -182,6 +223,26 @@ impl Presets {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_built_in_presets_are_the_source_folder_s_and_stand_in_for_a_missing_default_folder() {
+        let dir =
+            Presets::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_MODELS_DIR))
+                .unwrap();
+        let builtin = Presets::builtin();
+        assert_eq!(
+            dir.names().collect::<Vec<_>>(),
+            builtin.names().collect::<Vec<_>>()
+        );
+        for name in dir.names() {
+            assert_eq!(dir.get(name), builtin.get(name), "{name}");
+        }
+        let err = format!(
+            "{:#}",
+            Presets::load(Path::new("no/such/models")).unwrap_err()
+        );
+        assert!(err.contains("no/such/models"), "{err}");
+    }
 
     fn shipped() -> Presets {
         Presets::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/models")).unwrap()

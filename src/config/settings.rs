@@ -218,6 +218,19 @@ impl Settings {
         overrides: &SettingsOverrides,
         env: Env,
     ) -> Result<Settings> {
+        let settings: Settings = Self::layers(config_file, overrides, env)?
+            .extract()
+            .context("invalid settings (defaults ← settings file ← LMEFF_* environment ← flags)")?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// The four layers, merged (each value remembers which layer gave it).
+    pub(super) fn layers(
+        config_file: Option<&Path>,
+        overrides: &SettingsOverrides,
+        env: Env,
+    ) -> Result<Figment> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
         match config_file {
             Some(path) if !path.is_file() => bail!("settings file {} not found", path.display()),
@@ -234,13 +247,7 @@ impl Settings {
                     .iter()
                     .any(|section| k.as_str().to_ascii_lowercase().starts_with(section))
         });
-        let settings: Settings = figment
-            .merge(env)
-            .merge(Serialized::defaults(overrides))
-            .extract()
-            .context("invalid settings (defaults ← settings file ← LMEFF_* environment ← flags)")?;
-        settings.validate()?;
-        Ok(settings)
+        Ok(figment.merge(env).merge(Serialized::defaults(overrides)))
     }
 
     /// Checks what serde cannot: non-empty, ordered, unique lists.

@@ -16,7 +16,8 @@ pub const PAIRS_PER_PARADIGM: usize = 1000;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pair {
     pub paradigm: String,
-    pub pair_id: String,
+    /// BLiMP's `pairID` ("0" … "999" in the files) as the integer it is.
+    pub pair_id: i64,
     pub field: String,
     pub linguistics_term: String,
     pub good: String,
@@ -90,10 +91,13 @@ pub fn load(dir: &Path, paradigms: &[String]) -> Result<Vec<Pair>> {
             if line.sentence_good.trim().is_empty() || line.sentence_bad.trim().is_empty() {
                 bail!("{}: empty sentence", at());
             }
-            let pair_id = match line.pair_id {
-                serde_json::Value::String(s) => s,
-                serde_json::Value::Number(n) => n.to_string(),
-                other => bail!("{}: pairID {other} is neither a string nor a number", at()),
+            let pair_id = match &line.pair_id {
+                serde_json::Value::String(s) => s.trim().parse::<i64>().ok(),
+                serde_json::Value::Number(n) => n.as_i64(),
+                _ => None,
+            };
+            let Some(pair_id) = pair_id else {
+                bail!("{}: pairID {} is not an integer", at(), line.pair_id);
             };
             pairs.push(Pair {
                 paradigm: name.clone(),

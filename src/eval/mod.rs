@@ -10,7 +10,7 @@ pub mod identity;
 pub mod score;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Result};
@@ -55,6 +55,27 @@ pub struct Evaluated {
 /// per distinct tokenizer and prefix-space setting ([`checkpoint::Ready::encoding`]). With `out`,
 /// `run_layout` puts each checkpoint's files in `out/<milestone>/` (a Hub checkpoint's in
 /// `out/<revision>/`).
+/// Adds a checkpoint's scores at its `tokens` to the TensorBoard run of its run folder (one
+/// with `metrics.jsonl`), in an event file of this evaluation; nothing for a lone checkpoint.
+pub fn to_tensorboard(
+    checkpoint: &Path,
+    what: &str,
+    tokens: u64,
+    values: &[(&str, f64)],
+) -> Result<()> {
+    let Some(run) = checkpoint.parent() else {
+        return Ok(());
+    };
+    let layout = crate::config::RunLayout::at(run);
+    if !layout.metrics().is_file() {
+        return Ok(());
+    }
+    let label = checkpoint.file_name().unwrap_or_default().to_string_lossy();
+    let role = format!("{what}-{label}");
+    crate::io::tensorboard::EventWriter::create(&layout.tensorboard(), &role)?
+        .scalars(tokens, values)
+}
+
 pub fn evaluate(
     checkpoints: &[Target],
     o: &EvalOptions,
@@ -153,6 +174,8 @@ pub fn evaluate(
         );
         let pairs_per_seq = pairs.len() as f64 / enc.seqs.len() as f64;
         let mut seqs_done = 0usize;
+        let what = format!("BLiMP {}", ck.display());
+        let mut lines = crate::progress::LineProgress::new(&what, "pairs", pairs.len() as u64);
         let sums = score::score(
             &model,
             &enc.seqs,
@@ -162,7 +185,9 @@ pub fn evaluate(
             },
             |n| {
                 seqs_done += n;
-                bar.set_position((seqs_done as f64 * pairs_per_seq) as u64);
+                let pairs_done = (seqs_done as f64 * pairs_per_seq) as u64;
+                bar.set_position(pairs_done);
+                lines.update(pairs_done);
             },
         )?;
         bar.finish_and_clear();
@@ -192,6 +217,9 @@ pub fn evaluate(
             "BLiMP → {}",
             dest.display()
         );
+        if let Some(tokens) = id.tokens_seen {
+            to_tensorboard(ck, "blimp", tokens, &[("blimp/accuracy", accuracy)])?;
+        }
         done.push(Evaluated {
             checkpoint: id.checkpoint.clone(),
             results: dest,
@@ -223,7 +251,7 @@ fn pair_scores(pairs: &[Pair], enc: &Encoded, sums: &[f64]) -> Vec<PairScore> {
         .enumerate()
         .map(|(i, p)| PairScore {
             paradigm: p.paradigm.clone(),
-            pair_id: p.pair_id.clone(),
+            pair_id: p.pair_id,
             field: p.field.clone(),
             linguistics_term: p.linguistics_term.clone(),
             logp_good: sums[enc.good[i]],

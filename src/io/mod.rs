@@ -1,5 +1,6 @@
 //! File-system helpers every stage uses so that nothing is ever half-written: atomic file writes
-//! (temp file + rename), staged folders replaced in one rename, and SHA-256 digests.
+//! (temp file + rename), staged folders replaced in one rename, and SHA-256 digests; and the
+//! [`tensorboard`] event files runs and evaluations append to.
 
 use fs_err::{self as fs, File};
 use std::io::{BufWriter, Read, Write};
@@ -10,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 mod staged;
 mod temp;
+pub mod tensorboard;
 
 pub use staged::{check_replaceable, Staged};
 pub use temp::{is_temp_name, temp_sibling};

@@ -43,6 +43,12 @@ pub fn save_checkpoint(
         .with_context(|| format!("copying {}", tokenizer.display()))?;
     write_tokenizer_config(staged.path(), config.max_position_embeddings)?;
     write_json_atomic(&staged.path().join(META_FILE), meta)?;
+    let special = (
+        config.bos_token_id,
+        config.eos_token_id,
+        config.pad_token_id,
+    );
+    crate::config::layout::card::write(staged.path(), meta, special)?;
     write_checksums(staged.path())?;
     staged.commit()
 }
@@ -105,6 +111,19 @@ mod tests {
         let ck = dir.path().join("final");
         save_checkpoint(&ck, &a, &cfg, &tok, &meta).unwrap();
         verify(&ck).unwrap();
+        let card = fs::read_to_string(ck.join("README.md")).unwrap();
+        assert!(
+            card.starts_with("---\nlibrary_name: transformers\n"),
+            "{card}"
+        );
+        assert!(
+            card.contains("| run | `d_tiny_v10_seed0_full` |")
+                && card.contains("| tokens seen | 1 |"),
+            "{card}"
+        );
+        let gen: serde_json::Value =
+            serde_json::from_slice(&fs::read(ck.join("generation_config.json")).unwrap()).unwrap();
+        assert_eq!(gen["_from_model_config"], true);
         save_checkpoint(&ck, &a, &cfg, &tok, &meta).unwrap();
         let err = save_checkpoint(&ck, &b, &cfg, &tok, &meta)
             .unwrap_err()

@@ -21,7 +21,9 @@ use crate::io::{write_json_atomic, Staged};
 #[derive(Debug, Clone, PartialEq)]
 pub struct PairScore {
     pub paradigm: String,
-    pub pair_id: String,
+    /// BLiMP's pairID (an Int64 column; older lmeff files hold it as a string, and
+    /// nothing lmeff reads depends on its type).
+    pub pair_id: i64,
     pub field: String,
     pub linguistics_term: String,
     pub logp_good: f64,
@@ -130,7 +132,7 @@ fn strings<'a>(it: impl Iterator<Item = &'a str>) -> ArrayRef {
 pub fn pairs_batch(scores: &[PairScore]) -> Result<RecordBatch> {
     let schema = Schema::new(vec![
         Field::new("paradigm", DataType::Utf8, false),
-        Field::new("pair_id", DataType::Utf8, false),
+        Field::new("pair_id", DataType::Int64, false),
         Field::new("field", DataType::Utf8, false),
         Field::new("linguistics_term", DataType::Utf8, false),
         Field::new("logp_good", DataType::Float64, false),
@@ -141,7 +143,9 @@ pub fn pairs_batch(scores: &[PairScore]) -> Result<RecordBatch> {
     ]);
     let cols: Vec<ArrayRef> = vec![
         strings(scores.iter().map(|s| s.paradigm.as_str())),
-        strings(scores.iter().map(|s| s.pair_id.as_str())),
+        Arc::new(Int64Array::from_iter_values(
+            scores.iter().map(|s| s.pair_id),
+        )),
         strings(scores.iter().map(|s| s.field.as_str())),
         strings(scores.iter().map(|s| s.linguistics_term.as_str())),
         Arc::new(Float64Array::from_iter_values(
@@ -216,8 +220,16 @@ pub fn lm_eval_json(
     let mut results = serde_json::Map::new();
     results.insert("blimp".into(), group.clone());
     let mut n_samples = serde_json::Map::new();
+    // lm-eval's make_table reads each result's version, shots and direction: BLiMP's task files
+    // are version 1.0, zero-shot, accuracy higher is better.
+    let mut versions = serde_json::Map::new();
+    let mut n_shot = serde_json::Map::from_iter([("blimp".to_owned(), json!(0))]);
+    let mut better = serde_json::Map::from_iter([("blimp".to_owned(), json!({"acc": true}))]);
     for r in rows {
         let task = format!("blimp_{}", r.paradigm);
+        versions.insert(task.clone(), json!(1.0));
+        n_shot.insert(task.clone(), json!(0));
+        better.insert(task.clone(), json!({"acc": true}));
         results.insert(
             task.clone(),
             json!({"acc,none": r.accuracy, "acc_stderr,none": r.stderr, "alias": format!(" - {task}")}),
@@ -240,6 +252,9 @@ pub fn lm_eval_json(
         "groups": {"blimp": group},
         "group_subtasks": {"blimp": rows.iter().map(|r| format!("blimp_{}", r.paradigm)).collect::<Vec<_>>()},
         "n-samples": n_samples,
+        "versions": versions,
+        "n-shot": n_shot,
+        "higher_is_better": better,
         "fields": average(|r| &r.field),
         "phenomena": average(|r| &r.linguistics_term),
         "config": cfg,
@@ -297,7 +312,7 @@ mod tests {
     fn score(paradigm: &str, good: f64, bad: f64) -> PairScore {
         PairScore {
             paradigm: paradigm.into(),
-            pair_id: "0".into(),
+            pair_id: 0,
             field: "syntax".into(),
             linguistics_term: "island".into(),
             logp_good: good,
@@ -370,6 +385,9 @@ mod tests {
         assert_eq!(json["results"]["blimp"]["acc,none"], 0.5);
         assert_eq!(json["results"]["blimp_b"]["acc,none"], 0.5);
         assert_eq!(json["groups"]["blimp"]["acc,none"], 0.5);
+        assert_eq!(json["versions"]["blimp_b"], 1.0);
+        assert_eq!(json["n-shot"]["blimp"], 0);
+        assert_eq!(json["higher_is_better"]["blimp_b"]["acc"], true);
         assert_eq!(existing_config(dir.path()).unwrap(), cfg);
     }
 }

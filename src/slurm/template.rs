@@ -84,8 +84,11 @@ impl std::fmt::Display for EvalPart {
     }
 }
 
+/// Every template's name (`<name>.sbatch`).
+pub const TEMPLATES: [&str; 6] = ["train", "eval", "glue", "aggregate", "rung", "race"];
+
 /// The built-in copy of template `name`.
-fn builtin(name: &str) -> Option<&'static str> {
+pub fn builtin(name: &str) -> Option<&'static str> {
     Some(match name {
         "train" => include_str!("../../slurm/train.sbatch"),
         "eval" => include_str!("../../slurm/eval.sbatch"),

@@ -1,7 +1,7 @@
 //! The trainer's logger: decides when to log (`log_every` steps and the last), reduces the loss
 //! over ranks and the steps since the last line, stops a run whose loss is not finite (the one
 //! NaN check), measures tokens/s over training time only, writes the `metrics.jsonl` record and
-//! drives the progress bar or the plain log lines.
+//! its TensorBoard scalars (x axis: tokens) and drives the progress bar or the plain log lines.
 
 use std::time::Instant;
 
@@ -12,6 +12,7 @@ use tracing::info;
 use super::step::StepOutcome;
 use crate::config::layout::metrics::{Metrics, Record};
 use crate::dist::World;
+use crate::io::tensorboard::EventWriter;
 use crate::progress::StepProgress;
 
 /// Where the loss, timings and records of a run go.
@@ -19,6 +20,8 @@ pub struct Logger {
     main: bool,
     log_every: u64,
     tokens_per_step: u64,
+    /// The run's last step.
+    total: u64,
     /// The fp32 device sum of the (scaled) losses since the last log line, and their count.
     loss_sum: Tensor,
     pending_steps: u64,
@@ -27,6 +30,8 @@ pub struct Logger {
     since_step: u64,
     last_norm: Option<f64>,
     metrics: Option<Metrics>,
+    /// The run's TensorBoard event file (main rank).
+    board: Option<EventWriter>,
     progress: StepProgress,
     /// Named by the error of a non-finite loss.
     run_id: String,
@@ -47,6 +52,7 @@ impl Logger {
     pub fn new(
         world: &World,
         metrics: Option<Metrics>,
+        board: Option<EventWriter>,
         start: LoggerStart,
         log_every: u64,
         tokens_per_step: u64,
@@ -59,6 +65,7 @@ impl Logger {
             main,
             log_every,
             tokens_per_step,
+            total: start.total,
             loss_sum: Tensor::from(start.pending_loss).to_device(device),
             pending_steps: start.pending_steps,
             comm_secs: 0.0,
@@ -66,6 +73,7 @@ impl Logger {
             since_step: start.step,
             last_norm: None,
             metrics,
+            board,
             progress: StepProgress::new(if main { start.total } else { 0 }, start.step, main),
             run_id: run_id.to_owned(),
             resume_dir: resume_dir.to_owned(),
@@ -115,8 +123,12 @@ impl Logger {
             let m = format!("{tokens} tokens  loss {loss:.4}  {tps:.0} tok/s");
             self.progress.update(step, Some(m));
         } else if self.main {
+            let eta = self.total.saturating_sub(step) as f64 * self.tokens_per_step as f64 / tps;
             info!(
                 step,
+                of = self.total,
+                pct = format!("{:.1}", 100.0 * step as f64 / self.total.max(1) as f64),
+                eta = crate::progress::eta_text(eta),
                 tokens,
                 loss = format!("{loss:.4}"),
                 lr = format!("{lr:.3e}"),
@@ -134,6 +146,7 @@ impl Logger {
             tokens_per_s: Some(tps),
             allreduce_share: comm_share,
             eval_loss: None,
+            ..Default::default()
         }))
     }
 
@@ -151,6 +164,7 @@ impl Logger {
             tokens_per_s: None,
             allreduce_share: None,
             eval_loss: None,
+            ..Default::default()
         });
         r.eval_loss = Some(eval);
     }
@@ -159,6 +173,19 @@ impl Logger {
     pub fn write(&mut self, record: Option<&Record>, step: u64) -> Result<()> {
         if let (Some(r), Some(m)) = (record, self.metrics.as_mut()) {
             m.write(r)?;
+        }
+        if let (Some(r), Some(b)) = (record, self.board.as_mut()) {
+            let v = |x: Option<f64>| x.unwrap_or(f64::NAN);
+            b.scalars(
+                r.tokens,
+                &[
+                    ("train/loss", v(r.loss)),
+                    ("train/lr", r.lr),
+                    ("train/grad_norm", v(r.grad_norm)),
+                    ("train/tokens_per_s", v(r.tokens_per_s)),
+                    ("eval/loss", v(r.eval_loss)),
+                ],
+            )?;
         }
         if record.is_some_and(|r| r.eval_loss.is_some()) {
             self.reset_clock(step);

@@ -32,6 +32,7 @@ use crate::device::Compute;
 use crate::dist::World;
 use crate::hub::publisher::Publisher;
 use crate::hub::Credentials;
+use crate::io::tensorboard::EventWriter;
 use crate::model::{weights, Llama, LlamaConfig};
 
 /// A run ready to train on one rank of `world`.
@@ -287,12 +288,19 @@ impl<'w> Trainer<'w> {
     /// The logger, continuing `metrics.jsonl` and the pending loss sums from `state`.
     fn logger(&self, state: &TrainState) -> Result<Logger> {
         let (run, world, p) = (&self.cfg.run, self.world, &state.progress);
-        let metrics = match world.is_main() {
-            true => Some(Metrics::open(
-                &RunLayout::at(run.output_dir.clone()).metrics(),
-                p.metrics_bytes,
-            )?),
-            false => None,
+        let layout = RunLayout::at(run.output_dir.clone());
+        let (metrics, board) = match world.is_main() {
+            true => {
+                let metrics =
+                    Metrics::open(&layout.metrics(), p.metrics_bytes, run.run_id.as_str())?;
+                let mut board = EventWriter::create(&layout.tensorboard(), "train")?;
+                if p.step > 0 {
+                    // Just past the state's own step: what was logged up to it stays.
+                    board.restart(p.step * run.tokens_per_step + 1)?;
+                }
+                (Some(metrics), Some(board))
+            }
+            false => (None, None),
         };
         let start = LoggerStart {
             step: p.step,
@@ -314,12 +322,13 @@ impl<'w> Trainer<'w> {
         Ok(Logger::new(
             world,
             metrics,
+            board,
             start,
             self.cfg.settings.log_every,
             run.tokens_per_step,
             device,
             run.run_id.as_str(),
-            &RunLayout::at(run.output_dir.clone()).resume(),
+            &layout.resume(),
         ))
     }
 }

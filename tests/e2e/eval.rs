@@ -65,6 +65,29 @@ fn a_run_is_scored_per_checkpoint_and_agrees_with_transformers() {
             > 0.0
     );
     assert_eq!(json["lmeff"]["identity"]["tokens_seen"], 30_208);
+    // lm-evaluation-harness' own table reads it: a row per paradigm (version 1, zero-shot) and
+    // the group's.
+    let out = Command::new(python())
+        .arg(common::repo().join("tests/python/lm_eval_table.py"))
+        .arg(s.path().join(RESULTS).join("final/blimp_results.json"))
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{table}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let row = table
+        .lines()
+        .find(|l| l.contains("blimp_adjunct_island"))
+        .unwrap_or_else(|| panic!("{table}"));
+    let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+    assert_eq!(&cells[2..6], ["1", "none", "0", "acc"], "{row}");
+    assert!(
+        table.contains("|Groups|") && table.matches("|blimp ").count() == 2,
+        "{table}"
+    );
 
     // The study's loop in transformers gives the same log-probs and decisions; pyarrow reads the files.
     let out = Command::new(python())

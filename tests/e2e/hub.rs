@@ -113,6 +113,8 @@ fn push_revisions_pull_and_eval_round_trip() {
             "config.json",
             "tokenizer.json",
             "milestone_meta.json",
+            "README.md",
+            "generation_config.json",
         ] {
             assert_eq!(
                 files[f],

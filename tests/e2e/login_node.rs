@@ -51,14 +51,104 @@ fn plan_launch_and_aggregate_run_without_computing() {
         "blimp.csv",
         "dataset,model_size,milestone,vocab_size,seed,acc\nts,20m,25,8000,0,0.60\nts,20m,final,8000,0,0.70\nts,20m,25,8000,1,0.62\nts,20m,final,8000,1,0.72\nts,60m,25,8000,0,0.64\nts,60m,final,8000,0,0.75\n",
     );
-    let (ok, _, err) =
-        run(s
-            .lmeff()
-            .args(["aggregate", "--import-csv", "blimp.csv", "--out", "agg"]));
+    let (ok, out, err) = run(s.lmeff().args([
+        "aggregate",
+        "--import-csv",
+        "blimp.csv",
+        "--out",
+        "agg",
+        "--format",
+        "json",
+    ]));
     assert!(ok, "{err}");
+    let summary: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(summary["overall"], 6, "{out}");
+    assert!(summary["earliest"].is_array(), "{out}");
     let overall = std::fs::read_to_string(s.path().join("agg/data/overall.csv")).unwrap();
     assert_eq!(overall.lines().count(), 7, "{overall}");
     assert!(s.path().join("agg/report.md").is_file());
+}
+
+/// From an empty folder: the built-in presets, templates and sources stand in for the project's;
+/// `lmeff init` writes the skeleton once and never over a file; `lmeff config` names each
+/// value's layer.
+#[test]
+fn lmeff_works_from_an_empty_folder_and_init_writes_an_editable_study() {
+    let s = Scratch::new();
+    let bare = |args: &[&str]| {
+        let mut c = s.lmeff();
+        c.env_remove("LMEFF_MODELS_DIR").args(args);
+        run(&mut c)
+    };
+    s.write(
+        "my.csv",
+        "model_config,dataset,epochs,batch_size,grad_accum,seq_length,anchors,tokenizer_vocab_size\ntiny,tinystories,1,8,1,64,\"[-1]\",16000\n",
+    );
+    let (ok, out, err) = bare(&["plan", "--configs", "my.csv", "--format", "json"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("tinystories_tiny_v16000_seed0_full"), "{out}");
+    s.write("env/lmeff.env", "");
+    // No sbatch on PATH: the built-in templates are rendered, not tested against a cluster.
+    let (ok, out, err) = run(s
+        .lmeff()
+        .env_remove("LMEFF_MODELS_DIR")
+        .env("PATH", s.path())
+        .args(["launch", "--configs", "my.csv", "--dry-run"]));
+    assert!(ok, "{err}");
+    assert!(out.contains("lmeff training array"), "{out}");
+
+    let (ok, out, err) = bare(&["init", "study"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("created a study in study (13 files)"), "{out}");
+    let files = s.files();
+    for f in [
+        "study/configs/lmeff.toml",
+        "study/configs/configs.csv",
+        "study/configs/sources.toml",
+        "study/configs/models/tiny.yaml",
+        "study/slurm/train.sbatch",
+        "study/slurm/race.sbatch",
+    ] {
+        assert!(files.contains(&f.into()), "{f}: {files:?}");
+    }
+    // The skeleton's presets are lmeff's own.
+    let tiny = std::fs::read_to_string(s.path().join("study/configs/models/tiny.yaml")).unwrap();
+    assert_eq!(
+        tiny,
+        std::fs::read_to_string(crate::common::repo().join("configs/models/tiny.yaml")).unwrap()
+    );
+    // A second init changes nothing and says which file is in the way.
+    s.write("study/configs/configs.csv", "mine\n");
+    let (ok, _, err) = bare(&["init", "study"]);
+    assert!(!ok && err.contains("study/configs/configs.csv"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(s.path().join("study/configs/configs.csv")).unwrap(),
+        "mine\n"
+    );
+
+    let (ok, out, err) = run(s
+        .lmeff()
+        .env_remove("LMEFF_MODELS_DIR")
+        .env("LMEFF_TRAIN__SAVE_EVERY", "77")
+        .args(["--results-dir", "elsewhere", "config"]));
+    assert!(ok, "{err}");
+    let line = |key: &str| {
+        out.lines()
+            .find(|l| l.starts_with(&format!("{key} = ")))
+            .unwrap_or_else(|| panic!("{key}: {out}"))
+            .to_owned()
+    };
+    assert!(
+        line("train.save_every").contains("77")
+            && line("train.save_every").ends_with("# env LMEFF_TRAIN__SAVE_EVERY"),
+        "{out}"
+    );
+    assert!(line("results_dir").ends_with("# flag"), "{out}");
+    assert!(
+        line("models_dir").contains("\"configs/models\"")
+            && line("models_dir").ends_with("# default"),
+        "{out}"
+    );
 }
 
 #[cfg(not(feature = "torch"))]

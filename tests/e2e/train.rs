@@ -1,5 +1,6 @@
 //! End-to-end tests of `lmeff train` on the real tinystories sample: milestones at exact steps,
-//! Hugging Face interoperability, exact resume after SIGKILL, SIGUSR1 → exit 75, bad input.
+//! Hugging Face interoperability, exact resume after SIGKILL, SIGUSR1 or Ctrl-C → exit 75 (one
+//! TensorBoard run across the resume), bad input.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -86,9 +87,16 @@ fn a_budget_run_writes_milestones_at_exact_steps_and_learns() {
             "tokenizer.json",
             "tokenizer_config.json",
             "checksums.json",
+            "README.md",
+            "generation_config.json",
         ] {
             assert!(dir.join(name).join(f).is_file(), "{name}/{f}");
         }
+        let card = std::fs::read_to_string(dir.join(name).join("README.md")).unwrap();
+        assert!(
+            card.contains(&format!("| tokens seen | {tokens} |")) && card.contains("| seed | 3 |"),
+            "{card}"
+        );
     }
     let cfg: serde_json::Value =
         serde_json::from_slice(&read(dir.join("final/config.json"))).unwrap();
@@ -264,27 +272,118 @@ fn killed_three_times_and_resumed_it_ends_bitwise_identical() {
 }
 
 #[test]
-fn sigusr1_saves_and_exits_75_then_resumes_to_the_same_weights() {
-    let s = Scratch::new();
-    let status = interrupt(&s, "-USR1", |s| !metrics(s).is_empty());
-    assert_eq!(status.code(), Some(75));
-    let step = resume_step(&s).expect("a resume state");
-    assert!(step > 0 && step < 59, "{step}");
-    let (ok, _, err) = run(&mut train_cmd(&s, data_dir()));
+fn sigusr1_and_ctrl_c_save_and_exit_75_then_resume_to_the_same_weights_and_one_tensorboard_run() {
+    for signal in ["-USR1", "-INT"] {
+        let s = Scratch::new();
+        let status = interrupt(&s, signal, |s| !metrics(s).is_empty());
+        assert_eq!(status.code(), Some(75), "{signal}");
+        let step = resume_step(&s).expect("a resume state");
+        assert!(step > 0 && step < 59, "{step}");
+        let (ok, out, err) = run(train_cmd(&s, data_dir()).args(["--format", "json"]));
+        assert!(ok, "{err}");
+        assert!(
+            err.contains(&format!("step={step}")) && err.contains("resuming"),
+            "{err}"
+        );
+        let summary: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(summary["outcome"], "finished", "{out}");
+        assert!(
+            summary["checkpoint"].as_str().unwrap().ends_with("final"),
+            "{out}"
+        );
+        assert_eq!(
+            read(s.path().join(RUN_DIR).join("final/model.safetensors")),
+            read(
+                reference()
+                    .path()
+                    .join(RUN_DIR)
+                    .join("final/model.safetensors")
+            ),
+            "{signal}"
+        );
+        // Every metrics.jsonl line says when and which run.
+        let lines = metrics(&s);
+        assert!(lines.iter().all(
+            |l| l["run_id"] == "tinystories_tiny_v1000_seed3_budget0.03M"
+                && l["time"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("20") && t.ends_with('Z'))
+        ));
+        if signal == "-INT" {
+            tensorboard_is_one_run(&s, &lines);
+        }
+    }
+}
+
+/// TensorBoard's reader sees one run: training's scalars once per logged step (the resumed
+/// process's START dropped what the interrupted one logged past it) at their token counts, equal
+/// to metrics.jsonl, and BLiMP's accuracy at each evaluated checkpoint's tokens.
+fn tensorboard_is_one_run(s: &Scratch, lines: &[serde_json::Value]) {
+    let (ok, out, err) = run(s
+        .lmeff()
+        .arg("--blimp-dir")
+        .arg(common::shared_data().join("blimp"))
+        .args([
+            "eval",
+            "blimp",
+            "--run",
+            RUN_DIR,
+            "--paradigms",
+            "anaphor_gender_agreement",
+            "--format",
+            "json",
+        ]));
     assert!(ok, "{err}");
+    let evaluated: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let evaluated = evaluated.as_array().unwrap();
+    assert_eq!(evaluated.len(), 3, "{out}");
+    assert!(evaluated
+        .iter()
+        .all(|e| e["accuracy"].is_number() && e["up_to_date"] == false));
+    let out = Command::new(python())
+        .arg(common::repo().join("tests/python/tensorboard_check.py"))
+        .arg(s.path().join(RUN_DIR))
+        .output()
+        .unwrap();
     assert!(
-        err.contains(&format!("step={step}")) && err.contains("resuming"),
-        "{err}"
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(
-        read(s.path().join(RUN_DIR).join("final/model.safetensors")),
-        read(
-            reference()
-                .path()
-                .join(RUN_DIR)
-                .join("final/model.safetensors")
-        )
-    );
+    let tags: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let points = |tag: &str| -> Vec<(u64, f64)> {
+        tags[tag]
+            .as_array()
+            .unwrap_or_else(|| panic!("no {tag} in {tags}"))
+            .iter()
+            .map(|p| (p[0].as_u64().unwrap(), p[1].as_f64().unwrap()))
+            .collect()
+    };
+    let want: Vec<(u64, f64)> = lines
+        .iter()
+        .filter(|l| l["loss"].is_number())
+        .map(|l| (l["tokens"].as_u64().unwrap(), l["loss"].as_f64().unwrap()))
+        .collect();
+    let got = points("train/loss");
+    assert_eq!(got.len(), want.len(), "{got:?}\n{want:?}");
+    for ((gs, gv), (ws, wv)) in got.iter().zip(&want) {
+        assert_eq!(gs, ws);
+        assert!((gv - wv).abs() < 1e-5 * wv.abs(), "{gv} vs {wv}");
+    }
+    for tag in [
+        "train/lr",
+        "train/grad_norm",
+        "train/tokens_per_s",
+        "eval/loss",
+    ] {
+        assert!(!points(tag).is_empty(), "{tag}");
+    }
+    // The milestones at 0.01M and 0.02M (steps 20 and 40 of 512 tokens) and the final (step 59).
+    let mut blimp = points("blimp/accuracy");
+    blimp.sort_by_key(|p| p.0);
+    let steps: Vec<u64> = blimp.iter().map(|p| p.0).collect();
+    assert_eq!(steps, [10_240, 20_480, 30_208], "{blimp:?}");
+    assert!(blimp.iter().all(|p| (0.0..=1.0).contains(&p.1)));
 }
 
 #[test]

@@ -19,7 +19,8 @@ pairs, good_lp, bad_lp, _ = score(ckpt, blimp_dir, paradigms, tokenizer_class)
 table = pq.read_table(f"{results}/pairs.parquet").to_pydict()
 summary = pq.read_table(f"{results}/summary.parquet").to_pydict()
 keys = list(zip(table["paradigm"], table["pair_id"]))
-assert keys == [(p["UID"], str(p["pairID"])) for p in pairs], "pairs.parquet rows are not BLiMP's pairs in order"
+assert keys == [(p["UID"], int(p["pairID"])) for p in pairs], "pairs.parquet rows are not BLiMP's pairs in order"
+assert str(pq.read_schema(f"{results}/pairs.parquet").field("pair_id").type) == "int64"
 diff = max(max(abs(a - b) for a, b in zip(good_lp, table["logp_good"])),
            max(abs(a - b) for a, b in zip(bad_lp, table["logp_bad"])))
 ours = table["correct"]

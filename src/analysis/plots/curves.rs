@@ -22,9 +22,18 @@ struct Line {
     last: Option<Spread>,
 }
 
-/// The y range (in axis units) that holds every band of `lines`.
-fn y_range(lines: &[Line], fig: &FigureOptions) -> (f64, f64) {
+/// Chance for a measure drawn on the curves: BLiMP accuracy's 0.5 (two sentences, one right).
+fn chance(measure: &str) -> Option<f64> {
+    (measure == "BLiMP accuracy").then_some(0.5)
+}
+
+/// The y range (in axis units) that holds every band of `lines`, and `chance` when given.
+fn y_range(lines: &[Line], fig: &FigureOptions, chance: Option<f64>) -> (f64, f64) {
     let (mut lo, mut hi) = (f64::MAX, f64::MIN);
+    if let Some(c) = chance {
+        lo = fig.y_scale.to_axis(c);
+        hi = lo;
+    }
     for l in lines {
         for s in l.points.iter().map(|p| &p.1).chain(&l.last) {
             let (a, b) = s.band(fig.band);
@@ -49,7 +58,8 @@ fn curve_panel<DB: DrawingBackend>(
     legend: bool,
 ) -> Result<()> {
     let n = axis.len().max(1);
-    let (lo, hi) = y_range(lines, fig);
+    let chance = chance(measure);
+    let (lo, hi) = y_range(lines, fig, chance);
     let mut chart = ok(ChartBuilder::on(area)
         .caption(title, ("sans-serif", 17))
         .margin(12)
@@ -71,6 +81,18 @@ fn curve_panel<DB: DrawingBackend>(
         })
         .draw())?;
     let at = |i: usize| SegmentValue::CenterOf(i);
+    if let Some(c) = chance {
+        let y = scale.to_axis(c);
+        let grey = RGBColor(120, 120, 120);
+        ok(chart.draw_series(DashedLineSeries::new(
+            [(SegmentValue::Exact(0), y), (SegmentValue::Last, y)],
+            6,
+            4,
+            grey.stroke_width(1),
+        )))?
+        .label("chance (0.5)")
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], grey.stroke_width(1)));
+    }
     for l in lines {
         let c = l.color;
         if l.points.len() > 1 {

@@ -176,6 +176,27 @@ fn colour_bar<DB: DrawingBackend>(
     Ok(())
 }
 
+/// The colour bar of [`shade`]: accuracy 0 (red) through chance 0.5 (white) to 1 (deep blue),
+/// labelled at 0, 0.5 and 1.
+fn accuracy_bar<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>) -> Result<()> {
+    let (_, h) = area.dim_in_pixel();
+    let (top, bottom) = (60i32, h as i32 - 50);
+    let steps = 64;
+    for i in 0..steps {
+        let t = i as f64 / (steps - 1) as f64;
+        let y0 = bottom - ((bottom - top) as f64 * (i + 1) as f64 / steps as f64) as i32;
+        let y1 = bottom - ((bottom - top) as f64 * i as f64 / steps as f64) as i32;
+        ok(area.draw(&Rectangle::new([(12, y0), (32, y1)], shade(t).filled())))?;
+    }
+    ok(area.draw(&Rectangle::new([(12, top), (32, bottom)], BLACK)))?;
+    let style = TextStyle::from(("sans-serif", 11).into_font());
+    let mid = (top + bottom) / 2;
+    for (label, y) in [("1.0", top), ("0.5 chance", mid - 5), ("0.0", bottom - 10)] {
+        ok(area.draw(&Text::new(label, (38, y), style.clone())))?;
+    }
+    Ok(())
+}
+
 /// One box plot per configuration (column) of its rows' mean accuracies.
 fn boxes<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, g: &Grid) -> Result<()> {
     let per: Vec<Vec<f64>> = (0..g.configs.len())
@@ -247,7 +268,12 @@ fn boxes<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, g: &Grid) -> Result<
 /// phenomenon → (milestone sort key, label) → mean accuracy over full runs.
 pub type Heat = BTreeMap<String, BTreeMap<(u64, String), f64>>;
 
+/// The phenomenon × anchor heatmap, with the accuracy scale's colour bar at its right.
 pub fn draw_anchors<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, h: &Heat) -> Result<()> {
+    let (w, _) = root.dim_in_pixel();
+    let (root, bar) = root.split_horizontally(w.saturating_sub(BAR));
+    accuracy_bar(&bar)?;
+    let root = &root;
     let mut cols: Vec<(u64, String)> = h.values().flat_map(|m| m.keys().cloned()).collect();
     cols.sort();
     cols.dedup();
@@ -255,7 +281,7 @@ pub fn draw_anchors<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, h: &Heat)
     let (nc, nr) = (cols.len().max(1), rows.len().max(1));
     let mut chart = ok(ChartBuilder::on(root)
         .caption(
-            "BLiMP accuracy per phenomenon and anchor (mean over full runs; white = 0.5, deep blue = 1.0, red < 0.5)",
+            "BLiMP accuracy per phenomenon and anchor (mean over full runs)",
             ("sans-serif", 16),
         )
         .margin(15)

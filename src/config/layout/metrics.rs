@@ -10,8 +10,13 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 /// One line of `metrics.jsonl`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Record {
+    /// When it was logged (UTC, RFC 3339) and by which run; filled by [`Metrics::write`].
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub time: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub run_id: String,
     pub step: u64,
     pub tokens: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -33,11 +38,12 @@ pub struct Metrics {
     path: PathBuf,
     file: File,
     bytes: u64,
+    run_id: String,
 }
 
 impl Metrics {
-    /// Opens `path`, truncated to `keep` bytes (0 for a fresh run).
-    pub fn open(path: &Path, keep: u64) -> Result<Metrics> {
+    /// Opens `path`, truncated to `keep` bytes (0 for a fresh run), for run `run_id`.
+    pub fn open(path: &Path, keep: u64, run_id: &str) -> Result<Metrics> {
         let file = OpenOptions::new()
             .create(true)
             .append(true)
@@ -49,12 +55,20 @@ impl Metrics {
             path: path.to_owned(),
             file,
             bytes: keep,
+            run_id: run_id.to_owned(),
         })
     }
 
     /// Writes one record (flushed to the OS; a crash loses at most the line being written).
     pub fn write(&mut self, record: &Record) -> Result<()> {
-        let mut line = serde_json::to_vec(record)?;
+        let stamped = Record {
+            time: jiff::Timestamp::now()
+                .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+                .to_string(),
+            run_id: self.run_id.clone(),
+            ..record.clone()
+        };
+        let mut line = serde_json::to_vec(&stamped)?;
         line.push(b'\n');
         self.file
             .write_all(&line)

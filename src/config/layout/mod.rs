@@ -2,6 +2,7 @@
 //! what it holds ([`RunLayout`]), what a checkpoint folder holds ([`checkpoint`]), the training
 //! log ([`metrics`]), and where results go ([`results`]: [`ResultLayout`]). Each file format sits beside its reader.
 
+pub mod card;
 pub mod checkpoint;
 pub mod meta;
 pub mod metrics;
@@ -22,6 +23,8 @@ pub const RUN_RECORD_FILE: &str = "run.json";
 pub const LOCK_FILE: &str = "run.lock";
 /// One JSON object per logged step.
 pub const METRICS_FILE: &str = "metrics.jsonl";
+/// TensorBoard's event files (training's and each evaluation's).
+pub const TENSORBOARD_DIR: &str = "tb";
 /// The current resume state; the one before it is kept beside it as `resume.prev/`.
 pub const RESUME_DIR: &str = "resume";
 
@@ -29,7 +32,7 @@ pub const RESUME_DIR: &str = "resume";
 ///
 /// ```text
 /// <output>/models/<dataset>/llama-<size>/tokenizer-<V>-seed-<S>[-wsd]/[budget-<M>M/]
-///     run.json  run.lock  metrics.jsonl  resume/  resume.prev/
+///     run.json  run.lock  metrics.jsonl  tb/  resume/  resume.prev/
 ///     init/  milestone-<M>M/ …  final/      (checkpoint folders)
 ///     branch-<M>M/  branch-<M>M.prev/      (a WSD trunk's states for its budget runs)
 /// ```
@@ -93,6 +96,11 @@ impl RunLayout {
 
     pub fn metrics(&self) -> PathBuf {
         self.dir.join(METRICS_FILE)
+    }
+
+    /// TensorBoard's folder of the run: training's and every evaluation's event files.
+    pub fn tensorboard(&self) -> PathBuf {
+        self.dir.join(TENSORBOARD_DIR)
     }
 
     pub fn run_record(&self) -> PathBuf {

@@ -48,10 +48,21 @@ pub struct SourcesFile {
     pub files: Sources,
 }
 
-/// Reads a sources file; each alias names its source's files.
+/// `lmeff data fetch --sources`' default, relative to the folder lmeff runs in.
+pub const DEFAULT_SOURCES: &str = "configs/sources.toml";
+
+/// lmeff's own `configs/sources.toml`, for a folder without one.
+const BUILTIN_SOURCES: &str = include_str!("../../../configs/sources.toml");
+
+/// Reads a sources file (lmeff's built-in one for the default path when the folder lmeff runs in
+/// has none); each alias names its source's files.
 pub fn load_sources(path: &Path) -> Result<SourcesFile> {
     use figment::providers::{Format, Toml};
-    let text = fs::read_to_string(path)?;
+    let text = if path == Path::new(DEFAULT_SOURCES) && !path.exists() {
+        BUILTIN_SOURCES.to_owned()
+    } else {
+        fs::read_to_string(path)?
+    };
     let mut s: SourcesFile = figment::Figment::from(Toml::string(&text))
         .extract()
         .with_context(|| format!("parsing {}", path.display()))?;

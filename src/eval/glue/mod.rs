@@ -250,6 +250,12 @@ pub fn evaluate(targets: &[Target], o: &GlueOptions, run_layout: bool) -> Result
                 result.epochs,
                 dest.display()
             );
+            if let Some(tokens) = id.tokens_seen {
+                let t = &result.test;
+                let score = task.reported.pick(t.accuracy, t.f1, t.mcc);
+                let tag = format!("glue/{}", task.name);
+                super::to_tensorboard(ck, &tag.replace('/', "-"), tokens, &[(&tag, score)])?;
+            }
             done.push(Finetuned {
                 checkpoint: id.checkpoint.clone(),
                 task: task.name.into(),

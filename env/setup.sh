@@ -45,7 +45,7 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   log "creating venv $VENV"
   "$PY" -m venv "$VENV"
 fi
-want_py=("torch==$TORCH_VERSION" "transformers>=4.45,<5" "tokenizers>=0.20" "pyarrow>=15" "numpy" "scipy" "tensorboard" "pytablewriter")
+want_py=("torch==$TORCH_VERSION" "transformers>=4.45,<5" "tokenizers>=0.20" "pyarrow>=15" "numpy" "scipy" "tensorboard" "pytablewriter" "requests" "pyyaml" "jinja2")
 if ! "$VENV/bin/python" - "$TORCH_VERSION" <<'PYEOF' 2>/dev/null
 import sys, importlib.metadata as md
 assert md.version("torch").split("+")[0] == sys.argv[1]

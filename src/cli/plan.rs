@@ -106,7 +106,7 @@ pub fn load_plan(settings: &Settings, seeds: Option<&[u64]>) -> Result<Plan> {
 /// [`load_plan`], with the notes on rows whose batch differs from their preset's.
 fn load_plan_with_notes(settings: &Settings, seeds: Option<&[u64]>) -> Result<(Plan, Vec<String>)> {
     let presets = Presets::load(&settings.models_dir)?;
-    let rows = read_matrix(&settings.configs, &presets, settings)?;
+    let rows = read_matrix(&settings.configs, &presets)?;
     let plan = Plan::build(&settings.configs, &rows, &presets, settings, seeds)
         .with_context(|| format!("planning {}", settings.configs.display()))?;
     let notes = batch_notes(&settings.configs, &rows, &presets, settings.batch_from);

@@ -110,6 +110,13 @@ pub fn run(
         Some(dataset) => {
             let model = args.model.clone().expect("clap requires --model");
             let seq_len = check_flags(&presets, &model, args.seq_len)?;
+            let vocab = args.vocab.expect("clap requires --vocab");
+            if vocab < lmeff::config::MIN_VOCAB {
+                bail!(
+                    "--vocab {vocab}: below {} (the 3 special tokens and 256 byte symbols)",
+                    lmeff::config::MIN_VOCAB
+                );
+            }
             let anchor = Anchor::from_value(args.anchor).map_err(|e| anyhow!("--anchor: {e}"))?;
             let row = MatrixRow {
                 line: 0,
@@ -120,7 +127,7 @@ pub fn run(
                 grad_accum: None,
                 seq_length: seq_len,
                 anchors: vec![anchor],
-                vocab_size: args.vocab.expect("clap requires --vocab"),
+                vocab_size: vocab,
                 gpus: 1,
                 nodes: 1,
                 time: None,
@@ -133,7 +140,7 @@ pub fn run(
             if args.run_id.is_none() && args.task_index.is_none() {
                 bail!("say which run: --run-id ID, --task-index I, or --dataset/--model/--vocab");
             }
-            let rows = read_matrix(&settings.configs, &presets, &settings)?;
+            let rows = read_matrix(&settings.configs, &presets)?;
             (settings.configs.clone(), rows)
         }
     };

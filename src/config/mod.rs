@@ -34,4 +34,4 @@ pub use slurm::{Benchmark, GpuRequest, SlurmSettings};
 pub use train::{
     BudgetFinal, CommDtype, DecayShape, MilestoneStore, Precision, ScheduleKind, TrainSettings,
 };
-pub use units::{Anchor, Millions, SlurmTime, TokenCount};
+pub use units::{Anchor, Millions, SlurmTime, TokenCount, MIN_VOCAB};

@@ -257,8 +257,7 @@ mod tests {
             Presets::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/models"))?;
         let settings = Settings::default();
         let text = format!("model_config,dataset,epochs,batch_size,grad_accum,seq_length,anchors,tokenizer_vocab_size,gpus\n{body}");
-        let rows =
-            parse_matrix(&text, &presets, &settings).map_err(|p| anyhow::anyhow!("{p:?}"))?;
+        let rows = parse_matrix(&text, &presets).map_err(|p| anyhow::anyhow!("{p:?}"))?;
         Plan::build(Path::new("configs.csv"), &rows, &presets, &settings, seeds)
     }
 

@@ -47,7 +47,7 @@ pub struct Settings {
     pub seeds: Vec<u64>,
     /// Checkpoint milestones in millions of tokens (fractions allowed for tiny runs).
     pub milestones: Vec<Millions>,
-    /// Tokenizer vocabulary sizes a configs.csv row may ask for.
+    /// Tokenizer vocabulary sizes `lmeff data prepare` builds when not told (the study's).
     pub vocab_sizes: Vec<u32>,
     /// Where a run's batch size and accumulation come from: `row` (configs.csv's `batch_size` and
     /// `grad_accum`, the preset's where empty or 0) or `preset` (always the preset's: what the

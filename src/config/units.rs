@@ -7,6 +7,10 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// The smallest tokenizer vocabulary lmeff trains: its 3 special tokens (`<pad>`, `<s>`, `</s>`)
+/// and the 256 byte symbols. A configs.csv row and `--vocab` accept any size from here on.
+pub const MIN_VOCAB: u32 = 3 + 256;
+
 /// An exact number of training tokens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]

@@ -24,8 +24,10 @@ use super::encode::ByteLevelWords;
 use super::text::{line_chunks, utf8, BOS, EOS, SPECIAL_TOKENS};
 use crate::io::write_bytes_atomic;
 
-/// The smallest vocabulary: the specials plus the 256 byte symbols.
-pub const MIN_VOCAB: u32 = SPECIAL_TOKENS.len() as u32 + 256;
+/// The smallest vocabulary: the specials plus the 256 byte symbols (defined with the study's
+/// vocabulary, which checks configs.csv against it).
+pub use crate::config::MIN_VOCAB;
+const _: () = assert!(SPECIAL_TOKENS.len() as u32 + 256 == MIN_VOCAB);
 
 /// Checks a requested vocabulary size.
 pub fn check_vocab(vocab: u64) -> Result<u32> {

@@ -232,9 +232,9 @@ fn bad_matrices_are_clear_errors_and_write_nothing() {
             &[":2: column 7 `anchors`", "JSON"],
         ),
         (
-            "unsupported vocab size",
-            format!("{HEADER}\n20m,tinystories,50,64,1,256,\"[-1]\",12000\n"),
-            &[":2: column 8 `tokenizer_vocab_size`", "unsupported vocab size"],
+            "vocab size too small",
+            format!("{HEADER}\n20m,tinystories,50,64,1,256,\"[-1]\",200\n"),
+            &[":2: column 8 `tokenizer_vocab_size`", "vocab size below 259"],
         ),
         (
             "missing column",

@@ -297,7 +297,8 @@ fn interrupted_saves_leave_nothing_behind() {
             "metrics.jsonl",
             "milestone-0.01M",
             "run.json",
-            "run.lock"
+            "run.lock",
+            "tb"
         ]
     );
 }

@@ -4,7 +4,6 @@
 use super::row::{MatrixRow, Problem};
 use crate::config::dataset::DatasetName;
 use crate::config::preset::Presets;
-use crate::config::settings::Settings;
 use crate::config::train::ScheduleKind;
 use crate::config::units::{Anchor, SlurmTime};
 
@@ -58,7 +57,7 @@ impl Cells<'_> {
         }
     }
 
-    pub(super) fn row(&mut self, presets: &Presets, settings: &Settings) -> Option<MatrixRow> {
+    pub(super) fn row(&mut self, presets: &Presets) -> Option<MatrixRow> {
         let model = self.cell("model_config", true, |v| {
             presets.get(v).map(|p| p.name.clone()).ok_or_else(|| {
                 format!(
@@ -78,12 +77,12 @@ impl Cells<'_> {
         let anchors = self.cell("anchors", true, parse_anchors);
         let vocab_size = self.cell("tokenizer_vocab_size", true, |v| {
             let v = positive::<u32>(v)?;
-            if settings.vocab_sizes.contains(&v) {
+            if v >= super::super::MIN_VOCAB {
                 Ok(v)
             } else {
                 Err(format!(
-                    "unsupported vocab size (settings `vocab_sizes`: {:?})",
-                    settings.vocab_sizes
+                    "vocab size below {} (the 3 special tokens and 256 byte symbols)",
+                    super::super::MIN_VOCAB
                 ))
             }
         });

@@ -8,7 +8,6 @@ mod cells;
 mod row;
 
 use super::preset::Presets;
-use super::settings::Settings;
 use cells::Cells;
 pub use row::{MatrixRow, Problem};
 
@@ -55,12 +54,8 @@ impl fmt::Display for MatrixError {
     }
 }
 
-/// Reads and validates `path` against the presets and settings.
-pub fn read_matrix(
-    path: &Path,
-    presets: &Presets,
-    settings: &Settings,
-) -> Result<Vec<MatrixRow>, MatrixError> {
+/// Reads and validates `path` against the presets.
+pub fn read_matrix(path: &Path, presets: &Presets) -> Result<Vec<MatrixRow>, MatrixError> {
     let fail = |line, message: String| MatrixError {
         file: path.to_owned(),
         problems: vec![Problem {
@@ -70,18 +65,14 @@ pub fn read_matrix(
         }],
     };
     let text = fs_err::read_to_string(path).map_err(|e| fail(0, format!("cannot read: {e}")))?;
-    parse_matrix(&text, presets, settings).map_err(|problems| MatrixError {
+    parse_matrix(&text, presets).map_err(|problems| MatrixError {
         file: path.to_owned(),
         problems,
     })
 }
 
 /// Validates matrix text; `Err` lists every problem found.
-pub fn parse_matrix(
-    text: &str,
-    presets: &Presets,
-    settings: &Settings,
-) -> Result<Vec<MatrixRow>, Vec<Problem>> {
+pub fn parse_matrix(text: &str, presets: &Presets) -> Result<Vec<MatrixRow>, Vec<Problem>> {
     let mut reader = csv::ReaderBuilder::new()
         .comment(Some(b'#'))
         .trim(csv::Trim::All)
@@ -147,7 +138,7 @@ pub fn parse_matrix(
             line,
             problems: &mut problems,
         };
-        if let Some(row) = cells.row(presets, settings) {
+        if let Some(row) = cells.row(presets) {
             rows.push(row);
         }
     }
@@ -178,11 +169,7 @@ mod tests {
         "model_config,dataset,epochs,batch_size,grad_accum,seq_length,anchors,tokenizer_vocab_size";
 
     fn parse(body: &str) -> Result<Vec<MatrixRow>, Vec<Problem>> {
-        parse_matrix(
-            &format!("{HEADER}\n{body}"),
-            &presets(),
-            &Settings::default(),
-        )
+        parse_matrix(&format!("{HEADER}\n{body}"), &presets())
     }
 
     fn only_problem(body: &str) -> Problem {
@@ -211,7 +198,7 @@ mod tests {
     #[test]
     fn optional_columns() {
         let text = format!("{HEADER},gpus,nodes,time,seeds\n20m,web,1,64,1,256,[-1],8000,4,2,1-00:00:00,\"[3,4]\"\n");
-        let rows = parse_matrix(&text, &presets(), &Settings::default()).unwrap();
+        let rows = parse_matrix(&text, &presets()).unwrap();
         assert_eq!((rows[0].gpus, rows[0].nodes), (4, 2));
         assert_eq!(
             rows[0].time.as_ref().map(SlurmTime::as_str),
@@ -230,8 +217,14 @@ mod tests {
         assert_eq!(p.column.unwrap(), (7, "anchors".to_string()));
         assert!(p.message.contains("JSON"), "{}", p.message);
 
-        let p = only_problem("20m,tinystories,50,64,1,256,\"[-1]\",12345\n");
+        let p = only_problem("20m,tinystories,50,64,1,256,\"[-1]\",258\n");
         assert_eq!(p.column.unwrap().1, "tokenizer_vocab_size");
+        assert!(p.message.contains("below 259"), "{}", p.message);
+        // Any size a tokenizer can have, as `lmeff train --vocab` takes it.
+        assert_eq!(
+            parse("20m,tinystories,50,64,1,256,\"[-1]\",12345\n").unwrap()[0].vocab_size,
+            12345
+        );
 
         let p = only_problem("20m,tinystories,-3,64,1,256,\"[-1]\",16000\n");
         assert!(p.message.contains("negative"), "{}", p.message);
@@ -266,7 +259,7 @@ mod tests {
     #[test]
     fn header_problems() {
         let text = "model_config,dataset,epochs,batch_size,grad_accum,seq_length,anchors,vocab\n";
-        let problems = parse_matrix(text, &presets(), &Settings::default()).unwrap_err();
+        let problems = parse_matrix(text, &presets()).unwrap_err();
         let messages: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
         assert!(
             messages.iter().any(|m| m.starts_with("unknown column")),

@@ -266,10 +266,13 @@ pub fn finetune(job: Job) -> Result<Outcome> {
             Metric::Mcc => "MCC",
         };
         let secs = started.elapsed().as_secs_f64();
+        let left = recipe.max_epochs.saturating_sub(epoch) as f64 * secs;
         info!(
-            "{} epoch {epoch}: train loss {train_loss:.4}, dev {measure} {watched:.4} ({secs:.1} s, {:.0} training examples/s)",
+            "{} epoch {epoch}/{}: train loss {train_loss:.4}, dev {measure} {watched:.4} ({secs:.1} s, {:.0} training examples/s; ETA at most {})",
             task.name,
-            lengths.len() as f64 / secs
+            recipe.max_epochs,
+            lengths.len() as f64 / secs,
+            crate::progress::eta_text(left)
         );
         let stop = early.observe(&mut es, -watched, u64::from(epoch), 0, params);
         if es.best_step == u64::from(epoch) {

@@ -155,7 +155,7 @@ pub(crate) mod tests {
         settings.slurm.extra = vec!["--mail-type=FAIL".into()];
         settings.slurm.eval_args = vec!["--batch-tokens".into(), "65536".into()];
         settings.slurm.templates_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("slurm");
-        let rows = parse_matrix(CONFIGS, &presets, &settings).unwrap();
+        let rows = parse_matrix(CONFIGS, &presets).unwrap();
         let plan = Plan::build(Path::new("configs.csv"), &rows, &presets, &settings, None).unwrap();
         (plan, settings)
     }

@@ -153,32 +153,25 @@ fn colour_bar<DB: DrawingBackend>(
     (lo, hi): (f64, f64),
 ) -> Result<()> {
     let (lo, hi) = if lo > hi { (0.0, 1.0) } else { (lo, hi) };
-    let (_, h) = area.dim_in_pixel();
-    let (top, bottom) = (60i32, h as i32 - 50);
-    let steps = 64;
-    for i in 0..steps {
-        let t = i as f64 / (steps - 1) as f64;
-        let y0 = bottom - ((bottom - top) as f64 * (i + 1) as f64 / steps as f64) as i32;
-        let y1 = bottom - ((bottom - top) as f64 * i as f64 / steps as f64) as i32;
-        ok(area.draw(&Rectangle::new(
-            [(12, y0), (32, y1)],
-            scaled(t, 0.0, 1.0).filled(),
-        )))?;
-    }
-    ok(area.draw(&Rectangle::new([(12, top), (32, bottom)], BLACK)))?;
     let (high, low) = match scale {
         HeatmapScale::Global => (format!("{hi:.3}"), format!("{lo:.3}")),
         HeatmapScale::Row => ("row best".to_owned(), "row worst".to_owned()),
     };
-    let style = TextStyle::from(("sans-serif", 11).into_font());
-    ok(area.draw(&Text::new(high, (38, top), style.clone())))?;
-    ok(area.draw(&Text::new(low, (38, bottom - 10), style)))?;
-    Ok(())
+    gradient_bar(area, |t| scaled(t, 0.0, 1.0), &[(1.0, high), (0.0, low)])
 }
 
-/// The colour bar of [`shade`]: accuracy 0 (red) through chance 0.5 (white) to 1 (deep blue),
-/// labelled at 0, 0.5 and 1.
+/// The colour bar of [`shade`]: accuracy 0 (red) through chance 0.5 (white) to 1 (deep blue).
 fn accuracy_bar<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>) -> Result<()> {
+    let labels = [(1.0, "1.0"), (0.5, "0.5 chance"), (0.0, "0.0")].map(|(t, l)| (t, l.to_owned()));
+    gradient_bar(area, shade, &labels)
+}
+
+/// A vertical strip of `colour(t)` for t from 0 (bottom) to 1 (top), with `labels` at their t.
+fn gradient_bar<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    colour: impl Fn(f64) -> RGBColor,
+    labels: &[(f64, String)],
+) -> Result<()> {
     let (_, h) = area.dim_in_pixel();
     let (top, bottom) = (60i32, h as i32 - 50);
     let steps = 64;
@@ -186,13 +179,15 @@ fn accuracy_bar<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>) -> Result<()>
         let t = i as f64 / (steps - 1) as f64;
         let y0 = bottom - ((bottom - top) as f64 * (i + 1) as f64 / steps as f64) as i32;
         let y1 = bottom - ((bottom - top) as f64 * i as f64 / steps as f64) as i32;
-        ok(area.draw(&Rectangle::new([(12, y0), (32, y1)], shade(t).filled())))?;
+        ok(area.draw(&Rectangle::new([(12, y0), (32, y1)], colour(t).filled())))?;
     }
     ok(area.draw(&Rectangle::new([(12, top), (32, bottom)], BLACK)))?;
     let style = TextStyle::from(("sans-serif", 11).into_font());
-    let mid = (top + bottom) / 2;
-    for (label, y) in [("1.0", top), ("0.5 chance", mid - 5), ("0.0", bottom - 10)] {
-        ok(area.draw(&Text::new(label, (38, y), style.clone())))?;
+    for (t, label) in labels {
+        // The text's top at its height, kept inside the strip's ends.
+        let y = bottom - ((bottom - top) as f64 * t) as i32;
+        let y = (y - 5).min(bottom - 10).max(top);
+        ok(area.draw(&Text::new(label.clone(), (38, y), style.clone())))?;
     }
     Ok(())
 }

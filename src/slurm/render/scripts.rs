@@ -96,7 +96,7 @@ impl<'s> Renderer<'s> {
     pub(super) fn train(&self, plan: &Plan, g: &Group) -> Result<Script> {
         let slurm = &self.settings.slurm;
         let stem = format!("{}-{}", Stage::Train.name(), g.index);
-        let mut v = self.array_values(g, &stem);
+        let mut v = self.array_values(&g.tasks, &stem);
         v.insert("nodes", g.nodes.to_string());
         v.insert("ntasks_per_node", g.ranks_per_node.to_string());
         v.insert("time", g.time.clone());
@@ -116,16 +116,10 @@ impl<'s> Renderer<'s> {
     pub(super) fn eval(&self, plan: &Plan, g: &Group, part: &EvalPart) -> Result<Script> {
         let slurm = &self.settings.slurm;
         let stem = part.script_stem(g.index);
-        let mut v = self.array_values(g, &stem);
+        let mut v = self.array_values(&g.tasks, &stem);
         v.insert("time", slurm.eval_time.clone());
         v.insert("sbatch_options", self.options(Stage::Eval, Some(1)));
-        let dirs: Vec<(usize, String)> = runs(plan, g)
-            .map(|r| (r.task_index, r.output_dir.to_string_lossy().into_owned()))
-            .collect();
-        v.insert(
-            "run_dirs",
-            bash_array(dirs.iter().map(|(i, d)| (*i, d.as_str()))),
-        );
+        v.insert("run_dirs", run_dirs(plan, &g.tasks));
         match part {
             EvalPart::Blimp => {
                 v.insert("eval_args", args_suffix(&slurm.eval_args));
@@ -149,22 +143,11 @@ impl<'s> Renderer<'s> {
     ) -> Result<Script> {
         let slurm = &self.settings.slurm;
         let stem = format!("rung-{}-{rung}M", g.index);
-        let mut v = self.common.clone();
-        v.insert("job_name", format!("{}-{stem}", slurm.job_name));
-        v.insert("array", tasks.spec(slurm.throttle));
-        v.insert("n_runs", tasks.len().to_string());
+        let mut v = self.array_values(tasks, &stem);
         v.insert("rung", rung.to_string());
         v.insert("time", g.time.clone());
         v.insert("sbatch_options", self.options(Stage::Rung, Some(1)));
-        let dirs: Vec<(usize, String)> = tasks
-            .indices()
-            .iter()
-            .map(|&i| (i, plan.runs[i].output_dir.to_string_lossy().into_owned()))
-            .collect();
-        v.insert(
-            "run_dirs",
-            bash_array(dirs.iter().map(|(i, d)| (*i, d.as_str()))),
-        );
+        v.insert("run_dirs", run_dirs(plan, tasks));
         v.insert("eval_args", args_suffix(&slurm.eval_args));
         let mut script = self.script(Stage::Rung, Some(g.index), None, &stem, &v)?;
         script.rung = Some(rung);
@@ -199,13 +182,13 @@ impl<'s> Renderer<'s> {
         self.script(Stage::Aggregate, None, None, "aggregate", &v)
     }
 
-    /// The common values with an array's name, `--array` and size.
-    fn array_values(&self, g: &Group, stem: &str) -> HashMap<&'static str, String> {
+    /// The common values with an array's name, `--array` (over `tasks`) and size.
+    fn array_values(&self, tasks: &TaskSet, stem: &str) -> HashMap<&'static str, String> {
         let slurm = &self.settings.slurm;
         let mut v = self.common.clone();
         v.insert("job_name", format!("{}-{stem}", slurm.job_name));
-        v.insert("array", g.tasks.spec(slurm.throttle));
-        v.insert("n_runs", g.tasks.len().to_string());
+        v.insert("array", tasks.spec(slurm.throttle));
+        v.insert("n_runs", tasks.len().to_string());
         v
     }
 
@@ -266,6 +249,16 @@ impl<'s> Renderer<'s> {
 /// The plan's runs of group `g`, by task index.
 fn runs<'p>(plan: &'p Plan, g: &'p Group) -> impl Iterator<Item = &'p Run> {
     g.tasks.indices().iter().map(|&i| &plan.runs[i])
+}
+
+/// The `RUN_DIRS` bash array of `tasks`: each task's run folder.
+fn run_dirs(plan: &Plan, tasks: &TaskSet) -> String {
+    let dirs: Vec<(usize, String)> = tasks
+        .indices()
+        .iter()
+        .map(|&i| (i, plan.runs[i].output_dir.to_string_lossy().into_owned()))
+        .collect();
+    bash_array(dirs.iter().map(|(i, d)| (*i, d.as_str())))
 }
 
 /// A value for an `#SBATCH` line: Slurm does not unquote them, so no whitespace.

@@ -5,7 +5,7 @@ ENV_FILE := env/lmeff.env
 # Every cargo/lmeff recipe runs with libtorch's paths from env/lmeff.env (written by make setup).
 WITH_ENV = if [[ ! -f $(ENV_FILE) ]]; then echo "$(ENV_FILE) missing: run 'make setup' first" >&2; exit 1; fi; source $(ENV_FILE) &&
 
-.PHONY: setup build release test test-login-node install-login-node lint fmt plan doctor demo demo-slurm slurm-up gpu-check clean help bench-data bench-train bench-blimp bench-aggregate bench-launch bench-glue
+.PHONY: setup build release test test-login-node install-login-node lint fmt docs plan doctor demo demo-slurm slurm-up gpu-check clean help bench-data bench-train bench-blimp bench-aggregate bench-launch bench-glue
 
 help:
 	@echo "make setup      install Debian packages, libtorch 2.11 (torch wheel) and the local Slurm cluster"
@@ -13,6 +13,7 @@ help:
 	@echo "make demo-slurm the same through lmeff launch on the Slurm cluster"
 	@echo "make test       lint (fmt, clippy -D warnings) and every unit and end-to-end test, both builds"
 	@echo "make install-login-node  lmeff without libtorch (plan, launch, status, aggregate, push, data)"
+	@echo "make docs       build the documentation book into docs/book/ and check its links"
 	@echo "make release    build target/release/lmeff"
 	@echo "make plan       print the runs of configs/configs.csv"
 	@echo "make doctor     check that libtorch links and trains here"
@@ -52,6 +53,10 @@ test-login-node:
 # resubmit, aggregate, push, hub, data).
 install-login-node:
 	cargo install --locked --path . --no-default-features
+
+# The book (docs/src, mdBook from make setup) into docs/book/, after the link and settings checks.
+docs:
+	$(WITH_ENV) cargo test --quiet --test docs && env/bin/mdbook build docs
 
 plan:
 	$(WITH_ENV) cargo run --release --quiet -- plan

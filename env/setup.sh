@@ -45,11 +45,12 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   log "creating venv $VENV"
   "$PY" -m venv "$VENV"
 fi
-want_py=("torch==$TORCH_VERSION" "transformers>=4.45,<5" "tokenizers>=0.20" "pyarrow>=15" "numpy" "scipy" "tensorboard" "pytablewriter" "requests" "pyyaml" "jinja2")
+want_py=("torch==$TORCH_VERSION" "transformers>=4.45,<5" "tokenizers>=0.20" "pyarrow>=15" "numpy" "scipy" "tensorboard" "pytablewriter" "requests" "pyyaml" "jinja2" "pandas" "polars" "duckdb")
 if ! "$VENV/bin/python" - "$TORCH_VERSION" <<'PYEOF' 2>/dev/null
 import sys, importlib.metadata as md
 assert md.version("torch").split("+")[0] == sys.argv[1]
-for m in ("transformers", "tokenizers", "pyarrow", "numpy", "scipy", "tensorboard", "pytablewriter", "lm_eval"):
+for m in ("transformers", "tokenizers", "pyarrow", "numpy", "scipy", "tensorboard", "pytablewriter", "lm_eval",
+          "pandas", "polars", "duckdb"):
     md.version(m)
 PYEOF
 then
@@ -69,6 +70,16 @@ fi
 if ! "$VENV/bin/python" -c 'from lm_eval.utils import make_table' 2>/dev/null; then
   log "installing lm_eval 0.4.13 (its results table only) into $VENV"
   "$VENV/bin/pip" install -q --no-cache-dir --disable-pip-version-check --no-deps "lm_eval==0.4.13"
+fi
+# mdBook for the documentation book (docs/; `make docs`, and `make test` builds it): from crates.io,
+# without its live-reload server, into env/bin.
+MDBOOK_VERSION="0.5.4"
+if [[ "$("$ROOT/env/bin/mdbook" --version 2>/dev/null)" != "mdbook v$MDBOOK_VERSION" ]]; then
+  log "installing mdbook $MDBOOK_VERSION into env/bin (a couple of minutes to compile)"
+  cargo install -q --locked --no-default-features --features search --root "$ROOT/env" \
+    --version "$MDBOOK_VERSION" mdbook
+else
+  log "mdbook $MDBOOK_VERSION present"
 fi
 SITE="$("$VENV/bin/python" -c 'import site; print(site.getsitepackages()[0])')"
 VENV_TORCH="$SITE/torch"

@@ -22,6 +22,53 @@ pub fn count_bar(total: u64, what: &str, unit: &str) -> ProgressBar {
     bar
 }
 
+/// An evaluation's bar over `total` units on a terminal (hidden otherwise). Its ETA starts from
+/// `prior` (units per second, e.g. the previous checkpoint's rate) and then follows this bar's own
+/// mean rate (see [`eta_estimate`]); before either is known it says `estimating`, never `0s`.
+pub fn eval_bar(total: u64, what: &str, unit: &str, prior: Option<f64>) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total);
+    let style = ProgressStyle::with_template(&format!(
+        "{{msg}} [{{bar:30}}] {{pos}}/{{len}} {unit} {{per_sec}} eta {{estimate}}"
+    ))
+    .expect("valid template")
+    .with_key(
+        "estimate",
+        move |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+            let total = state.len().unwrap_or(0);
+            let eta = eta_estimate(state.pos(), total, state.elapsed().as_secs_f64(), prior);
+            let _ = match eta {
+                Some(secs) => write!(w, "{}", eta_text(secs)),
+                None => write!(w, "estimating"),
+            };
+        },
+    )
+    .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_message(what.to_owned());
+    bar
+}
+
+/// Seconds left of `total` units with `done` done after `elapsed` seconds: from `prior` (units per
+/// second) until a tenth is done, from the mean rate so far after that (or with no prior); `None`
+/// while nothing says how fast the work goes.
+pub fn eta_estimate(done: u64, total: u64, elapsed: f64, prior: Option<f64>) -> Option<f64> {
+    let left = total.saturating_sub(done) as f64;
+    if left == 0.0 {
+        return Some(0.0);
+    }
+    let measured = (done > 0 && elapsed > 0.0).then(|| done as f64 / elapsed);
+    let prior = prior.filter(|r| r.is_finite() && *r > 0.0);
+    let rate = match (measured, prior) {
+        (Some(_), Some(p)) if done * 10 < total => p,
+        (Some(m), _) => m,
+        (None, p) => p?,
+    };
+    Some(left / rate)
+}
+
 /// A progress bar over `total` bytes (hidden when stderr is not a terminal).
 pub fn byte_bar(total: u64, what: &str) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
@@ -93,7 +140,7 @@ impl LineProgress {
         self.last = std::time::Instant::now();
         let secs = self.start.elapsed().as_secs_f64().max(1e-9);
         let rate = done as f64 / secs;
-        let eta = (self.total.saturating_sub(done)) as f64 / rate;
+        let eta = eta_estimate(done, self.total, secs, None).unwrap_or(f64::INFINITY);
         tracing::info!(
             "{}: {done}/{} {} ({:.0}%), {rate:.0} {}/s, ETA {}",
             self.what,
@@ -175,6 +222,23 @@ mod tests {
         assert_eq!(eta_text(247.0), "4m07s");
         assert_eq!(eta_text(7500.0), "2h05m");
         assert_eq!(eta_text(f64::INFINITY), "?");
+    }
+
+    #[test]
+    fn the_eta_starts_from_the_prior_rate_then_follows_the_measured_one() {
+        // Nothing known yet: no estimate (not "0s").
+        assert_eq!(eta_estimate(0, 1000, 0.0, None), None);
+        assert_eq!(eta_estimate(0, 1000, 3.0, None), None);
+        // The previous checkpoint's 100 units/s say 10 s before anything is measured …
+        assert_eq!(eta_estimate(0, 1000, 0.0, Some(100.0)), Some(10.0));
+        // … and while less than a tenth is done (a slow first batch does not swing it) …
+        assert_eq!(eta_estimate(50, 1000, 5.0, Some(100.0)), Some(9.5));
+        // … then this bar's own mean rate: 500 in 10 s is 50/s, 500 left.
+        assert_eq!(eta_estimate(500, 1000, 10.0, Some(100.0)), Some(10.0));
+        assert_eq!(eta_estimate(500, 1000, 10.0, None), Some(10.0));
+        // A useless prior is ignored; done is done.
+        assert_eq!(eta_estimate(0, 1000, 0.0, Some(0.0)), None);
+        assert_eq!(eta_estimate(1000, 1000, 10.0, None), Some(0.0));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The library's modules form layers, and imports flow one way: a module may use its own layer and
 //! the layers below it, never one above. This test reads every `crate::…` path in `src/` (the
 //! `use` lines and paths written inline; test modules excluded) and fails on a back-edge, naming
-//! the file and line. The order is the README's layout table.
+//! the file and line. The order is ARCHITECTURE.md's table of layers.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -18,6 +18,6 @@ pub fn refuse(command: &str) -> Result<ExitCode> {
         "`lmeff {command}` needs libtorch, and this lmeff was built without it \
          (--no-default-features, for login nodes and laptops). Build the full lmeff where it \
          will compute: `make setup && make build` in a checkout, or `cargo install --path .` \
-         with LIBTORCH pointing at libtorch 2.11 (see the README, Install)"
+         with LIBTORCH pointing at libtorch 2.11 (see the README: make setup)"
     )
 }

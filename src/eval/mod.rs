@@ -93,6 +93,8 @@ pub fn evaluate(
     let compute = Compute::new(o.device, o.precision)?;
     let mut encoded: HashMap<String, Encoded> = HashMap::new();
     let mut done = Vec::new();
+    // The last checkpoint's pairs/s: where the next bar's ETA starts.
+    let mut prior_rate = None;
     for (r, dest) in ready {
         let (ck, id, prefix_space) = (r.dir(), &r.id, r.prefix_space);
         let tok_path = ck.join(TOKENIZER_FILE);
@@ -167,10 +169,11 @@ pub fn evaluate(
             );
         }
         let start = Instant::now();
-        let bar = crate::progress::count_bar(
+        let bar = crate::progress::eval_bar(
             pairs.len() as u64,
             &format!("blimp {}", id.milestone),
             "pairs",
+            prior_rate,
         );
         let pairs_per_seq = pairs.len() as f64 / enc.seqs.len() as f64;
         let mut seqs_done = 0usize;
@@ -210,6 +213,7 @@ pub fn evaluate(
         let correct: i64 = rows.iter().map(|r| r.correct).sum();
         let accuracy = correct as f64 / pairs.len() as f64;
         let pairs_per_s = pairs.len() as f64 / secs.max(1e-9);
+        prior_rate = Some(pairs_per_s);
         info!(
             checkpoint = %ck.display(),
             accuracy = format!("{accuracy:.4}"),

@@ -154,6 +154,19 @@ fn make_demo_downloads_trains_evaluates_and_reports() {
         results.join("report.html").is_file()
             && results.join("plots/learning_curves.png").is_file()
     );
+    // The book's notebook page runs on these results, and pandas, polars and duckdb agree.
+    let notebook = Command::new(crate::common::python())
+        .arg(repo().join("tests/python/notebook_check.py"))
+        .arg(repo().join("docs/src/guide/notebook.md"))
+        .arg(&results)
+        .output()
+        .unwrap();
+    assert!(
+        notebook.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&notebook.stdout),
+        String::from_utf8_lossy(&notebook.stderr)
+    );
 }
 
 /// `bash env/demo.sh` in the scratch project, as a user without LMEFF_* settings runs it.

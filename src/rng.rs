@@ -1,5 +1,6 @@
 //! Seeded, reproducible randomness without a generator's state to save: counter-based hashes
-//! (data order, subsampling, mixing) and a small generator for bootstrap draws.
+//! (data order, subsampling, mixing), seeded permutations computed one position at a time (epochs
+//! of shuffled windows), and a small generator for bootstrap draws.
 
 /// A counter-based 64-bit hash (SplitMix64 finaliser over three words): the same inputs always give
 /// the same draw, so data order depends only on (seed, step, row) — the basis of exact resume.
@@ -12,6 +13,27 @@ pub fn mix64(a: u64, b: u64, c: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
+}
+
+/// Position `i` of a seeded random permutation of `0..n` (`i < n`), computed alone: a balanced
+/// Feistel network on the smallest even-bit power of two ≥ `n`, walking cycles back into range. The
+/// same (`n`, `key`) always gives the same permutation, and each `key` its own; nothing is stored.
+pub fn permute(i: u64, n: u64, key: u64) -> u64 {
+    assert!(i < n, "position {i} outside a permutation of {n}");
+    let bits = (64 - (n - 1).max(1).leading_zeros()).div_ceil(2).max(1);
+    let mask = (1u64 << bits) - 1;
+    let mut x = i;
+    loop {
+        let (mut left, mut right) = (x >> bits, x & mask);
+        for round in 0..4 {
+            let f = mix64(key, round, right) & mask;
+            (left, right) = (right, left ^ f);
+        }
+        x = (left << bits) | right;
+        if x < n {
+            return x;
+        }
+    }
 }
 
 /// FNV-1a: a stable 64-bit hash (the standard library's is randomised per process).
@@ -41,6 +63,30 @@ impl SplitMix {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn permutations_are_bijections_that_depend_on_the_key() {
+        for n in [1u64, 2, 3, 7, 16, 17, 1000, 4097] {
+            let mut seen: Vec<u64> = (0..n).map(|i| permute(i, n, 9)).collect();
+            seen.sort_unstable();
+            assert_eq!(seen, (0..n).collect::<Vec<_>>(), "n = {n}");
+        }
+        let a: Vec<u64> = (0..1000).map(|i| permute(i, 1000, 1)).collect();
+        let b: Vec<u64> = (0..1000).map(|i| permute(i, 1000, 2)).collect();
+        assert_ne!(a, b);
+        assert_eq!(
+            a,
+            (0..1000).map(|i| permute(i, 1000, 1)).collect::<Vec<_>>()
+        );
+        // Shuffled, not a shift: few positions keep their place.
+        assert!(
+            a.iter()
+                .enumerate()
+                .filter(|(i, &x)| *i as u64 == x)
+                .count()
+                < 10
+        );
+    }
 
     #[test]
     fn hashes_are_stable_across_processes_and_versions() {

@@ -173,6 +173,7 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
             None => None,
         },
         skipped: c.skipped,
+        seed_modes: c.seed_modes.into_iter().collect(),
         data_dir: o.out.join("data"),
     };
     let global: Vec<&predictiveness::Row> = summary

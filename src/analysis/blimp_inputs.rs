@@ -8,7 +8,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use super::columns::Columns;
 use super::record::{Milestone, Record, RunKey};
 use crate::config::layout::ResultLayout;
-use crate::config::{Anchor, ScheduleKind};
+use crate::config::{Anchor, ScheduleKind, SeedMode};
 use crate::results::blimp_summary;
 
 /// `v` when it is an accuracy (a number in [0, 1]); `what` says where it was read.
@@ -47,9 +47,11 @@ fn milestone(s: &str, path: &Path) -> Result<Milestone> {
     })
 }
 
-/// lmeff's `summary.parquet`: one row per paradigm; the overall accuracy is Σ correct / Σ n.
-pub(super) fn read_summary(path: &Path) -> Result<Vec<Record>> {
+/// lmeff's `summary.parquet`: one row per paradigm; the overall accuracy is Σ correct / Σ n. With
+/// what the run's seed varied (`train.seed_mode`; files before it: both).
+pub(super) fn read_summary(path: &Path) -> Result<(Vec<Record>, SeedMode)> {
     let rows = blimp_summary::read(path)?;
+    let seed_mode = rows.first().and_then(|r| r.seed_mode).unwrap_or_default();
     let mut out = Vec::new();
     let (mut sum_n, mut sum_c) = (0i64, 0i64);
     for (i, r) in rows.into_iter().enumerate() {
@@ -89,7 +91,7 @@ pub(super) fn read_summary(path: &Path) -> Result<Vec<Record>> {
         };
         out.push(overall);
     }
-    Ok(out)
+    Ok((out, seed_mode))
 }
 
 /// `…/blimp/<dataset>/<size>/seed-<S>/tok-<V>/[budget-<M>M/]<milestone>/blimp_results.json`.

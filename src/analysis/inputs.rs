@@ -3,7 +3,7 @@
 //! (lmeff's `glue_results.json` files and the study's GLUE tables, [`super::glue_import`]; tables
 //! are told apart by their header). The same result twice is an error unless the values are equal.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -13,6 +13,7 @@ use super::columns::read_columns;
 use super::glue::{self, GlueRow};
 use super::glue_import;
 pub use super::record::{Milestone, Record, RunKey};
+use crate::config::SeedMode;
 
 /// Everything collected.
 #[derive(Debug, Default)]
@@ -26,6 +27,8 @@ pub struct Collected {
     pub glue: Vec<GlueRow>,
     /// Files that could not be read (kept only with `--skip-bad`), with the reason.
     pub skipped: Vec<(PathBuf, String)>,
+    /// What the seeds of lmeff's own results varied (`train.seed_mode`), each mode once.
+    pub seed_modes: BTreeSet<SeedMode>,
     /// (run, milestone, task) → index in `overall` / `tasks`, for the duplicate check.
     seen: HashMap<(RunKey, String, Option<String>), usize>,
     /// A GLUE row's checkpoint, task and split → index in `glue`.
@@ -147,7 +150,8 @@ pub fn collect(results: Option<&Path>, imports: &[PathBuf], skip_bad: bool) -> R
     for f in &files {
         let name = f.file_name().unwrap_or_default();
         if name == "summary.parquet" {
-            let r = blimp_inputs::read_summary(f).and_then(|records| {
+            let r = blimp_inputs::read_summary(f).and_then(|(records, seed_mode)| {
+                out.seed_modes.insert(seed_mode);
                 let pairs = f.with_file_name("pairs.parquet");
                 match records.last().filter(|_| pairs.exists()) {
                     Some(overall) => {

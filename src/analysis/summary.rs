@@ -89,6 +89,8 @@ pub struct Summary {
     pub missing: Option<usize>,
     /// The race of the launch that wrote these results (`race.json` in the results folder).
     pub race: Option<super::race::launched::RaceLog>,
+    /// What the seeds of lmeff's own results varied (`train.seed_mode`), each mode once.
+    pub seed_modes: Vec<crate::config::SeedMode>,
     pub skipped: Vec<(PathBuf, String)>,
     pub data_dir: PathBuf,
 }

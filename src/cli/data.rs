@@ -143,7 +143,8 @@ pub enum Step {
         #[command(flatten)]
         vocab: VocabArg,
     },
-    /// Encode the cleaned text into tokens/<V>/{train,dev}.bin.
+    /// Encode the cleaned text into tokens/<V>/{train,dev}.bin (setting data.encoding = "study":
+    /// the raw text, as the study did, into tokens/<V>-study/).
     Tokenize {
         #[command(flatten)]
         dataset: DatasetArg,
@@ -166,7 +167,9 @@ pub fn run(
     settings: impl FnOnce(SettingsOverrides) -> Result<Settings>,
 ) -> Result<ExitCode> {
     let settings = settings(SettingsOverrides::default())?;
-    let ds = |d: &DatasetArg| DatasetDir::new(&settings.data_dir, d.dataset.as_str());
+    let ds = |d: &DatasetArg| {
+        DatasetDir::new(&settings.data_dir, d.dataset.as_str()).map(|ds| ds.with(settings.data))
+    };
     let sizes = |v: &VocabArg| {
         v.vocab_sizes
             .clone()

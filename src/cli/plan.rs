@@ -74,7 +74,9 @@ fn race_outlook(settings: &Settings, plan: &Plan) -> Result<String> {
         if let Some(steps) = r.max_steps {
             return Some(steps * r.tokens_per_step);
         }
-        let dir = DatasetDir::new(&settings.data_dir, &r.key.dataset).ok()?;
+        let dir = DatasetDir::new(&settings.data_dir, &r.key.dataset)
+            .ok()?
+            .with(settings.data);
         let file = TokenFile::open(&dir.token_file(r.key.vocab_size, Split::Train), None).ok()?;
         Some(u64::from(r.epochs) * file.len())
     };

@@ -77,6 +77,10 @@ pub struct TrainArgs {
     /// Write the random initialisation to `<run>/init/` and stop.
     #[arg(long)]
     pub init_only: bool,
+    /// Print the sha256 of each of the first N steps' token ids (the data order the run reads,
+    /// to compare runs and seed modes) and stop, writing nothing.
+    #[arg(long, value_name = "N")]
+    pub batch_digests: Option<u64>,
     /// Accept a number of ranks that does not divide the global batch (unequal shares).
     #[arg(long)]
     pub allow_uneven: bool,
@@ -190,10 +194,20 @@ pub fn run(
         preset,
         settings: settings.train.clone(),
         data_dir: settings.data_dir.clone(),
+        data: settings.data,
         device,
         init_only: args.init_only,
         allow_uneven: args.allow_uneven,
     };
+    if let Some(steps) = args.batch_digests {
+        for (step, digest) in lmeff::train::data::batch_digests(&cfg, steps)?
+            .iter()
+            .enumerate()
+        {
+            println!("step {step} {digest}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let stop = Arc::new(AtomicBool::new(false));
     use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
     // A second Ctrl-C while the state is being saved ends the process at once.

@@ -3,6 +3,7 @@
 //! of runs, in the [`units`] every stage counts in. It imports no other stage.
 
 pub mod aggregate;
+pub mod data;
 pub mod dataset;
 pub mod device;
 pub mod identity;
@@ -20,6 +21,7 @@ pub mod units;
 pub mod wsd;
 
 pub use aggregate::{AggregateSettings, Band, GlueMeasure, HeatmapScale, Phenomena, YScale};
+pub use data::{DataSettings, Encoding, TokenizerRecipe};
 pub use dataset::{is_folder_name, DatasetName};
 pub use device::Device;
 pub use identity::{schedule_suffix, CheckpointKey, CheckpointLabel, Configuration, RunId, RunKey};
@@ -32,6 +34,7 @@ pub use run::{MilestoneStep, Run};
 pub use settings::{BatchFrom, Settings, SettingsOverrides};
 pub use slurm::{Benchmark, GpuRequest, SlurmSettings};
 pub use train::{
-    BudgetFinal, CommDtype, DecayShape, MilestoneStore, Precision, ScheduleKind, TrainSettings,
+    BatchOrder, BudgetFinal, CommDtype, DecayShape, EvalTokens, MilestoneStore, Precision,
+    ScheduleKind, SeedMode, Seeds, TrainSettings,
 };
 pub use units::{Anchor, Millions, SlurmTime, TokenCount, MIN_VOCAB};

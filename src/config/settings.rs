@@ -9,6 +9,7 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 use super::aggregate::AggregateSettings;
+use super::data::DataSettings;
 use super::device::Device;
 use super::race::RaceSettings;
 use super::slurm::SlurmSettings;
@@ -53,6 +54,8 @@ pub struct Settings {
     /// `grad_accum`, the preset's where empty or 0) or `preset` (always the preset's: what the
     /// study did, whatever its rows said).
     pub batch_from: BatchFrom,
+    /// Which tokenizer recipe and text encoding make the token files (`[data]`).
+    pub data: DataSettings,
     /// The trainer's section (`[train]`).
     pub train: TrainSettings,
     /// What `lmeff launch` asks Slurm for (`[slurm]`).
@@ -81,6 +84,7 @@ impl Default for Settings {
                 .collect(),
             vocab_sizes: vec![8000, 16000, 32000, 50257],
             batch_from: BatchFrom::Row,
+            data: DataSettings::default(),
             train: TrainSettings::default(),
             slurm: SlurmSettings::default(),
             aggregate: AggregateSettings::default(),
@@ -141,6 +145,7 @@ fn check_environment(keys: impl Iterator<Item = String>) -> Result<()> {
         .filter(|k| {
             !(KEYS.contains(&k.as_str())
                 || SCRIPT_VARIABLES.contains(&k.as_str())
+                || k.starts_with("data__")
                 || k.starts_with("train__")
                 || k.starts_with("slurm__")
                 || k.starts_with("aggregate__")
@@ -166,7 +171,7 @@ fn check_environment(keys: impl Iterator<Item = String>) -> Result<()> {
         .unwrap_or_default();
     bail!(
         "environment: LMEFF_{} is not a setting{hint}; settings are LMEFF_<KEY> for {}, and \
-         LMEFF_TRAIN__<KEY> / LMEFF_SLURM__<KEY> / LMEFF_AGGREGATE__<KEY> / LMEFF_RACE__<KEY> for the sections (unset it if it is not meant for lmeff)",
+         LMEFF_DATA__<KEY> / LMEFF_TRAIN__<KEY> / LMEFF_SLURM__<KEY> / LMEFF_AGGREGATE__<KEY> / LMEFF_RACE__<KEY> for the sections (unset it if it is not meant for lmeff)",
         first.to_ascii_uppercase(),
         KEYS.join(", ")
     )
@@ -243,7 +248,7 @@ impl Settings {
         check_environment(env.iter().map(|(k, _)| k.to_string()))?;
         let env = env.split("__").filter(|k| {
             KEYS.iter().any(|key| k == *key)
-                || ["train.", "slurm.", "aggregate.", "race."]
+                || ["data.", "train.", "slurm.", "aggregate.", "race."]
                     .iter()
                     .any(|section| k.as_str().to_ascii_lowercase().starts_with(section))
         });

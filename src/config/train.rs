@@ -125,6 +125,124 @@ pub enum BudgetFinal {
     Best,
 }
 
+/// What a run's seed sets: the order of its training data, its initial weights, or both.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum SeedMode {
+    /// Both: seeds replicate data order and initialisation together.
+    #[default]
+    Both,
+    /// The initial weights only; the data order is fixed by seed 42, as in the study (Hugging
+    /// Face's default data seed): weight-seed replicates.
+    Study,
+    /// The data order only; the initial weights are fixed by seed 42: data-seed replicates.
+    Data,
+}
+
+/// How a run draws its training windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BatchOrder {
+    /// Random contiguous windows anywhere in the training tokens, each drawn on its own.
+    #[default]
+    Random,
+    /// The study's kind of draw: the tokens cut into consecutive windows (each token a target once
+    /// an epoch), shuffled anew each epoch by the data seed.
+    Epochs,
+}
+
+/// How much of the dev split an evaluation during training reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EvalTokens {
+    /// At most this many tokens from the start of the dev split (0: all of it).
+    First(u64),
+    /// The study's rule for budget runs (`tokenizer_exp.py`): a seeded random tenth of the run's
+    /// token budget, in whole windows drawn from the dev split; full runs read all of it.
+    Budget10,
+}
+
+impl std::fmt::Display for EvalTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EvalTokens::First(n) => write!(f, "{n}"),
+            EvalTokens::Budget10 => f.write_str("budget10"),
+        }
+    }
+}
+
+impl Serialize for EvalTokens {
+    /// A number of tokens, or `"budget10"`.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            EvalTokens::First(n) => s.serialize_u64(*n),
+            EvalTokens::Budget10 => s.serialize_str("budget10"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for EvalTokens {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            Count(u64),
+            Name(String),
+        }
+        match Form::deserialize(d)? {
+            Form::Count(n) => Ok(EvalTokens::First(n)),
+            Form::Name(s) if s == "budget10" => Ok(EvalTokens::Budget10),
+            Form::Name(s) => s.parse().map(EvalTokens::First).map_err(|_| {
+                serde::de::Error::custom(format!(
+                    "`{s}`: expected a number of tokens (0: the whole dev split) or \"budget10\""
+                ))
+            }),
+        }
+    }
+}
+
+/// The seed a fixed half of [`SeedMode`] uses (the study's: Hugging Face's default).
+pub const FIXED_SEED: u64 = 42;
+
+/// The two seeds of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seeds {
+    /// Orders the training batches (and draws a budget run's evaluation set).
+    pub data: u64,
+    /// Draws the initial weights.
+    pub init: u64,
+}
+
+impl SeedMode {
+    /// As the settings write it: `both`, `study`, `data`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SeedMode::Both => "both",
+            SeedMode::Study => "study",
+            SeedMode::Data => "data",
+        }
+    }
+
+    /// The data and initialisation seeds of a run seeded `seed`.
+    pub fn seeds(self, seed: u64) -> Seeds {
+        match self {
+            SeedMode::Both => Seeds {
+                data: seed,
+                init: seed,
+            },
+            SeedMode::Study => Seeds {
+                data: FIXED_SEED,
+                init: seed,
+            },
+            SeedMode::Data => Seeds {
+                data: seed,
+                init: FIXED_SEED,
+            },
+        }
+    }
+}
+
 /// Trainer settings (`[train]` in `configs/lmeff.toml`, `LMEFF_TRAIN__<KEY>` in the environment).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -133,8 +251,9 @@ pub struct TrainSettings {
     pub log_every: u64,
     /// Save the resume state every this many steps (and at every milestone).
     pub save_every: u64,
-    /// At most this many dev tokens per evaluation (0 = all of the dev file).
-    pub eval_tokens: u64,
+    /// At most this many dev tokens per evaluation (0 = all of the dev file), or `"budget10"`:
+    /// the study's seeded random tenth of a budget run's tokens (full runs: all of it).
+    pub eval_tokens: EvalTokens,
     /// Full runs: early stopping starts after this many million tokens (the study: 2000).
     pub early_stopping_after: Millions,
     /// Full runs: stop after this many evaluations without an improvement.
@@ -164,6 +283,12 @@ pub struct TrainSettings {
     pub hub_public: bool,
     /// `hf`: how long a finished run waits for its pushes still under way (seconds).
     pub push_wait: u64,
+    /// What a run's seed sets: `both` (data order and initial weights), `study` (the weights
+    /// only; data order seed 42) or `data` (the data order only; weights seed 42).
+    pub seed_mode: SeedMode,
+    /// How training windows are drawn: `random` (anywhere, each on its own) or `epochs`
+    /// (consecutive windows shuffled each epoch, the study's kind of draw).
+    pub batches: BatchOrder,
 }
 
 impl Default for TrainSettings {
@@ -171,7 +296,7 @@ impl Default for TrainSettings {
         TrainSettings {
             log_every: 10,
             save_every: 500,
-            eval_tokens: 1_000_000,
+            eval_tokens: EvalTokens::First(1_000_000),
             early_stopping_after: Millions::new(2000.0).expect("valid"),
             early_stopping_patience: 10,
             early_stopping_threshold: 0.002,
@@ -186,6 +311,8 @@ impl Default for TrainSettings {
             milestone_store: MilestoneStore::Local,
             hub_public: false,
             push_wait: 600,
+            seed_mode: SeedMode::Both,
+            batches: BatchOrder::Random,
         }
     }
 }
@@ -193,6 +320,38 @@ impl Default for TrainSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn eval_tokens_are_a_count_or_the_studys_rule() {
+        #[derive(Deserialize)]
+        struct T {
+            eval_tokens: EvalTokens,
+        }
+        let read =
+            |v: &str| toml::from_str::<T>(&format!("eval_tokens = {v}")).map(|t| t.eval_tokens);
+        assert_eq!(read("5000").unwrap(), EvalTokens::First(5000));
+        assert_eq!(read("\"budget10\"").unwrap(), EvalTokens::Budget10);
+        assert_eq!(
+            read("\"0\"").unwrap(),
+            EvalTokens::First(0),
+            "from the environment"
+        );
+        let e = read("\"budget5\"").unwrap_err().to_string();
+        assert!(e.contains("expected a number of tokens"), "{e}");
+        assert_eq!(
+            serde_json::to_string(&EvalTokens::Budget10).unwrap(),
+            "\"budget10\""
+        );
+        assert_eq!(serde_json::to_string(&EvalTokens::First(7)).unwrap(), "7");
+    }
+
+    #[test]
+    fn each_seed_mode_varies_one_thing_or_both() {
+        assert_eq!(SeedMode::Both.seeds(3), Seeds { data: 3, init: 3 });
+        assert_eq!(SeedMode::Study.seeds(3), Seeds { data: 42, init: 3 });
+        assert_eq!(SeedMode::Study.seeds(4).data, SeedMode::Study.seeds(3).data);
+        assert_eq!(SeedMode::Data.seeds(3), Seeds { data: 3, init: 42 });
+    }
 
     #[test]
     fn schedules_are_written_and_read_by_name() {

@@ -240,7 +240,13 @@ mod tests {
             .map(|i| format!("<s>The cat's {i} naïve ﬁsh  sat, on the mat!\tYes.</s>\n"))
             .collect();
         fs_err::write(&f, &text).unwrap();
-        let tok = train_tokenizer(&[f], 400, &dir.path().join("t.json")).unwrap();
+        let tok = train_tokenizer(
+            &[f],
+            400,
+            crate::config::TokenizerRecipe::Lmeff,
+            &dir.path().join("t.json"),
+        )
+        .unwrap();
         let fast = FastEncoder::new(&tok).unwrap();
         for line in text.lines().take(20).chain([
             "  two  spaces ",
@@ -273,7 +279,15 @@ mod tests {
         let mut seen = Vec::new();
         for vocab in [270, 330] {
             let dest = dir.path().join(format!("{vocab}.json"));
-            let tok = slot.insert(train_tokenizer(std::slice::from_ref(&f), vocab, &dest).unwrap());
+            let tok = slot.insert(
+                train_tokenizer(
+                    std::slice::from_ref(&f),
+                    vocab,
+                    crate::config::TokenizerRecipe::Lmeff,
+                    &dest,
+                )
+                .unwrap(),
+            );
             let mut got = Vec::new();
             FastEncoder::new(tok)
                 .unwrap()

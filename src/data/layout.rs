@@ -1,13 +1,14 @@
 //! Where a dataset's files live (the study's layout under `data_dir`):
 //! raw text in `<name>/{train,dev}/`, cleaned text in `<name>/{train,dev}_clean/`, tokenizers in
-//! `<name>/tokenizers/tokenizer_<V>.json`, token files in `<name>/tokens/<V>/{train,dev}.bin`.
+//! `<name>/tokenizers/tokenizer_<V>.json`, token files in `<name>/tokens/<V>/{train,dev}.bin` (the
+//! study's recipe and encoding under their own names: see [`DataSettings`]).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::config::DatasetName;
+use crate::config::{DataSettings, DatasetName};
 
 /// The two splits every dataset has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -38,11 +39,16 @@ impl fmt::Display for Split {
 /// Raw-text file endings the pipeline reads.
 pub const RAW_EXTENSIONS: [&str; 4] = ["txt", "train", "dev", "jsonl"];
 
+/// The endings the study's tokenizer trained on (BabyLM's `.dev` files left out).
+pub const STUDY_TOKENIZER_EXTENSIONS: [&str; 3] = ["train", "txt", "jsonl"];
+
 /// One dataset folder under `data_dir`.
 #[derive(Debug, Clone)]
 pub struct DatasetDir {
     root: PathBuf,
     name: String,
+    /// Which tokenizer and token files are meant (lmeff's unless [`DatasetDir::with`] says).
+    data: DataSettings,
 }
 
 impl DatasetDir {
@@ -52,7 +58,18 @@ impl DatasetDir {
         Ok(DatasetDir {
             root: data_dir.join(name.as_str()),
             name: name.to_string(),
+            data: DataSettings::default(),
         })
+    }
+
+    /// The same folder, its tokenizers and token files those of `data`'s recipe and encoding.
+    pub fn with(self, data: DataSettings) -> DatasetDir {
+        DatasetDir { data, ..self }
+    }
+
+    /// The recipe and encoding of [`DatasetDir::tokenizer_path`] and [`DatasetDir::tokens_dir`].
+    pub fn data(&self) -> DataSettings {
+        self.data
     }
 
     /// The dataset's name.
@@ -79,12 +96,14 @@ impl DatasetDir {
     pub fn tokenizer_path(&self, vocab: u32) -> PathBuf {
         self.root
             .join("tokenizers")
-            .join(format!("tokenizer_{vocab}.json"))
+            .join(self.data.tokenizer_file_name(vocab))
     }
 
     /// Folder of the token files for vocabulary `vocab`.
     pub fn tokens_dir(&self, vocab: u32) -> PathBuf {
-        self.root.join("tokens").join(vocab.to_string())
+        self.root
+            .join("tokens")
+            .join(self.data.tokens_dir_name(vocab))
     }
 
     /// The token file of a split.
@@ -95,6 +114,28 @@ impl DatasetDir {
     /// Raw files of a split (sorted); a missing or empty folder is an error.
     pub fn raw_files(&self, split: Split) -> Result<Vec<PathBuf>> {
         list_text_files(&self.raw_dir(split), &RAW_EXTENSIONS)
+    }
+
+    /// The raw files the study's tokenizer trained on: both splits' `.train`, `.txt` and `.jsonl`
+    /// files, train's first, each split's sorted.
+    pub fn study_tokenizer_files(&self) -> Result<Vec<PathBuf>> {
+        let mut files = Vec::new();
+        for split in Split::ALL {
+            let dir = self.raw_dir(split);
+            if dir.is_dir() {
+                files
+                    .extend(list_text_files(&dir, &STUDY_TOKENIZER_EXTENSIONS).unwrap_or_default());
+            }
+        }
+        if files.is_empty() {
+            bail!(
+                "dataset {}: no .train, .txt or .jsonl file in {} or {} for the study's tokenizer recipe",
+                self.name,
+                self.raw_dir(Split::Train).display(),
+                self.raw_dir(Split::Dev).display()
+            );
+        }
+        Ok(files)
     }
 
     /// Cleaned files of a split (sorted); run `lmeff data clean` first.

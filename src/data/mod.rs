@@ -13,9 +13,11 @@ pub mod mix;
 pub mod prepare;
 pub mod shard_text;
 pub mod sink;
+pub mod study_encoding;
 pub mod text;
 pub mod tokenizer;
 pub mod tokens;
+pub mod windows;
 
 pub use layout::{DatasetDir, Split};
 pub use tokens::TokenFile;

@@ -9,8 +9,10 @@ use tracing::info;
 
 use super::clean::{clean_split, CleanOptions, CleanStats};
 use super::layout::{DatasetDir, Split};
+use super::study_encoding::{encode_study_files, truncates, StudyEncoder, STUDY_SEQ_LEN};
 use super::tokenizer::{check_vocab, load_tokenizer, train_tokenizer};
 use super::tokens::{encode_files, TokenHeader};
+use crate::config::{Encoding, TokenizerRecipe};
 use crate::io::{sha256_file, Staged};
 use crate::progress::byte_bar;
 
@@ -38,16 +40,24 @@ pub fn clean(ds: &DatasetDir, opts: CleanOptions) -> Result<Vec<CleanStats>> {
     Ok(all)
 }
 
-/// Trains one tokenizer per vocabulary size on the cleaned train + dev text.
+/// Trains one tokenizer per vocabulary size by the dataset's recipe: lmeff's on the cleaned train +
+/// dev text, the study's on the raw files it read.
 pub fn train_tokenizers(ds: &DatasetDir, vocab_sizes: &[u32]) -> Result<Vec<PathBuf>> {
-    let mut files = ds.clean_files(Split::Train)?;
-    files.extend(ds.clean_files(Split::Dev)?);
+    let recipe = ds.data().tokenizer_recipe;
+    let files = match recipe {
+        TokenizerRecipe::Lmeff => {
+            let mut files = ds.clean_files(Split::Train)?;
+            files.extend(ds.clean_files(Split::Dev)?);
+            files
+        }
+        TokenizerRecipe::Study => ds.study_tokenizer_files()?,
+    };
     let mut out = Vec::new();
     for &vocab in vocab_sizes {
         check_vocab(vocab as u64)?;
         let dest = ds.tokenizer_path(vocab);
         let start = Instant::now();
-        train_tokenizer(&files, vocab, &dest)
+        train_tokenizer(&files, vocab, recipe, &dest)
             .with_context(|| format!("dataset {}: tokenizer of {vocab}", ds.name()))?;
         info!(
             dataset = ds.name(),
@@ -61,7 +71,8 @@ pub fn train_tokenizers(ds: &DatasetDir, vocab_sizes: &[u32]) -> Result<Vec<Path
     Ok(out)
 }
 
-/// Encodes both splits with the tokenizer of `vocab` into `tokens/<vocab>/`, replaced as a whole.
+/// Encodes both splits with the tokenizer of `vocab` into `tokens/<vocab>/` (the study's encoding:
+/// the raw files into `tokens/<vocab>-study…/`), replaced as a whole.
 pub fn tokenize(ds: &DatasetDir, vocab: u32) -> Result<Vec<TokenHeader>> {
     let tok_path = ds.tokenizer_path(vocab);
     let tokenizer = load_tokenizer(&tok_path).with_context(|| {
@@ -73,8 +84,13 @@ pub fn tokenize(ds: &DatasetDir, vocab: u32) -> Result<Vec<TokenHeader>> {
     let sha = sha256_file(&tok_path)?;
     let staged = Staged::new(&ds.tokens_dir(vocab))?;
     let mut headers = Vec::new();
+    let study = (ds.data().encoding == Encoding::Study)
+        .then(|| StudyEncoder::new(&tokenizer, truncates(ds.name()).then_some(STUDY_SEQ_LEN)));
     for split in Split::ALL {
-        let files = ds.clean_files(split)?;
+        let files = match ds.data().encoding {
+            Encoding::Lmeff => ds.clean_files(split)?,
+            Encoding::Study => ds.raw_files(split)?,
+        };
         let total: u64 = files
             .iter()
             .map(|f| f.metadata().map(|m| m.len()).unwrap_or(0))
@@ -82,7 +98,10 @@ pub fn tokenize(ds: &DatasetDir, vocab: u32) -> Result<Vec<TokenHeader>> {
         let bar = byte_bar(total, &format!("tokenize {} {split}", ds.name()));
         let start = Instant::now();
         let bin = staged.path().join(format!("{}.bin", split.name()));
-        let header = encode_files(&tokenizer, &sha, &files, &bin, |n| bar.inc(n))?;
+        let header = match &study {
+            None => encode_files(&tokenizer, &sha, &files, &bin, |n| bar.inc(n))?,
+            Some(study) => encode_study_files(study, &sha, &files, &bin, |n| bar.inc(n))?,
+        };
         bar.finish_and_clear();
         let secs = start.elapsed().as_secs_f64();
         info!(
@@ -102,7 +121,8 @@ pub fn tokenize(ds: &DatasetDir, vocab: u32) -> Result<Vec<TokenHeader>> {
     Ok(headers)
 }
 
-/// Clean, then a tokenizer and token files for each vocabulary size.
+/// Clean (which the study's encoding and recipe do not read), then a tokenizer and token files for
+/// each vocabulary size.
 pub fn prepare(ds: &DatasetDir, vocab_sizes: &[u32], opts: CleanOptions) -> Result<()> {
     clean(ds, opts)?;
     train_tokenizers(ds, vocab_sizes)?;

@@ -1,7 +1,10 @@
 //! BPE tokenizer training with the study's recipe (HF `tokenizers`): NFKC normalizer, ByteLevel
 //! pre-tokenizer (`add_prefix_space=true`), ByteLevel decoder and post-processor
-//! (`trim_offsets=true`), special tokens `<pad>` `<s>` `</s>` as ids 0, 1, 2, `min_frequency=2`,
-//! all 256 byte symbols in the initial alphabet. The saved JSON loads in Python's `tokenizers`.
+//! (`trim_offsets=true`), special tokens `<pad>` `<s>` `</s>` as ids 0, 1, 2, `min_frequency=2`.
+//! lmeff's recipe ([`TokenizerRecipe::Lmeff`]) trains on the cleaned documents with all 256 byte
+//! symbols in the initial alphabet; the study's ([`TokenizerRecipe::Study`]) on raw files read line
+//! by line with their line ends, as `Tokenizer.train(files)` reads them, with no initial alphabet.
+//! The saved JSON loads in Python's `tokenizers`.
 
 use fs_err::File;
 use std::path::{Path, PathBuf};
@@ -22,6 +25,7 @@ use tokenizers::{
 
 use super::encode::ByteLevelWords;
 use super::text::{line_chunks, utf8, BOS, EOS, SPECIAL_TOKENS};
+use crate::config::TokenizerRecipe;
 use crate::io::write_bytes_atomic;
 
 /// The smallest vocabulary: the specials plus the 256 byte symbols (defined with the study's
@@ -111,7 +115,7 @@ type Untrained = tokenizers::TokenizerImpl<
     DecoderWrapper,
 >;
 
-fn recipe(vocab: u32) -> Result<(Untrained, BpeTrainer)> {
+fn recipe(vocab: u32, recipe: TokenizerRecipe) -> Result<(Untrained, BpeTrainer)> {
     let builder = TokenizerBuilder::new()
         .with_model(BPE::default().into())
         .with_normalizer(Some(NFKC.into()))
@@ -129,27 +133,57 @@ fn recipe(vocab: u32) -> Result<(Untrained, BpeTrainer)> {
                 .iter()
                 .map(|t| AddedToken::from(*t, true))
                 .collect(),
-        )
-        .initial_alphabet(ByteLevel::alphabet().into_iter().collect())
-        .build();
-    Ok((builder, trainer))
+        );
+    let trainer = match recipe {
+        TokenizerRecipe::Lmeff => {
+            trainer.initial_alphabet(ByteLevel::alphabet().into_iter().collect())
+        }
+        TokenizerRecipe::Study => trainer,
+    };
+    Ok((builder, trainer.build()))
 }
 
-/// Trains a BPE tokenizer of `vocab` tokens on `files` and writes it atomically to `dest`.
-pub fn train_tokenizer(files: &[PathBuf], vocab: u32, dest: &Path) -> Result<Tokenizer> {
+/// Trains a BPE tokenizer of `vocab` tokens on `files` by `how` and writes it atomically to `dest`.
+pub fn train_tokenizer(
+    files: &[PathBuf],
+    vocab: u32,
+    how: TokenizerRecipe,
+    dest: &Path,
+) -> Result<Tokenizer> {
     check_vocab(vocab as u64)?;
     for f in files {
         File::open(f).with_context(|| format!("opening {}", f.display()))?;
     }
-    let (mut builder, trainer) = recipe(vocab)?;
-    let counts = count_words(files)?;
-    let mut bpe = BPE::default();
-    let specials = trainer
-        .do_train(&counts, &mut bpe)
-        .map_err(|e| anyhow!("training the tokenizer: {e}"))?;
-    builder.with_model(bpe);
-    builder.add_special_tokens(&specials);
-    let tokenizer: Tokenizer = builder.into();
+    let (mut builder, trainer) = recipe(vocab, how)?;
+    let tokenizer: Tokenizer = match how {
+        TokenizerRecipe::Lmeff => {
+            let counts = count_words(files)?;
+            let mut bpe = BPE::default();
+            let specials = trainer
+                .do_train(&counts, &mut bpe)
+                .map_err(|e| anyhow!("training the tokenizer: {e}"))?;
+            builder.with_model(bpe);
+            builder.add_special_tokens(&specials);
+            builder.into()
+        }
+        TokenizerRecipe::Study => {
+            // What Python's `Tokenizer.train(files, trainer)` runs: every line of every file,
+            // its line end kept.
+            let mut trainer: tokenizers::models::TrainerWrapper = trainer.into();
+            let names = files
+                .iter()
+                .map(|f| {
+                    f.to_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| anyhow!("{}: not a UTF-8 path", f.display()))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            builder
+                .train_from_files(&mut trainer, names)
+                .map_err(|e| anyhow!("training the tokenizer: {e}"))?;
+            builder.into()
+        }
+    };
     for (id, tok) in SPECIAL_TOKENS.iter().enumerate() {
         if tokenizer.token_to_id(tok) != Some(id as u32) {
             bail!(
@@ -191,7 +225,7 @@ mod tests {
     /// Training the reference way: `Tokenizer::train` over the lines without their markers.
     fn reference(files: &[PathBuf], vocab: u32) -> String {
         use std::io::{BufRead, BufReader};
-        let (mut builder, trainer) = recipe(vocab).unwrap();
+        let (mut builder, trainer) = recipe(vocab, TokenizerRecipe::Lmeff).unwrap();
         let mut trainer: tokenizers::models::TrainerWrapper = trainer.into();
         let lines = files.iter().flat_map(|p| {
             BufReader::new(File::open(p).unwrap())
@@ -225,7 +259,13 @@ mod tests {
             files.extend(dir.map(|e| e.unwrap().path()));
         }
         for vocab in [300, 2000] {
-            let ours = train_tokenizer(&files, vocab, &dir.path().join("t.json")).unwrap();
+            let ours = train_tokenizer(
+                &files,
+                vocab,
+                TokenizerRecipe::Lmeff,
+                &dir.path().join("t.json"),
+            )
+            .unwrap();
             assert_eq!(
                 ours.to_string(false).unwrap(),
                 reference(&files, vocab),
@@ -243,7 +283,7 @@ mod tests {
             .collect();
         fs_err::write(&f, text).unwrap();
         let dest = dir.path().join("tok.json");
-        let tok = train_tokenizer(&[f], 300, &dest).unwrap();
+        let tok = train_tokenizer(&[f], 300, TokenizerRecipe::Lmeff, &dest).unwrap();
         let size = tok.get_vocab_size(true);
         assert!(size > MIN_VOCAB as usize && size <= 300, "{size}");
         let enc = tok.encode("<s> The cat sat. </s>", false).unwrap();

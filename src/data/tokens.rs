@@ -15,8 +15,8 @@ use tokenizers::Tokenizer;
 
 use super::encode::FastEncoder;
 use super::text::{line_chunks, utf8};
+use crate::config::Encoding;
 use crate::io::{hex, write_atomic, write_json_atomic};
-use crate::rng::mix64;
 
 /// Element type of a token file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,12 +83,22 @@ pub struct TokenHeader {
     /// The encoder's revision (absent: before 2, whose word cache could outlive its tokenizer).
     #[serde(default)]
     pub encoder: u32,
+    /// How the text was encoded (absent: lmeff's).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub encoding: Encoding,
+    /// The study's encoding: the length TinyStories' chunks were cut at (absent: not cut).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truncated_at: Option<u32>,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 /// The revision [`encode_files`] writes.
 pub const ENCODER: u32 = 2;
 
-const FORMAT: &str = "lmeff-tokens-1";
+pub(crate) const FORMAT: &str = "lmeff-tokens-1";
 /// Bytes of text per parallel encoding task.
 const CHUNK_BYTES: usize = 256 << 10;
 /// Chunks encoded before their ids are written (bounds memory to about 32 MB of text).
@@ -166,6 +176,8 @@ pub fn encode_files(
         sources,
         lmeff_version: env!("CARGO_PKG_VERSION").into(),
         encoder: ENCODER,
+        encoding: Encoding::Lmeff,
+        truncated_at: None,
     };
     write_json_atomic(&header_path(bin), &header)?;
     Ok(header)
@@ -295,74 +307,39 @@ impl TokenFile {
         );
         out.extend((start..start + len as u64).map(|i| self.get(i) as i64));
     }
+}
 
-    /// A batch of `batch` random contiguous windows of `len` tokens, a pure function of
-    /// (`seed`, `step`, `first`): row `r` of the global batch is `first + r`, so ranks reading
-    /// disjoint row ranges of one step together read exactly the single-process batch.
-    pub fn random_windows(
-        &self,
-        seed: u64,
-        step: u64,
-        first: u64,
-        batch: usize,
-        len: usize,
-    ) -> Result<Vec<i64>> {
-        if (len as u64) > self.len() {
-            bail!(
-                "{} has {} tokens, fewer than one window of {len}",
-                self.path.display(),
-                self.len()
-            );
-        }
-        let starts = self.len() - len as u64 + 1;
-        let mut out = Vec::with_capacity(batch * len);
-        for r in 0..batch as u64 {
-            let start = mix64(seed, step, first + r) % starts;
-            self.window_into(start, len, &mut out);
-        }
-        Ok(out)
-    }
-
-    /// Start offsets of consecutive windows of `len` tokens overlapping by one (each token is a
-    /// target exactly once), for evaluation; a last partial window is dropped.
-    pub fn sequential_starts(&self, len: usize) -> impl Iterator<Item = u64> {
-        let stride = (len as u64).saturating_sub(1).max(1);
-        let total = self.len();
-        let last = total.saturating_sub(len as u64);
-        (0..)
-            .map(move |k| k * stride)
-            .take_while(move |&s| len as u64 <= total && s <= last)
-    }
+/// A token file of `tokens` (vocabulary 1000, tokenizer sha `abc`) in `dir`, for tests.
+#[cfg(test)]
+pub(crate) fn fake_token_file(dir: &Path, tokens: &[u16]) -> PathBuf {
+    let bin = dir.join("train.bin");
+    let bytes: Vec<u8> = tokens.iter().flat_map(|t| t.to_le_bytes()).collect();
+    crate::io::write_bytes_atomic(&bin, &bytes).unwrap();
+    let header = TokenHeader {
+        format: FORMAT.into(),
+        dtype: Dtype::U16,
+        tokens: tokens.len() as u64,
+        vocab_size: 1000,
+        tokenizer_sha256: "abc".into(),
+        sources: vec![],
+        lmeff_version: "test".into(),
+        encoder: ENCODER,
+        encoding: Encoding::Lmeff,
+        truncated_at: None,
+    };
+    write_json_atomic(&header_path(&bin), &header).unwrap();
+    bin
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::io::write_bytes_atomic;
-
-    fn fake(dir: &Path, tokens: &[u16]) -> PathBuf {
-        let bin = dir.join("train.bin");
-        let bytes: Vec<u8> = tokens.iter().flat_map(|t| t.to_le_bytes()).collect();
-        write_bytes_atomic(&bin, &bytes).unwrap();
-        let header = TokenHeader {
-            format: FORMAT.into(),
-            dtype: Dtype::U16,
-            tokens: tokens.len() as u64,
-            vocab_size: 1000,
-            tokenizer_sha256: "abc".into(),
-            sources: vec![],
-            lmeff_version: "test".into(),
-            encoder: ENCODER,
-        };
-        write_json_atomic(&header_path(&bin), &header).unwrap();
-        bin
-    }
 
     #[test]
     fn windows_are_deterministic_and_shardable() {
         let dir = tempfile::tempdir().unwrap();
         let toks: Vec<u16> = (0..500).collect();
-        let tf = TokenFile::open(&fake(dir.path(), &toks), Some("abc")).unwrap();
+        let tf = TokenFile::open(&fake_token_file(dir.path(), &toks), Some("abc")).unwrap();
         let a = tf.random_windows(7, 3, 0, 4, 9).unwrap();
         assert_eq!(a, tf.random_windows(7, 3, 0, 4, 9).unwrap());
         assert_ne!(a, tf.random_windows(7, 4, 0, 4, 9).unwrap());
@@ -379,7 +356,11 @@ mod tests {
     #[test]
     fn sequential_windows_cover_each_target_once() {
         let dir = tempfile::tempdir().unwrap();
-        let tf = TokenFile::open(&fake(dir.path(), &(0..10).collect::<Vec<_>>()), None).unwrap();
+        let tf = TokenFile::open(
+            &fake_token_file(dir.path(), &(0..10).collect::<Vec<_>>()),
+            None,
+        )
+        .unwrap();
         assert_eq!(tf.sequential_starts(4).collect::<Vec<_>>(), [0, 3, 6]);
         assert_eq!(tf.get(9), 9);
     }
@@ -387,7 +368,7 @@ mod tests {
     #[test]
     fn mismatched_size_or_tokenizer_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let bin = fake(dir.path(), &[1, 2, 3, 4]);
+        let bin = fake_token_file(dir.path(), &[1, 2, 3, 4]);
         let err = TokenFile::open(&bin, Some("other"))
             .err()
             .unwrap()

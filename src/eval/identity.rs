@@ -12,7 +12,7 @@ use serde::Deserialize;
 use crate::config::layout::checkpoint;
 use crate::config::layout::meta::CheckpointMeta;
 use crate::config::layout::ResultLayout;
-use crate::config::{Anchor, CheckpointLabel};
+use crate::config::{Anchor, CheckpointLabel, SeedMode};
 use crate::hub::pull::Pulled;
 use crate::hub::Branch;
 use crate::results::blimp::ResultKey;
@@ -80,6 +80,9 @@ pub fn identity(target: &Target, sha: String) -> Result<ResultKey> {
         seed: None,
         anchor: None,
         schedule: None,
+        seed_mode: None,
+        data_seed: None,
+        init_seed: None,
         milestone: CheckpointLabel::label_of(&folder),
         tokens_seen: None,
         checkpoint: dir.clone(),
@@ -110,6 +113,9 @@ pub fn identity(target: &Target, sha: String) -> Result<ResultKey> {
             key.seed = Some(run.seed);
             key.anchor = Some(run.anchor);
             key.schedule = run.schedule.written();
+            key.seed_mode = (m.seed_mode != SeedMode::Both).then_some(m.seed_mode);
+            key.data_seed = m.seeds.map(|s| s.data);
+            key.init_seed = m.seeds.map(|s| s.init);
             key.tokens_seen = Some(m.tokens_seen);
             key.milestone = m.key.label.label();
         }

@@ -99,6 +99,10 @@ mod tests {
             eval_loss: None,
             wall_time_s: 0.0,
             lmeff_version: "x".into(),
+            seed_mode: Default::default(),
+            seeds: None,
+            encoding: Default::default(),
+            tokenizer_recipe: Default::default(),
         };
         let a = BTreeMap::from([(
             "w".to_owned(),

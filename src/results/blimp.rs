@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::blimp_summary as summary;
 use super::parquet_io;
 use crate::config::layout::{ResultLayout, ResultPlace};
-use crate::config::{Anchor, RunKey, ScheduleKind};
+use crate::config::{Anchor, RunKey, ScheduleKind, SeedMode};
 use crate::io::{write_json_atomic, Staged};
 
 /// The score of one minimal pair.
@@ -51,6 +51,14 @@ pub struct ResultKey {
     pub anchor: Option<Anchor>,
     /// `wsd` for a warmup–stable–decay run; `None` for the study's cosine schedule.
     pub schedule: Option<ScheduleKind>,
+    /// What the run's seed varied (`train.seed_mode`; absent: both) and, unless both, its
+    /// data-order and initialisation seeds: which kind of replicate the seed is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed_mode: Option<SeedMode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_seed: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_seed: Option<u64>,
     /// The checkpoint: a milestone in millions of tokens (`25`, `0.05`) or `final`.
     pub milestone: String,
     pub tokens_seen: Option<u64>,
@@ -178,6 +186,9 @@ fn summary_rows(id: &ResultKey, summaries: &[ParadigmSummary]) -> Vec<summary::S
             seed: id.seed.map(|s| s as i64),
             anchor: id.anchor,
             schedule: id.schedule,
+            seed_mode: id.seed_mode,
+            data_seed: id.data_seed.map(|s| s as i64),
+            init_seed: id.init_seed.map(|s| s as i64),
             milestone: id.milestone.clone(),
             tokens_seen: id.tokens_seen.map(|t| t as i64),
             checkpoint: id.checkpoint.display().to_string(),
@@ -340,6 +351,9 @@ mod tests {
             seed: Some(1),
             anchor: Some("25M".parse().unwrap()),
             schedule: None,
+            seed_mode: None,
+            data_seed: None,
+            init_seed: None,
             milestone: "final".into(),
             tokens_seen: Some(25_000_128),
             checkpoint: "x/final".into(),

@@ -10,7 +10,7 @@ use arrow_schema::{DataType, Field, FieldRef};
 use serde::{Deserialize, Serialize};
 
 use super::parquet_io;
-use crate::config::{Anchor, ScheduleKind};
+use crate::config::{Anchor, ScheduleKind, SeedMode};
 
 /// The file's name in a BLiMP result folder.
 pub const FILE: &str = "summary.parquet";
@@ -26,6 +26,14 @@ pub struct SummaryRow {
     /// Absent in results of versions before WSD: cosine, as every run then was.
     #[serde(default)]
     pub schedule: Option<ScheduleKind>,
+    /// The data-order and initialisation seeds where `train.seed_mode` kept them apart (absent
+    /// in results of versions before it: both were `seed`).
+    #[serde(default)]
+    pub seed_mode: Option<SeedMode>,
+    #[serde(default)]
+    pub data_seed: Option<i64>,
+    #[serde(default)]
+    pub init_seed: Option<i64>,
     pub milestone: String,
     pub tokens_seen: Option<i64>,
     pub checkpoint: String,
@@ -49,6 +57,9 @@ fn fields() -> Vec<FieldRef> {
         f("seed", Int64, true),
         f("anchor", Utf8, true),
         f("schedule", Utf8, true),
+        f("seed_mode", Utf8, true),
+        f("data_seed", Int64, true),
+        f("init_seed", Int64, true),
         f("milestone", Utf8, false),
         f("tokens_seen", Int64, true),
         f("checkpoint", Utf8, false),
@@ -89,6 +100,9 @@ mod tests {
             seed: None,
             anchor: Some("25M".parse().unwrap()),
             schedule,
+            seed_mode: None,
+            data_seed: None,
+            init_seed: None,
             milestone: "final".into(),
             tokens_seen: Some(25_000_000),
             checkpoint: "out/final".into(),

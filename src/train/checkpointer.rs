@@ -20,7 +20,7 @@ use super::state::TrainState;
 use crate::config::layout::meta::CheckpointMeta;
 use crate::config::wsd::BranchPoint;
 use crate::config::{CheckpointKey, CheckpointLabel};
-use crate::config::{MilestoneStep, Run};
+use crate::config::{DataSettings, MilestoneStep, Run, SeedMode, Seeds};
 use crate::dist::World;
 use crate::hub::publisher::Publisher;
 use crate::model::checkpoint::save_checkpoint;
@@ -43,6 +43,10 @@ pub struct Checkpointer<'w> {
     resume: ResumeDir,
     model_cfg: LlamaConfig,
     tokenizer: PathBuf,
+    /// Recorded in every checkpoint's metadata.
+    seed_mode: SeedMode,
+    seeds: Seeds,
+    data: DataSettings,
     started: Instant,
     /// WSD trunk: the branch points it passes (those beyond its own decay start are marked
     /// unreachable when the run starts).
@@ -77,6 +81,9 @@ impl<'w> Checkpointer<'w> {
             main: world.is_main(),
             model_cfg,
             tokenizer: data.tokenizer.clone(),
+            seed_mode: cfg.settings.seed_mode,
+            seeds: cfg.seeds(),
+            data: cfg.data,
             started: Instant::now(),
             branch_points: run.branch_points.clone(),
             publisher: None,
@@ -152,6 +159,10 @@ impl<'w> Checkpointer<'w> {
             eval_loss: losses[1],
             wall_time_s: self.started.elapsed().as_secs_f64(),
             lmeff_version: env!("CARGO_PKG_VERSION").into(),
+            seed_mode: self.seed_mode,
+            seeds: (self.seed_mode != SeedMode::Both).then_some(self.seeds),
+            encoding: self.data.encoding,
+            tokenizer_recipe: self.data.tokenizer_recipe,
         }
     }
 

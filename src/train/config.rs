@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::config::{ModelPreset, Run, TrainSettings};
+use crate::config::{DataSettings, ModelPreset, Run, Seeds, TrainSettings};
 use crate::device::Device;
 
 /// Everything one training run needs, resolved.
@@ -16,6 +16,8 @@ pub struct TrainConfig {
     pub settings: TrainSettings,
     /// `data_dir` of the settings (the dataset is `run.dataset` under it).
     pub data_dir: PathBuf,
+    /// Which tokenizer and token files of the dataset the run reads.
+    pub data: DataSettings,
     #[serde(skip)]
     pub device: Device,
     /// Write only the initial weights (`init/`) and stop.
@@ -24,6 +26,13 @@ pub struct TrainConfig {
     /// Accept a world size that does not divide the global batch (ranks get unequal shares).
     #[serde(skip)]
     pub allow_uneven: bool,
+}
+
+impl TrainConfig {
+    /// The run's data-order and initialisation seeds (`train.seed_mode`).
+    pub fn seeds(&self) -> Seeds {
+        self.settings.seed_mode.seeds(self.run.key.seed)
+    }
 }
 
 /// How a call to [`train`] ended.

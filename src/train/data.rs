@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 use tch::Tensor;
 
-use crate::config::Run;
+use super::config::TrainConfig;
+use crate::config::{BatchOrder, DataSettings, Run};
 use crate::data::layout::{DatasetDir, Split};
 use crate::data::tokenizer::load_tokenizer;
 use crate::data::tokens::TokenFile;
@@ -27,14 +28,22 @@ pub struct RunData {
 }
 
 impl RunData {
-    /// Opens `<data_dir>/<dataset>`'s tokenizer and token files for `run`.
-    pub fn open(data_dir: &std::path::Path, run: &Run) -> Result<RunData> {
-        let ds = DatasetDir::new(data_dir, &run.key.dataset)?;
+    /// Opens `<data_dir>/<dataset>`'s tokenizer and token files of `data`'s recipe and encoding
+    /// for `run`.
+    pub fn open(data_dir: &std::path::Path, data: DataSettings, run: &Run) -> Result<RunData> {
+        let ds = DatasetDir::new(data_dir, &run.key.dataset)?.with(data);
         let tokenizer = ds.tokenizer_path(run.key.vocab_size);
-        let hint = format!(
-            "run `lmeff data prepare --dataset {} --vocab-sizes {}`",
-            run.key.dataset, run.key.vocab_size
-        );
+        let hint = match data.is_default() {
+            true => format!(
+                "run `lmeff data prepare --dataset {} --vocab-sizes {}`",
+                run.key.dataset, run.key.vocab_size
+            ),
+            false => format!(
+                "run `lmeff data tokenizer` and `lmeff data tokenize` with --dataset {} \
+                 --vocab-sizes {} and the same [data] settings",
+                run.key.dataset, run.key.vocab_size
+            ),
+        };
         if !tokenizer.is_file() {
             bail!("tokenizer {} not found: {hint}", tokenizer.display());
         }
@@ -92,6 +101,15 @@ impl RankShare {
         Self::of(batch, world.rank(), world.size(), allow_uneven)
     }
 
+    /// The whole global batch of `batch` sequences (one rank).
+    pub fn whole(batch: u32) -> RankShare {
+        RankShare {
+            first_row: 0,
+            rows: batch as usize,
+            loss_scale: 1.0,
+        }
+    }
+
     fn of(batch: u32, rank: usize, size: usize, allow_uneven: bool) -> Result<RankShare> {
         let (b, n, r) = (batch as u64, size as u64, rank as u64);
         if b % n != 0 && !allow_uneven {
@@ -116,6 +134,7 @@ impl RankShare {
 pub struct Batches {
     train: TokenFile,
     seed: u64,
+    order: BatchOrder,
     batch_size: u32,
     grad_accum: u32,
     share: RankShare,
@@ -124,11 +143,19 @@ pub struct Batches {
 }
 
 impl Batches {
-    /// Windows of `run.seq_len + 1` tokens of `train`, this rank's `share` of each micro-batch.
-    pub fn new(train: TokenFile, run: &Run, share: RankShare, device: tch::Device) -> Batches {
+    /// Windows of `run.seq_len + 1` tokens of `train` drawn by `order` as `data_seed` says, this
+    /// rank's `share` of each micro-batch.
+    pub fn new(
+        train: TokenFile,
+        run: &Run,
+        (data_seed, order): (u64, BatchOrder),
+        share: RankShare,
+        device: tch::Device,
+    ) -> Batches {
         Batches {
             train,
-            seed: run.key.seed,
+            seed: data_seed,
+            order,
             batch_size: run.batch_size,
             grad_accum: run.grad_accum,
             share,
@@ -141,15 +168,51 @@ impl Batches {
     /// the global batch, of which this rank reads its share.
     pub fn of_step(&self, step: u64) -> impl ExactSizeIterator<Item = Result<Tensor>> + '_ {
         (0..self.grad_accum).map(move |micro| {
-            let first = micro as u64 * self.batch_size as u64 + self.share.first_row;
-            let ids =
-                self.train
-                    .random_windows(self.seed, step, first, self.share.rows, self.window)?;
+            let ids = self.ids(step, micro)?;
             Ok(Tensor::from_slice(&ids)
                 .view([self.share.rows as i64, self.window as i64])
                 .to_device(self.device))
         })
     }
+
+    /// The token ids of micro-batch `micro` of step `step` (this rank's rows, row after row).
+    fn ids(&self, step: u64, micro: u32) -> Result<Vec<i64>> {
+        let first = micro as u64 * self.batch_size as u64 + self.share.first_row;
+        let (seed, rows, window) = (self.seed, self.share.rows, self.window);
+        match self.order {
+            BatchOrder::Random => self.train.random_windows(seed, step, first, rows, window),
+            BatchOrder::Epochs => {
+                let per_step = self.batch_size as u64 * self.grad_accum as u64;
+                self.train
+                    .epoch_windows(seed, step, per_step, first, rows, window)
+            }
+        }
+    }
+
+    /// The sha256 of each of the first `steps` steps' token ids: the data order, to compare runs.
+    pub fn digests(&self, steps: u64) -> Result<Vec<String>> {
+        use sha2::{Digest, Sha256};
+        (0..steps)
+            .map(|step| {
+                let mut hash = Sha256::new();
+                for micro in 0..self.grad_accum {
+                    for id in self.ids(step, micro)? {
+                        hash.update(id.to_le_bytes());
+                    }
+                }
+                Ok(crate::io::hex(&hash.finalize()))
+            })
+            .collect()
+    }
+}
+
+/// The digests of the first `steps` global batches `cfg`'s run reads ([`Batches::digests`]),
+/// without touching its folder.
+pub fn batch_digests(cfg: &TrainConfig, steps: u64) -> Result<Vec<String>> {
+    let data = RunData::open(&cfg.data_dir, cfg.data, &cfg.run)?;
+    let share = RankShare::whole(cfg.run.batch_size);
+    let order = (cfg.seeds().data, cfg.settings.batches);
+    Batches::new(data.train, &cfg.run, order, share, tch::Device::Cpu).digests(steps)
 }
 
 #[cfg(test)]

@@ -11,8 +11,10 @@ use serde::{Deserialize, Serialize};
 use super::config::TrainConfig;
 use super::run_lock::RunLock;
 use crate::config::layout::checkpoint;
+use crate::config::{
+    BatchOrder, DataSettings, ModelShape, Precision, SeedMode, Seeds, TrainingDefaults,
+};
 use crate::config::{CheckpointLabel, RunLayout};
-use crate::config::{ModelShape, Precision, TrainingDefaults};
 use crate::io::{is_temp_name, sha256_hex, write_json_atomic};
 
 /// The settings that define a run's computation: a resume state or a claimed folder must match
@@ -33,6 +35,15 @@ pub struct ConfigFingerprint<'a> {
     training: &'a TrainingDefaults,
     precision: Precision,
     tokenizer_sha256: &'a str,
+    /// The study's recipe or encoding (absent for lmeff's, so older runs keep their fingerprint).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<DataSettings>,
+    /// What the seed varies, and the two seeds, unless `train.seed_mode` is `both`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seeds: Option<(SeedMode, Seeds)>,
+    /// The study's epochs of windows (absent: lmeff's random windows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    batches: Option<BatchOrder>,
 }
 
 impl<'a> ConfigFingerprint<'a> {
@@ -60,6 +71,10 @@ impl<'a> ConfigFingerprint<'a> {
             training: &cfg.preset.training,
             precision,
             tokenizer_sha256,
+            data: (!cfg.data.is_default()).then_some(cfg.data),
+            seeds: (cfg.settings.seed_mode != SeedMode::Both)
+                .then(|| (cfg.settings.seed_mode, cfg.seeds())),
+            batches: (cfg.settings.batches != BatchOrder::Random).then_some(cfg.settings.batches),
         }
     }
 

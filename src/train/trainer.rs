@@ -24,10 +24,10 @@ use super::run_dir::{ConfigFingerprint, RunDir};
 use super::schedule::{AfterWarmup, Schedule};
 use super::state::TrainState;
 use super::step::{train_step, StepOptions};
-use super::validate::Validator;
+use super::validate::{EvalWindows, Validator};
 use crate::config::layout::metrics::Metrics;
 use crate::config::ModelShape;
-use crate::config::{Anchor, MilestoneStore, Run, RunLayout};
+use crate::config::{Anchor, EvalTokens, MilestoneStore, Run, RunLayout};
 use crate::device::Compute;
 use crate::dist::World;
 use crate::hub::publisher::Publisher;
@@ -77,7 +77,7 @@ impl<'w> Trainer<'w> {
     /// seeded model, the schedule and the checkpointer (publishing to the Hub when configured).
     pub fn new(cfg: &TrainConfig, world: &'w World) -> Result<Trainer<'w>> {
         let (run, s) = (&cfg.run, &cfg.settings);
-        let data = RunData::open(&cfg.data_dir, run)?;
+        let data = RunData::open(&cfg.data_dir, cfg.data, run)?;
         let share = RankShare::new(run.batch_size, world, cfg.allow_uneven)?;
         let total = total_steps(run, data.train.len());
         if total == 0 {
@@ -118,7 +118,12 @@ impl<'w> Trainer<'w> {
                 s.decay,
             ),
         };
-        let (vs, model) = init_model(&cfg.preset.model, data.vocab, run.key.seed, compute.device)?;
+        let (vs, model) = init_model(
+            &cfg.preset.model,
+            data.vocab,
+            cfg.seeds().init,
+            compute.device,
+        )?;
         let mut checkpointer =
             Checkpointer::new(cfg, dir, total, model.config.clone(), &data, world);
         let publish = s.milestone_store == MilestoneStore::Hf && world.is_main();
@@ -167,15 +172,36 @@ impl<'w> Trainer<'w> {
         let mut logger = self.logger(&state)?;
         let (run, world, total) = (&self.cfg.run, self.world, self.total);
         let t = &self.cfg.preset.training;
+        let seeds = self.cfg.seeds();
+        let eval_windows = match (self.cfg.settings.eval_tokens, run.anchor_tokens) {
+            (EvalTokens::First(n), _) => EvalWindows::First(n),
+            (EvalTokens::Budget10, None) => EvalWindows::First(0),
+            (EvalTokens::Budget10, Some(budget)) => EvalWindows::Sample {
+                tokens: budget.0.div_ceil(10),
+                seed: seeds.data,
+            },
+        };
         let validator = Validator::new(
             self.data.dev,
             run.seq_len as usize + 1,
             self.share.rows,
-            self.cfg.settings.eval_tokens,
+            eval_windows,
             t.eval_every,
             self.compute,
         );
-        let batches = Batches::new(self.data.train, run, self.share, self.compute.device);
+        info!(
+            data_seed = seeds.data,
+            init_seed = seeds.init,
+            eval_tokens = validator.tokens(),
+            "data order, initialisation and evaluation set"
+        );
+        let batches = Batches::new(
+            self.data.train,
+            run,
+            (seeds.data, self.cfg.settings.batches),
+            self.share,
+            self.compute.device,
+        );
         let options = StepOptions {
             compute: self.compute,
             max_grad_norm: t.max_grad_norm,

@@ -36,6 +36,8 @@ mod slurm;
 #[cfg(feature = "torch")]
 mod slurm_race;
 #[cfg(feature = "torch")]
+mod study;
+#[cfg(feature = "torch")]
 mod train;
 #[cfg(feature = "torch")]
 mod train_golden;

@@ -91,6 +91,9 @@ pub fn markdown(s: &Summary, o: &AggregateOptions) -> String {
     }
     let _ = writeln!(md, "\n## What these numbers can and cannot say\n");
     let _ = writeln!(md, "{}\n", scale(s, min_runs));
+    if let Some(kind) = noise::replicates(&s.seed_modes) {
+        let _ = writeln!(md, "{kind}\n");
+    }
     md += &noise::section(&s.noise, &s.decisions, threshold);
     let _ = writeln!(md, "## Predictiveness per anchor\n");
     let _ = writeln!(

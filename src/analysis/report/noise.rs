@@ -9,6 +9,7 @@ use super::super::decisions::DecisionRow;
 use super::super::noise::{ChanceRow, BINOMIAL, SEEDS};
 use super::super::signal_noise::SignalNoiseRow;
 use super::page::{code, text};
+use crate::config::SeedMode;
 
 fn basis(b: &str) -> &'static str {
     match b {
@@ -187,4 +188,53 @@ pub(super) fn section(t: &NoiseTables, decided: &[DecisionRow], threshold: f64) 
         md.push('\n');
     }
     md
+}
+
+/// What the seeds are replicates of, where `train.seed_mode` made them one kind (nothing for
+/// lmeff's default, where a seed varies both the data order and the weights).
+pub(super) fn replicates(modes: &[SeedMode]) -> Option<String> {
+    match modes {
+        [] | [SeedMode::Both] => None,
+        [SeedMode::Study] => Some(
+            "The seeds are weight-seed replicates (`train.seed_mode = \"study\"`, as in the \
+             study): every run read the same data order (seed 42) and only its initial weights \
+             varied, so the seed noise below is that of initialisation alone."
+                .into(),
+        ),
+        [SeedMode::Data] => Some(
+            "The seeds are data-seed replicates (`train.seed_mode = \"data\"`): every run \
+             started from the same weights (seed 42) and only its data order varied, so the seed \
+             noise below is that of the data order alone."
+                .into(),
+        ),
+        mixed => Some(format!(
+            "The results mix kinds of replicate (`train.seed_mode` {}): their seeds vary \
+             different things, so the seed noise below mixes them; compare seeds of one kind.",
+            mixed
+                .iter()
+                .map(|m| code(m.name()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_report_says_what_seeds_replicate_when_a_seed_mode_set_it() {
+        assert_eq!(replicates(&[]), None);
+        assert_eq!(replicates(&[SeedMode::Both]), None);
+        assert!(replicates(&[SeedMode::Study])
+            .unwrap()
+            .contains("weight-seed replicates"));
+        assert!(replicates(&[SeedMode::Data])
+            .unwrap()
+            .contains("data-seed replicates"));
+        let mixed = replicates(&[SeedMode::Both, SeedMode::Study]).unwrap();
+        assert!(mixed.contains("mix kinds of replicate"), "{mixed}");
+        assert!(mixed.contains("`both`, `study`"), "{mixed}");
+    }
 }

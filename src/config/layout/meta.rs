@@ -7,8 +7,9 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use super::checkpoint::{read_json, META_FILE};
+use crate::config::data::{Encoding, TokenizerRecipe};
 use crate::config::identity::{CheckpointKey, CheckpointLabel, RunId, RunKey};
-use crate::config::train::ScheduleKind;
+use crate::config::train::{ScheduleKind, SeedMode, Seeds};
 use crate::config::units::Anchor;
 
 /// `milestone_meta.json` of `dir`, or `None` for a folder without one (a foreign HF checkpoint).
@@ -36,6 +37,16 @@ pub struct CheckpointMeta {
     pub eval_loss: Option<f64>,
     pub wall_time_s: f64,
     pub lmeff_version: String,
+    /// What the run's seed varied (`train.seed_mode`), and its two seeds unless `both`.
+    pub seed_mode: SeedMode,
+    pub seeds: Option<Seeds>,
+    /// How the training text was encoded and the tokenizer trained (lmeff's when absent).
+    pub encoding: Encoding,
+    pub tokenizer_recipe: TokenizerRecipe,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 /// The file's form: the identity's fields inline, `name` the checkpoint's folder name, `anchor`
@@ -61,6 +72,16 @@ struct MetaFile {
     eval_loss: Option<f64>,
     wall_time_s: f64,
     lmeff_version: String,
+    #[serde(default, skip_serializing_if = "is_default")]
+    seed_mode: SeedMode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    data_seed: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    init_seed: Option<u64>,
+    #[serde(default, skip_serializing_if = "is_default")]
+    encoding: Encoding,
+    #[serde(default, skip_serializing_if = "is_default")]
+    tokenizer_recipe: TokenizerRecipe,
 }
 
 impl From<CheckpointMeta> for MetaFile {
@@ -83,6 +104,11 @@ impl From<CheckpointMeta> for MetaFile {
             eval_loss: m.eval_loss,
             wall_time_s: m.wall_time_s,
             lmeff_version: m.lmeff_version,
+            seed_mode: m.seed_mode,
+            data_seed: m.seeds.map(|s| s.data),
+            init_seed: m.seeds.map(|s| s.init),
+            encoding: m.encoding,
+            tokenizer_recipe: m.tokenizer_recipe,
         }
     }
 }
@@ -110,7 +136,18 @@ impl TryFrom<MetaFile> for CheckpointMeta {
             anchor,
             schedule: f.schedule.unwrap_or_default(),
         };
+        let seeds = match (f.data_seed, f.init_seed) {
+            (None, None) => None,
+            (data, init) => Some(Seeds {
+                data: data.unwrap_or(f.seed),
+                init: init.unwrap_or(f.seed),
+            }),
+        };
         Ok(CheckpointMeta {
+            seed_mode: f.seed_mode,
+            seeds,
+            encoding: f.encoding,
+            tokenizer_recipe: f.tokenizer_recipe,
             run_id: f.run_id,
             key: CheckpointKey { run, label },
             model_vocab_size: f.model_vocab_size,
@@ -152,6 +189,15 @@ mod tests {
             Anchor::Full,
             "files before anchors: full runs"
         );
+        let study = text.replace(
+            r#""lmeff_version":"0.1.0"}"#,
+            r#""lmeff_version":"0.1.0","seed_mode":"study","data_seed":42,"init_seed":0,"encoding":"study","tokenizer_recipe":"study"}"#,
+        );
+        let meta: CheckpointMeta = serde_json::from_str(&study).unwrap();
+        assert_eq!(meta.seeds, Some(Seeds { data: 42, init: 0 }));
+        assert_eq!(meta.seed_mode, SeedMode::Study);
+        assert_eq!(meta.encoding, Encoding::Study);
+        assert_eq!(serde_json::to_string(&meta).unwrap(), study);
         let hostile = text.replace("milestone-0.05M", "milestone-../../x");
         let err = serde_json::from_str::<CheckpointMeta>(&hostile)
             .unwrap_err()

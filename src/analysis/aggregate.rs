@@ -24,7 +24,7 @@ use super::study_tables;
 pub use super::summary::{AggregateOptions, Summary, Verdicts};
 use super::table::Table;
 use crate::config::{Anchor, Configuration, Plan};
-use crate::data::blimp_paradigms::paper_group;
+use crate::data::blimp_paradigms::{paper_group, PAPER_GROUPS};
 use crate::io::{check_replaceable, Staged};
 
 fn sorted(mut rs: Vec<&Record>) -> Vec<&Record> {
@@ -218,6 +218,10 @@ pub fn aggregate(o: &AggregateOptions) -> Result<Summary> {
     md += "\n## Plots\n\nEach figure as PNG (";
     md += &format!("{} dpi), SVG and PDF in `plots/`.\n\n", o.figures.dpi);
     let mut images = Vec::new();
+    if !blimp_figures.is_empty() {
+        md += "- The paradigms of each of the paper's phenomenon groups × configurations: \
+               `plots/group_detail_<group>.png` (`.svg`, `.pdf`)\n";
+    }
     for (stem, title) in blimp_figures.into_iter().chain(glue_figures) {
         md += &format!("- {title}: `plots/{stem}.png`, `.svg`, `.pdf`\n");
         images.push((
@@ -300,7 +304,13 @@ fn check_outputs(out: &Path) -> Result<()> {
         plots::FIGURES
             .iter()
             .chain(&plots::glue::FIGURES)
-            .flat_map(|(s, _)| plots::EXTENSIONS.map(|e| format!("{s}.{e}")))
+            .map(|(s, _)| s.to_string())
+            .chain(
+                PAPER_GROUPS
+                    .iter()
+                    .map(|g| plots::blimp_grids::detail_stem(g)),
+            )
+            .flat_map(|s| plots::EXTENSIONS.map(|e| format!("{s}.{e}")))
             .collect()
     };
     for (dir, own) in [

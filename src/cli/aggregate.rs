@@ -11,7 +11,8 @@ use lmeff::analysis::plots::{ConfigFilter, FigureOptions};
 use lmeff::analysis::record::Milestone;
 use lmeff::analysis::summary::Provenance;
 use lmeff::config::{
-    Band, GlueMeasure, HeatmapScale, Phenomena, Presets, Settings, SettingsOverrides, YScale,
+    Band, FigureStyle, GlueMeasure, HeatmapScale, Phenomena, Presets, Settings, SettingsOverrides,
+    YScale,
 };
 
 fn parse_milestone(s: &str) -> Result<Milestone, String> {
@@ -89,14 +90,19 @@ pub struct AggregateArgs {
     /// tasks) [setting aggregate.glue_measure: study].
     #[arg(long)]
     pub glue_measure: Option<GlueMeasure>,
-    /// The GLUE heatmap's checkpoint in millions of tokens, e.g. 2000 (the paper's), or final
-    /// [default: each run's last checkpoint].
+    /// The heatmaps' checkpoint (BLiMP's and GLUE's) in millions of tokens, e.g. 2000 (the
+    /// paper's), or final [default: each run's last checkpoint].
     #[arg(long, value_name = "M", value_parser = parse_milestone)]
     pub heatmap_milestone: Option<Milestone>,
     /// Colours of the GLUE heatmap: global (one scale) or row (each task from its worst to its
     /// best configuration: who wins each task) [setting aggregate.heatmap_scale: global].
     #[arg(long)]
     pub heatmap_scale: Option<HeatmapScale>,
+    /// Whose choices the BLiMP figures follow: lmeff's, or the paper's (curves over tokens on a
+    /// linear axis, the study's colours and `composite` label, heatmaps scaled per row, the group
+    /// heatmap's ± the mean of its paradigms' std over seeds) [setting aggregate.figures: lmeff].
+    #[arg(long)]
+    pub figures: Option<FigureStyle>,
     /// Only these configurations in the figures (tables keep all): DATASET[/SIZE[/VOCAB]]
     /// patterns with * wildcards, comma-separated, e.g. babylm*/60m,tinystories/*/16000.
     #[arg(long, value_delimiter = ',', value_name = "PATTERNS")]
@@ -172,6 +178,7 @@ pub fn run(
                 .heatmap_scale
                 .unwrap_or(settings.aggregate.heatmap_scale),
             configs: ConfigFilter::parse(args.figure_configs.as_deref().unwrap_or_default())?,
+            style: args.figures.unwrap_or(settings.aggregate.figures),
         },
         plan,
         seeds_plan: args.seeds_plan.iter().map(|&k| k as usize).collect(),

@@ -40,6 +40,23 @@ pub struct AggregateSettings {
     pub glue_measure: GlueMeasure,
     /// How the GLUE heatmap's cells are coloured.
     pub heatmap_scale: HeatmapScale,
+    /// lmeff's figures, or the paper's choices (see [`FigureStyle::Paper`]).
+    pub figures: FigureStyle,
+}
+
+/// Whose choices the BLiMP figures follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FigureStyle {
+    /// Learning curves over the anchors as evenly spaced categories; a palette per figure; the
+    /// group heatmap's cells the mean ± std over seeds of each run's group mean.
+    #[default]
+    Lmeff,
+    /// The study's: learning curves over tokens on a linear axis, its colours per dataset and
+    /// model size and `composite` for `hybrid_3.7B`, every BLiMP heatmap scaled per row, and the
+    /// group heatmap's cells the mean of its paradigms' means ± the mean of their standard
+    /// deviations over seeds.
+    Paper,
 }
 
 impl Default for AggregateSettings {
@@ -54,6 +71,7 @@ impl Default for AggregateSettings {
             dpi: 100,
             glue_measure: GlueMeasure::default(),
             heatmap_scale: HeatmapScale::default(),
+            figures: FigureStyle::default(),
         }
     }
 }
@@ -152,6 +170,17 @@ impl std::str::FromStr for HeatmapScale {
             "global" => Ok(HeatmapScale::Global),
             "row" => Ok(HeatmapScale::Row),
             _ => Err(format!("`{s}`: expected global or row")),
+        }
+    }
+}
+
+impl std::str::FromStr for FigureStyle {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "lmeff" => Ok(FigureStyle::Lmeff),
+            "paper" => Ok(FigureStyle::Paper),
+            _ => Err(format!("`{s}`: expected lmeff or paper")),
         }
     }
 }

@@ -20,7 +20,9 @@ pub mod train;
 pub mod units;
 pub mod wsd;
 
-pub use aggregate::{AggregateSettings, Band, GlueMeasure, HeatmapScale, Phenomena, YScale};
+pub use aggregate::{
+    AggregateSettings, Band, FigureStyle, GlueMeasure, HeatmapScale, Phenomena, YScale,
+};
 pub use data::{DataSettings, Encoding, TokenizerRecipe};
 pub use dataset::{is_folder_name, DatasetName};
 pub use device::Device;

@@ -158,8 +158,8 @@ pub enum BatchOrder {
 pub enum EvalTokens {
     /// At most this many tokens from the start of the dev split (0: all of it).
     First(u64),
-    /// The study's rule for budget runs (`tokenizer_exp.py`): a seeded random tenth of the run's
-    /// token budget, in whole windows drawn from the dev split; full runs read all of it.
+    /// The study's rule for budget runs (`tokenizer_exp.py`): ⌊0.1 · budget⌋ ÷ seq_len whole
+    /// windows of the dev split, drawn by the run's seed; full runs read all of it.
     Budget10,
 }
 

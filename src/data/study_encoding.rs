@@ -5,7 +5,6 @@
 //! tokens added — TinyStories' pieces cut at the sequence length, the ids appended file after file.
 //! Words split at piece edges, and the tokens the cut drops, are the study's, and stay so here.
 
-use std::borrow::Cow;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -14,7 +13,7 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use tokenizers::{PreTokenizerWrapper, Tokenizer};
 
-use super::text::utf8;
+use super::text::{universal_newlines, utf8};
 use super::tokens::{header_path, Dtype, SourceFile, TokenHeader, ENCODER, FORMAT};
 use crate::config::Encoding;
 use crate::io::{hex, write_atomic, write_json_atomic};
@@ -65,14 +64,6 @@ impl StudyEncoder {
         let keep = self.truncate.map_or(ids.len(), |n| n.min(ids.len()));
         Ok(ids[..keep].to_vec())
     }
-}
-
-/// `text` as Python's text mode reads it: `\r\n` and lone `\r` become `\n`.
-pub fn universal_newlines(text: &str) -> Cow<'_, str> {
-    if !text.contains('\r') {
-        return Cow::Borrowed(text);
-    }
-    Cow::Owned(text.replace("\r\n", "\n").replace('\r', "\n"))
 }
 
 /// `text` in pieces of `CHUNK_CHARS` characters (the last one shorter).
@@ -152,12 +143,6 @@ mod tests {
         assert_eq!(p.concat(), text);
         assert!(pieces("").is_empty());
         assert_eq!(pieces("abc"), ["abc"]);
-    }
-
-    #[test]
-    fn newlines_read_as_python_reads_text() {
-        assert_eq!(universal_newlines("a\r\nb\rc\n"), "a\nb\nc\n");
-        assert!(matches!(universal_newlines("a\nb"), Cow::Borrowed(_)));
     }
 
     #[test]

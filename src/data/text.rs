@@ -1,6 +1,7 @@
 //! What the cleaned text and the tokenizer share: the document markers, the special tokens, and
 //! reading a cleaned file as UTF-8 in line-aligned chunks.
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use anyhow::{anyhow, Result};
@@ -21,6 +22,14 @@ pub fn utf8<'b>(bytes: &'b [u8], path: &Path) -> Result<&'b str> {
             path.display()
         )
     })
+}
+
+/// `text` as Python's text mode reads it: `\r\n` and lone `\r` become `\n`.
+pub fn universal_newlines(text: &str) -> Cow<'_, str> {
+    if !text.contains('\r') {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(text.replace("\r\n", "\n").replace('\r', "\n"))
 }
 
 /// `text` cut into pieces of about `size` bytes, each ending at a line end (or the text's end).
@@ -45,6 +54,12 @@ pub fn line_chunks(text: &str, size: usize) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn newlines_read_as_python_reads_text() {
+        assert_eq!(universal_newlines("a\r\nb\rc\n"), "a\nb\nc\n");
+        assert!(matches!(universal_newlines("a\nb"), Cow::Borrowed(_)));
+    }
 
     #[test]
     fn line_chunks_cut_at_line_ends_and_cover_the_text() {

@@ -2,8 +2,9 @@
 //! pre-tokenizer (`add_prefix_space=true`), ByteLevel decoder and post-processor
 //! (`trim_offsets=true`), special tokens `<pad>` `<s>` `</s>` as ids 0, 1, 2, `min_frequency=2`.
 //! lmeff's recipe ([`TokenizerRecipe::Lmeff`]) trains on the cleaned documents with all 256 byte
-//! symbols in the initial alphabet; the study's ([`TokenizerRecipe::Study`]) on raw files read line
-//! by line with their line ends, as `Tokenizer.train(files)` reads them, with no initial alphabet.
+//! symbols in the initial alphabet; the study's ([`TokenizerRecipe::Study`]) on raw files read as
+//! Python reads text, line by line with their line ends as `Tokenizer.train(files)` reads them, with
+//! no initial alphabet.
 //! The saved JSON loads in Python's `tokenizers`.
 
 use fs_err::File;
@@ -24,7 +25,7 @@ use tokenizers::{
 };
 
 use super::encode::ByteLevelWords;
-use super::text::{line_chunks, utf8, BOS, EOS, SPECIAL_TOKENS};
+use super::text::{line_chunks, universal_newlines, utf8, BOS, EOS, SPECIAL_TOKENS};
 use crate::config::TokenizerRecipe;
 use crate::io::write_bytes_atomic;
 
@@ -167,19 +168,20 @@ pub fn train_tokenizer(
             builder.into()
         }
         TokenizerRecipe::Study => {
-            // What Python's `Tokenizer.train(files, trainer)` runs: every line of every file,
-            // its line end kept.
+            // What the study ran: its cleaning copied each file through Python's text mode
+            // (universal newlines), then `Tokenizer.train(files, trainer)` read every line of
+            // every copy, its line end kept.
             let mut trainer: tokenizers::models::TrainerWrapper = trainer.into();
-            let names = files
+            let texts = files
                 .iter()
                 .map(|f| {
-                    f.to_str()
-                        .map(str::to_owned)
-                        .ok_or_else(|| anyhow!("{}: not a UTF-8 path", f.display()))
+                    let bytes = fs_err::read(f)?;
+                    Ok(universal_newlines(utf8(&bytes, f)?).into_owned())
                 })
-                .collect::<Result<Vec<_>>>()?;
+                .collect::<Result<Vec<String>>>()?;
+            let lines = texts.iter().flat_map(|t| t.split_inclusive('\n'));
             builder
-                .train_from_files(&mut trainer, names)
+                .train(&mut trainer, lines)
                 .map_err(|e| anyhow!("training the tokenizer: {e}"))?;
             builder.into()
         }

@@ -176,9 +176,10 @@ impl<'w> Trainer<'w> {
         let eval_windows = match (self.cfg.settings.eval_tokens, run.anchor_tokens) {
             (EvalTokens::First(n), _) => EvalWindows::First(n),
             (EvalTokens::Budget10, None) => EvalWindows::First(0),
+            // The study's rule: int(0.1 · budget) // seq_len windows, drawn by the run's seed.
             (EvalTokens::Budget10, Some(budget)) => EvalWindows::Sample {
-                tokens: budget.0.div_ceil(10),
-                seed: seeds.data,
+                windows: budget.0 / 10 / u64::from(run.seq_len),
+                seed: run.key.seed,
             },
         };
         let validator = Validator::new(

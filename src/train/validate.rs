@@ -17,21 +17,21 @@ use crate::rng::SplitMix;
 pub enum EvalWindows {
     /// Consecutive windows from the start, covering at most this many tokens (0: all).
     First(u64),
-    /// Windows covering `tokens` tokens, drawn at random (without replacement) by `seed`.
-    Sample { tokens: u64, seed: u64 },
+    /// `windows` windows (at least one) drawn at random, without replacement, by `seed`.
+    Sample { windows: u64, seed: u64 },
 }
 
 impl EvalWindows {
     /// The start of each window of `len` tokens in `dev`, in file order.
     pub fn starts(self, dev: &TokenFile, len: usize) -> Vec<u64> {
         let all = dev.sequential_starts(len);
-        let windows = |tokens: u64| (tokens as usize).div_ceil(len - 1).max(1);
+        let covering = |tokens: u64| (tokens as usize).div_ceil(len - 1).max(1);
         match self {
             EvalWindows::First(0) => all.collect(),
-            EvalWindows::First(tokens) => all.take(windows(tokens)).collect(),
-            EvalWindows::Sample { tokens, seed } => {
+            EvalWindows::First(tokens) => all.take(covering(tokens)).collect(),
+            EvalWindows::Sample { windows, seed } => {
                 let mut all: Vec<u64> = all.collect();
-                let n = windows(tokens).min(all.len());
+                let n = (windows as usize).max(1).min(all.len());
                 // A partial Fisher–Yates shuffle: the first n are a uniform draw.
                 let mut rng = SplitMix(seed);
                 for i in 0..n {
@@ -138,8 +138,8 @@ mod tests {
         // Windows of 11 tokens, 10 targets each: 99 in the file.
         assert_eq!(EvalWindows::First(0).starts(&dev, 11).len(), 99);
         assert_eq!(EvalWindows::First(35).starts(&dev, 11), [0, 10, 20, 30]);
-        // A tenth of a 300-token budget: 30 tokens, 3 windows, drawn by the seed.
-        let draw = |seed| EvalWindows::Sample { tokens: 30, seed }.starts(&dev, 11);
+        // Three windows drawn by the seed.
+        let draw = |seed| EvalWindows::Sample { windows: 3, seed }.starts(&dev, 11);
         let a = draw(42);
         assert_eq!(a.len(), 3);
         assert!(a.windows(2).all(|w| w[0] < w[1]), "sorted, distinct: {a:?}");
@@ -149,7 +149,7 @@ mod tests {
         assert_ne!(a, [0, 10, 20], "not the first windows");
         // More than the file holds: all of it.
         let all = EvalWindows::Sample {
-            tokens: 10_000,
+            windows: 1_000,
             seed: 1,
         }
         .starts(&dev, 11);

@@ -2,8 +2,9 @@
 `data.tokenizer_recipe = "study"`).
 
     python study_encoding_check.py tokenizer TOKENIZER_JSON VOCAB FILE...
-        trains a tokenizer by the study's recipe with Python `tokenizers` (Tokenizer.train over the
-        files; no initial alphabet) and checks lmeff's TOKENIZER_JSON equals it byte for byte.
+        trains a tokenizer by the study's recipe with Python `tokenizers` (the files copied through
+        Python's text mode as its cleaning did, then Tokenizer.train over the copies; no initial
+        alphabet) and checks lmeff's TOKENIZER_JSON equals it byte for byte.
 
     python study_encoding_check.py encode TOKENIZER_JSON BIN MAX_LENGTH FILE...
         encodes the files as the study's CustomDataset.process_file did — Python text reading,
@@ -35,7 +36,19 @@ if mode == "tokenizer":
         show_progress=False,
         special_tokens=["<pad>", "<s>", "</s>"],
     )
-    tok.train(files, trainer)
+    # The study's cleaning step copied each file through Python's text mode (its cleaner for the
+    # train and dev folders is the identity): universal newlines, then training on the copies.
+    import tempfile
+
+    copies = []
+    tmp = Path(tempfile.mkdtemp())
+    for i, f in enumerate(files):
+        copy = tmp / f"{i}-{Path(f).name}"
+        with open(f, encoding="utf-8") as src, copy.open("w", encoding="utf-8") as dst:
+            for line in src:
+                dst.write(line)
+        copies.append(str(copy))
+    tok.train(copies, trainer)
     want = tok.to_str()
     got = ours.read_text(encoding="utf-8")
     if got != want:

@@ -1,52 +1,21 @@
 //! Learning curves: per dataset and model size one line per vocabulary size, and every
 //! configuration on one axis with a side panel of its final scores. The x axis holds the anchors
-//! as labelled categories (25, 50, 75, 100, 250, …), so each anchor the study saved is named.
+//! as labelled categories (25, 50, 75, 100, 250, …), so each anchor the study saved is named; in
+//! the paper's figures the per-dataset panels put them at their token counts on a linear axis.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use super::lines::{chance, draw_lines, y_range, Line};
 use super::render::ok;
 use super::series::{
-    anchor_label, anchors, color, ordered, segment_label, Configuration, Curves, Spread,
+    anchor_label, anchors, config_color, config_label, ordered, segment_label, Configuration,
+    Curves, Spread,
 };
 use super::FigureOptions;
 use crate::analysis::inputs::Milestone;
+use crate::config::FigureStyle;
 use anyhow::Result;
-
-/// One line of a curve panel: its label, colour, and (anchor index, spread over seeds) points.
-struct Line {
-    label: String,
-    color: RGBColor,
-    points: Vec<(usize, Spread)>,
-    /// The final score, drawn as a dot at the axis's last category.
-    last: Option<Spread>,
-}
-
-/// Chance for a measure drawn on the curves: BLiMP accuracy's 0.5 (two sentences, one right).
-fn chance(measure: &str) -> Option<f64> {
-    (measure == "BLiMP accuracy").then_some(0.5)
-}
-
-/// The y range (in axis units) that holds every band of `lines`, and `chance` when given.
-fn y_range(lines: &[Line], fig: &FigureOptions, chance: Option<f64>) -> (f64, f64) {
-    let (mut lo, mut hi) = (f64::MAX, f64::MIN);
-    if let Some(c) = chance {
-        lo = fig.y_scale.to_axis(c);
-        hi = lo;
-    }
-    for l in lines {
-        for s in l.points.iter().map(|p| &p.1).chain(&l.last) {
-            let (a, b) = s.band(fig.band);
-            lo = lo.min(fig.y_scale.to_axis(a));
-            hi = hi.max(fig.y_scale.to_axis(b));
-        }
-    }
-    if lo > hi {
-        return (0.0, 1.0);
-    }
-    let pad = ((hi - lo) * 0.08).max(0.01);
-    (lo - pad, hi + pad)
-}
 
 /// Draws `lines` of `measure` (`BLiMP accuracy`) over the anchors `axis` (the last may be `final`).
 fn curve_panel<DB: DrawingBackend>(
@@ -93,51 +62,7 @@ fn curve_panel<DB: DrawingBackend>(
         .label("chance (0.5)")
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], grey.stroke_width(1)));
     }
-    for l in lines {
-        let c = l.color;
-        if l.points.len() > 1 {
-            let mut band: Vec<(SegmentValue<usize>, f64)> = l
-                .points
-                .iter()
-                .map(|(i, s)| (at(*i), scale.to_axis(s.band(fig.band).1)))
-                .collect();
-            band.extend(
-                l.points
-                    .iter()
-                    .rev()
-                    .map(|(i, s)| (at(*i), scale.to_axis(s.band(fig.band).0))),
-            );
-            ok(chart.draw_series(std::iter::once(Polygon::new(band, c.mix(0.18)))))?;
-        }
-        let series = ok(chart.draw_series(LineSeries::new(
-            l.points
-                .iter()
-                .map(|(i, s)| (at(*i), scale.to_axis(s.mean))),
-            c.stroke_width(2),
-        )))?;
-        if legend {
-            series.label(l.label.clone()).legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
-            });
-        }
-        ok(chart.draw_series(
-            l.points
-                .iter()
-                .map(|(i, s)| Circle::new((at(*i), scale.to_axis(s.mean)), 3, c.filled())),
-        ))?;
-        if let Some(s) = l.last {
-            let (a, b) = s.band(fig.band);
-            ok(chart.draw_series(std::iter::once(PathElement::new(
-                vec![(at(n - 1), scale.to_axis(a)), (at(n - 1), scale.to_axis(b))],
-                c.stroke_width(2),
-            ))))?;
-            ok(chart.draw_series(std::iter::once(Circle::new(
-                (at(n - 1), scale.to_axis(s.mean)),
-                5,
-                c.filled(),
-            ))))?;
-        }
-    }
+    draw_lines(&mut chart, lines, at, at(n - 1), fig, legend)?;
     if legend && !lines.is_empty() {
         ok(chart
             .configure_series_labels()
@@ -150,12 +75,71 @@ fn curve_panel<DB: DrawingBackend>(
     Ok(())
 }
 
+/// The paper's per-dataset panel: `lines` at the anchors' token counts on a linear axis (the
+/// study's `Anchor (in million tokens)`), without `final`, which has no token count of its own.
+fn token_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+    axis: &[Milestone],
+    lines: &[Line],
+    fig: &FigureOptions,
+) -> Result<()> {
+    let x = |i: usize| match axis.get(i) {
+        Some(Milestone::Millions(m)) => *m,
+        _ => 0.0,
+    };
+    let hi = (0..axis.len()).map(x).fold(0.0, f64::max).max(1e-6);
+    let chance = chance("BLiMP accuracy");
+    let (lo, top) = y_range(lines, fig, chance);
+    let mut chart = ok(ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 17))
+        .margin(12)
+        .x_label_area_size(42)
+        .y_label_area_size(52)
+        .build_cartesian_2d(0.0..hi * 1.04, lo..top))?;
+    let scale = fig.y_scale;
+    ok(chart
+        .configure_mesh()
+        .x_labels(8)
+        .x_label_formatter(&|v| format!("{v}"))
+        .y_label_formatter(&|y| format!("{:.3}", scale.from_axis(*y)))
+        .x_desc("anchor (in million tokens)")
+        .y_desc("BLiMP accuracy")
+        .draw())?;
+    if let Some(c) = chance {
+        let y = scale.to_axis(c);
+        let grey = RGBColor(120, 120, 120);
+        ok(chart.draw_series(DashedLineSeries::new(
+            [(0.0, y), (hi * 1.04, y)],
+            6,
+            4,
+            grey.stroke_width(1),
+        )))?;
+    }
+    let lines: Vec<Line> = lines
+        .iter()
+        .map(|l| Line {
+            last: None,
+            ..l.clone()
+        })
+        .collect();
+    draw_lines(&mut chart, &lines, x, hi, fig, true)?;
+    ok(chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 12))
+        .draw())?;
+    Ok(())
+}
+
 /// The lines of `configs` over `axis`: milestones joined, `final` (when on the axis) as a dot.
 fn lines_of(
     curves: &Curves,
     configs: &[Configuration],
     axis: &[Milestone],
-    label: impl Fn(&Configuration) -> String,
+    (style, label): (FigureStyle, impl Fn(&Configuration) -> String),
 ) -> Vec<Line> {
     configs
         .iter()
@@ -165,7 +149,7 @@ fn lines_of(
             let spread = |m: &Milestone| by.get(&m.to_string()).and_then(|(_, v)| Spread::of(v));
             Line {
                 label: label(c),
-                color: color(k),
+                color: config_color(style, c, k, shade(configs, k)),
                 points: axis
                     .iter()
                     .enumerate()
@@ -179,6 +163,16 @@ fn lines_of(
             }
         })
         .collect()
+}
+
+/// How many configurations before the `k`-th of `configs` share its dataset and model size (the
+/// paper's colours lighten for each).
+fn shade(configs: &[Configuration], k: usize) -> usize {
+    let c = &configs[k];
+    configs[..k]
+        .iter()
+        .filter(|o| o.dataset == c.dataset && o.model == c.model)
+        .count()
 }
 
 /// The per-dataset panels: one per dataset and model size (in size order), each with its
@@ -211,11 +205,25 @@ pub fn draw_per_dataset<DB: DrawingBackend>(
                 .iter()
                 .flat_map(|c| curves[c].values().map(|(m, _)| m)),
         );
-        let lines = lines_of(curves, configs, &axis, |c| {
-            format!("vocab {}", c.vocab_size)
-        });
+        let lines = lines_of(
+            curves,
+            configs,
+            &axis,
+            (fig.style, |c: &Configuration| {
+                format!("vocab {}", c.vocab_size)
+            }),
+        );
+        let title = match fig.style {
+            FigureStyle::Lmeff => title.clone(),
+            FigureStyle::Paper => title.replacen("hybrid_3.7B", "composite", 1),
+        };
         let title = format!("{title} ({} over seeds)", fig.band.describe());
-        curve_panel(area, (&title, "BLiMP accuracy"), &axis, &lines, fig, true)?;
+        match fig.style {
+            FigureStyle::Lmeff => {
+                curve_panel(area, (&title, "BLiMP accuracy"), &axis, &lines, fig, true)?
+            }
+            FigureStyle::Paper => token_panel(area, &title, &axis, &lines, fig)?,
+        }
     }
     Ok(())
 }
@@ -226,6 +234,7 @@ pub fn draw_all<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     curves: &Curves,
     measure: &str,
+    style: FigureStyle,
 ) -> Result<()> {
     let configs = ordered(curves.keys().cloned());
     let axis: Vec<Milestone> = anchors(
@@ -236,7 +245,12 @@ pub fn draw_all<DB: DrawingBackend>(
     );
     let (w, _) = root.dim_in_pixel();
     let (left, right) = root.split_horizontally((w as f64 * 0.70) as u32);
-    let lines = lines_of(curves, &configs, &axis, Configuration::label);
+    let lines = lines_of(
+        curves,
+        &configs,
+        &axis,
+        (style, |c: &Configuration| config_label(style, c)),
+    );
     let all = FigureOptions::default();
     curve_panel(
         &left,
@@ -249,7 +263,7 @@ pub fn draw_all<DB: DrawingBackend>(
         &all,
         configs.len() <= 12,
     )?;
-    finals_panel(&right, curves, &configs, measure)
+    finals_panel(&right, curves, &configs, (measure, style))
 }
 
 /// Each configuration's final score: the mean as a dot, the range over seeds as a line.
@@ -257,7 +271,7 @@ fn finals_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     curves: &Curves,
     configs: &[Configuration],
-    measure: &str,
+    (measure, style): (&str, FigureStyle),
 ) -> Result<()> {
     let finals: Vec<Option<Spread>> = configs
         .iter()
@@ -279,7 +293,11 @@ fn finals_panel<DB: DrawingBackend>(
     let pad = ((hi - lo) * 0.1).max(0.005);
     let n = configs.len().max(1);
     // The first configuration at the top, as in the legend.
-    let labels: Vec<String> = configs.iter().rev().map(Configuration::label).collect();
+    let labels: Vec<String> = configs
+        .iter()
+        .rev()
+        .map(|c| config_label(style, c))
+        .collect();
     let mut chart = ok(ChartBuilder::on(area)
         .caption("Final scores", ("sans-serif", 17))
         .margin(12)
@@ -297,7 +315,8 @@ fn finals_panel<DB: DrawingBackend>(
         .draw())?;
     for (k, s) in finals.iter().enumerate() {
         let Some(s) = s else { continue };
-        let (c, y) = (color(k), || SegmentValue::CenterOf(n - 1 - k));
+        let c = config_color(style, &configs[k], k, shade(configs, k));
+        let y = || SegmentValue::CenterOf(n - 1 - k);
         ok(chart.draw_series(std::iter::once(PathElement::new(
             vec![(s.min, y()), (s.max, y())],
             c.stroke_width(2),

@@ -11,9 +11,9 @@ use anyhow::{bail, Result};
 use super::heatmaps::{self, Grid};
 use super::predictiveness::{draw_panel, RhoPanel};
 use super::series::{self, Configuration};
-use super::{at_end, cells, curves, render, FigureOptions};
+use super::{at, cells, curves, render, FigureOptions};
 use crate::analysis::glue_ranking::AgreementRow;
-use crate::analysis::inputs::{Milestone, Record};
+use crate::analysis::inputs::Record;
 use crate::config::{GlueMeasure, HeatmapScale};
 use crate::data::glue::tasks::{Task, TASKS};
 
@@ -59,11 +59,11 @@ pub fn write(
     if !curves.is_empty() {
         let height = 460u32.max(120 + 26 * curves.len() as u32);
         render::figure(dir, FIGURES[0].0, (1300, height), dpi, |r| {
-            curves::draw_all(r, &curves, "GLUE macro-average (test)")
+            curves::draw_all(r, &curves, "GLUE macro-average (test)", fig.style)
         })?;
         drawn.push(FIGURES[0]);
     }
-    let grid = task_grid(g, fig.heatmap_milestone, fig.heatmap_scale)?;
+    let grid = task_grid(g, fig)?;
     render::figure(dir, FIGURES[1].0, grid.size(), dpi, |r| {
         heatmaps::draw_grid(r, &grid)
     })?;
@@ -88,17 +88,6 @@ pub fn write(
     Ok(drawn)
 }
 
-/// Full runs' records at `milestone`, or at each run's last checkpoint.
-fn at(records: &[Record], milestone: Option<Milestone>) -> Vec<&Record> {
-    match milestone {
-        None => at_end(records),
-        Some(m) => records
-            .iter()
-            .filter(|r| r.run.is_full() && r.milestone == m)
-            .collect(),
-    }
-}
-
 /// A task's row label: `BOOLQ (accuracy)`.
 fn row_label(task: &Task, measure: GlueMeasure) -> String {
     let metric = match measure {
@@ -110,7 +99,8 @@ fn row_label(task: &Task, measure: GlueMeasure) -> String {
 
 /// Tasks (ordered by metric, then name, as the study's heatmap) and the macro-average ×
 /// configurations at `milestone` (None: each run's last checkpoint).
-fn task_grid(g: &GlueInputs, milestone: Option<Milestone>, scale: HeatmapScale) -> Result<Grid> {
+fn task_grid(g: &GlueInputs, fig: &FigureOptions) -> Result<Grid> {
+    let (milestone, scale) = (fig.heatmap_milestone, fig.heatmap_scale);
     let end = at(g.task_records, milestone);
     if end.is_empty() {
         let m = milestone.map_or("the end".to_owned(), |m| format!("{m}M tokens"));
@@ -159,5 +149,6 @@ fn task_grid(g: &GlueInputs, milestone: Option<Milestone>, scale: HeatmapScale) 
         rows,
         configs,
         scale,
+        style: fig.style,
     })
 }

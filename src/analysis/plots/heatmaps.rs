@@ -10,8 +10,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::render::ok;
-use super::series::{segment_label, BoxStats, Configuration, Spread};
-use crate::config::HeatmapScale;
+use super::series::{config_label, segment_label, BoxStats, Configuration, Spread};
+use crate::config::{FigureStyle, HeatmapScale};
 
 /// Cells of a rows × configurations heatmap.
 pub struct Grid {
@@ -24,6 +24,8 @@ pub struct Grid {
     pub boxed: usize,
     /// One colour scale for the grid, or one per row.
     pub scale: HeatmapScale,
+    /// Whose labels the columns carry.
+    pub style: FigureStyle,
 }
 
 const COLUMN: u32 = 124;
@@ -94,7 +96,7 @@ pub fn draw_grid<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, g: &Grid) ->
         .x_label_area_size(30)
         .y_label_area_size(ROW_LABELS)
         .build_cartesian_2d(axis(nc), axis(nr)))?;
-    let cols: Vec<String> = g.configs.iter().map(Configuration::label).collect();
+    let cols: Vec<String> = g.configs.iter().map(|c| config_label(g.style, c)).collect();
     // Row 0 is drawn at the top.
     let rows: Vec<String> = g.rows.iter().rev().cloned().collect();
     ok(chart

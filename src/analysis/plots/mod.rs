@@ -1,13 +1,16 @@
 //! The aggregate's figures (`<out>/plots/`, each as PNG, SVG and PDF), the study's set: learning
 //! curves per dataset (one line per vocabulary size), every configuration on one axis with its
 //! final scores beside, Spearman ρ and R² per anchor, the 67-paradigm and the 12-group (plus
-//! overall) × configuration heatmaps with box plots, accuracy per phenomenon and anchor, the
-//! compute–decision frontier, and signal-to-noise per task.
+//! overall) × configuration heatmaps with box plots (and one of each group's paradigms), accuracy
+//! per phenomenon and anchor, the compute–decision frontier, and signal-to-noise per task. In the
+//! paper's style ([`FigureStyle::Paper`]) they follow the study's figure choices.
 
+pub mod blimp_grids;
 mod curves;
 mod frontier;
 pub mod glue;
 mod heatmaps;
+mod lines;
 mod predictiveness;
 pub mod race;
 mod render;
@@ -23,9 +26,7 @@ use super::decisions::DecisionRow;
 use super::inputs::Record;
 use super::predictiveness::Row;
 use super::signal_noise::SignalNoiseRow;
-use crate::config::{Band, HeatmapScale, YScale};
-use crate::data::blimp_paradigms::{paper_group, BLIMP_PARADIGMS, PAPER_GROUPS};
-use heatmaps::Grid;
+use crate::config::{Band, FigureStyle, HeatmapScale, YScale};
 use series::{Configuration, Spread};
 
 pub use render::EXTENSIONS;
@@ -77,6 +78,8 @@ pub struct FigureOptions {
     pub heatmap_scale: HeatmapScale,
     /// The configurations the figures show (the tables keep all).
     pub configs: ConfigFilter,
+    /// lmeff's figures or the paper's choices.
+    pub style: FigureStyle,
 }
 
 impl Default for FigureOptions {
@@ -88,6 +91,7 @@ impl Default for FigureOptions {
             heatmap_milestone: None,
             heatmap_scale: HeatmapScale::Global,
             configs: ConfigFilter::default(),
+            style: FigureStyle::Lmeff,
         }
     }
 }
@@ -124,20 +128,25 @@ pub fn write_all(dir: &Path, i: &Inputs, fig: &FigureOptions) -> Result<Vec<Path
         FIGURES[1].0,
         (1300, height),
         dpi,
-        |r| curves::draw_all(r, &curves, "BLiMP accuracy"),
+        |r| curves::draw_all(r, &curves, "BLiMP accuracy", fig.style),
     )?);
     out.extend(render::figure(dir, FIGURES[2].0, (900, 520), dpi, |r| {
         predictiveness::draw(r, i.global)
     })?);
-    let grid = paradigm_grid(i.tasks);
+    let grid = blimp_grids::paradigm_grid(i.tasks, fig)?;
     out.extend(render::figure(dir, FIGURES[3].0, grid.size(), dpi, |r| {
         heatmaps::draw_grid(r, &grid)
     })?);
-    let grid = group_grid(i.overall, i.tasks);
+    let grid = blimp_grids::group_grid(i.overall, i.tasks, fig)?;
     out.extend(render::figure(dir, FIGURES[4].0, grid.size(), dpi, |r| {
         heatmaps::draw_grid(r, &grid)
     })?);
-    let h = heat(i.phenomena);
+    for (stem, grid) in blimp_grids::detail_grids(i.tasks, fig)? {
+        out.extend(render::figure(dir, &stem, grid.size(), dpi, |r| {
+            heatmaps::draw_grid(r, &grid)
+        })?);
+    }
+    let h = blimp_grids::heat(i.phenomena);
     let height = (110 + 26 * h.len() as u32).max(300);
     out.extend(render::figure(
         dir,
@@ -158,6 +167,17 @@ pub fn write_all(dir: &Path, i: &Inputs, fig: &FigureOptions) -> Result<Vec<Path
         |r| signal_noise::draw(r, i.signal_noise),
     )?);
     Ok(out)
+}
+
+/// Full runs' records at `milestone`, or at each run's last checkpoint.
+pub(super) fn at(records: &[Record], milestone: Option<super::record::Milestone>) -> Vec<&Record> {
+    match milestone {
+        None => at_end(records),
+        Some(m) => records
+            .iter()
+            .filter(|r| r.run.is_full() && r.milestone == m)
+            .collect(),
+    }
 }
 
 /// Full runs' records at each run's last checkpoint (`final` when it has one).
@@ -184,120 +204,5 @@ pub(super) fn cells(
             let ci = configs.iter().position(|x| *x == c)?;
             Some(((row, ci), Spread::of(&v)?))
         })
-        .collect()
-}
-
-/// Paradigms (BLiMP's order; others after, by name) × configurations.
-fn paradigm_grid(tasks: &[Record]) -> Grid {
-    let end = at_end(tasks);
-    let mut rows: Vec<String> = Vec::new();
-    for r in &end {
-        if let Some(t) = &r.task {
-            if !rows.contains(t) {
-                rows.push(t.clone());
-            }
-        }
-    }
-    let rank = |t: &String| {
-        BLIMP_PARADIGMS
-            .iter()
-            .position(|p| p == t)
-            .unwrap_or(usize::MAX)
-    };
-    rows.sort_by(|a, b| (rank(a), a).cmp(&(rank(b), b)));
-    let configs = series::ordered(end.iter().map(|r| r.run.configuration()));
-    let mut values: BTreeMap<(usize, Configuration), Vec<f64>> = BTreeMap::new();
-    for r in &end {
-        let Some(row) = r
-            .task
-            .as_ref()
-            .and_then(|t| rows.iter().position(|x| x == t))
-        else {
-            continue;
-        };
-        values
-            .entry((row, r.run.configuration()))
-            .or_default()
-            .push(r.acc);
-    }
-    Grid {
-        title: "BLiMP paradigms at the final checkpoint (mean ± std over seeds; white = lowest, blue = highest)".into(),
-        cells: cells(values, &configs),
-        boxed: rows.len(),
-        rows,
-        configs,
-        scale: HeatmapScale::Global,
-    }
-}
-
-/// The paper's 12 groups (each run's mean over the group's paradigms) and overall ×
-/// configurations.
-fn group_grid(overall: &[Record], tasks: &[Record]) -> Grid {
-    let task_end = at_end(tasks);
-    let mut per_run: BTreeMap<(&super::record::RunKey, usize), Vec<f64>> = BTreeMap::new();
-    for r in &task_end {
-        let group = r
-            .phenomenon
-            .as_deref()
-            .and_then(paper_group)
-            .and_then(|g| PAPER_GROUPS.iter().position(|p| *p == g));
-        if let Some(g) = group {
-            per_run.entry((&r.run, g)).or_default().push(r.acc);
-        }
-    }
-    let present: Vec<usize> = {
-        let mut g: Vec<usize> = per_run.keys().map(|k| k.1).collect();
-        g.sort();
-        g.dedup();
-        g
-    };
-    let mut rows: Vec<String> = present
-        .iter()
-        .map(|&g| PAPER_GROUPS[g].to_owned())
-        .collect();
-    rows.push("overall".into());
-    let end = at_end(overall);
-    let configs = series::ordered(end.iter().chain(&task_end).map(|r| r.run.configuration()));
-    let mut values: BTreeMap<(usize, Configuration), Vec<f64>> = BTreeMap::new();
-    for ((run, g), accs) in &per_run {
-        let row = present
-            .iter()
-            .position(|p| p == g)
-            .expect("a present group");
-        values
-            .entry((row, run.configuration()))
-            .or_default()
-            .push(accs.iter().sum::<f64>() / accs.len() as f64);
-    }
-    for r in end {
-        values
-            .entry((present.len(), r.run.configuration()))
-            .or_default()
-            .push(r.acc);
-    }
-    Grid {
-        title: "BLiMP phenomenon groups (the paper's 12) and overall at the final checkpoint (mean ± std over seeds)".into(),
-        cells: cells(values, &configs),
-        boxed: present.len(),
-        rows,
-        configs,
-        scale: HeatmapScale::Global,
-    }
-}
-
-fn heat(phenomena: &[Record]) -> heatmaps::Heat {
-    let mut acc: BTreeMap<String, BTreeMap<(u64, String), [f64; 2]>> = BTreeMap::new();
-    for r in phenomena.iter().filter(|r| r.run.is_full()) {
-        let Some(p) = &r.phenomenon else { continue };
-        let key = (
-            (r.milestone.order().min(1e12) * 1e6) as u64,
-            r.milestone.to_string(),
-        );
-        let e = acc.entry(p.clone()).or_default().entry(key).or_default();
-        e[0] += r.acc;
-        e[1] += 1.0;
-    }
-    acc.into_iter()
-        .map(|(p, m)| (p, m.into_iter().map(|(k, [s, n])| (k, s / n)).collect()))
         .collect()
 }

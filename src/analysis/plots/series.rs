@@ -7,8 +7,8 @@ use plotters::style::RGBColor;
 
 use super::super::inputs::{Milestone, Record, RunKey};
 use super::super::record::size_order;
-use crate::config::Band;
 pub use crate::config::Configuration;
+use crate::config::{Band, FigureStyle};
 
 /// Twenty distinguishable colours (matplotlib's tab10, then its light tab20 partners), cycled.
 pub const PALETTE: [RGBColor; 20] = [
@@ -36,6 +36,57 @@ pub const PALETTE: [RGBColor; 20] = [
 
 pub fn color(k: usize) -> RGBColor {
     PALETTE[k % PALETTE.len()]
+}
+
+/// The study's colours (its `DATASET_COLOR_SCHEME`): a hue per dataset — BabyLM brown,
+/// TinyStories blue, the composite corpus green — darker for larger models; grey for the rest.
+pub fn study_color(dataset: &str, model: &str) -> RGBColor {
+    let d = dataset.to_ascii_lowercase();
+    let hues: [u32; 3] = if d.starts_with("babylm") {
+        [0xc4a484, 0xa37a4c, 0x7c532d]
+    } else if d.starts_with("tinystories") {
+        [0x4a90c4, 0x0f4e77, 0x083655]
+    } else if d.starts_with("hybrid") || d == "composite" {
+        [0xa8c490, 0x89a377, 0x6b8259]
+    } else {
+        [0x666666; 3]
+    };
+    let hex = match model {
+        "20m" => hues[0],
+        "60m" => hues[1],
+        "180m" => hues[2],
+        _ => hues[1],
+    };
+    RGBColor((hex >> 16) as u8, (hex >> 8) as u8, hex as u8)
+}
+
+/// The colour of configuration `c`, the `k`-th of a figure: lmeff's palette by position, or the
+/// study's by dataset and size, lightened for the `shade`-th of several lines sharing it (one per
+/// vocabulary size in a per-dataset panel).
+pub fn config_color(style: FigureStyle, c: &Configuration, k: usize, shade: usize) -> RGBColor {
+    match style {
+        FigureStyle::Lmeff => color(k),
+        FigureStyle::Paper => {
+            let base = study_color(&c.dataset, &c.model);
+            let t = (0.22 * shade as f64).min(0.66);
+            let mix = |v: u8| (v as f64 + (255.0 - v as f64) * t) as u8;
+            RGBColor(mix(base.0), mix(base.1), mix(base.2))
+        }
+    }
+}
+
+/// A configuration's label in a figure; the paper's names the study's `hybrid_3.7B` `composite`.
+pub fn config_label(style: FigureStyle, c: &Configuration) -> String {
+    match (style, c.dataset.as_str()) {
+        (FigureStyle::Paper, "hybrid_3.7B") => {
+            let composite = Configuration {
+                dataset: "composite".into(),
+                ..c.clone()
+            };
+            composite.label()
+        }
+        _ => c.label(),
+    }
 }
 
 /// Which configurations the figures show: patterns `DATASET[/SIZE[/VOCAB]]`, each part a glob

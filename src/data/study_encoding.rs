@@ -14,9 +14,9 @@ use sha2::{Digest, Sha256};
 use tokenizers::{PreTokenizerWrapper, Tokenizer};
 
 use super::text::{universal_newlines, utf8};
-use super::tokens::{header_path, Dtype, SourceFile, TokenHeader, ENCODER, FORMAT};
+use super::tokens::{Dtype, SourceFile, TokenHeader};
 use crate::config::Encoding;
-use crate::io::{hex, write_atomic, write_json_atomic};
+use crate::io::{hex, write_atomic};
 
 /// Characters (Unicode scalar values, as Python counts them) per encoded piece.
 pub const CHUNK_CHARS: usize = 1024;
@@ -113,20 +113,13 @@ pub fn encode_study_files(
         }
         Ok(())
     })?;
-    let header = TokenHeader {
-        format: FORMAT.into(),
-        dtype,
-        tokens,
-        vocab_size: vocab,
-        tokenizer_sha256: tokenizer_sha256.to_owned(),
+    TokenHeader::write(
+        bin,
+        (tokens, vocab),
+        tokenizer_sha256,
         sources,
-        lmeff_version: env!("CARGO_PKG_VERSION").into(),
-        encoder: ENCODER,
-        encoding: Encoding::Study,
-        truncated_at: encoder.truncate.map(|n| n as u32),
-    };
-    write_json_atomic(&header_path(bin), &header)?;
-    Ok(header)
+        (Encoding::Study, encoder.truncate.map(|n| n as u32)),
+    )
 }
 
 #[cfg(test)]

@@ -95,10 +95,38 @@ fn is_default<T: Default + PartialEq>(value: &T) -> bool {
     *value == T::default()
 }
 
+impl TokenHeader {
+    /// The sidecar of `tokens` ids of vocabulary `vocab` made from `sources` by the tokenizer of
+    /// sha256 `tokenizer_sha256` and `encoding` (cut at `truncated_at` tokens a piece), written
+    /// beside `bin`.
+    pub(crate) fn write(
+        bin: &Path,
+        (tokens, vocab_size): (u64, u32),
+        tokenizer_sha256: &str,
+        sources: Vec<SourceFile>,
+        (encoding, truncated_at): (Encoding, Option<u32>),
+    ) -> Result<TokenHeader> {
+        let header = TokenHeader {
+            format: FORMAT.into(),
+            dtype: Dtype::for_vocab(vocab_size),
+            tokens,
+            vocab_size,
+            tokenizer_sha256: tokenizer_sha256.to_owned(),
+            sources,
+            lmeff_version: env!("CARGO_PKG_VERSION").into(),
+            encoder: ENCODER,
+            encoding,
+            truncated_at,
+        };
+        write_json_atomic(&header_path(bin), &header)?;
+        Ok(header)
+    }
+}
+
 /// The revision [`encode_files`] writes.
 pub const ENCODER: u32 = 2;
 
-pub(crate) const FORMAT: &str = "lmeff-tokens-1";
+const FORMAT: &str = "lmeff-tokens-1";
 /// Bytes of text per parallel encoding task.
 const CHUNK_BYTES: usize = 256 << 10;
 /// Chunks encoded before their ids are written (bounds memory to about 32 MB of text).
@@ -167,20 +195,13 @@ pub fn encode_files(
         }
         Ok(())
     })?;
-    let header = TokenHeader {
-        format: FORMAT.into(),
-        dtype,
-        tokens,
-        vocab_size: vocab,
-        tokenizer_sha256: tokenizer_sha256.to_owned(),
+    TokenHeader::write(
+        bin,
+        (tokens, vocab),
+        tokenizer_sha256,
         sources,
-        lmeff_version: env!("CARGO_PKG_VERSION").into(),
-        encoder: ENCODER,
-        encoding: Encoding::Lmeff,
-        truncated_at: None,
-    };
-    write_json_atomic(&header_path(bin), &header)?;
-    Ok(header)
+        (Encoding::Lmeff, None),
+    )
 }
 
 /// A memory-mapped token file, checked against its sidecar.

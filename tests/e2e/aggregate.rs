@@ -19,6 +19,16 @@ const FIGURES: [&str; 8] = [
 /// `lmeff aggregate` of the scratch folder's `overall.csv` and `tasks.csv` into `agg/`.
 /// (No BLiMP folder: the paradigms' phenomena are facts lmeff carries.)
 fn aggregate_imports(s: &Scratch, bootstrap: u32) -> std::process::Command {
+    aggregate_imports_into(s, bootstrap, "agg", &[])
+}
+
+/// The same into `out/`, with `extra` arguments.
+fn aggregate_imports_into(
+    s: &Scratch,
+    bootstrap: u32,
+    out: &str,
+    extra: &[&str],
+) -> std::process::Command {
     let mut cmd = s.lmeff();
     cmd.args([
         "aggregate",
@@ -27,7 +37,8 @@ fn aggregate_imports(s: &Scratch, bootstrap: u32) -> std::process::Command {
         "--import-csv",
         "tasks.csv",
     ])
-    .args(["--out", "agg", "--bootstrap", &bootstrap.to_string()]);
+    .args(["--out", out, "--bootstrap", &bootstrap.to_string()])
+    .args(extra);
     cmd
 }
 
@@ -549,25 +560,21 @@ fn report_html_shows_every_plot_in_a_headless_browser() {
 
     // For print: 300 dpi PNGs, three times the pixels of the default 100 dpi, of the same drawing;
     // std bands and a logit scale drawn on request.
-    let (ok, _, err) = run(s.lmeff().args([
-        "aggregate",
-        "--import-csv",
-        "overall.csv",
-        "--import-csv",
-        "tasks.csv",
-        "--bootstrap",
-        "200",
-        "--out",
+    let (ok, _, err) = run(&mut aggregate_imports_into(
+        &s,
+        200,
         "agg300",
-        "--dpi",
-        "300",
-        "--band",
-        "std",
-        "--y-scale",
-        "logit",
-        "--phenomena",
-        "blimp",
-    ]));
+        &[
+            "--dpi",
+            "300",
+            "--band",
+            "std",
+            "--y-scale",
+            "logit",
+            "--phenomena",
+            "blimp",
+        ],
+    ));
     assert!(ok, "{err}");
     let dims = |path: &str| {
         let png = std::fs::read(s.path().join(path)).unwrap();
@@ -592,19 +599,7 @@ fn report_html_shows_every_plot_in_a_headless_browser() {
 
     // The paper's figures: curves over tokens, heatmaps at 2000M tokens scaled per row, the
     // group cells as the study computes them (pandas, below), and a heatmap per group.
-    let imports = |out: &str, extra: &[&str]| {
-        let mut cmd = s.lmeff();
-        cmd.args([
-            "aggregate",
-            "--import-csv",
-            "overall.csv",
-            "--import-csv",
-            "tasks.csv",
-        ])
-        .args(["--bootstrap", "200", "--out", out])
-        .args(extra);
-        cmd
-    };
+    let imports = |out: &str, extra: &[&str]| aggregate_imports_into(&s, 200, out, extra);
     let (ok, _, err) = run(&mut imports(
         "aggpaper",
         &["--figures", "paper", "--heatmap-milestone", "2000"],

@@ -81,8 +81,6 @@ pub fn identity(target: &Target, sha: String) -> Result<ResultKey> {
         anchor: None,
         schedule: None,
         seed_mode: None,
-        data_seed: None,
-        init_seed: None,
         milestone: CheckpointLabel::label_of(&folder),
         tokens_seen: None,
         checkpoint: dir.clone(),
@@ -114,8 +112,6 @@ pub fn identity(target: &Target, sha: String) -> Result<ResultKey> {
             key.anchor = Some(run.anchor);
             key.schedule = run.schedule.written();
             key.seed_mode = (m.seed_mode != SeedMode::Both).then_some(m.seed_mode);
-            key.data_seed = m.seeds.map(|s| s.data);
-            key.init_seed = m.seeds.map(|s| s.init);
             key.tokens_seen = Some(m.tokens_seen);
             key.milestone = m.key.label.label();
         }

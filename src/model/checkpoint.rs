@@ -100,7 +100,6 @@ mod tests {
             wall_time_s: 0.0,
             lmeff_version: "x".into(),
             seed_mode: Default::default(),
-            seeds: None,
             encoding: Default::default(),
             tokenizer_recipe: Default::default(),
         };

@@ -51,14 +51,10 @@ pub struct ResultKey {
     pub anchor: Option<Anchor>,
     /// `wsd` for a warmup–stable–decay run; `None` for the study's cosine schedule.
     pub schedule: Option<ScheduleKind>,
-    /// What the run's seed varied (`train.seed_mode`; absent: both) and, unless both, its
-    /// data-order and initialisation seeds: which kind of replicate the seed is.
+    /// What the run's seed varied (`train.seed_mode`; absent: both): which kind of replicate
+    /// the seed is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed_mode: Option<SeedMode>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub data_seed: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub init_seed: Option<u64>,
     /// The checkpoint: a milestone in millions of tokens (`25`, `0.05`) or `final`.
     pub milestone: String,
     pub tokens_seen: Option<u64>,
@@ -179,27 +175,30 @@ pub fn pairs_batch(scores: &[PairScore]) -> Result<RecordBatch> {
 fn summary_rows(id: &ResultKey, summaries: &[ParadigmSummary]) -> Vec<summary::SummaryRow> {
     summaries
         .iter()
-        .map(|r| summary::SummaryRow {
-            dataset: id.dataset.clone(),
-            model_size: id.model_size.clone(),
-            vocab_size: id.vocab_size.map(i64::from),
-            seed: id.seed.map(|s| s as i64),
-            anchor: id.anchor,
-            schedule: id.schedule,
-            seed_mode: id.seed_mode,
-            data_seed: id.data_seed.map(|s| s as i64),
-            init_seed: id.init_seed.map(|s| s as i64),
-            milestone: id.milestone.clone(),
-            tokens_seen: id.tokens_seen.map(|t| t as i64),
-            checkpoint: id.checkpoint.display().to_string(),
-            checkpoint_sha256: id.checkpoint_sha256.clone(),
-            paradigm: r.paradigm.clone(),
-            field: r.field.clone(),
-            linguistics_term: r.linguistics_term.clone(),
-            n: r.n,
-            correct: r.correct,
-            accuracy: r.accuracy,
-            stderr: r.stderr,
+        .map(|r| {
+            let seeds = id.seed_mode.zip(id.seed).map(|(m, s)| m.seeds(s));
+            summary::SummaryRow {
+                dataset: id.dataset.clone(),
+                model_size: id.model_size.clone(),
+                vocab_size: id.vocab_size.map(i64::from),
+                seed: id.seed.map(|s| s as i64),
+                anchor: id.anchor,
+                schedule: id.schedule,
+                seed_mode: id.seed_mode,
+                data_seed: seeds.map(|s| s.data as i64),
+                init_seed: seeds.map(|s| s.init as i64),
+                milestone: id.milestone.clone(),
+                tokens_seen: id.tokens_seen.map(|t| t as i64),
+                checkpoint: id.checkpoint.display().to_string(),
+                checkpoint_sha256: id.checkpoint_sha256.clone(),
+                paradigm: r.paradigm.clone(),
+                field: r.field.clone(),
+                linguistics_term: r.linguistics_term.clone(),
+                n: r.n,
+                correct: r.correct,
+                accuracy: r.accuracy,
+                stderr: r.stderr,
+            }
         })
         .collect()
 }
@@ -352,8 +351,6 @@ mod tests {
             anchor: Some("25M".parse().unwrap()),
             schedule: None,
             seed_mode: None,
-            data_seed: None,
-            init_seed: None,
             milestone: "final".into(),
             tokens_seen: Some(25_000_128),
             checkpoint: "x/final".into(),

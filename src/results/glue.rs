@@ -244,8 +244,6 @@ mod tests {
             anchor: Some(Anchor::Full),
             schedule: None,
             seed_mode: None,
-            data_seed: None,
-            init_seed: None,
             milestone: "final".into(),
             tokens_seen: None,
             checkpoint: PathBuf::new(),

@@ -55,8 +55,6 @@ impl RunEntry {
             anchor: Some(self.key.anchor),
             schedule: self.key.schedule.written(),
             seed_mode: None,
-            data_seed: None,
-            init_seed: None,
             milestone: CheckpointLabel::label_of(checkpoint),
             tokens_seen: None,
             checkpoint: PathBuf::new(),

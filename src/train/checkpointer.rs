@@ -20,7 +20,7 @@ use super::state::TrainState;
 use crate::config::layout::meta::CheckpointMeta;
 use crate::config::wsd::BranchPoint;
 use crate::config::{CheckpointKey, CheckpointLabel};
-use crate::config::{DataSettings, MilestoneStep, Run, SeedMode, Seeds};
+use crate::config::{DataSettings, MilestoneStep, Run, SeedMode};
 use crate::dist::World;
 use crate::hub::publisher::Publisher;
 use crate::model::checkpoint::save_checkpoint;
@@ -45,7 +45,6 @@ pub struct Checkpointer<'w> {
     tokenizer: PathBuf,
     /// Recorded in every checkpoint's metadata.
     seed_mode: SeedMode,
-    seeds: Seeds,
     data: DataSettings,
     started: Instant,
     /// WSD trunk: the branch points it passes (those beyond its own decay start are marked
@@ -82,7 +81,6 @@ impl<'w> Checkpointer<'w> {
             model_cfg,
             tokenizer: data.tokenizer.clone(),
             seed_mode: cfg.settings.seed_mode,
-            seeds: cfg.seeds(),
             data: cfg.data,
             started: Instant::now(),
             branch_points: run.branch_points.clone(),
@@ -160,7 +158,6 @@ impl<'w> Checkpointer<'w> {
             wall_time_s: self.started.elapsed().as_secs_f64(),
             lmeff_version: env!("CARGO_PKG_VERSION").into(),
             seed_mode: self.seed_mode,
-            seeds: (self.seed_mode != SeedMode::Both).then_some(self.seeds),
             encoding: self.data.encoding,
             tokenizer_recipe: self.data.tokenizer_recipe,
         }

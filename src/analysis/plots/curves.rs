@@ -6,7 +6,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::lines::{chance, draw_lines, y_range, Line};
+use super::lines::{chance, draw_chance, draw_legend, draw_lines, y_range, Line};
 use super::render::ok;
 use super::series::{
     anchor_label, anchors, config_color, config_label, ordered, segment_label, Configuration,
@@ -51,26 +51,12 @@ fn curve_panel<DB: DrawingBackend>(
         .draw())?;
     let at = |i: usize| SegmentValue::CenterOf(i);
     if let Some(c) = chance {
-        let y = scale.to_axis(c);
-        let grey = RGBColor(120, 120, 120);
-        ok(chart.draw_series(DashedLineSeries::new(
-            [(SegmentValue::Exact(0), y), (SegmentValue::Last, y)],
-            6,
-            4,
-            grey.stroke_width(1),
-        )))?
-        .label("chance (0.5)")
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], grey.stroke_width(1)));
+        let span = (SegmentValue::Exact(0), SegmentValue::Last);
+        draw_chance(&mut chart, scale.to_axis(c), span)?;
     }
-    draw_lines(&mut chart, lines, at, at(n - 1), fig, legend)?;
+    draw_lines(&mut chart, lines, at, Some(at(n - 1)), fig, legend)?;
     if legend && !lines.is_empty() {
-        ok(chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 12))
-            .draw())?;
+        draw_legend(&mut chart)?;
     }
     Ok(())
 }
@@ -107,31 +93,10 @@ fn token_panel<DB: DrawingBackend>(
         .y_desc("BLiMP accuracy")
         .draw())?;
     if let Some(c) = chance {
-        let y = scale.to_axis(c);
-        let grey = RGBColor(120, 120, 120);
-        ok(chart.draw_series(DashedLineSeries::new(
-            [(0.0, y), (hi * 1.04, y)],
-            6,
-            4,
-            grey.stroke_width(1),
-        )))?;
+        draw_chance(&mut chart, scale.to_axis(c), (0.0, hi * 1.04))?;
     }
-    let lines: Vec<Line> = lines
-        .iter()
-        .map(|l| Line {
-            last: None,
-            ..l.clone()
-        })
-        .collect();
-    draw_lines(&mut chart, &lines, x, hi, fig, true)?;
-    ok(chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 12))
-        .draw())?;
-    Ok(())
+    draw_lines(&mut chart, lines, x, None, fig, true)?;
+    draw_legend(&mut chart)
 }
 
 /// The lines of `configs` over `axis`: milestones joined, `final` (when on the axis) as a dot.

@@ -46,12 +46,13 @@ pub(super) fn y_range(lines: &[Line], fig: &FigureOptions, chance: Option<f64>) 
 }
 
 /// Draws `lines` on `chart`: each line's band over seeds, its means joined, a dot per anchor
-/// (index `i` at `at(i)`), and its final score (when it has one) as a dot and range at `last`.
+/// (index `i` at `at(i)`), and its final score (when it has one) as a dot and range at `last`
+/// (none: finals not drawn).
 pub(super) fn draw_lines<DB, X, V>(
     chart: &mut ChartContext<'_, DB, Cartesian2d<X, plotters::coord::types::RangedCoordf64>>,
     lines: &[Line],
     at: impl Fn(usize) -> V,
-    last: V,
+    last: Option<V>,
     fig: &FigureOptions,
     legend: bool,
 ) -> Result<()>
@@ -93,7 +94,7 @@ where
                 .iter()
                 .map(|(i, s)| Circle::new((at(*i), scale.to_axis(s.mean)), 3, c.filled())),
         ))?;
-        if let Some(s) = l.last {
+        if let (Some(s), Some(last)) = (l.last, &last) {
             let (a, b) = s.band(fig.band);
             ok(chart.draw_series(std::iter::once(PathElement::new(
                 vec![
@@ -110,4 +111,44 @@ where
         }
     }
     Ok(())
+}
+
+/// A dashed grey line at `chance` (in axis units) across `span`, labelled in the legend.
+pub(super) fn draw_chance<DB, X, V>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<X, plotters::coord::types::RangedCoordf64>>,
+    chance: f64,
+    span: (V, V),
+) -> Result<()>
+where
+    DB: DrawingBackend,
+    X: Ranged<ValueType = V>,
+    V: Clone + 'static,
+{
+    let grey = RGBColor(120, 120, 120);
+    ok(chart.draw_series(DashedLineSeries::new(
+        [(span.0, chance), (span.1, chance)],
+        6,
+        4,
+        grey.stroke_width(1),
+    )))?
+    .label("chance (0.5)")
+    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], grey.stroke_width(1)));
+    Ok(())
+}
+
+/// The legend of the lines' labels, at the lower right.
+pub(super) fn draw_legend<'a, DB, X>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, plotters::coord::types::RangedCoordf64>>,
+) -> Result<()>
+where
+    DB: DrawingBackend + 'a,
+    X: Ranged,
+{
+    ok(chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 12))
+        .draw())
 }

@@ -37,12 +37,18 @@ pub struct CheckpointMeta {
     pub eval_loss: Option<f64>,
     pub wall_time_s: f64,
     pub lmeff_version: String,
-    /// What the run's seed varied (`train.seed_mode`), and its two seeds unless `both`.
+    /// What the run's seed varied (`train.seed_mode`).
     pub seed_mode: SeedMode,
-    pub seeds: Option<Seeds>,
     /// How the training text was encoded and the tokenizer trained (lmeff's when absent).
     pub encoding: Encoding,
     pub tokenizer_recipe: TokenizerRecipe,
+}
+
+impl CheckpointMeta {
+    /// The run's data-order and initialisation seeds, when `train.seed_mode` kept them apart.
+    pub fn seeds(&self) -> Option<Seeds> {
+        (self.seed_mode != SeedMode::Both).then(|| self.seed_mode.seeds(self.key.run.seed))
+    }
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
@@ -86,6 +92,7 @@ struct MetaFile {
 
 impl From<CheckpointMeta> for MetaFile {
     fn from(m: CheckpointMeta) -> MetaFile {
+        let seeds = m.seeds();
         let run = m.key.run;
         MetaFile {
             run_id: m.run_id,
@@ -105,8 +112,8 @@ impl From<CheckpointMeta> for MetaFile {
             wall_time_s: m.wall_time_s,
             lmeff_version: m.lmeff_version,
             seed_mode: m.seed_mode,
-            data_seed: m.seeds.map(|s| s.data),
-            init_seed: m.seeds.map(|s| s.init),
+            data_seed: seeds.map(|s| s.data),
+            init_seed: seeds.map(|s| s.init),
             encoding: m.encoding,
             tokenizer_recipe: m.tokenizer_recipe,
         }
@@ -136,16 +143,8 @@ impl TryFrom<MetaFile> for CheckpointMeta {
             anchor,
             schedule: f.schedule.unwrap_or_default(),
         };
-        let seeds = match (f.data_seed, f.init_seed) {
-            (None, None) => None,
-            (data, init) => Some(Seeds {
-                data: data.unwrap_or(f.seed),
-                init: init.unwrap_or(f.seed),
-            }),
-        };
         Ok(CheckpointMeta {
             seed_mode: f.seed_mode,
-            seeds,
             encoding: f.encoding,
             tokenizer_recipe: f.tokenizer_recipe,
             run_id: f.run_id,
@@ -194,7 +193,7 @@ mod tests {
             r#""lmeff_version":"0.1.0","seed_mode":"study","data_seed":42,"init_seed":0,"encoding":"study","tokenizer_recipe":"study"}"#,
         );
         let meta: CheckpointMeta = serde_json::from_str(&study).unwrap();
-        assert_eq!(meta.seeds, Some(Seeds { data: 42, init: 0 }));
+        assert_eq!(meta.seeds(), Some(Seeds { data: 42, init: 0 }));
         assert_eq!(meta.seed_mode, SeedMode::Study);
         assert_eq!(meta.encoding, Encoding::Study);
         assert_eq!(serde_json::to_string(&meta).unwrap(), study);

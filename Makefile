@@ -5,7 +5,7 @@ ENV_FILE := env/lmeff.env
 # Every cargo/lmeff recipe runs with libtorch's paths from env/lmeff.env (written by make setup).
 WITH_ENV = if [[ ! -f $(ENV_FILE) ]]; then echo "$(ENV_FILE) missing: run 'make setup' first" >&2; exit 1; fi; source $(ENV_FILE) &&
 
-.PHONY: setup build release test test-login-node install-login-node lint fmt docs plan doctor demo demo-slurm slurm-up gpu-check clean help bench-data bench-train bench-blimp bench-aggregate bench-launch bench-glue
+.PHONY: setup build release test test-login-node install-login-node lint fmt docs plan doctor demo demo-slurm slurm-up gpu-pack gpu-check clean help bench-data bench-train bench-blimp bench-aggregate bench-launch bench-glue
 
 help:
 	@echo "make setup      install Debian packages, libtorch 2.11 (torch wheel) and the local Slurm cluster"
@@ -17,7 +17,8 @@ help:
 	@echo "make release    build target/release/lmeff"
 	@echo "make plan       print the runs of configs/configs.csv"
 	@echo "make doctor     check that libtorch links and trains here"
-	@echo "make gpu-check  on a GPU machine: run the CUDA paths of a carried binary (builds nothing)"
+	@echo "make gpu-pack   build what the one GPU call needs into target/gpu-pack (binary, small data; <= 60 MB)"
+	@echo "make gpu-check  on the GPU machine: the CUDA checks, time-boxed, into \$$OUT/summary.txt (builds nothing)"
 	@echo "make bench-data  tokenizing and BPE training vs the study's Python path"
 	@echo "make bench-train training tokens/s vs HF transformers on this CPU (fp32 and bf16)"
 	@echo "make bench-blimp BLiMP pairs/s vs the study's transformers loop on this CPU"
@@ -73,6 +74,9 @@ demo-slurm: release
 
 slurm-up:
 	bash env/slurm-up.sh
+
+gpu-pack: release
+	bash env/gpu-pack.sh
 
 gpu-check:
 	bash env/gpu-check.sh

@@ -14,6 +14,7 @@ use serde::Serialize;
 use tch::nn::{self, Module, OptimizerConfig};
 use tch::{Kind, Tensor};
 
+use crate::config::Accelerator;
 pub use crate::config::Device;
 
 /// Activation lives here, beside the CUDA loading it needs; the type itself is a setting.
@@ -48,12 +49,22 @@ pub struct Compute {
 }
 
 impl Compute {
-    /// Activates `device` and decides bf16 by `precision` for it.
+    /// Activates `device` and decides bf16 by `precision` for it (for `auto`, by the CUDA
+    /// device's compute capability).
     pub fn new(device: Device, precision: crate::config::Precision) -> Result<Compute> {
         let device = device.activate()?;
+        let accelerator = match device {
+            tch::Device::Cuda(ordinal) => Accelerator::Cuda {
+                capability: compute_capability(ordinal),
+            },
+            _ => Accelerator::Cpu,
+        };
+        if let Accelerator::Cuda { capability: None } = accelerator {
+            tracing::warn!("the CUDA driver did not say the device's compute capability: precision auto computes in fp32");
+        }
         Ok(Compute {
             device,
-            bf16: precision.bf16_on(device.is_cuda()),
+            bf16: precision.bf16_on(accelerator),
         })
     }
 
@@ -87,6 +98,71 @@ impl Compute {
             Ok(f())
         }
     }
+}
+
+/// `host` (a CPU tensor) on `device` without making the host wait for the device: on CUDA the
+/// rows go through pinned (page-locked) memory and are copied asynchronously on the current
+/// stream, behind the kernels already queued (the caching host allocator keeps the pinned buffer
+/// until the copy has run); on the CPU, `host` itself.
+pub fn upload(host: Tensor, device: tch::Device) -> Tensor {
+    match device {
+        tch::Device::Cuda(_) => {
+            host.pin_memory(device).to_device_(
+                device,
+                host.kind(),
+                /*non_blocking=*/ true,
+                false,
+            )
+        }
+        _ => host,
+    }
+}
+
+/// The compute capability (major, minor) of CUDA device `ordinal`, from the driver; `None` when
+/// the driver library cannot be loaded or does not answer.
+pub fn compute_capability(ordinal: usize) -> Option<(u32, u32)> {
+    use cudarc::driver::{result as drv, sys::CUdevice_attribute as A};
+    // cudarc panics when it cannot load libcuda; that is an unknown capability here.
+    std::panic::catch_unwind(|| {
+        drv::init().ok()?;
+        let dev = drv::device::get(ordinal as i32).ok()?;
+        // SAFETY: attribute queries of a device the driver just returned.
+        let attr = |a| unsafe { drv::device::get_attribute(dev, a) }.ok();
+        let major = attr(A::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)?;
+        let minor = attr(A::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR)?;
+        Some((major as u32, minor as u32))
+    })
+    .ok()
+    .flatten()
+}
+
+/// The CUDA device a rank with this node-local rank computes on, among the `visible` ones: its
+/// own GPU when the node's GPUs are all visible, `cuda:0` when Slurm binds one GPU per task
+/// (`CUDA_VISIBLE_DEVICES` naming one device), shared round-robin when there are fewer GPUs.
+pub fn cuda_ordinal_for(local_rank: usize, visible: usize) -> Result<usize> {
+    if visible == 0 {
+        bail!("local rank {local_rank}: no CUDA device is visible (check CUDA_VISIBLE_DEVICES and the driver)");
+    }
+    Ok(local_rank % visible)
+}
+
+/// The number of CUDA devices this process sees (loading libtorch's CUDA library first).
+pub fn visible_cuda_devices() -> Result<usize> {
+    load_torch_cuda()?;
+    Ok(tch::Cuda::device_count().max(0) as usize)
+}
+
+/// Lets fp32 matmuls and convolutions on CUDA use TF32 tensor cores (`true`, PyTorch's
+/// `set_float32_matmul_precision("high")`) or keeps them in full fp32 (`false`). No effect on
+/// the CPU.
+pub fn set_tf32(allowed: bool) -> Result<()> {
+    crate::shim::set_tf32(allowed)
+}
+
+/// Applies the settings that shape computing in this process: libtorch's threads and TF32.
+pub fn configure(settings: &crate::config::Settings) -> Result<()> {
+    set_threads(settings.threads);
+    set_tf32(settings.tf32)
 }
 
 /// Sets libtorch's intra-op thread count; 0 means the cores Slurm gave this task
@@ -227,6 +303,29 @@ pub fn probe(device: Device, steps: usize) -> Result<ProbeReport> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn local_ranks_map_to_the_visible_gpus() {
+        assert_eq!(cuda_ordinal_for(0, 4).unwrap(), 0);
+        assert_eq!(cuda_ordinal_for(3, 4).unwrap(), 3);
+        // Slurm's binding: every task sees its own GPU as device 0.
+        assert_eq!(cuda_ordinal_for(1, 1).unwrap(), 0);
+        assert_eq!(cuda_ordinal_for(3, 1).unwrap(), 0);
+        assert_eq!(cuda_ordinal_for(5, 4).unwrap(), 1);
+        let e = cuda_ordinal_for(2, 0).unwrap_err().to_string();
+        assert!(
+            e.contains("local rank 2") && e.contains("CUDA_VISIBLE_DEVICES"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn tf32_is_a_switch() {
+        set_tf32(false).unwrap();
+        assert!(!crate::shim::tf32());
+        set_tf32(true).unwrap();
+        assert!(crate::shim::tf32());
+    }
 
     #[test]
     fn a_users_malloc_settings_are_recognised() {

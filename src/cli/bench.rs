@@ -7,11 +7,13 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
+use lmeff::config::memory::{MemoryEstimate, MicroBatching};
 use lmeff::config::{Presets, Settings, SettingsOverrides};
 use lmeff::device::Compute;
 use lmeff::dist::World;
 use lmeff::model::weights;
 use lmeff::train::optim::AdamW;
+use lmeff::train::profile::{ProfileRequest, StepProfiler};
 use lmeff::train::step::{train_step, StepOptions};
 use lmeff::train::{init_model, Precision};
 use tch::{Kind, Tensor};
@@ -51,6 +53,13 @@ pub struct TrainBench {
     /// fp32 | bf16 | auto.
     #[arg(long, default_value = "auto", value_parser = super::train::parse_precision)]
     pub precision: Precision,
+    /// The most sequences a rank runs at once [setting train.max_micro_batch].
+    #[arg(long, value_name = "N")]
+    pub max_micro_batch: Option<u32>,
+    /// Record the first size's timed steps with libtorch's profiler into DIR (see `train
+    /// --profile`).
+    #[arg(long, value_name = "DIR")]
+    pub profile: Option<std::path::PathBuf>,
 }
 
 pub fn run(
@@ -58,8 +67,8 @@ pub fn run(
     settings: impl FnOnce(SettingsOverrides) -> Result<Settings>,
 ) -> Result<ExitCode> {
     let settings = settings(SettingsOverrides::default())?;
-    let BenchWhat::Train(b) = args.what;
-    lmeff::device::set_threads(settings.threads);
+    let BenchWhat::Train(mut b) = args.what;
+    lmeff::device::configure(&settings)?;
     let mut world = World::init()?;
     let compute = Compute::new(world.rank_device(settings.device)?, b.precision)?;
     let device = compute.device;
@@ -81,17 +90,23 @@ pub fn run(
         let n_params: i64 = params.values().map(|p| p.numel() as i64).sum();
         let mut opt = AdamW::for_training(&params, t, t.weight_decay);
         opt.set_lr(3e-4);
-        if !(batch as usize).is_multiple_of(world.size()) {
-            anyhow::bail!(
-                "--batch {batch} is not divisible by the {} ranks",
-                world.size()
-            );
-        }
-        let rank_batch = batch as i64 / world.size() as i64;
+        let ranks = world.size() as u32;
+        let max = b.max_micro_batch.unwrap_or(settings.train.max_micro_batch);
+        let micro = MicroBatching::plan(batch, accum, ranks, max, false)
+            .map_err(|e| anyhow::anyhow!("--batch {batch}: {e}"))?;
+        let rows = micro.rows_per_rank(ranks);
+        let estimate = MemoryEstimate::of(
+            &preset.model,
+            n_params as u64,
+            b.vocab,
+            rows,
+            b.seq_len,
+            compute.bf16,
+        );
         let ids = Tensor::randint_low(
             3,
             b.vocab as i64,
-            [rank_batch, b.seq_len as i64 + 1],
+            [rows as i64, b.seq_len as i64 + 1],
             (Kind::Int64, device),
         );
         let loss_sum = Tensor::zeros([], (Kind::Float, device));
@@ -104,7 +119,7 @@ pub fn run(
         };
         let mut step = |n: u32, comm_secs: &mut f64| -> Result<()> {
             for _ in 0..n {
-                let batches = (0..accum).map(|_| Ok(ids.shallow_clone()));
+                let batches = (0..micro.count).map(|_| Ok(ids.shallow_clone()));
                 let out = train_step(&model, &mut opt, &world, batches, &loss_sum, options)?;
                 *comm_secs += out.comm_secs;
             }
@@ -117,10 +132,22 @@ pub fn run(
         let _ = loss_sum.shallow_clone().zero_();
         comm_secs = 0.0;
         world.barrier();
+        let request = b.profile.take().map(|dir| ProfileRequest {
+            dir,
+            steps: b.steps as u64,
+        });
+        let mut profiler = StepProfiler::of(
+            request.as_ref(),
+            (0, b.steps as u64),
+            world.rank(),
+            compute.is_cuda(),
+        )?;
+        profiler.before_step(1)?;
         let t0 = Instant::now();
         step(b.steps, &mut comm_secs)?;
         let loss = loss_sum.double_value(&[]) / b.steps as f64;
         let secs = t0.elapsed().as_secs_f64();
+        profiler.after_step(b.steps as u64, true)?;
         let mut l = [loss];
         world.sum_f64(&mut l);
         let loss = l[0] / world.size() as f64;
@@ -133,7 +160,9 @@ pub fn run(
             serde_json::json!({
                 "bench": "train", "impl": "lmeff", "size": size, "device": format!("{device:?}"),
                 "precision": if compute.bf16 { "bf16" } else { "fp32" }, "params_M": (n_params as f64 / 1e4).round() / 100.0,
-                "batch": batch, "grad_accum": accum, "seq_len": b.seq_len, "steps": b.steps,
+                "batch": batch, "grad_accum": accum, "micro_batch": rows, "passes": micro.count,
+                "seq_len": b.seq_len, "vocab": b.vocab, "steps": b.steps,
+                "estimated_peak_gib": (estimate.gib() * 10.0).round() / 10.0,
                 "tokens_per_s": (tokens / secs).round(), "warmup_s": (warm * 10.0).round() / 10.0,
                 "loss": (loss * 1e6).round() / 1e6,
                 "ranks": world.size(), "allreduce_share": ((comm_secs / secs) * 1000.0).round() / 1000.0,

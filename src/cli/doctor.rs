@@ -19,7 +19,7 @@ pub fn run(
     settings: impl FnOnce(SettingsOverrides) -> Result<Settings>,
 ) -> Result<ExitCode> {
     let settings = settings(SettingsOverrides::default())?;
-    device::set_threads(settings.threads);
+    device::configure(&settings)?;
     let report = device::probe(settings.device, args.steps)?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     let learned = report.final_loss < report.initial_loss;

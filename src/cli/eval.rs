@@ -56,7 +56,7 @@ pub struct GlueArgs {
     /// At most this many epochs (early stopping after 3 without improvement).
     #[arg(long, default_value_t = 10)]
     pub epochs: u32,
-    /// fp32 | bf16 | auto (bf16 on CUDA, fp32 on CPU).
+    /// fp32 | bf16 | auto (bf16 on CUDA of compute capability 8.0 or later, else fp32).
     #[arg(long, default_value = "auto", value_parser = super::train::parse_precision)]
     pub precision: Precision,
     /// Fine-tune again tasks whose results are up to date.
@@ -116,7 +116,7 @@ pub struct BlimpArgs {
     /// Tokens per forward pass [default: 1024 on CPU (cache-friendly), 32768 on CUDA].
     #[arg(long)]
     pub batch_tokens: Option<usize>,
-    /// fp32 | bf16 | auto (bf16 on CUDA, fp32 on CPU).
+    /// fp32 | bf16 | auto (bf16 on CUDA of compute capability 8.0 or later, else fp32).
     #[arg(long, default_value = "auto", value_parser = super::train::parse_precision)]
     pub precision: Precision,
     /// Re-evaluate checkpoints whose results are up to date.
@@ -144,7 +144,7 @@ pub fn run(
     if batch_tokens == 0 {
         bail!("--batch-tokens must be positive");
     }
-    lmeff::device::set_threads(settings.threads);
+    lmeff::device::configure(&settings)?;
     let opts = EvalOptions {
         paradigms: blimp_data::paradigms(a.paradigms.as_deref(), &settings.blimp_dir)?,
         blimp_dir: settings.blimp_dir.clone(),
@@ -255,7 +255,7 @@ fn milestone_checkpoint(run: &Path, m: Millions, wait: bool) -> Result<PathBuf> 
 }
 
 fn glue(a: GlueArgs, settings: &Settings) -> Result<ExitCode> {
-    lmeff::device::set_threads(settings.threads);
+    lmeff::device::configure(settings)?;
     if a.epochs == 0 {
         bail!("--epochs must be positive");
     }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use lmeff::analysis::race::outlook;
+use lmeff::config::memory::PeakMemory;
 use lmeff::config::plan::{self, batch_notes};
 use lmeff::config::{read_matrix, Configuration, Plan, Presets, Run, Settings, SettingsOverrides};
 use lmeff::data::layout::{DatasetDir, Split};
@@ -47,9 +48,13 @@ pub fn run(
     for note in notes {
         eprintln!("note: {note}");
     }
+    let memory = PeakMemory::of(&settings)?;
+    for warning in memory.warnings(&plan) {
+        eprintln!("warning: {warning}");
+    }
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
-        Format::Table => print!("{}", table(&plan)),
+        Format::Table => print!("{}", table(&plan, &memory)),
         Format::Tsv => {
             for r in &plan.runs {
                 println!("{}\t{}\t{}", r.task_index, r.run_id, r.output_dir.display());
@@ -115,7 +120,7 @@ fn load_plan_with_notes(settings: &Settings, seeds: Option<&[u64]>) -> Result<(P
     Ok((plan, notes))
 }
 
-fn table(plan: &Plan) -> String {
+fn table(plan: &Plan, memory: &PeakMemory) -> String {
     let header = [
         "#",
         "run_id",
@@ -127,10 +132,11 @@ fn table(plan: &Plan) -> String {
         "anchor",
         "tok/step",
         "steps",
+        "GiB",
         "milestones",
         "output_dir",
     ];
-    let rows: Vec<[String; 12]> = plan
+    let rows: Vec<[String; 13]> = plan
         .runs
         .iter()
         .map(|r| {
@@ -145,6 +151,9 @@ fn table(plan: &Plan) -> String {
                 r.key.anchor.to_string(),
                 r.tokens_per_step.to_string(),
                 steps_cell(plan, r),
+                memory
+                    .of_run(r)
+                    .map_or("?".into(), |e| format!("{:.1}", e.gib())),
                 r.milestone_steps
                     .iter()
                     .map(|m| format!("{}M@{}", m.millions, m.step))

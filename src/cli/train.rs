@@ -11,6 +11,7 @@ use lmeff::config::{
     read_matrix, Anchor, DatasetName, MatrixRow, Plan, Presets, Settings, SettingsOverrides,
 };
 use lmeff::dist::World;
+use lmeff::train::profile::ProfileRequest;
 use lmeff::train::{train, Outcome, Precision, TrainConfig};
 
 use super::format::{print_json, SummaryFormat};
@@ -84,6 +85,13 @@ pub struct TrainArgs {
     /// Accept a number of ranks that does not divide the global batch (unequal shares).
     #[arg(long)]
     pub allow_uneven: bool,
+    /// Record a few steps (after one warm-up step) with libtorch's Kineto profiler into
+    /// `DIR/trace-rank<R>-steps-<A>-<B>.json`, for Perfetto or chrome://tracing.
+    #[arg(long, value_name = "DIR")]
+    pub profile: Option<PathBuf>,
+    /// Steps --profile records.
+    #[arg(long, value_name = "N", default_value_t = 5, requires = "profile")]
+    pub profile_steps: u64,
 }
 
 fn parse_lr(s: &str) -> Result<f64, String> {
@@ -186,7 +194,7 @@ pub fn run(
         .get(&run.key.model)
         .cloned()
         .expect("the plan checked the preset");
-    lmeff::device::set_threads(settings.threads);
+    lmeff::device::configure(&settings)?;
     let mut world = World::init()?;
     let device = world.rank_device(settings.device)?;
     let cfg = TrainConfig {
@@ -198,6 +206,10 @@ pub fn run(
         device,
         init_only: args.init_only,
         allow_uneven: args.allow_uneven,
+        profile: args.profile.clone().map(|dir| ProfileRequest {
+            dir,
+            steps: args.profile_steps,
+        }),
     };
     if let Some(steps) = args.batch_digests {
         for (step, digest) in lmeff::train::data::batch_digests(&cfg, steps)?

@@ -9,6 +9,7 @@ pub mod device;
 pub mod identity;
 pub mod layout;
 pub mod matrix;
+pub mod memory;
 pub mod origin;
 pub mod plan;
 pub mod preset;
@@ -36,7 +37,7 @@ pub use run::{MilestoneStep, Run};
 pub use settings::{BatchFrom, Settings, SettingsOverrides};
 pub use slurm::{Benchmark, GpuRequest, SlurmSettings};
 pub use train::{
-    BatchOrder, BudgetFinal, CommDtype, DecayShape, EvalTokens, MilestoneStore, Precision,
-    ScheduleKind, SeedMode, Seeds, TrainSettings,
+    Accelerator, BatchOrder, BudgetFinal, CommDtype, DecayShape, EvalTokens, MilestoneStore,
+    Precision, ScheduleKind, SeedMode, Seeds, TrainSettings,
 };
 pub use units::{Anchor, Millions, SlurmTime, TokenCount, MIN_VOCAB};

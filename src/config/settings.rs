@@ -44,6 +44,9 @@ pub struct Settings {
     pub device: Device,
     /// libtorch intra-op threads; 0 = all cores.
     pub threads: usize,
+    /// fp32 matmuls on CUDA may use TF32 tensor cores (PyTorch's
+    /// `set_float32_matmul_precision("high")`); `false` keeps them in full fp32.
+    pub tf32: bool,
     /// Seeds each configs.csv row is run with, unless the row or `--seeds` says otherwise.
     pub seeds: Vec<u64>,
     /// Checkpoint milestones in millions of tokens (fractions allowed for tiny runs).
@@ -77,6 +80,7 @@ impl Default for Settings {
             configs: "configs/configs.csv".into(),
             device: Device::Cpu,
             threads: 0,
+            tf32: true,
             seeds: vec![0, 1, 2],
             milestones: STUDY_MILESTONES
                 .iter()
@@ -104,7 +108,7 @@ pub enum BatchFrom {
 }
 
 /// Setting keys, for filtering the environment (other `LMEFF_*` variables are not settings).
-const KEYS: [&str; 12] = [
+const KEYS: [&str; 13] = [
     "data_dir",
     "output_dir",
     "results_dir",
@@ -113,6 +117,7 @@ const KEYS: [&str; 12] = [
     "configs",
     "device",
     "threads",
+    "tf32",
     "seeds",
     "milestones",
     "vocab_sizes",

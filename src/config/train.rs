@@ -10,7 +10,7 @@ use super::units::Millions;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
-    /// bf16 autocast on CUDA, fp32 on CPU.
+    /// bf16 autocast on CUDA devices of compute capability 8.0 or later, fp32 elsewhere.
     #[default]
     Auto,
     Fp32,
@@ -18,11 +18,25 @@ pub enum Precision {
     Bf16,
 }
 
+/// What a precision decision needs to know of the device computing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accelerator {
+    Cpu,
+    /// A CUDA device of this compute capability (`None` when the driver would not say).
+    Cuda {
+        capability: Option<(u32, u32)>,
+    },
+}
+
 impl Precision {
-    /// Whether to compute in bf16 on a device that is (or is not) CUDA.
-    pub fn bf16_on(self, cuda: bool) -> bool {
+    /// Whether to compute in bf16 on `device`: `auto` only where bf16 matmuls run natively, on
+    /// CUDA devices of compute capability 8.0 or later (A100, H100; not V100 or T4).
+    pub fn bf16_on(self, device: Accelerator) -> bool {
         match self {
-            Precision::Auto => cuda,
+            Precision::Auto => matches!(
+                device,
+                Accelerator::Cuda { capability: Some((major, _)) } if major >= 8
+            ),
             Precision::Fp32 => false,
             Precision::Bf16 => true,
         }
@@ -274,7 +288,15 @@ pub struct TrainSettings {
     pub branches: bool,
     /// WSD: how long a budget run waits for its full run to reach its branch point (seconds).
     pub branch_wait: u64,
+    /// `auto` (bf16 autocast on CUDA devices of compute capability 8.0 or later, fp32
+    /// elsewhere), `fp32` or `bf16`.
     pub precision: Precision,
+    /// The most sequences one rank runs through the model at once (0: no limit): larger
+    /// micro-batches are cut into equal pieces, more accumulation passes of the same tokens.
+    pub max_micro_batch: u32,
+    /// The memory of one GPU, in GiB: `lmeff plan` warns about CUDA runs estimated to need more
+    /// than 90 % of it.
+    pub gpu_memory_gib: f64,
     /// Element type of the gradient all-reduce across ranks (`bf16` needs NCCL).
     pub comm_dtype: CommDtype,
     /// `hf`: push each checkpoint to its Hub branch in the background as it is saved.
@@ -307,6 +329,8 @@ impl Default for TrainSettings {
             branches: true,
             branch_wait: 7 * 24 * 3600,
             precision: Precision::Auto,
+            max_micro_batch: 0,
+            gpu_memory_gib: 80.0,
             comm_dtype: CommDtype::Fp32,
             milestone_store: MilestoneStore::Local,
             hub_public: false,
@@ -320,6 +344,20 @@ impl Default for TrainSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn auto_picks_bf16_only_on_cuda_devices_of_capability_8_or_later() {
+        let cuda = |c| Accelerator::Cuda { capability: c };
+        let auto = Precision::Auto;
+        assert!(!auto.bf16_on(Accelerator::Cpu));
+        assert!(!auto.bf16_on(cuda(Some((7, 0)))), "V100");
+        assert!(!auto.bf16_on(cuda(Some((7, 5)))), "T4");
+        assert!(!auto.bf16_on(cuda(None)), "unknown");
+        assert!(auto.bf16_on(cuda(Some((8, 0)))), "A100");
+        assert!(auto.bf16_on(cuda(Some((9, 0)))), "H100");
+        assert!(Precision::Bf16.bf16_on(cuda(Some((7, 0)))), "asked for");
+        assert!(!Precision::Fp32.bf16_on(cuda(Some((9, 0)))));
+    }
 
     #[test]
     fn eval_tokens_are_a_count_or_the_studys_rule() {

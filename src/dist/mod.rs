@@ -136,8 +136,9 @@ impl World {
         }
     }
 
-    /// The device this rank computes on: with several ranks and CUDA, the GPU of its local rank,
-    /// with NCCL set up for the gradients; otherwise `requested`.
+    /// The device this rank computes on: with several ranks and CUDA, the GPU of its local rank
+    /// among the visible ones ([`crate::device::cuda_ordinal_for`]), with NCCL set up for the
+    /// gradients; otherwise `requested`.
     pub fn rank_device(
         &mut self,
         requested: crate::device::Device,
@@ -145,9 +146,11 @@ impl World {
         use crate::device::Device;
         match requested {
             Device::Cuda(_) if self.is_distributed() => {
-                let device = Device::Cuda(self.local_rank);
+                let visible = crate::device::visible_cuda_devices()?;
+                let ordinal = crate::device::cuda_ordinal_for(self.local_rank, visible)?;
+                let device = Device::Cuda(ordinal);
                 device.activate()?;
-                self.use_nccl(self.local_rank)?;
+                self.use_nccl(ordinal)?;
                 Ok(device)
             }
             d => Ok(d),

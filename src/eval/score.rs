@@ -16,7 +16,7 @@ use tch::{Kind, Tensor};
 use tokenizers::Tokenizer;
 
 use crate::data::encode::FastEncoder;
-use crate::device::Compute;
+use crate::device::{upload, Compute};
 use crate::model::Llama;
 
 use super::blimp_data::Pair;
@@ -188,11 +188,10 @@ pub fn score(
             }
         }
         let lp = tch::no_grad(|| -> Result<Tensor> {
-            let to = |x: &[i64]| Tensor::from_slice(x).to_device(device);
+            let to = |x: &[i64]| upload(Tensor::from_slice(x), device);
             let ids = to(&ids).view([b, l]);
             let pos = to(&pos).view([b, l]);
-            let mask = Tensor::from_slice(&mask)
-                .to_device(device)
+            let mask = upload(Tensor::from_slice(&mask), device)
                 .view([b, 1, l, l])
                 .to_kind(kind);
             let real = to(&real);

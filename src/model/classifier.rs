@@ -47,8 +47,8 @@ impl Classifier {
         })
     }
 
-    /// A pretrained checkpoint folder with a fresh head of `num_labels` (drawn after
-    /// `tch::manual_seed(seed)`); a folder that already has a `score.weight` of that shape keeps it.
+    /// A pretrained checkpoint folder with a fresh head of `num_labels` (drawn on the CPU after
+    /// `tch::manual_seed(seed)`, [`weights::seeded`]); a folder that already has a `score.weight` of that shape keeps it.
     pub fn from_pretrained(
         dir: &Path,
         num_labels: i64,
@@ -56,9 +56,8 @@ impl Classifier {
         device: Device,
     ) -> Result<(Classifier, nn::VarStore)> {
         let config = LlamaConfig::load(&dir.join(crate::config::layout::checkpoint::CONFIG_FILE))?;
-        tch::manual_seed(seed);
-        let vs = nn::VarStore::new(device);
-        let model = Classifier::new(&vs, &config, num_labels)?;
+        let (vs, model) =
+            weights::seeded(seed, device, |vs| Classifier::new(vs, &config, num_labels))?;
         let file = dir.join(crate::config::layout::checkpoint::MODEL_FILE);
         let mut stored = weights::load(&file)?;
         let head = stored.get(SCORE).map(|s| s.size());

@@ -105,9 +105,51 @@ pub fn variables(vs: &tch::nn::VarStore) -> BTreeMap<String, Tensor> {
     vs.variables().into_iter().collect()
 }
 
+/// Variables built by `make` and drawn on the CPU after `tch::manual_seed(seed)`, so that a seed
+/// gives the same initial weights on every device (CUDA's generator draws other numbers than the
+/// CPU's); for another device `make` builds them there too, and the CPU draw is copied in.
+pub fn seeded<M>(
+    seed: i64,
+    device: Device,
+    make: impl Fn(&tch::nn::VarStore) -> Result<M>,
+) -> Result<(tch::nn::VarStore, M)> {
+    tch::manual_seed(seed);
+    let cpu = tch::nn::VarStore::new(Device::Cpu);
+    let drawn = make(&cpu)?;
+    if device == Device::Cpu {
+        return Ok((cpu, drawn));
+    }
+    let mut vs = tch::nn::VarStore::new(device);
+    let model = make(&vs)?;
+    vs.copy(&cpu)
+        .with_context(|| format!("copying the initial weights to {device:?}"))?;
+    Ok((vs, model))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The initial weights are a function of the seed alone: whatever the generator held before,
+    /// the same seed draws the same numbers, another seed others.
+    #[test]
+    fn seeded_draws_depend_on_the_seed_only() {
+        let make = |vs: &tch::nn::VarStore| -> Result<Tensor> {
+            let init = tch::nn::Init::Randn {
+                mean: 0.0,
+                stdev: 1.0,
+            };
+            Ok(vs.root().var("w", &[4, 8], init))
+        };
+        tch::manual_seed(99);
+        let _ = Tensor::randn([1000], (Kind::Float, Device::Cpu));
+        let (_, a) = seeded(7, Device::Cpu, make).unwrap();
+        let _ = Tensor::randn([17], (Kind::Float, Device::Cpu));
+        let (_, b) = seeded(7, Device::Cpu, make).unwrap();
+        let (_, c) = seeded(8, Device::Cpu, make).unwrap();
+        assert!(a.equal(&b));
+        assert!(!a.equal(&c));
+    }
 
     #[test]
     fn round_trip_is_exact_and_deterministic() {

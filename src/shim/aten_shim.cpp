@@ -1,9 +1,12 @@
 // ATen entry points tch does not bind: the fused multi-tensor AdamW, foreach grad-norm clipping,
-// dropping gradients and the autocast dtype. Tensors arrive as tch's `C_tensor*`, which are
+// dropping gradients, the autocast dtype, TF32 and the Kineto profiler. Tensors arrive as tch's `C_tensor*`, which are
 // `at::Tensor*`. Every function returns null on success or an error message (valid until the next
 // call on this thread).
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
+#include <torch/csrc/autograd/profiler_kineto.h>
+#include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -82,6 +85,44 @@ const char *lmeff_autocast_bf16(int cuda, int enabled) {
       if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
       at::autocast::set_autocast_enabled(device, false);
     }
+  });
+}
+
+// Allows (1) or forbids (0) TF32 tensor cores for fp32 matmuls and convolutions on CUDA.
+const char *lmeff_set_tf32(int allowed) {
+  return guarded([&] {
+    auto p = allowed ? at::Float32Precision::TF32 : at::Float32Precision::IEEE;
+    for (auto op : {at::Float32Op::MATMUL, at::Float32Op::CONV})
+      at::globalContext().setFloat32Precision(at::Float32Backend::CUDA, op, p);
+  });
+}
+
+// Whether fp32 matmuls on CUDA may use TF32.
+int lmeff_tf32(void) {
+  return at::globalContext().float32Precision(at::Float32Backend::CUDA, at::Float32Op::MATMUL) ==
+         at::Float32Precision::TF32;
+}
+
+// Starts libtorch's Kineto profiler on this thread: CPU operators with their input shapes and
+// memory, and CUDA kernels too when `cuda` = 1.
+const char *lmeff_profiler_start(int cuda) {
+  return guarded([&] {
+    using namespace torch::profiler::impl;
+    ProfilerConfig config(ProfilerState::KINETO, /*report_input_shapes=*/true,
+                          /*profile_memory=*/true);
+    std::set<ActivityType> activities{ActivityType::CPU};
+    if (cuda) activities.insert(ActivityType::CUDA);
+    torch::autograd::profiler::prepareProfiler(config, activities);
+    torch::autograd::profiler::enableProfiler(config, activities);
+  });
+}
+
+// Stops the profiler and writes what it recorded as a Chrome trace (JSON) to `path`.
+const char *lmeff_profiler_stop(const char *path) {
+  return guarded([&] {
+    auto result = torch::autograd::profiler::disableProfiler();
+    if (!result) throw std::runtime_error("the profiler was not running");
+    result->save(path);
   });
 }
 }

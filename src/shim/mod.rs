@@ -1,6 +1,7 @@
 //! Safe bindings to the small C++ shim (`aten_shim.cpp`, built by `build.rs` against libtorch's
 //! headers) for the ATen calls tch does not bind: the fused multi-tensor AdamW kernel, foreach
-//! global-norm clipping, dropping gradients, and entering/leaving bf16 autocast. Every call returns
+//! global-norm clipping, dropping gradients, entering/leaving bf16 autocast, TF32 and libtorch's
+//! Kineto profiler. Every call returns
 //! its C++ exception as an error.
 
 use std::ffi::{c_char, CStr};
@@ -31,6 +32,10 @@ extern "C" {
     ) -> *const c_char;
     fn lmeff_clear_grads(params: *const *mut C_tensor, n: usize) -> *const c_char;
     fn lmeff_autocast_bf16(cuda: i32, enabled: i32) -> *const c_char;
+    fn lmeff_set_tf32(allowed: i32) -> *const c_char;
+    fn lmeff_tf32() -> i32;
+    fn lmeff_profiler_start(cuda: i32) -> *const c_char;
+    fn lmeff_profiler_stop(path: *const c_char) -> *const c_char;
 }
 
 fn check(err: *const c_char, what: &str) -> Result<()> {
@@ -64,6 +69,38 @@ pub fn autocast_bf16<T>(cuda: bool, f: impl FnOnce() -> T) -> Result<T> {
         "leaving autocast",
     )?;
     Ok(out)
+}
+
+/// Allows or forbids TF32 for fp32 matmuls and convolutions on CUDA.
+pub fn set_tf32(allowed: bool) -> Result<()> {
+    // SAFETY: sets a flag of libtorch's global context.
+    check(unsafe { lmeff_set_tf32(allowed as i32) }, "setting TF32")
+}
+
+/// Whether fp32 matmuls on CUDA may use TF32.
+pub fn tf32() -> bool {
+    // SAFETY: reads a flag of libtorch's global context.
+    unsafe { lmeff_tf32() != 0 }
+}
+
+/// Starts the Kineto profiler on this thread (CPU operators; CUDA kernels too when `cuda`).
+pub fn profiler_start(cuda: bool) -> Result<()> {
+    // SAFETY: starts libtorch's profiler; errors come back as a message.
+    check(
+        unsafe { lmeff_profiler_start(cuda as i32) },
+        "starting the profiler",
+    )
+}
+
+/// Stops the profiler started by [`profiler_start`] and writes its Chrome trace to `path`.
+pub fn profiler_stop(path: &std::path::Path) -> Result<()> {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| anyhow!("{}: a path with a NUL byte", path.display()))?;
+    // SAFETY: `c` is a NUL-terminated path that outlives the call.
+    check(
+        unsafe { lmeff_profiler_stop(c.as_ptr()) },
+        &format!("writing the profile {}", path.display()),
+    )
 }
 
 /// Drops the gradients of `params` (undefined until the next backward writes them).

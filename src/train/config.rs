@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use super::profile::ProfileRequest;
 use crate::config::{DataSettings, ModelPreset, Run, Seeds, TrainSettings};
 use crate::device::Device;
 
@@ -26,6 +27,9 @@ pub struct TrainConfig {
     /// Accept a world size that does not divide the global batch (ranks get unequal shares).
     #[serde(skip)]
     pub allow_uneven: bool,
+    /// `--profile`: record a few steps with libtorch's profiler.
+    #[serde(skip)]
+    pub profile: Option<ProfileRequest>,
 }
 
 impl TrainConfig {

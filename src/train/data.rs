@@ -10,10 +10,12 @@ use anyhow::{bail, Result};
 use tch::Tensor;
 
 use super::config::TrainConfig;
+use crate::config::memory::MicroBatching;
 use crate::config::{BatchOrder, DataSettings, Run};
 use crate::data::layout::{DatasetDir, Split};
 use crate::data::tokenizer::load_tokenizer;
 use crate::data::tokens::TokenFile;
+use crate::device::upload;
 use crate::dist::World;
 use crate::io::sha256_file;
 
@@ -135,54 +137,54 @@ pub struct Batches {
     train: TokenFile,
     seed: u64,
     order: BatchOrder,
-    batch_size: u32,
-    grad_accum: u32,
+    micro: MicroBatching,
     share: RankShare,
     window: usize,
     device: tch::Device,
 }
 
 impl Batches {
-    /// Windows of `run.seq_len + 1` tokens of `train` drawn by `order` as `data_seed` says, this
-    /// rank's `share` of each micro-batch.
+    /// Windows of `run.seq_len + 1` tokens of `train` drawn by `order` as `data_seed` says, in
+    /// `micro`'s passes, this rank's `share` of each.
     pub fn new(
         train: TokenFile,
         run: &Run,
         (data_seed, order): (u64, BatchOrder),
-        share: RankShare,
+        (micro, share): (MicroBatching, RankShare),
         device: tch::Device,
     ) -> Batches {
         Batches {
             train,
             seed: data_seed,
             order,
-            batch_size: run.batch_size,
-            grad_accum: run.grad_accum,
+            micro,
             share,
             window: run.seq_len as usize + 1,
             device,
         }
     }
 
-    /// Step `step`'s micro-batches `[rows, seq_len + 1]`: micro-batch m is rows m·batch … of
-    /// the global batch, of which this rank reads its share.
+    /// Step `step`'s micro-batches `[rows, seq_len + 1]`: micro-batch m is rows m·size … of
+    /// the step's sequences, of which this rank reads its share. Each is sent to the device
+    /// without waiting for it ([`upload`]).
     pub fn of_step(&self, step: u64) -> impl ExactSizeIterator<Item = Result<Tensor>> + '_ {
-        (0..self.grad_accum).map(move |micro| {
+        (0..self.micro.count).map(move |micro| {
             let ids = self.ids(step, micro)?;
-            Ok(Tensor::from_slice(&ids)
-                .view([self.share.rows as i64, self.window as i64])
-                .to_device(self.device))
+            let host = Tensor::from_slice(&ids).view([self.share.rows as i64, self.window as i64]);
+            Ok(upload(host, self.device))
         })
     }
 
     /// The token ids of micro-batch `micro` of step `step` (this rank's rows, row after row).
+    /// A window is a function of the step and its row among the step's sequences, so cutting
+    /// micro-batches smaller reads the same windows in the same order.
     fn ids(&self, step: u64, micro: u32) -> Result<Vec<i64>> {
-        let first = micro as u64 * self.batch_size as u64 + self.share.first_row;
+        let first = micro as u64 * self.micro.size as u64 + self.share.first_row;
         let (seed, rows, window) = (self.seed, self.share.rows, self.window);
         match self.order {
             BatchOrder::Random => self.train.random_windows(seed, step, first, rows, window),
             BatchOrder::Epochs => {
-                let per_step = self.batch_size as u64 * self.grad_accum as u64;
+                let per_step = self.micro.size as u64 * self.micro.count as u64;
                 self.train
                     .epoch_windows(seed, step, per_step, first, rows, window)
             }
@@ -195,7 +197,7 @@ impl Batches {
         (0..steps)
             .map(|step| {
                 let mut hash = Sha256::new();
-                for micro in 0..self.grad_accum {
+                for micro in 0..self.micro.count {
                     for id in self.ids(step, micro)? {
                         hash.update(id.to_le_bytes());
                     }
@@ -210,9 +212,18 @@ impl Batches {
 /// without touching its folder.
 pub fn batch_digests(cfg: &TrainConfig, steps: u64) -> Result<Vec<String>> {
     let data = RunData::open(&cfg.data_dir, cfg.data, &cfg.run)?;
+    let micro = MicroBatching::plan(cfg.run.batch_size, cfg.run.grad_accum, 1, 0, true)
+        .map_err(|e| anyhow::anyhow!(e))?;
     let share = RankShare::whole(cfg.run.batch_size);
     let order = (cfg.seeds().data, cfg.settings.batches);
-    Batches::new(data.train, &cfg.run, order, share, tch::Device::Cpu).digests(steps)
+    Batches::new(
+        data.train,
+        &cfg.run,
+        order,
+        (micro, share),
+        tch::Device::Cpu,
+    )
+    .digests(steps)
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub mod data;
 pub mod early_stop;
 pub mod logger;
 pub mod optim;
+pub mod profile;
 pub mod resume;
 pub mod run_dir;
 pub mod run_lock;

@@ -19,6 +19,7 @@ use super::data::{Batches, RankShare, RunData};
 use super::early_stop::EarlyStopping;
 use super::logger::{Logger, LoggerStart};
 use super::optim::AdamW;
+use super::profile::StepProfiler;
 use super::resume::ResumeDir;
 use super::run_dir::{ConfigFingerprint, RunDir};
 use super::schedule::{AfterWarmup, Schedule};
@@ -26,6 +27,7 @@ use super::state::TrainState;
 use super::step::{train_step, StepOptions};
 use super::validate::{EvalWindows, Validator};
 use crate::config::layout::metrics::Metrics;
+use crate::config::memory::MicroBatching;
 use crate::config::ModelShape;
 use crate::config::{Anchor, EvalTokens, MilestoneStore, Run, RunLayout};
 use crate::device::Compute;
@@ -40,6 +42,7 @@ pub struct Trainer<'w> {
     cfg: TrainConfig,
     world: &'w World,
     data: RunData,
+    micro: MicroBatching,
     share: RankShare,
     total: u64,
     compute: Compute,
@@ -52,18 +55,16 @@ pub struct Trainer<'w> {
     checkpointer: Checkpointer<'w>,
 }
 
-/// The model of `shape` with `vocab` tokens on `device`, initialised from `seed` (the same draw
-/// on every rank and every resume).
+/// The model of `shape` with `vocab` tokens on `device`, initialised from `seed`: drawn on the
+/// CPU and copied, the same weights on every rank, every resume and every device.
 pub fn init_model(
     shape: &ModelShape,
     vocab: u32,
     seed: u64,
     device: tch::Device,
 ) -> Result<(nn::VarStore, Llama)> {
-    tch::manual_seed(seed as i64);
-    let vs = nn::VarStore::new(device);
-    let model = Llama::new(&vs, &LlamaConfig::from_shape(shape, vocab))?;
-    Ok((vs, model))
+    let config = LlamaConfig::from_shape(shape, vocab);
+    weights::seeded(seed as i64, device, |vs| Llama::new(vs, &config))
 }
 
 /// Optimizer steps of the run: the budget's, or `epochs` passes over the training tokens.
@@ -78,7 +79,25 @@ impl<'w> Trainer<'w> {
     pub fn new(cfg: &TrainConfig, world: &'w World) -> Result<Trainer<'w>> {
         let (run, s) = (&cfg.run, &cfg.settings);
         let data = RunData::open(&cfg.data_dir, cfg.data, run)?;
-        let share = RankShare::new(run.batch_size, world, cfg.allow_uneven)?;
+        let micro = MicroBatching::plan(
+            run.batch_size,
+            run.grad_accum,
+            world.size() as u32,
+            s.max_micro_batch,
+            cfg.allow_uneven,
+        )
+        .map_err(|e| anyhow!("{}: {e}", run.run_id))?;
+        if micro.split > 1 {
+            info!(
+                micro_batch = micro.size,
+                passes = micro.count,
+                "micro-batches of {} cut in {} (train.max_micro_batch = {})",
+                run.batch_size,
+                micro.split,
+                s.max_micro_batch
+            );
+        }
+        let share = RankShare::new(micro.size, world, cfg.allow_uneven)?;
         let total = total_steps(run, data.train.len());
         if total == 0 {
             bail!("{}: the run has no optimizer step to take", run.run_id);
@@ -135,6 +154,7 @@ impl<'w> Trainer<'w> {
             cfg: cfg.clone(),
             world,
             data,
+            micro,
             share,
             total,
             compute,
@@ -200,7 +220,7 @@ impl<'w> Trainer<'w> {
             self.data.train,
             run,
             (seeds.data, self.cfg.settings.batches),
-            self.share,
+            (self.micro, self.share),
             self.compute.device,
         );
         let options = StepOptions {
@@ -210,7 +230,12 @@ impl<'w> Trainer<'w> {
             loss_scale: self.share.loss_scale,
         };
 
+        let done = (state.progress.step, total);
+        let cuda = self.compute.is_cuda();
+        let mut profiler = StepProfiler::of(self.cfg.profile.as_ref(), done, world.rank(), cuda)?;
+
         while state.progress.step < total {
+            profiler.before_step(state.progress.step + 1)?;
             state.lr = self.schedule.lr_at(state.progress.step);
             state.opt.set_lr(state.lr);
             let micro_batches = batches.of_step(state.progress.step);
@@ -239,6 +264,7 @@ impl<'w> Trainer<'w> {
             logger.write(record.as_ref(), step)?;
 
             let stopping = world.any(stop.load(Ordering::SeqCst));
+            profiler.after_step(step, last || stop_early || stopping)?;
             self.checkpointer
                 .at_step(&mut state, &mut logger, stopping)?;
             if stopping && !last {

@@ -6,7 +6,7 @@ use anyhow::Result;
 use tch::Tensor;
 
 use crate::data::tokens::TokenFile;
-use crate::device::Compute;
+use crate::device::{upload, Compute};
 use crate::dist::World;
 use crate::model::llama::next_token_loss;
 use crate::model::Llama;
@@ -105,9 +105,8 @@ impl Validator {
                 for &s in chunk {
                     self.dev.window_into(s, window, &mut ids);
                 }
-                let ids = Tensor::from_slice(&ids)
-                    .view([chunk.len() as i64, window as i64])
-                    .to_device(self.compute.device);
+                let ids = upload(Tensor::from_slice(&ids), self.compute.device)
+                    .view([chunk.len() as i64, window as i64]);
                 let input = ids.narrow(1, 0, window as i64 - 1);
                 let target = ids.narrow(1, 1, window as i64 - 1);
                 let loss = self

@@ -23,6 +23,8 @@ mod eval;
 #[cfg(feature = "torch")]
 mod glue;
 #[cfg(feature = "torch")]
+mod gpu_check;
+#[cfg(feature = "torch")]
 mod hub;
 mod login_node;
 #[cfg(feature = "torch")]

@@ -217,6 +217,56 @@ fn table_format_lists_every_run() {
     assert!(lines[2].contains("babylm_60m_v16000_seed3_budget25M") && lines[2].contains("25M@382"));
 }
 
+/// The 180m row at vocab 32000 is estimated too large for an 80 GiB GPU at micro-batch 256: on
+/// CUDA the plan warns and names the `train.max_micro_batch` that fits; with it set, no warning
+/// and the GiB column halves. On the CPU nothing is said.
+#[test]
+fn plans_warn_about_runs_too_large_for_the_gpu() {
+    let s = Scratch::new();
+    let configs = repo().join("configs/configs.csv");
+    let plan = |env: &[(&str, &str)]| {
+        let mut cmd = s.lmeff();
+        cmd.args([
+            "plan",
+            "--seeds",
+            "0",
+            "--configs",
+            configs.to_str().unwrap(),
+        ]);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let (ok, out, err) = run(&mut cmd);
+        assert!(ok, "{err}");
+        let gib = |run_id: &str| -> f64 {
+            let line = out.lines().find(|l| l.contains(run_id)).unwrap();
+            let header: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
+            let at = header.iter().position(|h| *h == "GiB").unwrap();
+            line.split_whitespace().nth(at).unwrap().parse().unwrap()
+        };
+        (
+            gib("web_180m_v32000_seed0_full"),
+            gib("tinystories_20m_v16000_seed0_full"),
+            err,
+        )
+    };
+    let (big, small, err) = plan(&[("LMEFF_DEVICE", "cuda")]);
+    assert!((76.0..84.0).contains(&big) && small < 10.0, "{big} {small}");
+    assert!(
+        err.contains("warning: 2 run(s) of llama-180m at vocab 32000")
+            && err.contains("set train.max_micro_batch = 128"),
+        "{err}"
+    );
+    assert!(!err.contains("llama-20m"), "{err}");
+    let (cut, _, err) = plan(&[
+        ("LMEFF_DEVICE", "cuda"),
+        ("LMEFF_TRAIN__MAX_MICRO_BATCH", "128"),
+    ]);
+    assert!(cut < 0.6 * big && !err.contains("warning"), "{cut} {err}");
+    let (_, _, err) = plan(&[]);
+    assert!(!err.contains("warning"), "{err}");
+}
+
 /// Each malformed matrix: non-zero exit, an error naming file, line and column, nothing written.
 #[test]
 fn bad_matrices_are_clear_errors_and_write_nothing() {

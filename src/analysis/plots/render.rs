@@ -29,6 +29,13 @@ pub fn figure(
     draw: impl FnOnce(&DrawingArea<SVGBackend, Shift>) -> Result<()>,
 ) -> Result<Vec<PathBuf>> {
     let [png, svg, pdf] = EXTENSIONS.map(|e| dir.join(format!("{stem}.{e}")));
+    let fonts = fonts();
+    if fonts.is_empty() {
+        return Err(anyhow!(
+            "{}: no fonts on this machine to write the figure's text in (install e.g. fonts-dejavu-core)",
+            svg.display()
+        ));
+    }
     let mut text = String::new();
     {
         let root = SVGBackend::with_string(&mut text, size).into_drawing_area();
@@ -67,11 +74,20 @@ pub fn figure(
     Ok(vec![png, svg, pdf])
 }
 
-/// SVG reading options with the system's fonts, `sans-serif` being the first of DejaVu Sans,
-/// Liberation Sans, Arial or any font there is (loaded once per process).
+/// SVG reading options with the system's fonts (see [`fonts`]).
 fn svg_options() -> usvg::Options<'static> {
+    usvg::Options {
+        fontdb: fonts().clone(),
+        ..Default::default()
+    }
+}
+
+/// The system's fonts, loaded once per process, `sans-serif` being the first of DejaVu Sans,
+/// Liberation Sans, Arial or any font there is. That face is also registered with plotters, whose
+/// layout then measures text with the font resvg draws it in.
+fn fonts() -> &'static Arc<usvg::fontdb::Database> {
     static FONTS: OnceLock<Arc<usvg::fontdb::Database>> = OnceLock::new();
-    let fonts = FONTS.get_or_init(|| {
+    FONTS.get_or_init(|| {
         let mut db = usvg::fontdb::Database::new();
         db.load_system_fonts();
         let families: Vec<String> = db
@@ -84,12 +100,65 @@ fn svg_options() -> usvg::Options<'static> {
             .find(|want| families.contains(want))
             .or_else(|| families.first().cloned());
         if let Some(family) = pick {
+            register_with_plotters(&db, &family);
             db.set_sans_serif_family(family);
         }
         Arc::new(db)
-    });
-    usvg::Options {
-        fontdb: fonts.clone(),
+    })
+}
+
+/// Registers the regular face of `family` as plotters' `sans-serif` (its bytes kept for the
+/// process, as plotters asks).
+fn register_with_plotters(db: &usvg::fontdb::Database, family: &str) {
+    let query = usvg::fontdb::Query {
+        families: &[usvg::fontdb::Family::Name(family)],
         ..Default::default()
+    };
+    let Some(id) = db.query(&query) else { return };
+    let bytes = db.with_face_data(id, |data, index| (index == 0).then(|| data.to_vec()));
+    if let Some(bytes) = bytes.flatten() {
+        let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+        // A face ab_glyph cannot read leaves plotters without the family: figures then say so.
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A caption measured by plotters (ab_glyph) and drawn by resvg lands as dark pixels in the
+    /// PNG's top band, centred as its measured width asks.
+    #[test]
+    fn captions_are_measured_and_drawn() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = figure(dir.path(), "t", (400, 200), BASE_DPI, |root| {
+            let chart = ChartBuilder::on(root)
+                .caption("Measured text", ("sans-serif", 24))
+                .build_cartesian_2d(0..1, 0..1);
+            ok(chart).map(|_| ())
+        })
+        .unwrap();
+        assert_eq!(files.len(), 3);
+        let decoder = png::Decoder::new(std::fs::File::open(&files[0]).unwrap());
+        let mut reader = decoder.read_info().unwrap();
+        let mut buf = vec![0; reader.output_buffer_size()];
+        let info = reader.next_frame(&mut buf).unwrap();
+        let channels = info.color_type.samples();
+        let dark_columns: Vec<usize> = (0..info.width as usize)
+            .filter(|&x| {
+                (0..40).any(|y| {
+                    let i = (y * info.width as usize + x) * channels;
+                    buf[i] < 128
+                })
+            })
+            .collect();
+        assert!(dark_columns.len() > 20, "no caption drawn");
+        let (first, last) = (dark_columns[0], *dark_columns.last().unwrap());
+        let centre = (first + last) as i64 / 2;
+        assert!(
+            (centre - 200).abs() < 20,
+            "caption centred at {centre}, not 200"
+        );
     }
 }

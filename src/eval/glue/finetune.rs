@@ -20,7 +20,7 @@ use tracing::info;
 
 use super::metrics::{metrics, Metrics};
 use crate::data::glue::tasks::{Metric, Task};
-use crate::device::Compute;
+use crate::device::{upload, Compute};
 use crate::dist::{CommDtype, World};
 use crate::model::classifier::Classifier;
 use crate::model::weights;
@@ -108,10 +108,8 @@ fn pad(ids: &[Vec<i64>], rows: &[usize], pad_id: i64, device: tch::Device) -> (T
         last.push(ids[i].len() as i64 - 1);
     }
     (
-        Tensor::from_slice(&flat)
-            .view([rows.len() as i64, longest as i64])
-            .to_device(device),
-        Tensor::from_slice(&last).to_device(device),
+        upload(Tensor::from_slice(&flat), device).view([rows.len() as i64, longest as i64]),
+        upload(Tensor::from_slice(&last), device),
     )
 }
 
@@ -230,7 +228,7 @@ pub fn finetune(job: Job) -> Result<Outcome> {
             opt.set_lr(lr);
             let (ids, last) = pad(&train.ids, rows, pad_id, compute.device);
             let labels: Vec<i64> = rows.iter().map(|&i| train.labels[i]).collect();
-            let labels = Tensor::from_slice(&labels).to_device(compute.device);
+            let labels = upload(Tensor::from_slice(&labels), compute.device);
             let step_loss = Tensor::zeros([], (Kind::Float, compute.device));
             step_with(&mut opt, &world, 1, &step_loss, step_options, |_| {
                 Ok(model.forward(&ids, &last).cross_entropy_for_logits(&labels))

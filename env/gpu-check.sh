@@ -102,6 +102,15 @@ done
 # --- 1. libtorch_cuda loads, a device is there, Adam trains on it -------------------------------
 step doctor 45 "$BIN" --device "$DEV" doctor --steps 50 || abort "lmeff doctor failed on $DEV: nothing else can run"
 
+# --- 1b. the fused kernels: every cubin loads through the driver, SwiGLU runs against ATen ------
+if [[ ! -f "$PACK/kernels/manifest.json" ]]; then
+  record kernels SKIPPED - "no kernels in the pack (GPU_PACK_KERNELS=0)"
+elif [[ $DEV == cuda ]]; then
+  step kernels 60 "$BIN" --device cuda doctor --steps 1 --kernels "$PACK/kernels"
+else
+  step kernels 30 bash -c "'$BIN' doctor --steps 1 --kernels '$PACK/kernels' 2>&1 | grep -q 'fused kernels run on CUDA'"
+fi
+
 # --- 2. one model step in bf16 and in fp32 (TF32): the shim's kernels on the device -------------
 export BIN DEV SEQ PACK OUT DATA MODEL VOCAB BATCH
 bench() { "$BIN" --device "$DEV" bench train --seq-len "$SEQ" "$@"; }

@@ -6,12 +6,14 @@
 #   target/gpu-pack/data/            tinystories prepared at vocab 1000 and 16000, the web sample,
 #                                    3 BLiMP paradigms, a GLUE-format sst2 task (1024 examples)
 #   target/gpu-pack/bench/           the study's Python benchmark scripts
+#   target/gpu-pack/kernels/         Liger-Kernel's fused kernels for sm_80/sm_90 (env/kernels/liger.py)
 #   target/gpu-pack/MANIFEST         sizes and sha256 of every file
 #
 # Refuses a pack over GPU_PACK_LIMIT_MB (60). Then: make gpu-check on the GPU machine.
 #   GPU_PACK_BIN=path    the binary to pack (default target/release/lmeff)
 #   GPU_PACK_DIR=dir     where (default target/gpu-pack; replaced whole)
 #   LMEFF_SHARED=dir     the shared data (default ../shared beside the checkout)
+#   GPU_PACK_KERNELS=0   leave the fused kernels out (the rehearsal's test, which compiles them elsewhere)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${GPU_PACK_BIN:-$ROOT/target/release/lmeff}"
@@ -34,7 +36,7 @@ esac
 # Built beside the destination and moved into place whole: no half pack is ever left as the pack.
 NEW="$PACK.partial"
 rm -rf "$NEW"
-mkdir -p "$NEW/bin" "$NEW/data/blimp" "$NEW/bench"
+mkdir -p "$NEW/bin" "$NEW/data/blimp" "$NEW/bench" "$NEW/kernels"
 strip -o "$NEW/bin/lmeff" "$BIN"
 cp -r "$SHARED/data/corpora/tinystories" "$SHARED/data/corpora/web" "$NEW/data/"
 chmod -R u+w "$NEW/data"
@@ -46,6 +48,11 @@ cp "$ROOT/tests/bench/study_glue.py" "$NEW/bench/"
 "$PYTHON" "$ROOT/tests/bench/study_glue.py" task "$NEW/data" "$NEW/data/glue" 1024
 LMEFF_MODELS_DIR="$ROOT/configs/models" "$NEW/bin/lmeff" -q --data-dir "$NEW/data" \
   data prepare --dataset tinystories --vocab-sizes 1000,16000 >/dev/null
+if [[ "${GPU_PACK_KERNELS:-1}" != 0 ]]; then
+  "$PYTHON" "$ROOT/env/kernels/liger.py" check "$NEW/kernels/launches.json" presets >/dev/null
+  "$PYTHON" "$ROOT/env/kernels/liger.py" compile "$NEW/kernels/launches.json" "$NEW/kernels" >/dev/null
+  rm "$NEW/kernels/launches.json"
+fi
 chmod -R a+rX "$NEW"
 (cd "$NEW" && find . -type f ! -name MANIFEST | sort | xargs sha256sum) >"$NEW/MANIFEST"
 size_mb=$(du -sm "$NEW" | cut -f1)

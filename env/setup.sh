@@ -71,6 +71,13 @@ if ! "$VENV/bin/python" -c 'from lm_eval.utils import make_table' 2>/dev/null; t
   log "installing lm_eval 0.4.13 (its results table only) into $VENV"
   "$VENV/bin/pip" install -q --no-cache-dir --disable-pip-version-check --no-deps "lm_eval==0.4.13"
 fi
+# Liger-Kernel's Triton kernels (env/kernels/liger.py checks them under Triton's interpreter and
+# compiles them ahead of time): the package only; torch and the wheel's Triton are already in.
+LIGER_VERSION="0.8.5"
+if [[ "$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("liger-kernel"))' 2>/dev/null)" != "$LIGER_VERSION" ]]; then
+  log "installing liger-kernel $LIGER_VERSION (its Triton kernels) into $VENV"
+  "$VENV/bin/pip" install -q --no-cache-dir --disable-pip-version-check --no-deps "liger-kernel==$LIGER_VERSION"
+fi
 # mdBook for the documentation book (docs/; `make docs`, and `make test` builds it): from crates.io,
 # without its live-reload server, into env/bin.
 MDBOOK_VERSION="0.5.4"

@@ -38,6 +38,14 @@ impl MicroBatching {
         allow_uneven: bool,
     ) -> Result<MicroBatching, String> {
         let ranks = ranks.max(1);
+        if max == 0 || batch_size.div_ceil(ranks) <= max {
+            // Not cut: whether the ranks share the batch evenly is the rank share's to say.
+            return Ok(MicroBatching {
+                size: batch_size,
+                count: grad_accum,
+                split: 1,
+            });
+        }
         let fits = |size: u32| {
             size >= ranks
                 && (allow_uneven || size.is_multiple_of(ranks))
@@ -290,8 +298,9 @@ mod tests {
         // 96 over 2 ranks, at most 20 per rank: 96/3 = 32 is 16 per rank.
         let two = m(96, 1, 2, 20, false).unwrap();
         assert_eq!((two.size, two.count, two.rows_per_rank(2)), (32, 3, 16));
-        // 9 sequences over 2 ranks: only uneven shares exist.
-        assert!(m(9, 1, 2, 0, false).is_err());
+        // 9 sequences over 2 ranks, not cut: the rank share refuses it, with its own message.
+        assert_eq!(m(9, 1, 2, 0, false).unwrap().split, 1);
+        assert!(m(9, 1, 2, 4, false).is_err());
         assert_eq!(
             m(9, 1, 2, 3, true).unwrap(),
             MicroBatching {

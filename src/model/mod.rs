@@ -5,6 +5,7 @@
 pub mod checkpoint;
 pub mod classifier;
 pub mod hf_config;
+pub mod kernels;
 mod layers;
 pub mod llama;
 pub mod weights;

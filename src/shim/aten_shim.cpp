@@ -4,6 +4,7 @@
 // call on this thread).
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
+#include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <torch/csrc/autograd/profiler_kineto.h>
 #include <memory>
 #include <set>
@@ -123,6 +124,16 @@ const char *lmeff_profiler_stop(const char *path) {
     auto result = torch::autograd::profiler::disableProfiler();
     if (!result) throw std::runtime_error("the profiler was not running");
     result->save(path);
+  });
+}
+
+// The native handle (cudaStream_t) of torch's current stream on CUDA device `device`, through the
+// device guard libtorch_cuda registers with c10 (an error when libtorch_cuda is not loaded).
+const char *lmeff_cuda_current_stream(int device, void **out) {
+  return guarded([&] {
+    auto impl = c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA);
+    auto stream = impl->getStream(c10::Device(c10::DeviceType::CUDA, device));
+    *out = stream.native_handle();
   });
 }
 }

@@ -36,6 +36,7 @@ extern "C" {
     fn lmeff_tf32() -> i32;
     fn lmeff_profiler_start(cuda: i32) -> *const c_char;
     fn lmeff_profiler_stop(path: *const c_char) -> *const c_char;
+    fn lmeff_cuda_current_stream(device: i32, out: *mut *mut std::ffi::c_void) -> *const c_char;
 }
 
 fn check(err: *const c_char, what: &str) -> Result<()> {
@@ -101,6 +102,18 @@ pub fn profiler_stop(path: &std::path::Path) -> Result<()> {
         unsafe { lmeff_profiler_stop(c.as_ptr()) },
         &format!("writing the profile {}", path.display()),
     )
+}
+
+/// Torch's current stream on CUDA device `device` (its `cudaStream_t`; null is the legacy default
+/// stream, a valid one). An error unless libtorch's CUDA library is loaded.
+pub fn cuda_current_stream(device: usize) -> Result<*mut std::ffi::c_void> {
+    let mut out = std::ptr::null_mut();
+    // SAFETY: `out` receives the handle; errors come back as a message.
+    check(
+        unsafe { lmeff_cuda_current_stream(device as i32, &mut out) },
+        "asking torch for its current CUDA stream",
+    )?;
+    Ok(out)
 }
 
 /// Drops the gradients of `params` (undefined until the next backward writes them).
@@ -172,4 +185,17 @@ pub fn clip_grad_norm(grads: &[Tensor], max_norm: f64) -> Result<Tensor> {
     )?;
     // SAFETY: `out` is a fresh `at::Tensor*` owned by us from here.
     Ok(unsafe { Tensor::from_ptr(out) })
+}
+
+#[cfg(test)]
+mod tests {
+    /// Without libtorch's CUDA library there is no CUDA stream, and the answer says so.
+    #[test]
+    fn no_cuda_stream_without_cuda() {
+        let e = super::cuda_current_stream(0).unwrap_err().to_string();
+        assert!(
+            e.contains("current CUDA stream") && e.to_lowercase().contains("cuda"),
+            "{e}"
+        );
+    }
 }

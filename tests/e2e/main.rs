@@ -26,6 +26,8 @@ mod glue;
 mod gpu_check;
 #[cfg(feature = "torch")]
 mod hub;
+#[cfg(feature = "torch")]
+mod kernels;
 mod login_node;
 #[cfg(feature = "torch")]
 mod plan;

@@ -337,8 +337,13 @@ def compile_all(launches_path, out_dir):
             os.makedirs(os.path.join(out_dir, f"sm_{cc}"), exist_ok=True)
             with open(os.path.join(out_dir, path), "wb") as f:
                 f.write(k.asm["cubin"])
-            # Triton's launcher passes two more pointers, global and profile scratch (null when 0).
+            # Triton's launcher passes two more pointers, global and profile scratch (null when 0):
+            # the PTX entry's parameter count says how many the kernel takes in all.
+            ptx = k.asm["ptx"]
+            head = ptx[ptx.index(".entry"):]
+            n_params = head[:head.index(")")].count(".param ")
             entry["targets"][f"sm_{cc}"] = {"cubin": path, "function": k.metadata.name, "shared": k.metadata.shared,
+                                            "kernel_params": n_params,
                                             "num_warps": k.metadata.num_warps,
                                             "global_scratch_size": k.metadata.global_scratch_size,
                                             "profile_scratch_size": getattr(k.metadata, "profile_scratch_size", 0)}

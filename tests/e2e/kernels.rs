@@ -184,7 +184,14 @@ fn liger_kernels_match_aten_compile_for_sm80_and_sm90_and_launch_as_liger_does()
                 "{} {sm}",
                 e["id"]
             );
-            // No scratch memory: the launch passes Triton's two scratch pointers as null.
+            // Its parameters and Triton's two scratch pointers, these without memory (null).
+            let passed = e["params"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|p| p["type"] != "constexpr")
+                .count();
+            assert_eq!(t["kernel_params"], passed + 2, "{} {sm}", e["id"]);
             assert_eq!(t["global_scratch_size"], 0, "{} {sm}", e["id"]);
             assert_eq!(t["profile_scratch_size"], 0, "{} {sm}", e["id"]);
         }

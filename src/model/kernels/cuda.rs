@@ -8,7 +8,7 @@ use std::ffi::{c_void, CString};
 use anyhow::{anyhow, bail, Result};
 use cudarc::driver::{result as drv, sys};
 
-use super::manifest::{arch_for, KernelValue, Manifest};
+use super::manifest::{arch_for, KernelValue, Manifest, SCRATCH_POINTERS};
 use super::Launch;
 
 /// The functions of a manifest's kernels on one device.
@@ -114,8 +114,7 @@ impl LoadedKernels {
             }
             storage.push(b);
         }
-        storage.push([0; 8]);
-        storage.push([0; 8]);
+        storage.extend([[0; 8]; SCRATCH_POINTERS]);
         let mut params: Vec<*mut c_void> = storage
             .iter_mut()
             .map(|b| b.as_mut_ptr() as *mut c_void)

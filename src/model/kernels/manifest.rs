@@ -37,11 +37,14 @@ pub struct Target {
     pub function: String,
     pub shared: u32,
     pub num_warps: u32,
+    /// The parameters the compiled kernel takes in all (its PTX entry's).
+    pub kernel_params: usize,
     pub global_scratch_size: u64,
     pub profile_scratch_size: u64,
 }
 
-/// A launch parameter as the driver takes it (constexprs are compiled in, not passed).
+/// A launch parameter as the driver takes it (constexprs are compiled in, not passed). Triton's
+/// two scratch pointers follow the last one ([`SCRATCH_POINTERS`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum KernelValue {
     /// A device pointer, bound to the tensor of this role at launch.
@@ -51,6 +54,9 @@ pub enum KernelValue {
     F32(f32),
     I1(bool),
 }
+
+/// The pointers Triton appends to every kernel's parameters: global and profile scratch.
+pub const SCRATCH_POINTERS: usize = 2;
 
 #[derive(Debug, Deserialize)]
 struct File {
@@ -108,7 +114,17 @@ impl Manifest {
                     e.id
                 )
             })?;
-            return Ok((e, target, values(e, launch)?));
+            let values = values(e, launch)?;
+            if values.len() + SCRATCH_POINTERS != target.kernel_params {
+                bail!(
+                    "{}: {} takes {} parameters, the launch would pass {} and {SCRATCH_POINTERS} scratch pointers",
+                    self.dir.display(),
+                    e.id,
+                    target.kernel_params,
+                    values.len()
+                );
+            }
+            return Ok((e, target, values));
         }
         bail!(
             "{}: no compiled {} for {} ({tried} specialisations of it there); compile the kernels for this model and vocabulary",
@@ -197,7 +213,8 @@ mod tests {
                 {"name": "n_cols", "type": "constexpr"}, {"name": "BLOCK_SIZE", "type": "constexpr"}],
             "constexprs": {"n_cols": 1792, "BLOCK_SIZE": 2048}, "num_warps": 8,
             "targets": {"sm_80": {"cubin": "sm_80/a.cubin", "function": "_swiglu_forward_kernel",
-                "shared": 0, "num_warps": 8, "global_scratch_size": 0, "profile_scratch_size": 0}}
+                "shared": 0, "num_warps": 8, "kernel_params": 7, "global_scratch_size": 0,
+                "profile_scratch_size": 0}}
         });
         Manifest {
             dir: "k".into(),

@@ -76,7 +76,7 @@ slurm-up:
 	bash env/slurm-up.sh
 
 gpu-pack: release
-	bash env/gpu-pack.sh
+	$(WITH_ENV) bash env/gpu-pack.sh
 
 gpu-check:
 	bash env/gpu-check.sh

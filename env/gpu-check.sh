@@ -142,6 +142,15 @@ done
 with_memory vocab32k 60 bench --sizes "$BIG" --vocab 32000 --steps 3 --warmup-steps 1
 with_memory vocab32k-cut 60 bench --sizes "$BIG" --vocab 32000 --steps 3 --warmup-steps 1 --max-micro-batch "$SPLIT"
 
+# --- 4b. what fusion buys per op on this card: Liger's ops (Triton JIT) against ATen, 180m shapes
+if [[ ! -f "$PACK/bench/bench_ops.py" ]]; then
+  record fused-ops SKIPPED - "no op benchmark in the pack (GPU_PACK_KERNELS=0)"
+elif [[ $DEV != cuda ]]; then
+  record fused-ops SKIPPED - "rehearsal: the fused ops are timed on the GPU only"
+else
+  step fused-ops 90 env PYTHONPATH="$PACK/py" "$PY" "$PACK/bench/bench_ops.py" 180m 768 1792 12 32000 16384
+fi
+
 # --- 5. NCCL with one rank: the library loads, the communicator forms, the all-reduce runs -----
 if command -v mpirun >/dev/null; then
   step nccl-1rank 60 mpirun --allow-run-as-root --oversubscribe -np 1 -x LD_LIBRARY_PATH -x LIBTORCH \
@@ -230,6 +239,8 @@ for r in hf:
     tps = r.get("tokens_per_s") or r.get("tok_per_s")
     if size in ours and tps:
         print(f"  lmeff {size} vs HF {mode}: {ours[size]:.0f} / {tps:.0f} = {ours[size] / tps:.2f}x")
+for r in lines("fused-ops"):
+    print(f"  fused {r['op']:22} {r['fused_ms']:8.2f} ms vs ATen {r['aten_ms']:8.2f} ms = {r['speedup']:.2f}x, peak {r['fused_peak_gib']} vs {r['aten_peak_gib']} GiB")
 acc = {}
 for name in ["blimp-fp32-cpu", "blimp-fp32-dev", "blimp-bf16-dev"]:
     try:

@@ -7,6 +7,7 @@
 #                                    3 BLiMP paradigms, a GLUE-format sst2 task (1024 examples)
 #   target/gpu-pack/bench/           the study's Python benchmark scripts
 #   target/gpu-pack/kernels/         Liger-Kernel's fused kernels for sm_80/sm_90 (env/kernels/liger.py)
+#   target/gpu-pack/py/              Liger-Kernel's Python package, for the fused-vs-ATen op benchmark
 #   target/gpu-pack/MANIFEST         sizes and sha256 of every file
 #
 # Refuses a pack over GPU_PACK_LIMIT_MB (60). Then: make gpu-check on the GPU machine.
@@ -26,6 +27,7 @@ PYTHON="${PYTHON:-$ROOT/env/.venv/bin/python}"
 
 die() { echo "gpu-pack: $*" >&2; exit 1; }
 [[ -x "$BIN" ]] || die "no binary at $BIN (make release first)"
+[[ -n "${LIBTORCH:-}" ]] || die "LIBTORCH is not set: source env/lmeff.env (make gpu-pack does)"
 for need in data/corpora/tinystories data/corpora/web bench/hf_train_bench.py bench/hf_blimp_bench.py; do
   [[ -e "$SHARED/$need" ]] || die "$SHARED/$need is missing (set LMEFF_SHARED)"
 done
@@ -36,6 +38,7 @@ esac
 # Built beside the destination and moved into place whole: no half pack is ever left as the pack.
 NEW="$PACK.partial"
 rm -rf "$NEW"
+trap 'rm -rf "$NEW"' EXIT
 mkdir -p "$NEW/bin" "$NEW/data/blimp" "$NEW/bench" "$NEW/kernels"
 strip -o "$NEW/bin/lmeff" "$BIN"
 cp -r "$SHARED/data/corpora/tinystories" "$SHARED/data/corpora/web" "$NEW/data/"
@@ -52,6 +55,11 @@ if [[ "${GPU_PACK_KERNELS:-1}" != 0 ]]; then
   "$PYTHON" "$ROOT/env/kernels/liger.py" check "$NEW/kernels/launches.json" presets >/dev/null
   "$PYTHON" "$ROOT/env/kernels/liger.py" compile "$NEW/kernels/launches.json" "$NEW/kernels" >/dev/null
   rm "$NEW/kernels/launches.json"
+  # Liger's Python package (the GPU image has none) and the fused-vs-ATen op benchmark.
+  mkdir -p "$NEW/py"
+  cp -r "$("$PYTHON" -c 'import liger_kernel, os; print(os.path.dirname(liger_kernel.__file__))')" "$NEW/py/"
+  find "$NEW/py" -name __pycache__ -prune -exec rm -rf {} +
+  cp "$ROOT/env/kernels/bench_ops.py" "$NEW/bench/"
 fi
 chmod -R a+rX "$NEW"
 (cd "$NEW" && find . -type f ! -name MANIFEST | sort | xargs sha256sum) >"$NEW/MANIFEST"

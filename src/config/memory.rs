@@ -40,11 +40,7 @@ impl MicroBatching {
         let ranks = ranks.max(1);
         if max == 0 || batch_size.div_ceil(ranks) <= max {
             // Not cut: whether the ranks share the batch evenly is the rank share's to say.
-            return Ok(MicroBatching {
-                size: batch_size,
-                count: grad_accum,
-                split: 1,
-            });
+            return Ok(MicroBatching::whole(batch_size, grad_accum));
         }
         let fits = |size: u32| {
             size >= ranks
@@ -64,6 +60,15 @@ impl MicroBatching {
             count: grad_accum * split,
             split,
         })
+    }
+
+    /// The run's micro-batches as they are: `grad_accum` passes of `batch_size`, not cut.
+    pub fn whole(batch_size: u32, grad_accum: u32) -> MicroBatching {
+        MicroBatching {
+            size: batch_size,
+            count: grad_accum,
+            split: 1,
+        }
     }
 
     /// The sequences one rank runs through the model at once (the largest share).
@@ -157,15 +162,14 @@ impl PeakMemory {
     /// Run `r`'s estimate at its micro-batches as `train.max_micro_batch` cuts them (`None`
     /// for a preset or a cut that does not exist).
     pub fn of_run(&self, r: &Run) -> Option<MemoryEstimate> {
-        let micro = MicroBatching::plan(
-            r.batch_size,
-            r.grad_accum,
-            r.world,
-            self.max_micro_batch,
-            true,
-        )
-        .ok()?;
-        self.at(r, micro.rows_per_rank(r.world))
+        self.at(r, self.rows(r)?)
+    }
+
+    /// The sequences one rank of run `r` runs at once under `train.max_micro_batch`.
+    fn rows(&self, r: &Run) -> Option<u32> {
+        let (batch, accum, max) = (r.batch_size, r.grad_accum, self.max_micro_batch);
+        let micro = MicroBatching::plan(batch, accum, r.world, max, true).ok()?;
+        Some(micro.rows_per_rank(r.world))
     }
 
     fn at(&self, r: &Run, rows: u32) -> Option<MemoryEstimate> {
@@ -191,17 +195,10 @@ impl PeakMemory {
         let limit = 0.9 * self.capacity_gib;
         let mut kinds: BTreeMap<String, (usize, String)> = BTreeMap::new();
         for r in &plan.runs {
-            let Some(e) = self.of_run(r).filter(|e| e.gib() > limit) else {
+            let Some(rows) = self.rows(r) else { continue };
+            let Some(e) = self.at(r, rows).filter(|e| e.gib() > limit) else {
                 continue;
             };
-            let rows = MicroBatching::plan(
-                r.batch_size,
-                r.grad_accum,
-                r.world,
-                self.max_micro_batch,
-                true,
-            )
-            .map_or(r.batch_size, |m| m.rows_per_rank(r.world));
             let fix = (1..=rows)
                 .filter(|k| rows.is_multiple_of(*k))
                 .map(|k| rows / k)

@@ -212,8 +212,7 @@ impl Batches {
 /// without touching its folder.
 pub fn batch_digests(cfg: &TrainConfig, steps: u64) -> Result<Vec<String>> {
     let data = RunData::open(&cfg.data_dir, cfg.data, &cfg.run)?;
-    let micro = MicroBatching::plan(cfg.run.batch_size, cfg.run.grad_accum, 1, 0, true)
-        .map_err(|e| anyhow::anyhow!(e))?;
+    let micro = MicroBatching::whole(cfg.run.batch_size, cfg.run.grad_accum);
     let share = RankShare::whole(cfg.run.batch_size);
     let order = (cfg.seeds().data, cfg.settings.batches);
     Batches::new(

@@ -1,5 +1,5 @@
 //! Records the build's provenance for `lmeff --version` (git commit, build date, libtorch's version,
-//! features), and builds the small C++ shim (`src/shim/aten_shim.cpp`) against the libtorch that
+//! features), and builds the small C++ shim (`src/shim/aten_shim.cpp`, `src/shim/fused_ops.cpp`) against the libtorch that
 //! tch links, found through `LIBTORCH` (set by `env/lmeff.env`); no shim without `torch`.
 use std::path::PathBuf;
 use std::process::Command;
@@ -54,6 +54,7 @@ fn provenance(torch: bool) {
 
 fn main() {
     println!("cargo:rerun-if-changed=src/shim/aten_shim.cpp");
+    println!("cargo:rerun-if-changed=src/shim/fused_ops.cpp");
     let torch = std::env::var_os("CARGO_FEATURE_TORCH").is_some();
     provenance(torch);
     if !torch {
@@ -66,6 +67,7 @@ fn main() {
     cc::Build::new()
         .cpp(true)
         .file("src/shim/aten_shim.cpp")
+        .file("src/shim/fused_ops.cpp")
         .include(libtorch.join("include"))
         .include(libtorch.join("include/torch/csrc/api/include"))
         .flag("-std=c++17")

@@ -151,6 +151,19 @@ else
   step fused-ops 90 env PYTHONPATH="$PACK/py" "$PY" "$PACK/bench/bench_ops.py" 180m 768 1792 12 32000 16384
 fi
 
+# --- 4c. the trainer's step on the fused kernels: 200 steps against ATen's, then tokens/s per size
+if [[ $DEV == cuda && ! -f "$PACK/kernels/manifest.json" ]]; then
+  record fused-train SKIPPED - "no kernels in the pack (GPU_PACK_KERNELS=0)"
+else
+  export LMEFF_TRAIN__KERNELS_DIR="$PACK/kernels"
+  LONG=$([[ $DEV == cuda ]] && echo 200 || echo 20)
+  step aten-200 90 bench --sizes "${SIZES[0]}" --vocab "$VOCAB" --steps "$LONG" --warmup-steps 0 --kernels aten
+  step fused-200 90 bench --sizes "${SIZES[0]}" --vocab "$VOCAB" --steps "$LONG" --warmup-steps 0 --kernels fused
+  for size in "${SIZES[@]}"; do
+    with_memory "fused-$size" 60 bench --sizes "$size" --vocab "$VOCAB" --steps "$STEPS" --kernels fused
+  done
+fi
+
 # --- 5. NCCL with one rank: the library loads, the communicator forms, the all-reduce runs -----
 if command -v mpirun >/dev/null; then
   step nccl-1rank 60 mpirun --allow-run-as-root --oversubscribe -np 1 -x LD_LIBRARY_PATH -x LIBTORCH \
@@ -239,6 +252,15 @@ for r in hf:
     tps = r.get("tokens_per_s") or r.get("tok_per_s")
     if size in ours and tps:
         print(f"  lmeff {size} vs HF {mode}: {ours[size]:.0f} / {tps:.0f} = {ours[size] / tps:.2f}x")
+aten200, fused200 = lines("aten-200"), lines("fused-200")
+if aten200 and fused200:
+    a, f = aten200[0]["loss"], fused200[0]["loss"]
+    print(f"  {fused200[0]['steps']} steps, mean loss: aten {a:.4f}, fused {f:.4f} (|diff| {abs(a - f):.4f}, {abs(a - f) / a:.2%})")
+for size in ours:
+    for r in lines("fused-" + size):
+        hf_compile = [x.get("tokens_per_s") or x.get("tok_per_s") for x in hf if x.get("size") == size and x.get("mode") == "compile"]
+        vs = f", vs HF compile {r['tokens_per_s'] / hf_compile[0]:.2f}x" if hf_compile and hf_compile[0] else ""
+        print(f"  lmeff fused {size}: {r['tokens_per_s']:.0f} tok/s, {r['tokens_per_s'] / ours[size]:.2f}x aten, peak {mem('fused-' + size)} GiB{vs}")
 for r in lines("fused-ops"):
     print(f"  fused {r['op']:22} {r['fused_ms']:8.2f} ms vs ATen {r['aten_ms']:8.2f} ms = {r['speedup']:.2f}x, peak {r['fused_peak_gib']} vs {r['aten_peak_gib']} GiB")
 acc = {}

@@ -8,9 +8,10 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use lmeff::config::memory::{MemoryEstimate, MicroBatching};
-use lmeff::config::{Presets, Settings, SettingsOverrides};
+use lmeff::config::{Kernels, Presets, Settings, SettingsOverrides};
 use lmeff::device::Compute;
 use lmeff::dist::World;
+use lmeff::model::kernels::launcher;
 use lmeff::model::weights;
 use lmeff::train::optim::AdamW;
 use lmeff::train::profile::{ProfileRequest, StepProfiler};
@@ -56,10 +57,21 @@ pub struct TrainBench {
     /// The most sequences a rank runs at once [setting train.max_micro_batch].
     #[arg(long, value_name = "N")]
     pub max_micro_batch: Option<u32>,
+    /// aten | fused [setting train.kernels].
+    #[arg(long, value_parser = parse_kernels)]
+    pub kernels: Option<Kernels>,
     /// Record the first size's timed steps with libtorch's profiler into DIR (see `train
     /// --profile`).
     #[arg(long, value_name = "DIR")]
     pub profile: Option<std::path::PathBuf>,
+}
+
+fn parse_kernels(s: &str) -> Result<Kernels, String> {
+    match s {
+        "aten" => Ok(Kernels::Aten),
+        "fused" => Ok(Kernels::Fused),
+        _ => Err(format!("`{s}`: expected aten or fused")),
+    }
 }
 
 pub fn run(
@@ -85,7 +97,10 @@ pub fn run(
             b.batch.unwrap_or(t.batch_size),
             b.grad_accum.unwrap_or(t.grad_accum),
         );
-        let (vs, model) = init_model(&preset.model, b.vocab, 0, device)?;
+        let (vs, mut model) = init_model(&preset.model, b.vocab, 0, device)?;
+        let kernels = b.kernels.unwrap_or(settings.train.kernels);
+        let dir = settings.train.kernels_dir.as_deref();
+        launcher::choose(&mut model, kernels, device, compute.bf16, dir)?;
         let params = weights::variables(&vs);
         let n_params: i64 = params.values().map(|p| p.numel() as i64).sum();
         let mut opt = AdamW::for_training(&params, t, t.weight_decay);
@@ -103,6 +118,10 @@ pub fn run(
             b.seq_len,
             compute.bf16,
         );
+        let estimate = match kernels {
+            Kernels::Fused => estimate.fused(&preset.model, rows, b.seq_len, b.vocab),
+            Kernels::Aten => estimate,
+        };
         let ids = Tensor::randint_low(
             3,
             b.vocab as i64,
@@ -159,7 +178,7 @@ pub fn run(
             "{}",
             serde_json::json!({
                 "bench": "train", "impl": "lmeff", "size": size, "device": format!("{device:?}"),
-                "precision": if compute.bf16 { "bf16" } else { "fp32" }, "params_M": (n_params as f64 / 1e4).round() / 100.0,
+                "precision": if compute.bf16 { "bf16" } else { "fp32" }, "kernels": kernels, "params_M": (n_params as f64 / 1e4).round() / 100.0,
                 "batch": batch, "grad_accum": accum, "micro_batch": rows, "passes": micro.count,
                 "seq_len": b.seq_len, "vocab": b.vocab, "steps": b.steps,
                 "estimated_peak_gib": (estimate.gib() * 10.0).round() / 10.0,

@@ -118,6 +118,20 @@ impl MemoryEstimate {
         }
     }
 
+    /// The estimate under `train.kernels = "fused"`, whose linear + cross-entropy holds one chunk
+    /// of [`cross_entropy_chunk`] tokens' bf16 logits (twice, the matmul's output and the
+    /// gradient's), the hidden states' bf16 gradient and the LM head's fp32 one (with a bf16
+    /// chunk term) instead of every token's logits.
+    pub fn fused(self, shape: &ModelShape, rows: u32, seq_len: u32, vocab: u32) -> Self {
+        let tokens = rows as u64 * seq_len as u64;
+        let (d, v) = (shape.hidden_size as u64, vocab as u64);
+        let chunk = cross_entropy_chunk(tokens, d, v);
+        MemoryEstimate {
+            logits: chunk * v * 4 + tokens * d * 2 + v * d * 6,
+            ..self
+        }
+    }
+
     /// The whole estimate, in bytes.
     pub fn total(&self) -> u64 {
         self.weights_and_optimizer + self.activations + self.logits + self.context
@@ -129,6 +143,18 @@ impl MemoryEstimate {
     }
 }
 
+/// The tokens per chunk of the fused linear + cross-entropy over `tokens` tokens (Liger-Kernel's
+/// rule): a chunk's logits (`chunk × vocab`) stay near the size of the hidden states
+/// (`tokens × hidden`).
+pub fn cross_entropy_chunk(tokens: u64, hidden: u64, vocab: u64) -> u64 {
+    let inc_factor = vocab.div_ceil(hidden.max(1));
+    tokens
+        .div_ceil(inc_factor)
+        .next_power_of_two()
+        .min(tokens)
+        .max(1)
+}
+
 /// Each run's estimated peak memory per rank as the settings will train it (precision as on a
 /// GPU of compute capability 8.0 or later when the device is CUDA), and warnings for the CUDA runs
 /// over 90 % of `train.gpu_memory_gib`.
@@ -136,6 +162,7 @@ pub struct PeakMemory {
     presets: Presets,
     max_micro_batch: u32,
     bf16: bool,
+    fused: bool,
     cuda: bool,
     capacity_gib: f64,
 }
@@ -154,6 +181,7 @@ impl PeakMemory {
             presets: Presets::load(&settings.models_dir)?,
             max_micro_batch: settings.train.max_micro_batch,
             bf16: settings.train.precision.bf16_on(accelerator),
+            fused: settings.train.kernels == crate::config::Kernels::Fused,
             cuda,
             capacity_gib: settings.train.gpu_memory_gib,
         })
@@ -176,14 +204,11 @@ impl PeakMemory {
         let preset = self.presets.get(&r.key.model)?;
         let params = preset.num_parameters(r.key.vocab_size);
         let (vocab, seq) = (r.key.vocab_size, r.seq_len);
-        Some(MemoryEstimate::of(
-            &preset.model,
-            params,
-            vocab,
-            rows,
-            seq,
-            self.bf16,
-        ))
+        let e = MemoryEstimate::of(&preset.model, params, vocab, rows, seq, self.bf16);
+        Some(match self.fused {
+            true => e.fused(&preset.model, rows, seq, vocab),
+            false => e,
+        })
     }
 
     /// One line per kind of CUDA run (model, vocabulary, micro-batch) estimated over 90 % of
@@ -262,6 +287,13 @@ mod tests {
         assert!(at(32000, 128) < 45.0, "{}", at(32000, 128));
         let fp32 = MemoryEstimate::of(&s, params(&s, 16000), 16000, 256, 256, false);
         assert!(fp32.gib() > at(16000, 256));
+        // The fused loss holds 2048 tokens' logits of the 65,536: the 32000 row fits whole.
+        assert_eq!(cross_entropy_chunk(65536, 768, 32000), 2048);
+        let e = MemoryEstimate::of(&s, params(&s, 32000), 32000, 256, 256, true);
+        let fused = e.fused(&s, 256, 256, 32000);
+        assert!(fused.logits < e.logits / 10, "{fused:?}");
+        assert_eq!(fused.activations, e.activations);
+        assert!(fused.gib() < 0.9 * 80.0, "{}", fused.gib());
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub use run::{MilestoneStep, Run};
 pub use settings::{BatchFrom, Settings, SettingsOverrides};
 pub use slurm::{Benchmark, GpuRequest, SlurmSettings};
 pub use train::{
-    Accelerator, BatchOrder, BudgetFinal, CommDtype, DecayShape, EvalTokens, MilestoneStore,
-    Precision, ScheduleKind, SeedMode, Seeds, TrainSettings,
+    Accelerator, BatchOrder, BudgetFinal, CommDtype, DecayShape, EvalTokens, Kernels,
+    MilestoneStore, Precision, ScheduleKind, SeedMode, Seeds, TrainSettings,
 };
 pub use units::{Anchor, Millions, SlurmTime, TokenCount, MIN_VOCAB};

@@ -43,6 +43,18 @@ impl Precision {
     }
 }
 
+/// The ops a training step computes with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Kernels {
+    /// ATen's (cuBLAS, cuDNN, ATen's elementwise kernels).
+    #[default]
+    Aten,
+    /// Liger-Kernel's fused SwiGLU, residual add + RMSNorm, RoPE and linear + cross-entropy
+    /// (bf16 on CUDA, from `train.kernels_dir`; on the CPU the same autograd functions over ATen).
+    Fused,
+}
+
 /// Element type gradients travel in across ranks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -297,6 +309,11 @@ pub struct TrainSettings {
     /// The memory of one GPU, in GiB: `lmeff plan` warns about CUDA runs estimated to need more
     /// than 90 % of it.
     pub gpu_memory_gib: f64,
+    /// `aten` or `fused` (Liger-Kernel's fused ops; on CUDA in bf16, from `kernels_dir`).
+    pub kernels: Kernels,
+    /// The fused kernels compiled for sm_80/sm_90 (`make gpu-pack` puts them in
+    /// `target/gpu-pack/kernels`); needed by `kernels = "fused"` on CUDA.
+    pub kernels_dir: Option<std::path::PathBuf>,
     /// Element type of the gradient all-reduce across ranks (`bf16` needs NCCL).
     pub comm_dtype: CommDtype,
     /// `hf`: push each checkpoint to its Hub branch in the background as it is saved.
@@ -331,6 +348,8 @@ impl Default for TrainSettings {
             precision: Precision::Auto,
             max_micro_batch: 0,
             gpu_memory_gib: 80.0,
+            kernels: Kernels::Aten,
+            kernels_dir: None,
             comm_dtype: CommDtype::Fp32,
             milestone_store: MilestoneStore::Local,
             hub_public: false,

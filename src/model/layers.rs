@@ -2,8 +2,11 @@
 //! rotary embeddings (rotate-half layout, causal SDPA, no biases), the SwiGLU MLP, and the
 //! pre-norm block around them.
 
+use anyhow::Result;
 use tch::nn::{self, Init};
 use tch::{Device, Kind, Tensor};
+
+use crate::shim::fused;
 
 use super::LlamaConfig;
 
@@ -106,6 +109,23 @@ impl Block {
         let m = rms_norm(&x, &self.post_norm, eps);
         &x + self.mlp.forward(&m)
     }
+
+    /// The block with the shim's fused ops, on the residual stream as a pair: the sum so far `s`
+    /// and the update `d` not yet added (each norm adds it). Returns the next pair.
+    pub(super) fn forward_fused(
+        &self,
+        (s, d): (&Tensor, &Tensor),
+        (cos, sin): (&Tensor, &Tensor),
+        eps: f64,
+    ) -> Result<(Tensor, Tensor)> {
+        let (a, s) = fused::add_rms_norm(d, s, &self.input_norm, eps)?;
+        let d = self.attn.forward_fused(&a, cos, sin)?;
+        let (m, s) = fused::add_rms_norm(&d, &s, &self.post_norm, eps)?;
+        let gate = m.linear(&self.mlp.gate, None::<Tensor>);
+        let up = m.linear(&self.mlp.up, None::<Tensor>);
+        let d = fused::swiglu(&gate, &up)?.linear(&self.mlp.down, None::<Tensor>);
+        Ok((s, d))
+    }
 }
 
 impl Attention {
@@ -125,6 +145,28 @@ impl Attention {
             false,
         );
         self.output(&y)
+    }
+
+    /// Causal attention with the fused RoPE (cos/sin: the whole tables).
+    fn forward_fused(&self, x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
+        let (b, t, _) = x.size3().expect("x is [batch, time, hidden]");
+        let split = |w: &Tensor| {
+            x.linear(w, None::<Tensor>)
+                .view([b, t, self.heads, self.head_dim])
+        };
+        let (q, k) = fused::rope(&split(&self.q), &split(&self.k), cos, sin)?;
+        let v = split(&self.v).transpose(1, 2);
+        let y = Tensor::scaled_dot_product_attention(
+            &q.transpose(1, 2),
+            &k.transpose(1, 2),
+            &v,
+            None::<&Tensor>,
+            0.0,
+            true,
+            None,
+            false,
+        );
+        Ok(self.output(&y))
     }
 
     /// `x` `[batch, time, hidden]` projected by `w` into heads `[batch, heads, time, head_dim]`.

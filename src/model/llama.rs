@@ -3,7 +3,7 @@
 //! MLP → residual; final RMSNorm and the (optionally tied) LM head. Variables live in a tch
 //! `VarStore` under their HF names (`model.layers.0.self_attn.q_proj.weight`, …).
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use tch::nn::{self, Init};
 use tch::{Device, Kind, Tensor};
 
@@ -19,6 +19,8 @@ pub struct Llama {
     lm_head: Option<Tensor>,
     cos: Tensor,
     sin: Tensor,
+    /// The training loss through the shim's fused ops, activations in this dtype (`None`: ATen's).
+    fused: Option<Kind>,
 }
 
 impl Llama {
@@ -56,7 +58,48 @@ impl Llama {
             lm_head,
             cos,
             sin,
+            fused: None,
         })
+    }
+
+    /// Computes [`Llama::loss`] with the shim's fused ops (SwiGLU, residual add + RMSNorm, RoPE,
+    /// chunked linear + cross-entropy), activations in `kind`; on CUDA the kernels must be
+    /// installed (`model::kernels::launcher::install`) and `kind` bf16.
+    pub fn use_fused(&mut self, kind: Kind) {
+        self.fused = Some(kind);
+    }
+
+    /// The mean next-token cross-entropy of `input` `[batch, time]` against `target`, in fp32:
+    /// [`next_token_loss`] of the logits, or the fused ops' when chosen ([`Llama::use_fused`]).
+    pub fn loss(&self, input: &Tensor, target: &Tensor) -> Result<Tensor> {
+        let Some(kind) = self.fused else {
+            return Ok(next_token_loss(&self.forward(input), target));
+        };
+        if self.device().is_cuda() && kind != Kind::BFloat16 {
+            bail!("the fused kernels compute in bf16 on CUDA (precision = \"bf16\" or \"auto\")");
+        }
+        let eps = self.config.rms_norm_eps;
+        // The residual stream: the sum so far and the update the next norm adds.
+        let mut s = Tensor::embedding(&self.embed, input, -1, false, false).to_kind(kind);
+        let mut d = s.zeros_like();
+        for b in &self.layers {
+            (s, d) = b.forward_fused((&s, &d), (&self.cos, &self.sin), eps)?;
+        }
+        let (hidden, _) = crate::shim::fused::add_rms_norm(&d, &s, &self.norm, eps)?;
+        let h = i64::from(self.config.hidden_size);
+        let tokens = hidden.numel() as u64 / h as u64;
+        let chunk = super::kernels::cross_entropy_chunk(
+            tokens,
+            h as u64,
+            u64::from(self.config.vocab_size),
+        );
+        let weight = self.lm_head.as_ref().unwrap_or(&self.embed);
+        crate::shim::fused::linear_cross_entropy(
+            &hidden.reshape([-1, h]),
+            weight,
+            &target.reshape([-1]),
+            chunk,
+        )
     }
 
     /// Loads a checkpoint folder (`config.json` + `model.safetensors`, lmeff's or any HF Llama's
@@ -206,6 +249,46 @@ mod tests {
 
     fn tiny() -> LlamaConfig {
         tiny_config(0.02)
+    }
+
+    /// The fused ops' loss and every weight's gradient equal ATen's (fp32 on the CPU, where the
+    /// shim computes each kernel step with ATen), the LM head tied or not.
+    #[test]
+    fn fused_loss_and_gradients_equal_atens() {
+        for tied in [false, true] {
+            let mut c = tiny_config(0.3);
+            c.tie_word_embeddings = tied;
+            tch::manual_seed(7);
+            let vs = nn::VarStore::new(Device::Cpu);
+            let mut m = Llama::new(&vs, &c).unwrap();
+            let ids = Tensor::randint(50, [3, 9], (Kind::Int64, Device::Cpu));
+            let (input, target) = (ids.narrow(1, 0, 8), ids.narrow(1, 1, 8));
+            let grads = |m: &Llama| {
+                crate::shim::clear_grads(&vs.trainable_variables()).unwrap();
+                let loss = m.loss(&input, &target).unwrap();
+                loss.backward();
+                let mut g: Vec<(String, Tensor)> = vs
+                    .variables()
+                    .into_iter()
+                    .map(|(n, v)| (n, v.grad().copy()))
+                    .collect();
+                g.sort_by(|a, b| a.0.cmp(&b.0));
+                (loss.double_value(&[]), g)
+            };
+            let (aten_loss, aten) = grads(&m);
+            m.use_fused(Kind::Float);
+            let (fused_loss, fused) = grads(&m);
+            assert!(
+                (aten_loss - fused_loss).abs() < 1e-5,
+                "{aten_loss} {fused_loss}"
+            );
+            assert_eq!(aten.len(), if tied { 2 * 9 + 2 } else { 2 * 9 + 3 });
+            for ((name, a), (_, f)) in aten.iter().zip(&fused) {
+                let scale = a.abs().max().double_value(&[]).max(1e-3);
+                let diff = (a - f).abs().max().double_value(&[]);
+                assert!(diff / scale < 1e-4, "{name}: {diff} of {scale}");
+            }
+        }
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! Kineto profiler. Every call returns
 //! its C++ exception as an error.
 
+pub mod fused;
+
 use std::ffi::{c_char, CStr};
 
 use anyhow::{anyhow, Result};

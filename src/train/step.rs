@@ -10,7 +10,6 @@ use tch::Tensor;
 use super::optim::AdamW;
 use crate::device::Compute;
 use crate::dist::{CommDtype, World};
-use crate::model::llama::next_token_loss;
 use crate::model::Llama;
 
 /// How the step computes.
@@ -52,7 +51,7 @@ pub fn train_step(
         let window = ids.size()[1];
         let input = ids.narrow(1, 0, window - 1);
         let target = ids.narrow(1, 1, window - 1);
-        Ok(next_token_loss(&model.forward(&input), &target))
+        model.loss(&input, &target)
     })
 }
 

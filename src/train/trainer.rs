@@ -35,6 +35,7 @@ use crate::dist::World;
 use crate::hub::publisher::Publisher;
 use crate::hub::Credentials;
 use crate::io::tensorboard::EventWriter;
+use crate::model::kernels::launcher;
 use crate::model::{weights, Llama, LlamaConfig};
 
 /// A run ready to train on one rank of `world`.
@@ -137,11 +138,18 @@ impl<'w> Trainer<'w> {
                 s.decay,
             ),
         };
-        let (vs, model) = init_model(
+        let (vs, mut model) = init_model(
             &cfg.preset.model,
             data.vocab,
             cfg.seeds().init,
             compute.device,
+        )?;
+        launcher::choose(
+            &mut model,
+            s.kernels,
+            compute.device,
+            compute.bf16,
+            s.kernels_dir.as_deref(),
         )?;
         let mut checkpointer =
             Checkpointer::new(cfg, dir, total, model.config.clone(), &data, world);

@@ -73,6 +73,9 @@ fn the_gpu_pack_and_check_rehearse_every_step_on_the_cpu() {
         "tok-tiny",
         "vocab32k",
         "vocab32k-cut",
+        "aten-200",
+        "fused-200",
+        "fused-tiny",
         "nccl-1rank",
         "init-equal",
         "train",
@@ -95,6 +98,9 @@ fn the_gpu_pack_and_check_rehearse_every_step_on_the_cpu() {
         "{summary}"
     );
     assert!(summary.contains("decisions equal 3000/3000"), "{summary}");
+    // The fused steps' figures: 20 steps each way (200 on a GPU), then tokens/s beside ATen's.
+    assert!(summary.contains("20 steps, mean loss: aten"), "{summary}");
+    assert!(summary.contains("lmeff fused tiny:"), "{summary}");
     assert!(
         out.join("profile").read_dir().unwrap().count() == 1,
         "no profile trace"

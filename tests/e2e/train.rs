@@ -617,3 +617,24 @@ fn smaller_micro_batches_train_the_same_run_and_profiles_are_traces() {
         );
     }
 }
+
+/// `train.kernels = "fused"` trains the reference run through the shim's fused ops (on the CPU,
+/// ATen computing each kernel step): every logged loss equals the ATen run's up to float order.
+#[test]
+fn fused_kernels_train_the_same_run() {
+    let s = Scratch::new();
+    let (ok, _, err) = run(train_cmd(&s, data_dir()).env("LMEFF_TRAIN__KERNELS", "fused"));
+    assert!(ok, "{err}");
+    assert!(err.contains("through the fused ops"), "{err}");
+    let losses = |m: Vec<serde_json::Value>| -> Vec<(u64, f64)> {
+        m.iter()
+            .filter_map(|r| Some((r["step"].as_u64()?, r["loss"].as_f64()?)))
+            .collect()
+    };
+    let (fused, aten) = (losses(metrics(&s)), losses(metrics(reference())));
+    assert_eq!(fused.len(), aten.len());
+    assert!(fused.len() > 5);
+    for ((step, a), (_, b)) in fused.iter().zip(&aten) {
+        assert!((a - b).abs() < 1e-3 * b.abs(), "step {step}: {a} vs {b}");
+    }
+}

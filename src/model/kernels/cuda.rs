@@ -14,8 +14,14 @@ use super::Launch;
 /// The functions of a manifest's kernels on one device.
 pub struct LoadedKernels {
     pub arch: &'static str,
+    ctx: sys::CUcontext,
     functions: BTreeMap<String, sys::CUfunction>,
 }
+
+// SAFETY: the context and function handles belong to the device's primary context, which the
+// driver lets any thread make current and launch in.
+unsafe impl Send for LoadedKernels {}
+unsafe impl Sync for LoadedKernels {}
 
 impl LoadedKernels {
     /// Loads every kernel of `manifest` compiled for CUDA device `ordinal`'s architecture.
@@ -36,10 +42,11 @@ impl LoadedKernels {
             )
         })?;
         // SAFETY: the device's primary context (libtorch's), made current for this thread.
-        unsafe {
+        let ctx = unsafe {
             let ctx = drv::primary_ctx::retain(dev).map_err(err("CUDA context"))?;
             drv::ctx::set_current(ctx).map_err(err("CUDA context"))?;
-        }
+            ctx
+        };
         let mut functions = BTreeMap::new();
         for e in &manifest.kernels {
             let Some(t) = e.targets.get(arch) else {
@@ -61,7 +68,17 @@ impl LoadedKernels {
             };
             functions.insert(e.id.clone(), f);
         }
-        Ok(LoadedKernels { arch, functions })
+        Ok(LoadedKernels {
+            arch,
+            ctx,
+            functions,
+        })
+    }
+
+    /// Makes the kernels' context current on this thread (autograd's backward runs on its own).
+    pub fn make_current(&self) -> Result<()> {
+        // SAFETY: the primary context retained by `load`, alive for the life of the process.
+        unsafe { drv::ctx::set_current(self.ctx) }.map_err(|e| anyhow!("CUDA context: {e:?}"))
     }
 
     /// How many kernels are loaded.
@@ -74,11 +91,29 @@ impl LoadedKernels {
         self.functions.is_empty()
     }
 
+    /// The compiled kernel of `launch` with its argument values, ready to run.
+    pub fn prepare(&self, manifest: &Manifest, launch: &Launch) -> Result<Prepared> {
+        let (entry, target, values) = manifest.find(launch, self.arch)?;
+        if target.global_scratch_size > 0 || target.profile_scratch_size > 0 {
+            bail!(
+                "{} needs scratch memory, which lmeff does not allocate",
+                entry.id
+            );
+        }
+        Ok(Prepared {
+            id: entry.id.clone(),
+            function: self.functions[&entry.id],
+            values,
+            grid: launch.grid.map(|g| g as u32),
+            block: launch.block(),
+            shared: target.shared,
+        })
+    }
+
     /// Launches `launch` on `stream`, its tensors' device pointers given by role.
     ///
     /// # Safety
-    /// `stream` is a live stream of this device's primary context, and every pointer a live
-    /// device buffer of the dtype and at least the size the launch was planned for.
+    /// As [`Prepared::run`].
     pub unsafe fn launch(
         &self,
         manifest: &Manifest,
@@ -86,24 +121,43 @@ impl LoadedKernels {
         pointers: &[(&str, u64)],
         stream: sys::CUstream,
     ) -> Result<()> {
-        let (entry, target, values) = manifest.find(launch, self.arch)?;
-        let f = self.functions[&entry.id];
-        if target.global_scratch_size > 0 || target.profile_scratch_size > 0 {
-            bail!(
-                "{} needs scratch memory, which lmeff does not allocate",
-                entry.id
-            );
-        }
+        // SAFETY: passed on to the caller.
+        unsafe { self.prepare(manifest, launch)?.run(pointers, stream) }
+    }
+}
+
+/// A launch matched to its compiled kernel: the function, its values in parameter order, the
+/// grid, the block and the shared memory.
+pub struct Prepared {
+    id: String,
+    function: sys::CUfunction,
+    values: Vec<KernelValue>,
+    grid: [u32; 3],
+    block: u32,
+    shared: u32,
+}
+
+// SAFETY: a function handle of the primary context (see `LoadedKernels`) and plain values.
+unsafe impl Send for Prepared {}
+unsafe impl Sync for Prepared {}
+
+impl Prepared {
+    /// Launches the kernel on `stream`, its tensors' device pointers given by role.
+    ///
+    /// # Safety
+    /// `stream` is a live stream of the kernels' context, current on this thread, and every
+    /// pointer a live device buffer of the dtype and at least the size the launch was planned for.
+    pub unsafe fn run(&self, pointers: &[(&str, u64)], stream: sys::CUstream) -> Result<()> {
         // Each parameter's bytes, then Triton's two scratch pointers (null: no scratch).
-        let mut storage: Vec<[u8; 8]> = Vec::with_capacity(values.len() + 2);
-        for v in &values {
+        let mut storage: Vec<[u8; 8]> = Vec::with_capacity(self.values.len() + 2);
+        for v in &self.values {
             let mut b = [0u8; 8];
             match *v {
                 KernelValue::Pointer(role) => {
                     let p = pointers
                         .iter()
                         .find(|(r, _)| *r == role)
-                        .ok_or_else(|| anyhow!("{}: no tensor given for {role}", entry.id))?
+                        .ok_or_else(|| anyhow!("{}: no tensor given for {role}", self.id))?
                         .1;
                     b.copy_from_slice(&p.to_ne_bytes());
                 }
@@ -119,20 +173,20 @@ impl LoadedKernels {
             .iter_mut()
             .map(|b| b.as_mut_ptr() as *mut c_void)
             .collect();
-        let [gx, gy, gz] = launch.grid.map(|g| g as u32);
+        let [gx, gy, gz] = self.grid;
         // SAFETY: `params` points at one value per kernel parameter, in order, alive for the call;
         // the caller vouches for the stream and the buffers.
         unsafe {
             drv::launch_kernel(
-                f,
+                self.function,
                 (gx, gy, gz),
-                (launch.block(), 1, 1),
-                target.shared,
+                (self.block, 1, 1),
+                self.shared,
                 stream,
                 &mut params,
             )
         }
-        .map_err(|e| anyhow!("launching {}: {e:?}", entry.id))
+        .map_err(|e| anyhow!("launching {}: {e:?}", self.id))
     }
 }
 

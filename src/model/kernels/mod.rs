@@ -6,7 +6,10 @@
 //! launch's compiled kernel for a GPU.
 
 pub mod cuda;
+pub mod launcher;
 pub mod manifest;
+
+pub use crate::config::memory::cross_entropy_chunk;
 
 /// One argument of a launch, in the kernel's parameter order.
 #[derive(Debug, Clone, PartialEq)]
@@ -216,53 +219,54 @@ pub fn rope_tokens(tokens: u64, heads: u64, head_dim: u64, backward: bool) -> La
 /// The largest vocabulary tile of the cross-entropy kernel (Liger's `MAX_FUSED_SIZE` on CUDA).
 const CE_MAX_BLOCK: u64 = 65536 / 2;
 
-/// Fused linear + cross-entropy (mean over `tokens` targets) with `hidden` and `vocab`: the tokens
-/// go in chunks whose logits (`chunk × vocab`) stay near the size of the hidden states; per chunk
-/// the logits are computed by a matmul (cuBLAS, through ATen), then one cross-entropy launch
-/// writes each row's loss and turns the logits into their gradient in place. Returns the chunks
-/// (first token, tokens) and their launches.
-pub fn linear_cross_entropy(tokens: u64, hidden: u64, vocab: u64) -> Vec<((u64, u64), Launch)> {
-    let inc_factor = vocab.div_ceil(hidden);
-    let chunk = tokens.div_ceil(inc_factor).next_power_of_two().min(tokens);
+/// The cross-entropy launch of one chunk of `rows` tokens of a mean over `tokens`: each row's
+/// loss ÷ `tokens` into `loss`, and the logits turned into their gradient in place.
+pub fn cross_entropy_step(rows: u64, vocab: u64, tokens: u64) -> Launch {
     let block = vocab.next_power_of_two().min(CE_MAX_BLOCK);
+    use Arg::*;
+    let args = vec![
+        ("X_ptr", Tensor("logits")),
+        ("X_stride", Int(vocab as i64)),
+        ("Y_ptr", Tensor("target")),
+        ("Y_stride", Int(1)),
+        ("weight_ptr", None),
+        ("loss_ptr", Tensor("loss")),
+        ("z_loss_ptr", None),
+        ("loss_stride", Int(1)),
+        ("token_accuracy_ptr", None),
+        ("token_accuracy_stride", Int(0)),
+        ("predicted_tokens_ptr", None),
+        ("predicted_tokens_stride", Int(0)),
+        ("n_cols", Int(vocab as i64)),
+        ("n_non_ignore", Int(tokens as i64)),
+        ("sum_non_ignore_weight", Int(tokens as i64)),
+        ("weight_sum", Float(0.0)),
+        ("ignore_index", Int(-100)),
+        ("lse_square_scale", Float(0.0)),
+        ("label_smoothing", Float(0.0)),
+        ("reduction", Str("mean")),
+        ("softcap", None),
+        ("RETURN_Z_LOSS", Bool(false)),
+        ("RETURN_TOKEN_ACCURACY", Bool(false)),
+        ("RETURN_PREDICTED_TOKENS", Bool(false)),
+        ("BLOCK_SIZE", Int(block as i64)),
+        ("HAS_WEIGHT", Bool(false)),
+        ("HAS_SOFTCAPPING", Bool(false)),
+        ("HAS_GRADIENTS", Bool(true)),
+    ];
+    one(rows, "liger_cross_entropy_kernel", 32, args)
+}
+
+/// Fused linear + cross-entropy (mean over `tokens` targets) with `hidden` and `vocab`: the tokens
+/// go in chunks of [`cross_entropy_chunk`]; per chunk the logits are computed by a matmul (cuBLAS,
+/// through ATen), then one [`cross_entropy_step`] launch. Returns the chunks (first token, tokens)
+/// and their launches.
+pub fn linear_cross_entropy(tokens: u64, hidden: u64, vocab: u64) -> Vec<((u64, u64), Launch)> {
+    let chunk = cross_entropy_chunk(tokens, hidden, vocab);
     (0..tokens.div_ceil(chunk))
         .map(|i| {
             let (start, rows) = (i * chunk, chunk.min(tokens - i * chunk));
-            use Arg::*;
-            let args = vec![
-                ("X_ptr", Tensor("logits")),
-                ("X_stride", Int(vocab as i64)),
-                ("Y_ptr", Tensor("target")),
-                ("Y_stride", Int(1)),
-                ("weight_ptr", None),
-                ("loss_ptr", Tensor("loss")),
-                ("z_loss_ptr", None),
-                ("loss_stride", Int(1)),
-                ("token_accuracy_ptr", None),
-                ("token_accuracy_stride", Int(0)),
-                ("predicted_tokens_ptr", None),
-                ("predicted_tokens_stride", Int(0)),
-                ("n_cols", Int(vocab as i64)),
-                ("n_non_ignore", Int(tokens as i64)),
-                ("sum_non_ignore_weight", Int(tokens as i64)),
-                ("weight_sum", Float(0.0)),
-                ("ignore_index", Int(-100)),
-                ("lse_square_scale", Float(0.0)),
-                ("label_smoothing", Float(0.0)),
-                ("reduction", Str("mean")),
-                ("softcap", None),
-                ("RETURN_Z_LOSS", Bool(false)),
-                ("RETURN_TOKEN_ACCURACY", Bool(false)),
-                ("RETURN_PREDICTED_TOKENS", Bool(false)),
-                ("BLOCK_SIZE", Int(block as i64)),
-                ("HAS_WEIGHT", Bool(false)),
-                ("HAS_SOFTCAPPING", Bool(false)),
-                ("HAS_GRADIENTS", Bool(true)),
-            ];
-            (
-                (start, rows),
-                one(rows, "liger_cross_entropy_kernel", 32, args),
-            )
+            ((start, rows), cross_entropy_step(rows, vocab, tokens))
         })
         .collect()
 }

@@ -55,6 +55,7 @@ fn provenance(torch: bool) {
 fn main() {
     println!("cargo:rerun-if-changed=src/shim/aten_shim.cpp");
     println!("cargo:rerun-if-changed=src/shim/fused_ops.cpp");
+    println!("cargo:rerun-if-changed=src/shim/guarded.h");
     let torch = std::env::var_os("CARGO_FEATURE_TORCH").is_some();
     provenance(torch);
     if !torch {

@@ -11,8 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "guarded.h"
+
 namespace {
-thread_local std::string last_error;
+using lmeff_shim::guarded;
 
 std::vector<at::Tensor> list(at::Tensor **ts, size_t n) {
   std::vector<at::Tensor> out;
@@ -21,15 +23,6 @@ std::vector<at::Tensor> list(at::Tensor **ts, size_t n) {
   return out;
 }
 
-template <typename F> const char *guarded(F f) {
-  try {
-    f();
-    return nullptr;
-  } catch (const std::exception &e) {
-    last_error = e.what();
-    return last_error.c_str();
-  }
-}
 }  // namespace
 
 extern "C" {

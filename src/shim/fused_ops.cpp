@@ -12,11 +12,12 @@
 #include <string>
 #include <vector>
 
+#include "guarded.h"
+
 namespace {
+using lmeff_shim::guarded;
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
-
-thread_local std::string fused_error;
 
 // The kernel steps, as the launcher (src/model/fused.rs) numbers them. Tensors go in the order
 // each comment lists; `dims` likewise.
@@ -241,15 +242,6 @@ struct LinearCrossEntropy : torch::autograd::Function<LinearCrossEntropy> {
   }
 };
 
-template <typename F> const char *fused_guarded(F f) {
-  try {
-    f();
-    return nullptr;
-  } catch (const std::exception &e) {
-    fused_error = e.what();
-    return fused_error.c_str();
-  }
-}
 }  // namespace
 
 extern "C" {
@@ -258,12 +250,12 @@ extern "C" {
 void lmeff_fused_set_launcher(Launcher l) { launcher = l; }
 
 const char *lmeff_fused_swiglu(at::Tensor *gate, at::Tensor *up, at::Tensor **out) {
-  return fused_guarded([&] { *out = new at::Tensor(SwiGlu::apply(*gate, *up)); });
+  return guarded([&] { *out = new at::Tensor(SwiGlu::apply(*gate, *up)); });
 }
 
 const char *lmeff_fused_add_rms_norm(at::Tensor *x, at::Tensor *residual, at::Tensor *weight,
                                      double eps, at::Tensor **out, at::Tensor **sum) {
-  return fused_guarded([&] {
+  return guarded([&] {
     auto r = AddRmsNorm::apply(*x, *residual, *weight, eps);
     *out = new at::Tensor(r[0]);
     *sum = new at::Tensor(r[1]);
@@ -272,7 +264,7 @@ const char *lmeff_fused_add_rms_norm(at::Tensor *x, at::Tensor *residual, at::Te
 
 const char *lmeff_fused_rope(at::Tensor *q, at::Tensor *k, at::Tensor *cos, at::Tensor *sin,
                              at::Tensor **q_out, at::Tensor **k_out) {
-  return fused_guarded([&] {
+  return guarded([&] {
     auto r = Rope::apply(*q, *k, *cos, *sin);
     *q_out = new at::Tensor(r[0]);
     *k_out = new at::Tensor(r[1]);
@@ -281,7 +273,7 @@ const char *lmeff_fused_rope(at::Tensor *q, at::Tensor *k, at::Tensor *cos, at::
 
 const char *lmeff_fused_linear_cross_entropy(at::Tensor *hidden, at::Tensor *weight,
                                              at::Tensor *target, int64_t chunk, at::Tensor **loss) {
-  return fused_guarded([&] {
+  return guarded([&] {
     if (chunk < 1) throw std::runtime_error("linear cross-entropy: a chunk of no tokens");
     *loss = new at::Tensor(LinearCrossEntropy::apply(*hidden, *weight, *target, chunk));
   });

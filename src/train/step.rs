@@ -68,7 +68,8 @@ pub fn step_with(
     opt.zero_grad()?;
     for i in 0..n {
         let l = o.compute.autocast(|| loss(i))?? * (o.loss_scale / n as f64);
-        l.backward();
+        // An error in the backward (a fused kernel's launch) is an error, not a panic.
+        l.f_backward()?;
         let _ = tch::no_grad(|| loss_sum.shallow_clone().g_add_(&l.detach()));
     }
     let mut comm_secs = 0.0;

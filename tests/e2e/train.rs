@@ -577,6 +577,13 @@ fn init_only_writes_the_seeded_initialisation() {
     );
 }
 
+/// (step, loss) of every logged training step of a run's metrics.
+fn logged_losses(m: Vec<serde_json::Value>) -> Vec<(u64, f64)> {
+    m.iter()
+        .filter_map(|r| Some((r["step"].as_u64()?, r["loss"].as_f64()?)))
+        .collect()
+}
+
 /// `train.max_micro_batch = 3` cuts the run's micro-batches of 8 into 4 passes of 2 over the same
 /// windows: every logged loss equals the reference run's up to float order. `--profile` records
 /// two steps after a warm-up step into a Chrome trace of the trainer's operators.
@@ -591,12 +598,10 @@ fn smaller_micro_batches_train_the_same_run_and_profiles_are_traces() {
         .args(["--profile-steps", "2"]));
     assert!(ok, "{err}");
     assert!(err.contains("cut in 4"), "{err}");
-    let losses = |m: Vec<serde_json::Value>| -> Vec<(u64, f64)> {
-        m.iter()
-            .filter_map(|r| Some((r["step"].as_u64()?, r["loss"].as_f64()?)))
-            .collect()
-    };
-    let (cut, whole) = (losses(metrics(&s)), losses(metrics(reference())));
+    let (cut, whole) = (
+        logged_losses(metrics(&s)),
+        logged_losses(metrics(reference())),
+    );
     assert_eq!(cut.len(), whole.len());
     assert!(cut.len() > 5);
     for ((step, a), (_, b)) in cut.iter().zip(&whole) {
@@ -626,12 +631,10 @@ fn fused_kernels_train_the_same_run() {
     let (ok, _, err) = run(train_cmd(&s, data_dir()).env("LMEFF_TRAIN__KERNELS", "fused"));
     assert!(ok, "{err}");
     assert!(err.contains("through the fused ops"), "{err}");
-    let losses = |m: Vec<serde_json::Value>| -> Vec<(u64, f64)> {
-        m.iter()
-            .filter_map(|r| Some((r["step"].as_u64()?, r["loss"].as_f64()?)))
-            .collect()
-    };
-    let (fused, aten) = (losses(metrics(&s)), losses(metrics(reference())));
+    let (fused, aten) = (
+        logged_losses(metrics(&s)),
+        logged_losses(metrics(reference())),
+    );
     assert_eq!(fused.len(), aten.len());
     assert!(fused.len() > 5);
     for ((step, a), (_, b)) in fused.iter().zip(&aten) {

@@ -233,12 +233,10 @@ struct LinearCrossEntropy : torch::autograd::Function<LinearCrossEntropy> {
 
   static variable_list backward(AutogradContext *ctx, variable_list grads) {
     NoAutocast no_autocast;
-    auto g = grads[0];
-    auto gh = ctx->saved_data["grad_hidden"].toTensor() * g.to(at::kFloat);
-    auto gw = ctx->saved_data["grad_weight"].toTensor() * g.to(at::kFloat);
-    auto hidden_dtype = ctx->saved_data["grad_hidden"].toTensor().scalar_type();
-    auto weight_dtype = ctx->saved_data["grad_weight"].toTensor().scalar_type();
-    return {gh.to(hidden_dtype), gw.to(weight_dtype), at::Tensor(), at::Tensor()};
+    auto g = grads[0].to(at::kFloat);
+    auto gh = ctx->saved_data["grad_hidden"].toTensor();
+    auto gw = ctx->saved_data["grad_weight"].toTensor();
+    return {(gh * g).to(gh.scalar_type()), (gw * g).to(gw.scalar_type()), at::Tensor(), at::Tensor()};
   }
 };
 

@@ -45,11 +45,7 @@ impl Step {
 
 /// The launch of `step` at `dims` (and RMSNorm's `eps`) and the roles of the tensors the shim
 /// passes, in its order.
-pub fn step_launch(
-    step: Step,
-    dims: &[i64],
-    eps: f64,
-) -> Result<(Launch, &'static [&'static str])> {
+pub fn step_launch(step: Step, dims: &[i64], eps: f64) -> Result<(Launch, Roles)> {
     let d = |i: usize| -> Result<u64> {
         let v = *dims
             .get(i)
@@ -124,11 +120,14 @@ pub fn choose(
 /// A kernel step at its sizes (and RMSNorm's eps, as bits): what a prepared launch is kept by.
 type StepKey = (Step, Vec<i64>, u64);
 
+/// The roles of a step's tensors, in the order the shim passes them.
+type Roles = &'static [&'static str];
+
 struct Installed {
     manifest: Manifest,
     kernels: LoadedKernels,
-    /// Each shape's launch, matched to its kernel once.
-    prepared: Mutex<HashMap<StepKey, Arc<Prepared>>>,
+    /// Each shape's launch, matched to its kernel once, with its tensors' roles.
+    prepared: Mutex<HashMap<StepKey, (Arc<Prepared>, Roles)>>,
 }
 
 static INSTALLED: OnceLock<Installed> = OnceLock::new();
@@ -186,15 +185,12 @@ unsafe extern "C" fn launch_step(
             .get(&key)
             .cloned();
         let (prepared, roles) = match cached {
-            Some(p) => (p, step_launch(step, dims, scalar)?.1),
+            Some(hit) => hit,
             None => {
                 let (launch, roles) = step_launch(step, dims, scalar)?;
                 let p = Arc::new(installed.kernels.prepare(&installed.manifest, &launch)?);
-                installed
-                    .prepared
-                    .lock()
-                    .expect("not poisoned")
-                    .insert(key, p.clone());
+                let mut cache = installed.prepared.lock().expect("not poisoned");
+                cache.insert(key, (p.clone(), roles));
                 (p, roles)
             }
         };
